@@ -1,0 +1,1 @@
+//! riffle-policies: decisions as plain state machines.

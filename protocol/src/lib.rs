@@ -1,0 +1,11 @@
+//! riffle-protocol: bytes in, values out.
+//!
+//! Everything BitTorrent puts on the wire or in a file, as pure encode and
+//! decode functions and state machines: no sockets, no tokio, no clock.
+//! Callers pass time in; decoders never panic on any input.
+
+pub mod types;
+
+pub use types::{
+    blocks_in_piece, Bitfield, BlockRef, InfoHash, PeerId, PieceIndex, TypeError, BLOCK_SIZE,
+};

@@ -1,0 +1,1 @@
+//! riffle-storage: pieces <-> files.

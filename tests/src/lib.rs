@@ -1,0 +1,1 @@
+//! Helpers for riffle end-to-end tests.
