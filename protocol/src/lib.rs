@@ -4,7 +4,13 @@
 //! decode functions and state machines: no sockets, no tokio, no clock.
 //! Callers pass time in; decoders never panic on any input.
 
+pub mod bencode;
+pub mod magnet;
+pub mod metainfo;
+pub mod peer;
+pub mod tracker;
 pub mod types;
+pub mod wire;
 
 pub use types::{
     blocks_in_piece, Bitfield, BlockRef, InfoHash, PeerId, PieceIndex, TypeError, BLOCK_SIZE,

@@ -1,0 +1,1 @@
+//! magnet (being written)

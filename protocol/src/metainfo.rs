@@ -1,0 +1,1 @@
+//! metainfo (being written)

@@ -1,0 +1,1 @@
+//! Peer-connection state machine (being written)

@@ -1,0 +1,1 @@
+//! Peer wire protocol (being written)
