@@ -1,1 +1,70 @@
-//! Helpers for riffle end-to-end tests.
+//! Helpers for riffle's end-to-end tests: find (build) the `riffle`
+//! binary, and find the real peers the interop tests need, failing with the
+//! command that installs them when they are missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The command that installs everything the end-to-end tests need.
+pub const INSTALL_HINT: &str = "scripts/install-test-deps.sh (or: apt-get install -y python3-libtorrent)";
+
+/// Path of the `riffle` binary, built once per test process with the same
+/// cargo that runs the tests (a no-op when it is up to date).
+pub fn riffle_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let out = Command::new(cargo)
+            .args(["build", "--quiet", "--message-format=json", "-p", "riffle-client", "--bin", "riffle"])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .expect("could not run cargo to build the riffle binary");
+        assert!(
+            out.status.success(),
+            "building riffle failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["reason"] == "compiler-artifact")
+            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .next_back()
+            .expect("cargo build reported no riffle executable")
+    })
+}
+
+/// Run `riffle` with `args` and capture its output.
+pub fn riffle(args: &[&str]) -> Output {
+    Command::new(riffle_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("could not start riffle")
+}
+
+/// Debian's python, the only one python3-libtorrent imports under.
+pub const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
+/// Fail the test, naming the install command, unless python3-libtorrent
+/// imports under Debian's python.
+pub fn require_libtorrent() -> &'static str {
+    let ok = Command::new(DEBIAN_PYTHON)
+        .args(["-c", "import libtorrent"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3-libtorrent is not importable under {DEBIAN_PYTHON}; install it with: {INSTALL_HINT}"
+    );
+    DEBIAN_PYTHON
+}
+
+/// Path of a file under `tests/scripts/`.
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
+}
