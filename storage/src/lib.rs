@@ -26,10 +26,13 @@
 
 mod backend;
 mod error;
+mod fs;
+mod handle_cache;
 mod layout;
 mod memory;
 
 pub use backend::{FileStatus, Storage};
 pub use error::StorageError;
+pub use fs::{FsStorage, DEFAULT_HANDLE_CACHE};
 pub use layout::{FileSpan, Layout, Spans};
 pub use memory::MemStorage;

@@ -1,0 +1,298 @@
+//! Filesystem backend: sparse files under a root directory, positional I/O.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::num::NonZeroUsize;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::backend::{check_file_range, FileStatus, Storage};
+use crate::handle_cache::HandleCache;
+use crate::{Layout, StorageError};
+
+/// Open file handles kept by default: enough for the active files of a
+/// torrent, few enough for hundreds of sessions in one process.
+pub const DEFAULT_HANDLE_CACHE: usize = 64;
+
+/// A [`Storage`] over real files rooted at a directory.
+///
+/// - Each file of the torrent lives at `root/<components...>`. The parent
+///   directories and the file are created on the first write to it, and the
+///   file is immediately extended to its full length with `set_len` — sparse
+///   on every filesystem that supports holes; zeros are never written.
+/// - Reads and writes are positional (`pread`/`pwrite` through
+///   [`FileExt`]): no seek, no shared cursor, so threads never serialize on a
+///   file. No mmap, and no fsync on the write path: [`Storage::sync_all`] is
+///   for shutdown and resume saves.
+/// - Reading a file that does not exist is [`StorageError::Missing`];
+///   reading a region of an existing file that was never written returns
+///   zeros (the hole); reading past the end of a file shorter than expected
+///   is [`StorageError::Truncated`].
+/// - Open handles live in an LRU cache (default
+///   [`DEFAULT_HANDLE_CACHE`]); a file opened for reading only (seeding
+///   read-only data) is reopened read-write on its first write.
+#[derive(Debug)]
+pub struct FsStorage {
+    /// The geometry.
+    layout: Layout,
+    /// The download directory everything lives under.
+    root: PathBuf,
+    /// Full path of each file, `root` joined with its checked components.
+    paths: Vec<PathBuf>,
+    /// Open handles, shared by all threads.
+    handles: HandleCache,
+    /// Per file: written since the last `sync_all`, so a sync can reach
+    /// files whose handles were already evicted.
+    dirty: Vec<AtomicBool>,
+}
+
+impl FsStorage {
+    /// A storage for `layout` under `root`, with `files[i]` the relative
+    /// path components of file `i` (for a single-file torrent, just its
+    /// name; for a multi-file torrent, the torrent's name then the file's
+    /// path). Nothing is touched on disk until the first write.
+    ///
+    /// Refuses, as defence in depth, any component that is empty, `.`,
+    /// `..`, or contains a path separator or NUL, an empty path, and two
+    /// files with the same path.
+    pub fn new(
+        root: impl Into<PathBuf>,
+        layout: Layout,
+        files: &[Vec<String>],
+    ) -> Result<FsStorage, StorageError> {
+        Self::with_cache_capacity(root, layout, files, DEFAULT_HANDLE_CACHE)
+    }
+
+    /// Like [`FsStorage::new`] with a chosen number of cached open files
+    /// (at least one is kept whatever is asked).
+    pub fn with_cache_capacity(
+        root: impl Into<PathBuf>,
+        layout: Layout,
+        files: &[Vec<String>],
+        capacity: usize,
+    ) -> Result<FsStorage, StorageError> {
+        let root = root.into();
+        if files.len() != layout.file_count() {
+            return Err(StorageError::FileCountMismatch {
+                expected: layout.file_count(),
+                got: files.len(),
+            });
+        }
+        let mut paths = Vec::with_capacity(files.len());
+        let mut seen = HashSet::with_capacity(files.len());
+        for (i, components) in files.iter().enumerate() {
+            let path = checked_path(&root, i, components)?;
+            if !seen.insert(path.clone()) {
+                return Err(StorageError::DuplicatePath { path });
+            }
+            paths.push(path);
+        }
+        let dirty = (0..files.len()).map(|_| AtomicBool::new(false)).collect();
+        Ok(FsStorage {
+            layout,
+            root,
+            paths,
+            handles: HandleCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
+            dirty,
+        })
+    }
+
+    /// The download directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where file `file_index` lives on disk.
+    pub fn path(&self, file_index: usize) -> Result<&Path, StorageError> {
+        self.paths
+            .get(file_index)
+            .map(PathBuf::as_path)
+            .ok_or(StorageError::FileOutOfRange {
+                index: file_index,
+                count: self.paths.len(),
+            })
+    }
+
+    /// Close every cached handle (for instance before files are moved).
+    /// Later I/O reopens them.
+    pub fn close_handles(&self) {
+        self.handles.clear();
+    }
+
+    /// Number of handles currently open in the cache.
+    pub fn open_handles(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// A handle on file `file_index`, from the cache or freshly opened.
+    /// For a write the file (and its directories) is created and extended
+    /// to its layout length if shorter.
+    fn handle(&self, file_index: usize, write: bool) -> Result<Arc<File>, StorageError> {
+        if let Some(f) = self.handles.get(file_index, write) {
+            return Ok(f);
+        }
+        let path = self.path(file_index)?;
+        let file = if write {
+            let want = self.layout.file_length(file_index)?;
+            create_parent(path)?;
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| StorageError::io(path, e))?;
+            let have = file
+                .metadata()
+                .map_err(|e| StorageError::io(path, e))?
+                .len();
+            if have < want {
+                // Never shrink: another thread may already have written.
+                file.set_len(want).map_err(|e| StorageError::io(path, e))?;
+            }
+            file
+        } else {
+            File::open(path).map_err(|e| match e.kind() {
+                ErrorKind::NotFound => StorageError::Missing {
+                    file_index,
+                    path: path.to_owned(),
+                },
+                _ => StorageError::io(path, e),
+            })?
+        };
+        let file = Arc::new(file);
+        self.handles.insert(file_index, Arc::clone(&file), write);
+        Ok(file)
+    }
+}
+
+/// Join `components` under `root`, refusing anything that is not a plain
+/// name.
+fn checked_path(
+    root: &Path,
+    file_index: usize,
+    components: &[String],
+) -> Result<PathBuf, StorageError> {
+    let bad = |component: &str, reason| StorageError::BadPathComponent {
+        file_index,
+        component: component.to_owned(),
+        reason,
+    };
+    if components.is_empty() {
+        return Err(bad("", "the path has no components"));
+    }
+    let mut path = root.to_path_buf();
+    for c in components {
+        if c.is_empty() {
+            return Err(bad(c, "empty component"));
+        }
+        if c == "." || c == ".." {
+            return Err(bad(c, "relative directory component"));
+        }
+        if c.contains(['/', '\\']) {
+            return Err(bad(c, "contains a path separator"));
+        }
+        if c.contains('\0') {
+            return Err(bad(c, "contains a NUL byte"));
+        }
+        path.push(c);
+    }
+    Ok(path)
+}
+
+/// Create the directories above `path`.
+fn create_parent(path: &Path) -> Result<(), StorageError> {
+    match path.parent() {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e)),
+        None => Ok(()),
+    }
+}
+
+impl Storage for FsStorage {
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn write_at(&self, file_index: usize, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        check_file_range(&self.layout, file_index, offset, data.len())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let path = self.path(file_index)?;
+        let file = self.handle(file_index, true)?;
+        file.write_all_at(data, offset)
+            .map_err(|e| StorageError::io(path, e))?;
+        if let Some(flag) = self.dirty.get(file_index) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn read_at(&self, file_index: usize, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        check_file_range(&self.layout, file_index, offset, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let path = self.path(file_index)?;
+        let file = self.handle(file_index, false)?;
+        file.read_exact_at(buf, offset).map_err(|e| match e.kind() {
+            ErrorKind::UnexpectedEof => StorageError::Truncated {
+                file_index,
+                path: path.to_owned(),
+            },
+            _ => StorageError::io(path, e),
+        })
+    }
+
+    fn create_empty_files(&self) -> Result<(), StorageError> {
+        for (i, &len) in self.layout.file_lengths().iter().enumerate() {
+            if len != 0 {
+                continue;
+            }
+            let path = self.path(i)?;
+            create_parent(path)?;
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| StorageError::io(path, e))?;
+        }
+        Ok(())
+    }
+
+    fn file_status(&self, file_index: usize) -> Result<Option<FileStatus>, StorageError> {
+        let path = self.path(file_index)?;
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(FileStatus {
+                length: m.len(),
+                modified: m.modified().ok(),
+            })),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(path, e)),
+        }
+    }
+
+    fn sync_all(&self) -> Result<(), StorageError> {
+        for (i, flag) in self.dirty.iter().enumerate() {
+            if !flag.swap(false, Ordering::AcqRel) {
+                continue;
+            }
+            let result = self.path(i).and_then(|path| {
+                let f = self.handle(i, true)?;
+                f.sync_all().map_err(|e| StorageError::io(path, e))
+            });
+            if let Err(e) = result {
+                flag.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+use riffle_protocol::PieceIndex;
+
+use super::*;
+
+fn names(files: &[&[&str]]) -> Vec<Vec<String>> {
+    files
+        .iter()
+        .map(|f| f.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn refuses_bad_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![4, 4], 4).unwrap();
+    for bad in [
+        &["t", ".."][..],
+        &["..", "x"],
+        &["t", "."],
+        &["t", ""],
+        &["t", "a/b"],
+        &["t", "a\\b"],
+        &["t", "a\0b"],
+        &[],
+    ] {
+        let files = names(&[&["t", "ok"], bad]);
+        let err = FsStorage::new(dir.path(), layout.clone(), &files).unwrap_err();
+        assert!(
+            matches!(err, StorageError::BadPathComponent { file_index: 1, .. }),
+            "{bad:?} gave {err:?}"
+        );
+    }
+    let dup = names(&[&["t", "a"], &["t", "a"]]);
+    assert!(matches!(
+        FsStorage::new(dir.path(), layout.clone(), &dup),
+        Err(StorageError::DuplicatePath { .. })
+    ));
+    assert!(matches!(
+        FsStorage::new(dir.path(), layout, &names(&[&["a"]])),
+        Err(StorageError::FileCountMismatch { .. })
+    ));
+    // Nothing was created by the refused constructions.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn writes_create_sparse_full_length_files_lazily() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![10, 0, 1 << 20], 8).unwrap();
+    let files = names(&[&["t", "a"], &["t", "empty"], &["t", "sub", "big"]]);
+    let s = FsStorage::new(dir.path(), layout, &files).unwrap();
+    assert!(!dir.path().join("t").exists());
+    assert_eq!(s.file_status(2).unwrap(), None);
+
+    // Piece 1 covers a[8..10] and big[0..6].
+    s.write_block(PieceIndex::new(1), 0, b"ABCDEFGH").unwrap();
+    let big = dir.path().join("t/sub/big");
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 1 << 20);
+    assert_eq!(s.file_status(2).unwrap().unwrap().length, 1 << 20);
+    assert_eq!(&std::fs::read(dir.path().join("t/a")).unwrap()[8..], b"AB");
+    // A 1 MiB file with 6 bytes written should occupy far less than 1 MiB.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let blocks = std::fs::metadata(&big).unwrap().blocks();
+        assert!(
+            blocks * 512 < 1 << 20,
+            "file is not sparse: {blocks} blocks"
+        );
+    }
+    let mut buf = [0xffu8; 8];
+    s.read_block(PieceIndex::new(1), 0, &mut buf).unwrap();
+    assert_eq!(&buf, b"ABCDEFGH");
+    // Unwritten parts of an existing file are holes: zeros.
+    s.read_block(PieceIndex::new(0), 0, &mut buf).unwrap();
+    assert_eq!(buf, [0; 8]);
+    // The empty file appears only when asked for.
+    assert!(!dir.path().join("t/empty").exists());
+    s.create_empty_files().unwrap();
+    s.create_empty_files().unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.path().join("t/empty")).unwrap().len(),
+        0
+    );
+    assert_eq!(s.file_status(1).unwrap().unwrap().length, 0);
+    s.sync_all().unwrap();
+}
+
+#[test]
+fn missing_and_truncated_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![16, 16], 16).unwrap();
+    let s = FsStorage::new(dir.path(), layout, &names(&[&["a"], &["b"]])).unwrap();
+    let mut buf = [0u8; 16];
+    let err = s.read_block(PieceIndex::new(1), 0, &mut buf).unwrap_err();
+    assert!(matches!(err, StorageError::Missing { file_index: 1, .. }));
+    assert!(err.is_absent_data());
+    assert!(err.to_string().contains(&*dir.path().to_string_lossy()));
+
+    std::fs::write(dir.path().join("b"), b"short").unwrap();
+    let err = s.read_block(PieceIndex::new(1), 0, &mut buf).unwrap_err();
+    assert!(matches!(err, StorageError::Truncated { file_index: 1, .. }));
+    // Out-of-range requests are refused before any I/O.
+    assert!(matches!(
+        s.read_block(PieceIndex::new(2), 0, &mut buf),
+        Err(StorageError::PieceOutOfRange { .. })
+    ));
+    assert!(matches!(
+        s.write_at(0, 10, &[0; 7]),
+        Err(StorageError::FileRangeOutOfBounds { .. })
+    ));
+}
+
+#[test]
+fn handle_cache_is_bounded_and_survives_eviction() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 10;
+    let layout = Layout::new(vec![4; n], 4).unwrap();
+    let files: Vec<Vec<String>> = (0..n).map(|i| vec![format!("f{i}")]).collect();
+    let s = FsStorage::with_cache_capacity(dir.path(), layout, &files, 3).unwrap();
+    for i in 0..n as u32 {
+        s.write_block(PieceIndex::new(i), 0, &i.to_be_bytes())
+            .unwrap();
+        assert!(s.open_handles() <= 3);
+    }
+    for i in 0..n as u32 {
+        let mut buf = [0u8; 4];
+        s.read_block(PieceIndex::new(i), 0, &mut buf).unwrap();
+        assert_eq!(buf, i.to_be_bytes());
+    }
+    s.sync_all().unwrap();
+    s.close_handles();
+    assert_eq!(s.open_handles(), 0);
+}
+
+#[test]
+fn read_only_handle_is_upgraded_for_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), [1u8; 8]).unwrap();
+    let layout = Layout::single_file(8, 8).unwrap();
+    let s = FsStorage::new(dir.path(), layout, &names(&[&["a"]])).unwrap();
+    let mut buf = [0u8; 8];
+    s.read_block(PieceIndex::new(0), 0, &mut buf).unwrap();
+    assert_eq!(buf, [1; 8]);
+    s.write_block(PieceIndex::new(0), 2, &[9, 9]).unwrap();
+    s.read_block(PieceIndex::new(0), 0, &mut buf).unwrap();
+    assert_eq!(buf, [1, 1, 9, 9, 1, 1, 1, 1]);
+}
+
+#[test]
+fn many_threads_write_disjoint_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let pieces = 64u32;
+    let layout = Layout::new(vec![1000, 0, 3000, u64::from(pieces) * 64 - 4000], 64).unwrap();
+    let files = names(&[&["t", "a"], &["t", "e"], &["t", "b"], &["t", "c"]]);
+    let s = FsStorage::with_cache_capacity(dir.path(), layout, &files, 2).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4u32 {
+            let s = &s;
+            scope.spawn(move || {
+                for piece in (t..pieces).step_by(4) {
+                    s.write_block(PieceIndex::new(piece), 0, &[piece as u8; 64])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    for piece in 0..pieces {
+        let mut buf = [0u8; 64];
+        s.read_block(PieceIndex::new(piece), 0, &mut buf).unwrap();
+        assert_eq!(buf, [piece as u8; 64]);
+    }
+}
