@@ -78,6 +78,14 @@ pub enum StorageError {
         /// Paths given.
         got: usize,
     },
+    /// The list of piece hashes does not have one hash per piece.
+    #[error("expected {expected} piece hashes, got {got}")]
+    HashCountMismatch {
+        /// Pieces in the layout.
+        expected: u32,
+        /// Hashes given.
+        got: usize,
+    },
     /// A path component that could escape the download directory or name
     /// something other than a plain file or directory.
     #[error("file {file_index}: refused path component {component:?}: {reason}")]

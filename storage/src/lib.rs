@@ -30,9 +30,13 @@ mod fs;
 mod handle_cache;
 mod layout;
 mod memory;
+mod verify;
 
 pub use backend::{FileStatus, Storage};
 pub use error::StorageError;
 pub use fs::{FsStorage, DEFAULT_HANDLE_CACHE};
 pub use layout::{FileSpan, Layout, Spans};
 pub use memory::MemStorage;
+pub use verify::{
+    check_pieces, check_pieces_with, sha1_digest, verify_piece, Verifier, HASH_CHUNK,
+};

@@ -1,0 +1,189 @@
+//! SHA-1 piece verification: one piece, or a whole torrent in parallel.
+//!
+//! Hashing uses the `sha1` crate, which detects SHA-NI (and other CPU
+//! extensions) at run time. Pieces are read in fixed-size chunks into a
+//! reused buffer, so checking a torrent with 16 MiB pieces never holds a
+//! whole piece in memory.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use riffle_protocol::{Bitfield, PieceIndex};
+use sha1::{Digest, Sha1};
+
+use crate::{Storage, StorageError};
+
+/// Bytes read per step while hashing a piece.
+pub const HASH_CHUNK: usize = 64 * 1024;
+
+/// SHA-1 of a byte slice (a piece assembled in memory, an info dict).
+pub fn sha1_digest(data: &[u8]) -> [u8; 20] {
+    Sha1::digest(data).into()
+}
+
+/// Hashes pieces out of a storage, reusing one chunk buffer across calls.
+/// One per hashing thread.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    /// Chunk buffer, [`HASH_CHUNK`] bytes, reused for every read.
+    buf: Vec<u8>,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier::new()
+    }
+}
+
+impl Verifier {
+    /// A verifier with its own chunk buffer.
+    pub fn new() -> Verifier {
+        Verifier {
+            buf: vec![0; HASH_CHUNK],
+        }
+    }
+
+    /// SHA-1 of `piece` as currently stored. Missing or short files are
+    /// errors here (see [`Verifier::verify`] for the forgiving form).
+    pub fn hash_piece<S: Storage + ?Sized>(
+        &mut self,
+        storage: &S,
+        piece: PieceIndex,
+    ) -> Result<[u8; 20], StorageError> {
+        let len = storage.layout().piece_len(piece)?;
+        let mut hasher = Sha1::new();
+        let mut offset = 0u32;
+        while offset < len {
+            let n = (len - offset).min(HASH_CHUNK as u32);
+            let chunk = &mut self.buf[..n as usize];
+            storage.read_block(piece, offset, chunk)?;
+            hasher.update(&*chunk);
+            offset += n;
+        }
+        Ok(hasher.finalize().into())
+    }
+
+    /// Does `piece` as stored hash to `expected`? Data that is not there (a
+    /// missing or truncated file) is a `false`, not an error; other I/O
+    /// failures are errors.
+    pub fn verify<S: Storage + ?Sized>(
+        &mut self,
+        storage: &S,
+        piece: PieceIndex,
+        expected: &[u8; 20],
+    ) -> Result<bool, StorageError> {
+        match self.hash_piece(storage, piece) {
+            Ok(h) => Ok(&h == expected),
+            Err(e) if e.is_absent_data() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Does `piece` as stored hash to `expected`? A one-off [`Verifier::verify`]
+/// (allocates one [`HASH_CHUNK`] buffer; keep a [`Verifier`] to hash many).
+pub fn verify_piece<S: Storage + ?Sized>(
+    storage: &S,
+    piece: PieceIndex,
+    expected: &[u8; 20],
+) -> Result<bool, StorageError> {
+    Verifier::new().verify(storage, piece, expected)
+}
+
+/// Check every piece of a torrent against `hashes` (one per piece) with
+/// `workers` threads; returns the pieces that verify. What `riffle seed`
+/// and a resume without a usable record run.
+pub fn check_pieces<S: Storage + ?Sized>(
+    storage: &S,
+    hashes: &[[u8; 20]],
+    workers: usize,
+) -> Result<Bitfield, StorageError> {
+    let none = Bitfield::new(storage.layout().piece_count());
+    check_pieces_with(storage, hashes, workers, &none, |_, _| {})
+}
+
+/// [`check_pieces`] with two extras: pieces set in `trusted` (say, from a
+/// resume record) are counted as verified without reading them, and
+/// `on_piece(piece, ok)` is called once per piece as it is settled, from
+/// the worker threads (for progress reports).
+///
+/// Workers pull piece indices from a shared counter, so a slow file does
+/// not idle the others. The first I/O error stops all workers and is
+/// returned.
+pub fn check_pieces_with<S, F>(
+    storage: &S,
+    hashes: &[[u8; 20]],
+    workers: usize,
+    trusted: &Bitfield,
+    on_piece: F,
+) -> Result<Bitfield, StorageError>
+where
+    S: Storage + ?Sized,
+    F: Fn(PieceIndex, bool) + Sync,
+{
+    let count = storage.layout().piece_count();
+    if hashes.len() != count as usize {
+        return Err(StorageError::HashCountMismatch {
+            expected: count,
+            got: hashes.len(),
+        });
+    }
+    let next = AtomicU32::new(0);
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<StorageError>> = Mutex::new(None);
+    let work = || -> Vec<u32> {
+        let mut verifier = Verifier::new();
+        let mut passed = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(expected), true) = (hashes.get(i as usize), i < count) else {
+                break;
+            };
+            let piece = PieceIndex::new(i);
+            let ok = if trusted.has(piece) {
+                Ok(true)
+            } else {
+                verifier.verify(storage, piece, expected)
+            };
+            match ok {
+                Ok(ok) => {
+                    if ok {
+                        passed.push(i);
+                    }
+                    on_piece(piece, ok);
+                }
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                    slot.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        passed
+    };
+    let workers = workers.clamp(1, (count as usize).max(1));
+    let results: Vec<Vec<u32>> = if workers == 1 {
+        vec![work()]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(&work)).collect();
+            handles
+                .into_iter()
+                // A worker only panics on a bug; count its pieces as unchecked.
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let mut have = Bitfield::new(count);
+    for i in results.into_iter().flatten() {
+        have.set(PieceIndex::new(i), true);
+    }
+    Ok(have)
+}
+
+#[cfg(test)]
+mod tests;
