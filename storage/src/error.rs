@@ -78,6 +78,14 @@ pub enum StorageError {
         /// Paths given.
         got: usize,
     },
+    /// Content given for a whole torrent has the wrong length.
+    #[error("content of {got} bytes given for a torrent of {expected} bytes")]
+    ContentLength {
+        /// Total length of the layout.
+        expected: u64,
+        /// Bytes given.
+        got: u64,
+    },
     /// The list of piece hashes does not have one hash per piece.
     #[error("expected {expected} piece hashes, got {got}")]
     HashCountMismatch {

@@ -282,7 +282,17 @@ impl Storage for FsStorage {
                 continue;
             }
             let result = self.path(i).and_then(|path| {
-                let f = self.handle(i, true)?;
+                // fsync works on any descriptor of the file; reopen read-only
+                // if the handle was evicted. A file deleted since has nothing
+                // left to sync, and must not be recreated here.
+                let f = match self.handles.get(i, false) {
+                    Some(f) => f,
+                    None => match File::open(path) {
+                        Ok(f) => Arc::new(f),
+                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+                        Err(e) => return Err(StorageError::io(path, e)),
+                    },
+                };
                 f.sync_all().map_err(|e| StorageError::io(path, e))
             });
             if let Err(e) = result {

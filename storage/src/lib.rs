@@ -23,6 +23,38 @@
 //!
 //! Every failure is a [`StorageError`]; nothing here panics on data read from
 //! disk or from a peer.
+//!
+//! ```
+//! use riffle_protocol::{InfoHash, PieceIndex};
+//! use riffle_storage::{sha1_digest, check_pieces, FsStorage, Layout, ResumeRecord, Storage};
+//!
+//! # fn main() -> Result<(), riffle_storage::StorageError> {
+//! let dir = tempfile::tempdir().unwrap();
+//! // Two files of 5 and 7 bytes and an empty one, in pieces of 8 bytes.
+//! let layout = Layout::new(vec![5, 7, 0], 8)?;
+//! let names = vec![
+//!     vec!["album".to_string(), "a.txt".to_string()],
+//!     vec!["album".to_string(), "b.txt".to_string()],
+//!     vec!["album".to_string(), "empty".to_string()],
+//! ];
+//! let storage = FsStorage::new(dir.path(), layout, &names)?;
+//! storage.write_block(PieceIndex::new(0), 0, b"hello, w")?; // spans both files
+//! storage.write_block(PieceIndex::new(1), 0, b"orld")?;
+//! storage.create_empty_files()?;
+//!
+//! let hashes = [sha1_digest(b"hello, w"), sha1_digest(b"orld")];
+//! let have = check_pieces(&storage, &hashes, 2)?;
+//! assert!(have.is_full());
+//!
+//! storage.sync_all()?;
+//! let info_hash = InfoHash([0xab; 20]);
+//! let record = ResumeRecord::capture(&storage, info_hash, &have)?;
+//! record.save(&dir.path().join("album.resume"))?;
+//! let loaded = ResumeRecord::load(&dir.path().join("album.resume"))?;
+//! assert_eq!(loaded.trusted_pieces(&storage, info_hash)?, have);
+//! # Ok(())
+//! # }
+//! ```
 
 mod backend;
 mod error;
@@ -30,6 +62,7 @@ mod fs;
 mod handle_cache;
 mod layout;
 mod memory;
+mod resume;
 mod verify;
 
 pub use backend::{FileStatus, Storage};
@@ -37,6 +70,7 @@ pub use error::StorageError;
 pub use fs::{FsStorage, DEFAULT_HANDLE_CACHE};
 pub use layout::{FileSpan, Layout, Spans};
 pub use memory::MemStorage;
+pub use resume::{FileStamp, Mtime, ResumeRecord};
 pub use verify::{
     check_pieces, check_pieces_with, sha1_digest, verify_piece, Verifier, HASH_CHUNK,
 };

@@ -43,11 +43,9 @@ impl MemStorage {
     /// concatenation of all files (a seeder in the lab or a test).
     pub fn with_content(layout: Layout, content: &[u8]) -> Result<MemStorage, StorageError> {
         if content.len() as u64 != layout.total_length() {
-            return Err(StorageError::FileRangeOutOfBounds {
-                file_index: 0,
-                offset: 0,
-                len: content.len() as u64,
-                file_length: layout.total_length(),
+            return Err(StorageError::ContentLength {
+                expected: layout.total_length(),
+                got: content.len() as u64,
             });
         }
         let storage = MemStorage::new(layout);
@@ -137,6 +135,10 @@ impl Storage for MemStorage {
 
     fn write_at(&self, file_index: usize, offset: u64, data: &[u8]) -> Result<(), StorageError> {
         let file_len = check_file_range(&self.layout, file_index, offset, data.len())?;
+        if data.is_empty() {
+            // Like the filesystem backend: an empty write creates nothing.
+            return Ok(());
+        }
         let mut slot = self.write_slot(file_index)?;
         let file = match &mut *slot {
             Some(f) => f,
@@ -163,6 +165,9 @@ impl Storage for MemStorage {
 
     fn read_at(&self, file_index: usize, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
         check_file_range(&self.layout, file_index, offset, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
         let slot = self.read_slot(file_index)?;
         let file = slot.as_ref().ok_or(StorageError::Missing {
             file_index,
