@@ -18,6 +18,7 @@
 //!   (RUP) and the publisher's *most deprived peer* (MDP) plug in as other
 //!   chokers over the same per-peer view ([`choker::PeerView`]).
 
+pub mod choker;
 pub mod peer;
 pub mod picker;
 

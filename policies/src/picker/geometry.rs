@@ -129,7 +129,7 @@ impl PieceGeometry {
         }
         let index = block.offset / BLOCK_SIZE;
         let expected = self.block(block.piece, index);
-        if block.offset % BLOCK_SIZE != 0
+        if index.checked_mul(BLOCK_SIZE) != Some(block.offset)
             || index >= self.blocks_of(block.piece)
             || expected.length != block.length
         {

@@ -22,6 +22,8 @@ pub mod rarest;
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use riffle_protocol::{Bitfield, BlockRef, PieceIndex};

@@ -1,0 +1,157 @@
+//! Choking: who gets our upload slots ("to whom to transmit").
+//!
+//! Every rechoke interval the torrent's control point describes each
+//! connected peer with a [`PeerView`] and asks its [`Choker`] which peers to
+//! unchoke; every peer not named is choked. Chokers never touch sockets and
+//! never read the clock: `now` is an argument. Randomised chokers take an
+//! injected generator so runs are reproducible.
+//!
+//! [`TitForTat`] is BitTorrent's leecher choker (reciprocation plus an
+//! optimistic unchoke), [`RoundRobin`] libtorrent's seeding rotation. The
+//! view carries enough for the paper's peer-selection policies too: random
+//! peer (RP) needs `wants_ours`, most deprived peer (MDP) needs `pieces`,
+//! anti-leech needs `pieces`/`total_pieces`, fastest-upload needs
+//! `upload_rate`.
+
+pub mod round_robin;
+pub mod tit_for_tat;
+
+use std::time::{Duration, Instant};
+
+use crate::peer::PeerKey;
+
+pub use round_robin::{RoundRobin, RoundRobinConfig};
+pub use tit_for_tat::{TitForTat, TitForTatConfig};
+
+/// What a choker knows about one connected peer at a rechoke.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeerView {
+    /// Who it is (opaque to the choker).
+    pub key: PeerKey,
+    /// It told us it is interested in our pieces: only interested peers
+    /// can use an unchoke.
+    pub interested: bool,
+    /// It lacks at least one piece we have. Differs from `interested` while
+    /// its INTERESTED message is in flight, and matters for random peer
+    /// selection, where a slot drawn for a peer that wants nothing is
+    /// wasted.
+    pub wants_ours: bool,
+    /// Bytes per second it sends us (recent average): the reciprocation
+    /// signal of tit-for-tat.
+    pub download_rate: u64,
+    /// Bytes per second we send it (recent average): for seed policies
+    /// that favour peers which take our data fastest.
+    pub upload_rate: u64,
+    /// Number of pieces it holds: most-deprived-peer and anti-leech
+    /// policies rank by this.
+    pub pieces: u32,
+    /// Number of pieces in the torrent, to turn `pieces` into progress.
+    pub total_pieces: u32,
+    /// When the connection was established: newcomers get a bigger chance
+    /// in the optimistic draw.
+    pub connected_at: Instant,
+    /// When we last unchoked it, if it is unchoked now (None: choked).
+    pub unchoked_since: Option<Instant>,
+    /// Bytes we sent it since that unchoke: seeding rotation moves on once
+    /// a peer has had its quota.
+    pub sent_since_unchoke: u64,
+    /// It has sent us nothing for a while although we asked: tit-for-tat
+    /// ranks it last.
+    pub snubbed: bool,
+    /// It holds every piece.
+    pub is_seed: bool,
+}
+
+impl PeerView {
+    /// A choked, idle peer that connected at `now` and holds nothing; for
+    /// tests and simulators, which then set the fields they care about.
+    pub fn new(key: PeerKey, now: Instant) -> Self {
+        PeerView {
+            key,
+            interested: false,
+            wants_ours: false,
+            download_rate: 0,
+            upload_rate: 0,
+            pieces: 0,
+            total_pieces: 0,
+            connected_at: now,
+            unchoked_since: None,
+            sent_since_unchoke: 0,
+            snubbed: false,
+            is_seed: false,
+        }
+    }
+
+    /// Fraction of the torrent it holds, in `0.0..=1.0` (0 when unknown).
+    pub fn progress(&self) -> f64 {
+        if self.total_pieces == 0 {
+            0.0
+        } else {
+            f64::from(self.pieces.min(self.total_pieces)) / f64::from(self.total_pieces)
+        }
+    }
+
+    /// How long it has been unchoked at `now` (zero when choked).
+    pub fn unchoked_for(&self, now: Instant) -> Duration {
+        self.unchoked_since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+}
+
+/// A choker's answer: the peers to unchoke. Everyone else is choked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unchoke {
+    /// Peers unchoked on the policy's merit (tit-for-tat: the best
+    /// uploaders to us; round-robin: the peers whose turn it is).
+    pub regular: Vec<PeerKey>,
+    /// The optimistic unchoke, if the policy uses one; never also in
+    /// `regular`.
+    pub optimistic: Option<PeerKey>,
+}
+
+impl Unchoke {
+    /// Empty both sets (chokers reuse the caller's vector).
+    pub fn clear(&mut self) {
+        self.regular.clear();
+        self.optimistic = None;
+    }
+
+    /// Every peer to unchoke.
+    pub fn peers(&self) -> impl Iterator<Item = PeerKey> + '_ {
+        self.regular.iter().copied().chain(self.optimistic)
+    }
+
+    /// Is `key` to be unchoked?
+    pub fn contains(&self, key: PeerKey) -> bool {
+        self.optimistic == Some(key) || self.regular.contains(&key)
+    }
+
+    /// Number of peers to unchoke.
+    pub fn len(&self) -> usize {
+        self.regular.len() + usize::from(self.optimistic.is_some())
+    }
+
+    /// True when everyone is to be choked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An upload-slot policy.
+pub trait Choker: Send {
+    /// Decide, at `now`, which of `peers` to unchoke; the answer replaces
+    /// the contents of `out`. The caller applies it (CHOKE/UNCHOKE messages)
+    /// and calls again after [`Choker::rechoke_interval`], or sooner when a
+    /// peer leaves or becomes interested.
+    fn rechoke(&mut self, now: Instant, peers: &[PeerView], out: &mut Unchoke);
+
+    /// How often the caller should call [`Choker::rechoke`] (10 s in
+    /// BitTorrent; configurable because the lab scales time).
+    fn rechoke_interval(&self) -> Duration;
+
+    /// The most peers this choker ever unchokes at once.
+    fn max_unchoked(&self) -> usize;
+}
+
+#[cfg(test)]
+mod props;
