@@ -85,14 +85,14 @@ impl TrackerPeer {
 
 /// Decode a BEP 23 compact IPv4 list, dropping port-0 entries.
 pub fn decode_compact_v4(bytes: &[u8]) -> Result<Vec<SocketAddrV4>, CompactLengthError> {
-    if bytes.len() % COMPACT_V4_LEN != 0 {
+    let entries = bytes.chunks_exact(COMPACT_V4_LEN);
+    if !entries.remainder().is_empty() {
         return Err(CompactLengthError {
             len: bytes.len(),
             entry: COMPACT_V4_LEN,
         });
     }
-    Ok(bytes
-        .chunks_exact(COMPACT_V4_LEN)
+    Ok(entries
         .filter_map(|c| {
             let ip: [u8; 4] = c.get(..4)?.try_into().ok()?;
             let port = u16::from_be_bytes(c.get(4..6)?.try_into().ok()?);
@@ -103,14 +103,14 @@ pub fn decode_compact_v4(bytes: &[u8]) -> Result<Vec<SocketAddrV4>, CompactLengt
 
 /// Decode a BEP 7 compact IPv6 list, dropping port-0 entries.
 pub fn decode_compact_v6(bytes: &[u8]) -> Result<Vec<SocketAddrV6>, CompactLengthError> {
-    if bytes.len() % COMPACT_V6_LEN != 0 {
+    let entries = bytes.chunks_exact(COMPACT_V6_LEN);
+    if !entries.remainder().is_empty() {
         return Err(CompactLengthError {
             len: bytes.len(),
             entry: COMPACT_V6_LEN,
         });
     }
-    Ok(bytes
-        .chunks_exact(COMPACT_V6_LEN)
+    Ok(entries
         .filter_map(|c| {
             let ip: [u8; 16] = c.get(..16)?.try_into().ok()?;
             let port = u16::from_be_bytes(c.get(16..18)?.try_into().ok()?);
@@ -195,9 +195,9 @@ mod tests {
         #[test]
         fn compact_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
             let r4 = decode_compact_v4(&bytes);
-            prop_assert_eq!(r4.is_ok(), bytes.len() % 6 == 0);
+            prop_assert_eq!(r4.is_ok(), bytes.len().checked_rem(6) == Some(0));
             let r6 = decode_compact_v6(&bytes);
-            prop_assert_eq!(r6.is_ok(), bytes.len() % 18 == 0);
+            prop_assert_eq!(r6.is_ok(), bytes.len().checked_rem(18) == Some(0));
         }
     }
 }

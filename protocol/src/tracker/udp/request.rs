@@ -144,15 +144,15 @@ impl Request {
             }
             Action::Scrape => {
                 let rest = r.rest();
-                if rest.is_empty() || rest.len() % 20 != 0 {
+                let hashes = rest.chunks_exact(20);
+                if rest.is_empty() || !hashes.remainder().is_empty() {
                     return Err(UdpError::Trailing {
                         what: "scrape info-hash",
                         len: rest.len(),
                         entry: 20,
                     });
                 }
-                let info_hashes = rest
-                    .chunks_exact(20)
+                let info_hashes = hashes
                     .filter_map(|c| InfoHash::from_slice(c).ok())
                     .collect();
                 Ok(Request::Scrape {

@@ -184,15 +184,15 @@ impl Response {
             }
             Action::Scrape => {
                 let rest = r.rest();
-                if rest.len() % 12 != 0 {
+                let chunks = rest.chunks_exact(12);
+                if !chunks.remainder().is_empty() {
                     return Err(UdpError::Trailing {
                         what: "scrape",
                         len: rest.len(),
                         entry: 12,
                     });
                 }
-                let entries = rest
-                    .chunks_exact(12)
+                let entries = chunks
                     .map(|c| {
                         let mut r = Reader::new(c, "scrape entry", 12)?;
                         Ok(ScrapeEntry {
