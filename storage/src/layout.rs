@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use riffle_protocol::PieceIndex;
+use riffle_protocol::{BlockRef, PieceIndex};
 
 use crate::StorageError;
 
@@ -191,6 +191,13 @@ impl Layout {
             pos,
             remaining: len,
         })
+    }
+
+    /// Check a block request (from a peer, say): its piece exists and
+    /// `offset + length` lies inside that piece.
+    pub fn check_block(&self, block: &BlockRef) -> Result<(), StorageError> {
+        self.range_spans(block.piece, block.offset, u64::from(block.length))
+            .map(|_| ())
     }
 
     /// The pieces that hold at least one byte of `file_index`; empty for a

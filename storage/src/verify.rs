@@ -5,7 +5,7 @@
 //! reused buffer, so checking a torrent with 16 MiB pieces never holds a
 //! whole piece in memory.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use riffle_protocol::{Bitfield, PieceIndex};
@@ -128,15 +128,21 @@ where
             got: hashes.len(),
         });
     }
-    let next = AtomicU32::new(0);
+    // 64 bits so the counter cannot wrap past the end, whatever the count.
+    let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let failure: Mutex<Option<StorageError>> = Mutex::new(None);
     let work = || -> Vec<u32> {
         let mut verifier = Verifier::new();
         let mut passed = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let (Some(expected), true) = (hashes.get(i as usize), i < count) else {
+            let Some(i) = u32::try_from(next.fetch_add(1, Ordering::Relaxed))
+                .ok()
+                .filter(|&i| i < count)
+            else {
+                break;
+            };
+            let Some(expected) = hashes.get(i as usize) else {
                 break;
             };
             let piece = PieceIndex::new(i);

@@ -170,3 +170,21 @@ fn many_threads_write_disjoint_blocks() {
         assert_eq!(buf, [piece as u8; 64]);
     }
 }
+
+#[test]
+fn sync_reaches_evicted_files_and_never_recreates_deleted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![4, 4, 4], 4).unwrap();
+    let files = names(&[&["a"], &["b"], &["c"]]);
+    let s = FsStorage::with_cache_capacity(dir.path(), layout, &files, 1).unwrap();
+    for i in 0..3 {
+        s.write_block(PieceIndex::new(i), 0, &[i as u8; 4]).unwrap();
+    }
+    assert_eq!(s.open_handles(), 1);
+    std::fs::remove_file(dir.path().join("a")).unwrap();
+    s.sync_all().unwrap();
+    assert!(!dir.path().join("a").exists());
+    assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), [1; 4]);
+    // Nothing is dirty any more: a second sync has nothing to do.
+    s.sync_all().unwrap();
+}

@@ -90,6 +90,21 @@ fn spans_cross_files_and_skip_empty_ones() {
 }
 
 #[test]
+fn check_block_bounds() {
+    let l = Layout::new(vec![10, 0, 7], 4).unwrap();
+    let b = |piece, offset, length| BlockRef {
+        piece: p(piece),
+        offset,
+        length,
+    };
+    assert!(l.check_block(&b(0, 0, 4)).is_ok());
+    assert!(l.check_block(&b(4, 0, 1)).is_ok());
+    assert!(l.check_block(&b(4, 0, 2)).is_err());
+    assert!(l.check_block(&b(5, 0, 1)).is_err());
+    assert!(l.check_block(&b(0, u32::MAX, u32::MAX)).is_err());
+}
+
+#[test]
 fn file_pieces_ranges() {
     let l = Layout::new(vec![0, 10, 0, 7, 0], 4).unwrap();
     assert_eq!(l.file_pieces(0).unwrap(), 0..0);
