@@ -17,6 +17,9 @@
 //!   libtorrent's seeding rotation. *Random peer* (RP), *random useful peer*
 //!   (RUP) and the publisher's *most deprived peer* (MDP) plug in as other
 //!   chokers over the same per-peer view ([`choker::PeerView`]).
+//! - Still to come behind their own seam: service-rate policies (the
+//!   paper's *one-club throttling*: upload at a reduced rate mu' while
+//!   holding all pieces but one) and swarm bandwidth allocation.
 
 pub mod choker;
 pub mod peer;

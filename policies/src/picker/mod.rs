@@ -71,7 +71,9 @@ pub enum AvailabilityChange<'a> {
     /// A peer's BITFIELD arrived (or a peer connected with known holdings):
     /// every piece it holds gains one copy.
     Bitfield(&'a Bitfield),
-    /// A peer announced one more piece (HAVE).
+    /// A peer announced one more piece (HAVE). Forward it only when the
+    /// peer's bitfield did not already hold the piece (a repeated HAVE must
+    /// not count twice); `Bitfield::set` returns the previous bit.
     Have(PieceIndex),
     /// A peer holds everything (HAVE-ALL, BEP 6).
     HaveAll,
