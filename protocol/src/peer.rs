@@ -1,1 +1,0 @@
-//! Peer-connection state machine (being written)
