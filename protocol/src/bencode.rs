@@ -174,14 +174,50 @@ pub fn decode_with(input: &[u8], limits: Limits) -> Result<Value<'_>, DecodeErro
 /// bytes it took. Used where a bencoded value is followed by other data (the
 /// BEP 9 metadata message).
 pub fn decode_prefix(input: &[u8], limits: Limits) -> Result<(Value<'_>, usize), DecodeError> {
-    let mut d = Decoder {
-        input,
-        pos: 0,
-        items: 0,
-        limits,
-    };
+    let mut d = Decoder::new(input, limits, false);
     let v = d.value(0)?;
     Ok((v, d.pos))
+}
+
+/// What [`decode_lenient`] returns: the value, and what it forgave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lenient<'a> {
+    /// The first value in the input.
+    pub value: Value<'a>,
+    /// Bytes the value took; anything after it was ignored.
+    pub used: usize,
+    /// True if the value is not canonical in one of the ways libtorrent's
+    /// `has_soft_error` notices: a leading zero in an integer or a string
+    /// length, or dictionary keys out of order or repeated. libtorrent
+    /// refuses such an `info` dictionary only when it declares a
+    /// `meta version`.
+    pub non_canonical: bool,
+}
+
+/// Decode the first value of `input` the way libtorrent's `bdecode` does,
+/// for `.torrent` files, where accepting exactly what the reference client
+/// accepts matters more than canonical form:
+///
+/// - leading zeros in integers and string lengths are accepted (`i05e`,
+///   `03:abc`), and so is `i-0e`;
+/// - an integer of at most 20 digits that does not fit an `i64` decodes to
+///   0 (libtorrent's `int_value()` does this); more digits are an error;
+/// - a string length takes at most 16 digits;
+/// - trailing bytes after the value are not an error ([`Lenient::used`]
+///   tells where the value ended);
+/// - container ends count towards `max_items`, as libtorrent counts tokens.
+///
+/// libtorrent checks its depth limit before every token, so a limit of
+/// `d` there lets `d - 1` containers nest: pass `max_depth: d - 1` here to
+/// match.
+pub fn decode_lenient(input: &[u8], limits: Limits) -> Result<Lenient<'_>, DecodeError> {
+    let mut d = Decoder::new(input, limits, true);
+    let value = d.value(0)?;
+    Ok(Lenient {
+        value,
+        used: d.pos,
+        non_canonical: d.non_canonical,
+    })
 }
 
 struct Decoder<'a> {
@@ -189,9 +225,24 @@ struct Decoder<'a> {
     pos: usize,
     items: usize,
     limits: Limits,
+    /// libtorrent-compatible mode (see [`decode_lenient`]).
+    lenient: bool,
+    /// Set in lenient mode when a non-canonical form was forgiven.
+    non_canonical: bool,
 }
 
 impl<'a> Decoder<'a> {
+    fn new(input: &'a [u8], limits: Limits, lenient: bool) -> Self {
+        Decoder {
+            input,
+            pos: 0,
+            items: 0,
+            limits,
+            lenient,
+            non_canonical: false,
+        }
+    }
+
     fn peek(&self) -> Result<u8, DecodeError> {
         self.input
             .get(self.pos)
@@ -219,7 +270,7 @@ impl<'a> Decoder<'a> {
                 while self.peek()? != b'e' {
                     list.push(self.value(depth)?);
                 }
-                self.pos += 1;
+                self.end_token()?;
                 Ok(Value::List(list))
             }
             b'd' => {
@@ -239,9 +290,15 @@ impl<'a> Decoder<'a> {
                     let start = self.pos;
                     let value = self.value(depth)?;
                     let raw = &self.input[start..self.pos];
+                    if let Some(prev) = entries.last() {
+                        let prev: &Entry<'_> = prev;
+                        if prev.key >= key {
+                            self.non_canonical = true;
+                        }
+                    }
                     entries.push(Entry { key, value, raw });
                 }
-                self.pos += 1;
+                self.end_token()?;
                 Ok(Value::Dict(Dict { entries }))
             }
             byte => Err(DecodeError::UnexpectedByte {
@@ -249,6 +306,16 @@ impl<'a> Decoder<'a> {
                 pos: self.pos,
             }),
         }
+    }
+
+    /// Step over the `e` closing a container (a token of its own to
+    /// libtorrent's item count).
+    fn end_token(&mut self) -> Result<(), DecodeError> {
+        if self.lenient {
+            self.count_item()?;
+        }
+        self.pos += 1;
+        Ok(())
     }
 
     fn enter(&self, depth: usize) -> Result<usize, DecodeError> {
@@ -273,6 +340,16 @@ impl<'a> Decoder<'a> {
             Some((b'-', body)) => (true, body),
             _ => (false, digits),
         };
+        if self.lenient {
+            if body.is_empty() || !body.iter().all(u8::is_ascii_digit) || body.len() > 20 {
+                return Err(DecodeError::BadInteger(start));
+            }
+            if !neg && body.len() > 1 && body[0] == b'0' {
+                self.non_canonical = true;
+            }
+            self.pos += end + 1;
+            return Ok(lenient_int(neg, body));
+        }
         if body.is_empty()
             || !body.iter().all(u8::is_ascii_digit)
             || (body.len() > 1 && body[0] == b'0')
@@ -307,11 +384,16 @@ impl<'a> Decoder<'a> {
             .position(|&b| b == b':')
             .ok_or(DecodeError::UnexpectedEof(self.input.len()))?;
         let digits = &rest[..colon];
+        let leading_zero = digits.len() > 1 && digits.first() == Some(&b'0');
         if digits.is_empty()
             || !digits.iter().all(u8::is_ascii_digit)
-            || (digits.len() > 1 && digits[0] == b'0')
+            || (leading_zero && !self.lenient)
+            || (self.lenient && digits.len() > 16)
         {
             return Err(DecodeError::BadLength(start));
+        }
+        if leading_zero {
+            self.non_canonical = true;
         }
         let mut len: u64 = 0;
         for &b in digits {
@@ -332,6 +414,24 @@ impl<'a> Decoder<'a> {
         let end = body_start + len as usize;
         self.pos = end;
         Ok(&self.input[body_start..end])
+    }
+}
+
+/// libtorrent's reading of an integer body of at most 20 digits: its value,
+/// or 0 if it does not fit an `i64`.
+fn lenient_int(neg: bool, body: &[u8]) -> i64 {
+    let mut n: i64 = 0;
+    for &b in body {
+        let d = i64::from(b - b'0');
+        match n.checked_mul(10).and_then(|n| n.checked_add(d)) {
+            Some(v) => n = v,
+            None => return 0,
+        }
+    }
+    if neg {
+        -n
+    } else {
+        n
     }
 }
 

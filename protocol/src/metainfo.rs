@@ -1,1 +1,0 @@
-//! metainfo (being written)

@@ -1,0 +1,166 @@
+//! Metainfo: v1 `.torrent` files (BEP 3), read as strictly as libtorrent
+//! 2.0 reads them, and written by [`TorrentBuilder`].
+//!
+//! [`Metainfo::from_bytes`] accepts exactly what libtorrent's
+//! `torrent_info` accepts for a v1 torrent (checked by the differential test
+//! in `tests/tests/metainfo_differential.rs`), sanitizes file paths the same
+//! way ([`sanitize`]), and renames duplicate files the same way, so a
+//! torrent's files land at the same paths under both clients.
+//!
+//! Hybrid torrents (`meta version` 2 with v1 `pieces`) are read through
+//! their v1 half; v2-only torrents are refused.
+
+mod build;
+mod error;
+mod parse;
+pub mod sanitize;
+
+pub use build::{default_piece_length, TorrentBuilder};
+pub use error::MetainfoError;
+
+use crate::types::{InfoHash, PieceIndex};
+
+/// Largest `.torrent` file accepted: libtorrent's `max_buffer_size`.
+pub const MAX_TORRENT_FILE_SIZE: usize = 10_000_000;
+/// Most pieces a torrent may have: libtorrent's `max_pieces`.
+pub const MAX_PIECES: u64 = 0x20_0000;
+/// Largest piece length accepted (libtorrent: `INT_MAX / 2`).
+pub const MAX_PIECE_LENGTH: i64 = (i32::MAX / 2) as i64;
+/// Largest single file: libtorrent indexes a file's merkle tree with `int`,
+/// so a file must have fewer than `INT_MAX / 2` blocks of 16 KiB.
+pub const MAX_FILE_SIZE: i64 = (i32::MAX / 2) as i64 * 16 * 1024;
+/// Largest total size (libtorrent's `max_file_offset`, 2^48 - 1).
+pub const MAX_TOTAL_SIZE: u64 = (1 << 48) - 1;
+
+/// A parsed `.torrent` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metainfo {
+    /// SHA-1 of the original `info` bytes: the torrent's identity in the
+    /// swarm, at the tracker and in the DHT.
+    pub info_hash: InfoHash,
+    /// The decoded `info` dictionary.
+    pub info: Info,
+    /// The original bytes of the `info` dictionary, served to peers that
+    /// fetch metadata (BEP 9); re-encoding could change the hash.
+    pub info_bytes: Vec<u8>,
+    /// Tracker tiers (BEP 12): `announce-list` if it holds any URL (empty
+    /// tiers and URLs dropped, leading whitespace trimmed), else
+    /// `[[announce]]` if present, else empty.
+    pub trackers: Vec<Vec<String>>,
+    /// BEP 19 web seeds (`url-list`, a string or a list), kept for later.
+    pub url_list: Vec<String>,
+    /// Free-text comment (`comment.utf-8` preferred over `comment`).
+    pub comment: Option<String>,
+    /// The program that made the torrent (`created by`).
+    pub created_by: Option<String>,
+    /// Unix time the torrent was made (`creation date`, if not negative).
+    pub creation_date: Option<i64>,
+}
+
+impl Metainfo {
+    /// Parse and validate a `.torrent` file. Never panics; every refusal
+    /// names the problem.
+    pub fn from_bytes(data: &[u8]) -> Result<Metainfo, MetainfoError> {
+        parse::parse(data)
+    }
+}
+
+/// The `info` dictionary: what the torrent's content is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    /// Torrent name, sanitized like a path element: the file name of a
+    /// single-file torrent, the top directory of a multi-file one (for a
+    /// multi-file torrent whose name sanitizes to nothing, the info-hash
+    /// in hex, as libtorrent does).
+    pub name: String,
+    /// Bytes per piece (every piece but the last).
+    pub piece_length: u32,
+    /// SHA-1 of each piece, in order.
+    pub piece_hashes: Vec<[u8; 20]>,
+    /// Files in torrent order; they are laid end to end to form the pieces.
+    /// A single-file torrent has exactly one entry whose path is `[name]`.
+    pub files: Vec<FileEntry>,
+    /// BEP 27 private flag: no DHT, PEX or LSD for this torrent.
+    pub private: bool,
+    /// True if the torrent has a `files` list (files live under a
+    /// directory named [`Info::name`]).
+    pub multi_file: bool,
+}
+
+/// One file of a torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Sanitized path components inside the torrent (for a multi-file
+    /// torrent, below the torrent's directory; for a single-file torrent,
+    /// `[name]`). Empty for a BEP 47 pad file that has no path.
+    pub path: Vec<String>,
+    /// Length in bytes.
+    pub length: u64,
+    /// BEP 47 pad file (attribute `p`, or BitComet's `_____padding_file_`
+    /// name): alignment filler of zeros that is never written to disk.
+    pub pad: bool,
+}
+
+/// The hash returned for an index past the last piece (never a real hash
+/// in practice: callers hold checked [`PieceIndex`]es).
+const NO_HASH: [u8; 20] = [0; 20];
+
+impl Info {
+    /// Sum of all file lengths (pad files included).
+    pub fn total_length(&self) -> u64 {
+        self.files
+            .iter()
+            .fold(0u64, |acc, f| acc.saturating_add(f.length))
+    }
+
+    /// Number of pieces.
+    pub fn piece_count(&self) -> u32 {
+        u32::try_from(self.piece_hashes.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Length of `piece`: [`Info::piece_length`], except that the last piece
+    /// may be shorter. 0 for an index past the end.
+    pub fn piece_len(&self, piece: PieceIndex) -> u32 {
+        let count = self.piece_count();
+        if piece.get() >= count {
+            return 0;
+        }
+        if piece.get() + 1 < count {
+            return self.piece_length;
+        }
+        let before = u64::from(self.piece_length) * u64::from(count - 1);
+        let last = self.total_length().saturating_sub(before);
+        u32::try_from(last).unwrap_or(self.piece_length)
+    }
+
+    /// SHA-1 `piece` must have. An index past the end (a caller bug: indices
+    /// should come from [`PieceIndex::checked`]) gets all zeros, which no
+    /// data matches.
+    pub fn piece_hash(&self, piece: PieceIndex) -> &[u8; 20] {
+        debug_assert!(piece.idx() < self.piece_hashes.len());
+        self.piece_hashes.get(piece.idx()).unwrap_or(&NO_HASH)
+    }
+
+    /// Full relative path of file `i` as written to disk: `[name, dirs..,
+    /// file]` for a multi-file torrent, `[name]` for a single-file one.
+    /// A pad file without a path is `[".pad", "<length>"]`, as libtorrent
+    /// names it. Empty for an index past the end.
+    pub fn file_path(&self, i: usize) -> Vec<String> {
+        let Some(f) = self.files.get(i) else {
+            return Vec::new();
+        };
+        if !self.multi_file {
+            return vec![self.name.clone()];
+        }
+        if f.path.is_empty() {
+            return vec![".pad".to_owned(), f.length.to_string()];
+        }
+        let mut out = Vec::with_capacity(f.path.len() + 1);
+        out.push(self.name.clone());
+        out.extend(f.path.iter().cloned());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;
