@@ -413,6 +413,19 @@ mod tests {
     }
 
     #[test]
+    fn escapes_the_classic_example_hash() {
+        // The example from the BitTorrent protocol write-ups: hex
+        // 123456789abcdef123456789abcdef123456789a.
+        let h: InfoHash = "123456789abcdef123456789abcdef123456789a".parse().unwrap();
+        let req = AnnounceRequest::new(h, PeerId(*b"ABCDEFGHIJKLMNOPQRST"), 6881, 0);
+        let url = announce_url("http://t.example/announce", &req).unwrap();
+        assert_eq!(
+            url.query().unwrap().split('&').next(),
+            Some("info_hash=%124Vx%9A%BC%DE%F1%23Eg%89%AB%CD%EF%124Vx%9A")
+        );
+    }
+
+    #[test]
     fn announce_url_rejects_other_schemes() {
         let req = AnnounceRequest::new(hash(), PeerId([1; 20]), 1, 0);
         assert_eq!(
