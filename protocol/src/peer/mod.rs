@@ -28,10 +28,12 @@ mod incoming;
 mod types;
 
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -207,6 +209,14 @@ impl PeerConnection {
         }
     }
 
+    /// Every chunk ready to write, appended to `out` in order: one call
+    /// per socket write, for `write_vectored`.
+    pub fn poll_transmit_all(&mut self, out: &mut Vec<Bytes>) {
+        while let Some(chunk) = self.poll_transmit() {
+            out.push(chunk);
+        }
+    }
+
     /// The next event for the torrent.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -214,22 +224,25 @@ impl PeerConnection {
 
     /// When `handle_timeout` must next be called (`None` once closed).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::Closed => None,
-            Phase::Handshaking => {
-                let hs = self.started + self.config.handshake_timeout;
-                Some(hs.min(self.last_recv + self.config.idle_timeout))
-            }
-            Phase::Connected => {
-                let mut next = (self.last_recv + self.config.idle_timeout)
-                    .min(self.last_send + self.config.keep_alive_interval);
-                if let Some(r) = self.outstanding.iter().find(|r| !r.timed_out) {
-                    // Oldest first: the first not yet reported is the earliest.
-                    next = next.min(r.sent_at + self.config.request_timeout);
-                }
-                Some(next)
-            }
-        }
+        let cfg = &self.config;
+        let candidates = match self.phase {
+            Phase::Closed => return None,
+            Phase::Handshaking => [
+                after(self.started, cfg.handshake_timeout),
+                after(self.last_recv, cfg.idle_timeout),
+                None,
+            ],
+            Phase::Connected => [
+                after(self.last_recv, cfg.idle_timeout),
+                after(self.last_send, cfg.keep_alive_interval),
+                // Oldest first: the first not yet reported is the earliest.
+                self.outstanding
+                    .iter()
+                    .find(|r| !r.timed_out)
+                    .and_then(|r| after(r.sent_at, cfg.request_timeout)),
+            ],
+        };
+        candidates.into_iter().flatten().min()
     }
 
     /// Time has passed: enforce the handshake and idle timeouts (an error
@@ -239,29 +252,26 @@ impl PeerConnection {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
+        let timeout = self.config.handshake_timeout;
         match self.phase {
             Phase::Closed => return Ok(()),
-            Phase::Handshaking => {
-                if now >= self.started + self.config.handshake_timeout {
-                    return Err(self.fail(ConnectionError::HandshakeTimeout(
-                        self.config.handshake_timeout,
-                    )));
-                }
+            Phase::Handshaking if reached(now, self.started, timeout) => {
+                return Err(self.fail(ConnectionError::HandshakeTimeout(timeout)));
             }
-            Phase::Connected => {}
+            _ => {}
         }
-        let silent = now.saturating_duration_since(self.last_recv);
-        if silent >= self.config.idle_timeout {
+        if reached(now, self.last_recv, self.config.idle_timeout) {
+            let silent = now.saturating_duration_since(self.last_recv);
             return Err(self.fail(ConnectionError::Idle(silent)));
         }
         if self.phase != Phase::Connected {
             return Ok(());
         }
-        if now >= self.last_send + self.config.keep_alive_interval {
+        if reached(now, self.last_send, self.config.keep_alive_interval) {
             self.send(now, &Message::KeepAlive);
         }
         for r in &mut self.outstanding {
-            if !r.timed_out && now >= r.sent_at + self.config.request_timeout {
+            if !r.timed_out && reached(now, r.sent_at, self.config.request_timeout) {
                 r.timed_out = true;
                 self.events.push_back(Event::RequestTimedOut(r.block));
             }
@@ -542,6 +552,16 @@ impl PeerConnection {
         self.stats.protocol_up += crate::wire::HANDSHAKE_LEN as u64;
         self.last_send = now;
     }
+}
+
+/// `t + d`, or `None` ("never") if that overflows the clock.
+fn after(t: Instant, d: Duration) -> Option<Instant> {
+    t.checked_add(d)
+}
+
+/// Has the deadline `t + d` passed at `now`? Never, if it overflows.
+fn reached(now: Instant, t: Instant, d: Duration) -> bool {
+    after(t, d).is_some_and(|deadline| now >= deadline)
 }
 
 /// The wire form of a block.

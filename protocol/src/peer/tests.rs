@@ -4,24 +4,22 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use proptest::prelude::*;
 
 use super::*;
 use crate::types::BLOCK_SIZE;
-use crate::wire::message::tests::arb_message;
 
-const PIECE_LEN: u32 = 2 * BLOCK_SIZE;
+pub(super) const PIECE_LEN: u32 = 2 * BLOCK_SIZE;
 /// Four pieces, the last one short (20,000 bytes).
-const GEOMETRY: Geometry = Geometry {
+pub(super) const GEOMETRY: Geometry = Geometry {
     piece_count: 4,
     piece_length: PIECE_LEN,
     total_length: 3 * PIECE_LEN as u64 + 20_000,
 };
-const HASH: InfoHash = InfoHash([0xAB; 20]);
-const ID_A: PeerId = PeerId(*b"-RF0100-aaaaaaaaaaaa");
-const ID_B: PeerId = PeerId(*b"-RF0100-bbbbbbbbbbbb");
+pub(super) const HASH: InfoHash = InfoHash([0xAB; 20]);
+pub(super) const ID_A: PeerId = PeerId(*b"-RF0100-aaaaaaaaaaaa");
+pub(super) const ID_B: PeerId = PeerId(*b"-RF0100-bbbbbbbbbbbb");
 
-fn setup(id: PeerId, pieces: &str, offer: Offer, initiator: bool) -> PeerSetup {
+pub(super) fn setup(id: PeerId, pieces: &str, offer: Offer, initiator: bool) -> PeerSetup {
     PeerSetup {
         info_hash: HASH,
         our_id: id,
@@ -33,7 +31,7 @@ fn setup(id: PeerId, pieces: &str, offer: Offer, initiator: bool) -> PeerSetup {
     }
 }
 
-fn offer(fast: bool, ext: bool) -> Offer {
+pub(super) fn offer(fast: bool, ext: bool) -> Offer {
     Offer {
         fast,
         extended: ext.then(|| {
@@ -49,7 +47,7 @@ fn offer(fast: bool, ext: bool) -> Offer {
     }
 }
 
-fn block(piece: u32, offset: u32, length: u32) -> BlockRef {
+pub(super) fn block(piece: u32, offset: u32, length: u32) -> BlockRef {
     BlockRef {
         piece: PieceIndex::new(piece),
         offset,
@@ -437,199 +435,51 @@ fn unanswered_request_times_out_once() {
     assert!(p.b.outstanding()[0].timed_out, "still outstanding");
 }
 
-/// A fresh acceptor that has just received a valid handshake from `peer`
-/// with the given reserved bits, opening messages discarded.
-fn connected(reserved: Reserved) -> (Instant, PeerConnection) {
+#[test]
+fn dht_port_sent_to_dht_peers_only() {
+    let with_dht = |port| Offer {
+        dht_port: Some(port),
+        ..Offer::default()
+    };
+    let p = Pair::new("0000", "0000", with_dht(6881), with_dht(6882));
+    assert!(p.b_events.contains(&Event::DhtPort(6881)));
+    assert!(p.a_events.contains(&Event::DhtPort(6882)));
+    let q = Pair::new("0000", "0000", with_dht(6881), Offer::default());
+    assert!(!q.b_events.iter().any(|e| matches!(e, Event::DhtPort(_))));
+}
+
+#[test]
+fn huge_durations_never_overflow_the_clock() {
     let now = Instant::now();
-    let mut c = PeerConnection::new(now, setup(ID_B, "1111", offer(true, true), false));
-    let hs = Handshake {
-        reserved,
-        info_hash: HASH,
-        peer_id: ID_A,
-    };
-    c.handle_bytes(now, &hs.encode()).unwrap();
-    while c.poll_transmit().is_some() {}
-    while c.poll_event().is_some() {}
-    (now, c)
-}
-
-fn frames(msgs: &[Message]) -> BytesMut {
-    let mut out = BytesMut::new();
-    for m in msgs {
-        m.encode(&mut out);
-    }
-    out
-}
-
-fn violation(reserved: Reserved, msgs: &[Message]) -> ConnectionError {
-    let (now, mut c) = connected(reserved);
-    let err = c.handle_bytes(now, &frames(msgs)).unwrap_err();
-    assert_eq!(c.phase(), Phase::Closed);
-    err
+    let mut s = setup(ID_A, "0000", Offer::default(), true);
+    s.config.handshake_timeout = Duration::MAX;
+    s.config.idle_timeout = Duration::MAX;
+    let mut a = PeerConnection::new(now, s);
+    assert_eq!(a.poll_timeout(), None, "no deadline is representable");
+    assert!(a.handle_timeout(now + Duration::from_secs(1 << 30)).is_ok());
 }
 
 #[test]
-fn handshake_violations() {
-    let now = Instant::now();
-    let mut c = PeerConnection::new(now, setup(ID_B, "0000", Offer::default(), false));
-    let mut hs = Handshake {
-        reserved: Reserved::empty(),
-        info_hash: InfoHash([1; 20]),
-        peer_id: ID_A,
-    };
+fn batched_transmit_concatenates_to_the_same_stream() {
+    let mut p = Pair::new("1111", "0000", offer(true, false), offer(true, false));
+    let now = p.now;
+    p.a.unchoke_peer(now).unwrap();
+    p.deliver().unwrap();
+    let x = block(0, 0, BLOCK_SIZE);
+    p.b.request_block(now, x).unwrap();
+    p.deliver().unwrap();
+    p.a.send_block(now, x, Bytes::from(vec![3; BLOCK_SIZE as usize]))
+        .unwrap();
+    p.a.announce_have(now, PieceIndex::new(0)).unwrap();
+    let mut chunks = Vec::new();
+    p.a.poll_transmit_all(&mut chunks);
+    assert_eq!(chunks.len(), 3, "header, payload, then the HAVE");
+    let stream: Vec<u8> = chunks.concat();
+    let mut buf = BytesMut::from(&stream[..]);
+    let framer = crate::wire::Framer::default();
     assert!(matches!(
-        c.handle_bytes(now, &hs.encode()),
-        Err(ConnectionError::WrongInfoHash { .. })
+        framer.parse(&mut buf),
+        Ok(Some(Message::Piece { piece: 0, offset: 0, ref data })) if data.len() == BLOCK_SIZE as usize
     ));
-    let mut c = PeerConnection::new(now, setup(ID_B, "0000", Offer::default(), false));
-    hs.info_hash = HASH;
-    hs.peer_id = ID_B;
-    assert_eq!(
-        c.handle_bytes(now, &hs.encode()),
-        Err(ConnectionError::ConnectedToSelf)
-    );
-    let mut c = PeerConnection::new(now, setup(ID_B, "0000", Offer::default(), false));
-    assert!(matches!(
-        c.handle_bytes(now, b"GET / HTTP/1.1\r\n"),
-        Err(ConnectionError::Handshake(_))
-    ));
-}
-
-#[test]
-fn message_violations() {
-    let plain = Reserved::empty();
-    let fast = Reserved::empty().with(Reserved::FAST, true);
-    let bf = |b: &[u8]| Message::Bitfield(Bytes::copy_from_slice(b));
-    let req = |piece, offset, length| {
-        Message::Request(RawBlock {
-            piece,
-            offset,
-            length,
-        })
-    };
-    assert!(matches!(
-        violation(plain, &[bf(&[0xF0, 0])]),
-        ConnectionError::Bitfield(_)
-    ));
-    assert!(matches!(
-        violation(plain, &[bf(&[0xF8])]),
-        ConnectionError::Bitfield(_)
-    ));
-    assert_eq!(
-        violation(plain, &[bf(&[0x80]), bf(&[0x80])]),
-        ConnectionError::DuplicateBitfield
-    );
-    assert_eq!(
-        violation(fast, &[Message::Unchoke, Message::HaveAll]),
-        ConnectionError::LateBitfield
-    );
-    assert_eq!(
-        violation(plain, &[Message::HaveAll]),
-        ConnectionError::FastNotNegotiated("HAVE ALL")
-    );
-    assert_eq!(
-        violation(plain, &[Message::Have(4)]),
-        ConnectionError::PieceOutOfRange { index: 4, count: 4 }
-    );
-    assert!(matches!(
-        violation(plain, &[req(0, 0, BLOCK_SIZE + 1)]),
-        ConnectionError::BadBlockLength(_)
-    ));
-    assert!(matches!(
-        violation(plain, &[req(3, BLOCK_SIZE, BLOCK_SIZE)]),
-        ConnectionError::BlockOutsidePiece(_)
-    ));
-    assert!(matches!(
-        violation(plain, &[req(0, u32::MAX, 1)]),
-        ConnectionError::BlockOutsidePiece(_)
-    ));
-    assert!(matches!(
-        violation(
-            plain,
-            &[Message::Piece {
-                piece: 3,
-                offset: 19_999,
-                data: Bytes::from_static(b"xy")
-            }]
-        ),
-        ConnectionError::PieceDataOutsidePiece { .. }
-    ));
-    assert_eq!(
-        violation(
-            plain,
-            &[Message::Extended {
-                id: 0,
-                payload: Bytes::new()
-            }]
-        ),
-        ConnectionError::ExtensionNotNegotiated
-    );
-    let (now, mut c) = connected(plain);
-    assert!(matches!(
-        c.handle_bytes(now, &[0x7f, 0xff, 0xff, 0xff]),
-        Err(ConnectionError::Frame(
-            crate::wire::FrameError::TooLong { .. }
-        ))
-    ));
-}
-
-#[test]
-fn tolerated_oddities() {
-    let (now, mut c) = connected(Reserved::empty().with(Reserved::EXTENSION_PROTOCOL, true));
-    // Extended handshake before the bitfield, unknown ids, duplicate HAVEs.
-    let ext = ExtendedHandshake::default().encode();
-    c.handle_bytes(
-        now,
-        &frames(&[
-            Message::Extended {
-                id: 0,
-                payload: ext.into(),
-            },
-            Message::Bitfield(Bytes::from_static(&[0x80])),
-            Message::Unknown {
-                id: 21,
-                payload: Bytes::from_static(b"v2"),
-            },
-            Message::Have(1),
-            Message::Have(1),
-        ]),
-    )
-    .unwrap();
-    let events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert_eq!(events.len(), 3, "{events:?}");
-    assert_eq!(events[2], Event::Have(PieceIndex::new(1)));
-    assert_eq!(c.peer_pieces(), &Bitfield::from_pattern("1100"));
-    assert_eq!(c.stats().ignored_messages, 1);
-}
-
-proptest! {
-    #[test]
-    fn arbitrary_bytes_after_handshake_never_panic(
-        bytes in proptest::collection::vec(any::<u8>(), 0..400),
-        cut in any::<usize>(),
-        fast in any::<bool>(),
-    ) {
-        let (now, mut c) = connected(Reserved::empty().with(Reserved::FAST, fast));
-        let cut = cut % (bytes.len() + 1);
-        let r = c.handle_bytes(now, &bytes[..cut]).and_then(|_| c.handle_bytes(now, &bytes[cut..]));
-        if r.is_err() {
-            prop_assert_eq!(c.phase(), Phase::Closed);
-        }
-        let _ = c.handle_timeout(now + Duration::from_secs(1000));
-    }
-
-    #[test]
-    fn arbitrary_messages_never_panic(
-        msgs in proptest::collection::vec(arb_message(), 0..30),
-        reserved in any::<[u8; 8]>(),
-    ) {
-        let (now, mut c) = connected(Reserved(reserved));
-        let mut buf = frames(&msgs);
-        if c.handle_read(now, &mut buf).is_ok() {
-            prop_assert!(buf.is_empty(), "every whole frame consumed");
-            prop_assert_eq!(c.peer_pieces().len(), GEOMETRY.piece_count);
-        }
-        while c.poll_event().is_some() {}
-        while c.poll_transmit().is_some() {}
-    }
+    assert_eq!(framer.parse(&mut buf), Ok(Some(Message::Have(0))));
 }

@@ -244,8 +244,6 @@ pub enum ConnectionError {
     ExtensionNotNegotiated,
     #[error("bad extended handshake: {0}")]
     ExtendedHandshake(#[from] ExtensionError),
-    #[error("message before the handshake completed")]
-    BeforeHandshake,
     #[error("no handshake within {0:?}")]
     HandshakeTimeout(Duration),
     #[error("peer silent for {0:?}")]
