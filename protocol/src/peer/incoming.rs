@@ -11,7 +11,8 @@ use crate::wire::{ExtendedHandshake, Handshake, Message, RawBlock, HANDSHAKE_LEN
 
 impl PeerConnection {
     /// Feed bytes read from the socket, copying them into the connection's
-    /// own buffer. Prefer [`PeerConnection::handle_read`] to avoid the copy.
+    /// own buffer (a partial frame waits there for the next call). Prefer
+    /// [`PeerConnection::handle_read`] to avoid the copy.
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> Result<(), ConnectionError> {
         let mut buf = std::mem::take(&mut self.recv);
         buf.extend_from_slice(bytes);
@@ -21,10 +22,22 @@ impl PeerConnection {
     }
 
     /// Consume every complete frame at the start of the socket's read
-    /// buffer, leaving a partial frame in it for the next read. Piece data
-    /// in events are views of `buf`'s memory (no copy). Do not mix with
-    /// [`PeerConnection::handle_bytes`] on one connection.
+    /// buffer, leaving a partial frame in it for the next read (so the
+    /// driver reads straight into `buf` and calls this after each read).
+    /// Piece data in events are views of `buf`'s memory (no copy).
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) -> Result<(), ConnectionError> {
+        if !self.recv.is_empty() {
+            // Bytes left over from `handle_bytes` come first: join them so
+            // the two entry points can be mixed without reordering.
+            let mut joined = std::mem::take(&mut self.recv);
+            joined.extend_from_slice(buf);
+            buf.clear();
+            let r = self.handle_read(now, &mut joined);
+            // What remains is a partial frame; hand it back to the caller's
+            // buffer, which now owns the stream.
+            buf.extend_from_slice(&joined);
+            return r;
+        }
         if let Some(e) = &self.error {
             return Err(e.clone());
         }

@@ -483,3 +483,43 @@ fn batched_transmit_concatenates_to_the_same_stream() {
     ));
     assert_eq!(framer.parse(&mut buf), Ok(Some(Message::Have(0))));
 }
+
+#[test]
+fn handle_bytes_and_handle_read_can_be_mixed() {
+    let now = Instant::now();
+    let mut b = PeerConnection::new(now, setup(ID_B, "0000", offer(false, false), false));
+    let mut stream = BytesMut::new();
+    stream.extend_from_slice(
+        &Handshake {
+            reserved: Reserved::empty(),
+            info_hash: HASH,
+            peer_id: ID_A,
+        }
+        .encode(),
+    );
+    Message::Bitfield(Bytes::from_static(&[0xA0])).encode(&mut stream);
+    Message::Have(1).encode(&mut stream);
+    Message::Unchoke.encode(&mut stream);
+    // Handshake and half the bitfield through the copying entry point...
+    b.handle_bytes(now, &stream[..70]).unwrap();
+    // ...the rest (ending mid-frame) through the zero-copy one.
+    let mut buf = BytesMut::from(&stream[70..stream.len() - 2]);
+    b.handle_read(now, &mut buf).unwrap();
+    assert_eq!(
+        buf.len(),
+        3,
+        "the partial UNCHOKE frame stays in the caller's buffer"
+    );
+    buf.extend_from_slice(&stream[stream.len() - 2..]);
+    b.handle_read(now, &mut buf).unwrap();
+    assert!(buf.is_empty());
+    let events: Vec<Event> = std::iter::from_fn(|| b.poll_event()).skip(1).collect();
+    assert_eq!(
+        events,
+        [
+            Event::Bitfield(Bitfield::from_pattern("1010")),
+            Event::Have(PieceIndex::new(1)),
+            Event::Unchoked
+        ]
+    );
+}

@@ -32,7 +32,8 @@ pub struct PeerConfig {
     pub max_frame_len: u32,
     /// How many of the peer's requests we queue; more are rejected (fast
     /// extension) or ignored. libtorrent's `max_allowed_in_request_queue`
-    /// plays the same role.
+    /// plays the same role. Advertise at most this as `reqq` in our
+    /// extended handshake.
     pub max_peer_requests: usize,
 }
 
@@ -140,6 +141,8 @@ pub struct PeerSetup {
     /// Piece count and sizes, to validate what the peer sends.
     pub geometry: Geometry,
     /// The pieces we hold now (sent as BITFIELD / HAVE ALL / HAVE NONE).
+    /// Must cover `geometry.piece_count` pieces; one of another length is a
+    /// caller bug and is treated as holding nothing.
     pub bitfield: Bitfield,
     /// Extensions we offer.
     pub offer: Offer,
