@@ -616,6 +616,50 @@ mod tests {
         assert!(v.as_dict().is_some());
     }
 
+    #[test]
+    fn lenient_accepts_what_libtorrent_accepts() {
+        let limits = Limits::default();
+        let l = decode_lenient(b"i05e", limits).unwrap();
+        assert_eq!((l.value, l.non_canonical), (Value::Int(5), true));
+        let l = decode_lenient(b"i-0e", limits).unwrap();
+        assert_eq!((l.value, l.non_canonical), (Value::Int(0), false));
+        let l = decode_lenient(b"03:abcXYZ", limits).unwrap();
+        assert_eq!(
+            (l.value, l.used, l.non_canonical),
+            (Value::Bytes(b"abc"), 6, true)
+        );
+        // Fits in 20 digits but not in an i64: 0, as libtorrent reads it.
+        let l = decode_lenient(b"i99999999999999999999e", limits).unwrap();
+        assert_eq!(l.value, Value::Int(0));
+        assert!(decode_lenient(b"i999999999999999999999e", limits).is_err());
+        assert!(decode_lenient(b"00000000000000001:a", limits).is_err());
+        assert!(decode_lenient(b"i-e", limits).is_err());
+        assert!(decode_lenient(b"ie", limits).is_err());
+        // Key order: sorted is canonical, unsorted or repeated is not.
+        assert!(
+            !decode_lenient(b"d1:ai1e1:bi2ee", limits)
+                .unwrap()
+                .non_canonical
+        );
+        assert!(
+            decode_lenient(b"d1:bi1e1:ai2ee", limits)
+                .unwrap()
+                .non_canonical
+        );
+        assert!(
+            decode_lenient(b"d1:ai1e1:ai2ee", limits)
+                .unwrap()
+                .non_canonical
+        );
+        // Container ends count as items.
+        let tight = Limits {
+            max_depth: 10,
+            max_items: 2,
+        };
+        assert!(decode_lenient(b"le", tight).is_ok());
+        assert!(decode_lenient(b"li1ee", tight).is_err());
+    }
+
     fn arb_owned() -> impl Strategy<Value = Owned> {
         let leaf = prop_oneof![
             any::<i64>().prop_map(Owned::Int),
@@ -645,6 +689,20 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn lenient_agrees_on_canonical_input(v in arb_owned()) {
+            let bytes = encode(&v);
+            let l = decode_lenient(&bytes, Limits::default()).unwrap();
+            prop_assert_eq!(l.used, bytes.len());
+            prop_assert!(!l.non_canonical);
+            prop_assert_eq!(Owned::from(&l.value), v);
+        }
+
+        #[test]
+        fn lenient_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_lenient(&bytes, Limits::default());
         }
 
         #[test]

@@ -69,10 +69,8 @@ impl Magnet {
                     }
                 }
                 "dn" if !value.is_empty() => display_name = Some(value.into_owned()),
-                "tr" if !value.is_empty() => {
-                    if !trackers.iter().any(|t| *t == value) {
-                        trackers.push(value.into_owned());
-                    }
+                "tr" if !value.is_empty() && !trackers.iter().any(|t| *t == value) => {
+                    trackers.push(value.into_owned());
                 }
                 "x.pe" if is_host_port(&value) => peers.push(value.into_owned()),
                 _ => {}

@@ -323,10 +323,10 @@ pub(super) fn resolve_duplicates(name: &str, files: &mut [FileEntry]) {
         for n in 1usize.. {
             let new_leaf = format!("{base}.{n}{ext}");
             let new_key = format!("{dir_part}{new_leaf}").to_ascii_lowercase();
-            if !taken.contains_key(&new_key) {
-                taken.insert(new_key, Taken::File(i));
-                if let Some(slot) = files[i].path.last_mut() {
-                    *slot = new_leaf;
+            if let std::collections::hash_map::Entry::Vacant(slot) = taken.entry(new_key) {
+                slot.insert(Taken::File(i));
+                if let Some(leaf) = files[i].path.last_mut() {
+                    *leaf = new_leaf;
                 }
                 break;
             }
