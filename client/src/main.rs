@@ -1,1 +1,67 @@
-fn main() {}
+//! `riffle`: the command-line entry point.
+//!
+//! Parses arguments with clap, runs one subcommand, and turns every error
+//! into one line on stderr and exit status 2 (bad input) — never a panic or
+//! a backtrace.
+
+mod commands;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// riffle: a BitTorrent client whose piece picking, upload service and
+/// bandwidth split are pluggable policies.
+#[derive(Parser, Debug)]
+#[command(name = "riffle", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a .torrent file from a file or a folder.
+    Create(commands::create::CreateArgs),
+    /// Show what a .torrent file holds (human-readable, or --json).
+    Info(commands::info::InfoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to
+            // stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing();
+    let result = match cli.command {
+        Command::Create(args) => commands::create::run(args),
+        Command::Info(args) => commands::info::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("riffle: error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line: "what failed: why".
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RIFFLE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -9,7 +9,9 @@ use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SizeError {
-    #[error("{0:?} is not a size: expected a number with an optional unit (k, M, G, KiB, MiB, GiB)")]
+    #[error(
+        "{0:?} is not a size: expected a number with an optional unit (k, M, G, KiB, MiB, GiB)"
+    )]
     Malformed(String),
     #[error("{0:?} is too large")]
     Overflow(String),
@@ -77,6 +79,9 @@ mod tests {
             parse_size("99999999999999999999G"),
             Err(SizeError::Malformed(_) | SizeError::Overflow(_))
         ));
-        assert!(matches!(parse_size("18446744073709551615k"), Err(SizeError::Overflow(_))));
+        assert!(matches!(
+            parse_size("18446744073709551615k"),
+            Err(SizeError::Overflow(_))
+        ));
     }
 }

@@ -1,0 +1,306 @@
+//! `riffle create`: make a .torrent from a file or a folder, hashing pieces
+//! in parallel on every core.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use riffle_protocol::metainfo::{default_piece_length, TorrentBuilder};
+use sha1::{Digest, Sha1};
+
+use crate::units::parse_size;
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// File or folder to share.
+    path: PathBuf,
+    /// Where to write the .torrent file.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Tracker announce URL. Repeat for more tiers; a comma-separated list
+    /// forms one tier whose trackers are tried in turn (BEP 12).
+    #[arg(short, long = "tracker", value_name = "URL")]
+    trackers: Vec<String>,
+    /// Piece length in bytes (a power of two from 16 KiB to 64 MiB; units
+    /// such as 256KiB or 1MiB accepted). Default: chosen from the total size.
+    #[arg(long, value_name = "BYTES", value_parser = parse_piece_length)]
+    piece_length: Option<u32>,
+    /// Mark the torrent private (BEP 27): peers only from its trackers.
+    #[arg(long)]
+    private: bool,
+    /// A free-text comment stored in the torrent.
+    #[arg(long, value_name = "TEXT")]
+    comment: Option<String>,
+}
+
+fn parse_piece_length(s: &str) -> Result<u32, String> {
+    let n = parse_size(s).map_err(|e| e.to_string())?;
+    if !(16 * 1024..=64 * 1024 * 1024).contains(&n) || !n.is_power_of_two() {
+        return Err(format!(
+            "{s} is not a power of two between 16 KiB and 64 MiB"
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// One file to put in the torrent: where it is, its path inside the
+/// torrent, and its length when listed.
+struct Source {
+    disk: PathBuf,
+    components: Vec<String>,
+    length: u64,
+}
+
+pub fn run(args: CreateArgs) -> Result<()> {
+    let root = &args.path;
+    let meta =
+        std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
+    let name = file_name(root)?;
+    let single = meta.is_file();
+    let sources = if single {
+        vec![Source {
+            disk: root.clone(),
+            components: vec![name.clone()],
+            length: meta.len(),
+        }]
+    } else if meta.is_dir() {
+        list_folder(root)?
+    } else {
+        bail!("{} is neither a file nor a folder", root.display());
+    };
+    if sources.is_empty() {
+        bail!("{} holds no files to share", root.display());
+    }
+    let total: u64 = sources.iter().map(|s| s.length).sum();
+    if total == 0 {
+        bail!(
+            "{} holds only empty files: there is nothing to share",
+            root.display()
+        );
+    }
+    let piece_length = args
+        .piece_length
+        .unwrap_or_else(|| default_piece_length(total));
+    let mut tiers = Vec::new();
+    for t in &args.trackers {
+        let tier: Vec<String> = t
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect();
+        for u in &tier {
+            let parsed =
+                url::Url::parse(u).with_context(|| format!("tracker {u:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https" | "udp") {
+                bail!("tracker {u:?}: only http, https and udp trackers are supported");
+            }
+        }
+        if !tier.is_empty() {
+            tiers.push(tier);
+        }
+    }
+
+    let hashes = hash_pieces(&sources, piece_length, total)?;
+
+    let mut builder = TorrentBuilder::new(name, piece_length);
+    if single {
+        builder.single_file(total);
+    } else {
+        for s in &sources {
+            builder.file(s.components.clone(), s.length);
+        }
+    }
+    builder
+        .piece_hashes(hashes)
+        .private(args.private)
+        .created_by(format!("riffle {}", env!("CARGO_PKG_VERSION")))
+        .creation_date(unix_now());
+    if let Some(c) = args.comment {
+        builder.comment(c);
+    }
+    for tier in tiers {
+        builder.tracker_tier(tier);
+    }
+    let (bytes, info_hash) = builder.build().context("cannot build the torrent")?;
+    write_atomically(&args.output, &bytes)?;
+    println!("{info_hash}  {}", args.output.display());
+    Ok(())
+}
+
+fn file_name(path: &Path) -> Result<String> {
+    let canonical =
+        std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = canonical
+        .file_name()
+        .with_context(|| format!("{} has no name to give the torrent", path.display()))?;
+    name.to_str()
+        .map(String::from)
+        .with_context(|| format!("{} is not valid UTF-8", path.display()))
+}
+
+/// Every regular file under `root`, in byte order of their paths (so the
+/// same folder always gives the same torrent). Symbolic links are skipped.
+fn list_folder(root: &Path) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot list {}", root.display()))?;
+        let ft = entry.file_type();
+        if ft.is_symlink() {
+            tracing::warn!(path = %entry.path().display(), "skipping symbolic link");
+            continue;
+        }
+        if !ft.is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .context("walked outside the folder")?;
+        let components = rel
+            .components()
+            .map(|c| {
+                c.as_os_str()
+                    .to_str()
+                    .map(String::from)
+                    .with_context(|| format!("{} is not valid UTF-8", entry.path().display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let length = entry
+            .metadata()
+            .with_context(|| format!("cannot read {}", entry.path().display()))?
+            .len();
+        out.push(Source {
+            disk: entry.path().to_path_buf(),
+            components,
+            length,
+        });
+    }
+    Ok(out)
+}
+
+/// SHA-1 of every piece of the concatenated files, computed by one worker
+/// per core. Each worker claims the next piece index and reads that piece's
+/// byte range with positional reads, so workers never share a file cursor.
+fn hash_pieces(sources: &[Source], piece_length: u32, total: u64) -> Result<Vec<[u8; 20]>> {
+    let piece_count = u32::try_from(total.div_ceil(u64::from(piece_length)))
+        .context("too many pieces: choose a larger --piece-length")?;
+    // Start offset of each file in the concatenated stream.
+    let mut starts = Vec::with_capacity(sources.len());
+    let mut acc = 0u64;
+    for s in sources {
+        starts.push(acc);
+        acc += s.length;
+    }
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template(
+            "hashing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("static template"),
+    );
+    let next = AtomicU32::new(0);
+    let hashes = Mutex::new(vec![[0u8; 20]; piece_count as usize]);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(piece_count as usize);
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut buf = vec![0u8; piece_length as usize];
+                    let mut open: Option<(usize, File)> = None;
+                    loop {
+                        let piece = next.fetch_add(1, Ordering::Relaxed);
+                        if piece >= piece_count {
+                            return Ok(());
+                        }
+                        let begin = u64::from(piece) * u64::from(piece_length);
+                        let len = (total - begin).min(u64::from(piece_length)) as usize;
+                        read_range(sources, &starts, begin, &mut buf[..len], &mut open)?;
+                        let digest: [u8; 20] = Sha1::digest(&buf[..len]).into();
+                        hashes.lock().expect("hash table lock")[piece as usize] = digest;
+                        bar.inc(len as u64);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a hashing thread failed"))??;
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok(hashes.into_inner().expect("hash table lock"))
+}
+
+/// Fill `buf` with the bytes at `begin` of the concatenated files.
+fn read_range(
+    sources: &[Source],
+    starts: &[u64],
+    begin: u64,
+    buf: &mut [u8],
+    open: &mut Option<(usize, File)>,
+) -> Result<()> {
+    // The last file starting at or before `begin` that is not empty.
+    let mut idx = starts.partition_point(|&s| s <= begin).saturating_sub(1);
+    let mut pos = begin;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let Some(src) = sources.get(idx) else {
+            bail!("files shrank while hashing");
+        };
+        let end = starts[idx] + src.length;
+        if pos >= end {
+            idx += 1;
+            continue;
+        }
+        let n = ((end - pos) as usize).min(buf.len() - filled);
+        if open.as_ref().map(|(i, _)| *i) != Some(idx) {
+            let f = File::open(&src.disk)
+                .with_context(|| format!("cannot open {}", src.disk.display()))?;
+            *open = Some((idx, f));
+        }
+        let (_, file) = open.as_ref().expect("just opened");
+        file.read_exact_at(&mut buf[filled..filled + n], pos - starts[idx])
+            .with_context(|| {
+                format!(
+                    "cannot read {} (did it change while hashing?)",
+                    src.disk.display()
+                )
+            })?;
+        filled += n;
+        pos += n as u64;
+        idx += 1;
+    }
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Write through a temporary file and rename, so a failed run never leaves
+/// a half-written .torrent behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.riffle-tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("torrent")
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand of the `riffle` binary.
+
+pub mod create;
+pub mod info;
