@@ -26,6 +26,10 @@ pub enum MetainfoError {
     FileTreeWithoutVersion,
     #[error("meta version 2 torrent without info.file tree")]
     MissingFileTree,
+    #[error("info.file tree is malformed: {0}")]
+    FileTree(String),
+    #[error("the v1 and v2 file lists of this hybrid torrent disagree")]
+    InconsistentHybrid,
     #[error("info.piece length is missing, not an integer, not positive or above 1 GiB")]
     PieceLength,
     #[error("info.name is missing")]

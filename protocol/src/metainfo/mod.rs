@@ -12,6 +12,7 @@
 
 mod build;
 mod error;
+mod hybrid;
 mod parse;
 pub mod sanitize;
 

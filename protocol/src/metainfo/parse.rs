@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sha1::{Digest, Sha1};
 
+use super::hybrid;
 use super::sanitize::sanitize_element;
 use super::{
     FileEntry, Info, Metainfo, MetainfoError, MAX_FILE_SIZE, MAX_PIECES, MAX_PIECE_LENGTH,
@@ -75,8 +76,8 @@ fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, Metai
         .ok_or(MetainfoError::MissingName)?;
     let dir_name = sanitize_element(name_raw).unwrap_or_else(|| hash.to_hex());
 
-    let has_tree = info.get_dict(b"file tree").is_some();
-    match (version >= 2, has_tree) {
+    let tree = info.get_dict(b"file tree");
+    match (version >= 2, tree.is_some()) {
         (true, false) => return Err(MetainfoError::MissingFileTree),
         (false, true) => return Err(MetainfoError::FileTreeWithoutVersion),
         _ => {}
@@ -107,6 +108,10 @@ fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, Metai
     };
 
     let piece_length_u = piece_length as u64;
+    if let (true, Some(tree)) = (version >= 2, tree) {
+        let has_files = info.get_list(b"files").is_some();
+        hybrid::check(tree, piece_length_u, has_files, &name, &files, multi_file)?;
+    }
     if total / piece_length_u >= i32::MAX as u64 {
         return Err(MetainfoError::TooManyPieces(total / piece_length_u));
     }
