@@ -110,12 +110,14 @@ fn multi_file_torrent_is_accepted_and_verified_by_libtorrent() {
     assert_eq!(ours["private"], true);
     let total: usize = files.iter().map(|f| f.1).sum();
     assert_eq!(ours["total_length"], total as u64);
-    let lt_trackers: Vec<(String, u64)> = lt["trackers"]
+    // libtorrent shuffles the URLs inside a tier (BEP 12): compare sorted.
+    let mut lt_trackers: Vec<(String, u64)> = lt["trackers"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| (t[0].as_str().unwrap().to_owned(), t[1].as_u64().unwrap()))
         .collect();
+    lt_trackers.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     assert_eq!(
         lt_trackers,
         vec![

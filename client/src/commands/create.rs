@@ -1,8 +1,6 @@
 //! `riffle create`: make a .torrent from a file or a folder, hashing pieces
 //! in parallel on every core.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -11,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use riffle_protocol::metainfo::{default_piece_length, TorrentBuilder};
-use sha1::{Digest, Sha1};
+use riffle_protocol::PieceIndex;
+use riffle_storage::{FsStorage, Layout, Storage, Verifier};
 
 use crate::units::parse_size;
 
@@ -48,10 +47,9 @@ fn parse_piece_length(s: &str) -> Result<u32, String> {
     Ok(n as u32)
 }
 
-/// One file to put in the torrent: where it is, its path inside the
-/// torrent, and its length when listed.
+/// One file to put in the torrent: its path inside the torrent and its
+/// length when listed.
 struct Source {
-    disk: PathBuf,
     components: Vec<String>,
     length: u64,
 }
@@ -60,11 +58,12 @@ pub fn run(args: CreateArgs) -> Result<()> {
     let root = &args.path;
     let meta =
         std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
-    let name = file_name(root)?;
+    let canonical =
+        std::fs::canonicalize(root).with_context(|| format!("cannot read {}", root.display()))?;
+    let name = file_name(&canonical)?;
     let single = meta.is_file();
     let sources = if single {
         vec![Source {
-            disk: root.clone(),
             components: vec![name.clone()],
             length: meta.len(),
         }]
@@ -106,7 +105,8 @@ pub fn run(args: CreateArgs) -> Result<()> {
         }
     }
 
-    let hashes = hash_pieces(&sources, piece_length, total)?;
+    let parent = canonical.parent().unwrap_or(Path::new("/"));
+    let hashes = hash_pieces(parent, &name, single, &sources, piece_length)?;
 
     let mut builder = TorrentBuilder::new(name, piece_length);
     if single {
@@ -133,10 +133,9 @@ pub fn run(args: CreateArgs) -> Result<()> {
     Ok(())
 }
 
+/// The torrent's name: the last component of the (canonical) path.
 fn file_name(path: &Path) -> Result<String> {
-    let canonical =
-        std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = canonical
+    let name = path
         .file_name()
         .with_context(|| format!("{} has no name to give the torrent", path.display()))?;
     name.to_str()
@@ -175,29 +174,40 @@ fn list_folder(root: &Path) -> Result<Vec<Source>> {
             .metadata()
             .with_context(|| format!("cannot read {}", entry.path().display()))?
             .len();
-        out.push(Source {
-            disk: entry.path().to_path_buf(),
-            components,
-            length,
-        });
+        out.push(Source { components, length });
     }
     Ok(out)
 }
 
-/// SHA-1 of every piece of the concatenated files, computed by one worker
-/// per core. Each worker claims the next piece index and reads that piece's
-/// byte range with positional reads, so workers never share a file cursor.
-fn hash_pieces(sources: &[Source], piece_length: u32, total: u64) -> Result<Vec<[u8; 20]>> {
-    let piece_count = u32::try_from(total.div_ceil(u64::from(piece_length)))
-        .context("too many pieces: choose a larger --piece-length")?;
-    // Start offset of each file in the concatenated stream.
-    let mut starts = Vec::with_capacity(sources.len());
-    let mut acc = 0u64;
-    for s in sources {
-        starts.push(acc);
-        acc += s.length;
-    }
-    let bar = ProgressBar::new(total).with_style(
+/// SHA-1 of every piece, computed by one worker per core over the same
+/// storage code that downloads and seeds use (positional reads, no shared
+/// file cursor). Each worker claims the next piece index in turn.
+fn hash_pieces(
+    root: &Path,
+    name: &str,
+    single: bool,
+    sources: &[Source],
+    piece_length: u32,
+) -> Result<Vec<[u8; 20]>> {
+    let layout = Layout::new(sources.iter().map(|s| s.length).collect(), piece_length)
+        .context("cannot lay out the pieces")?;
+    // On disk, under `root`: the file itself for a single-file torrent, the
+    // folder's files below `name` otherwise.
+    let paths: Vec<Vec<String>> = if single {
+        vec![vec![name.to_owned()]]
+    } else {
+        sources
+            .iter()
+            .map(|s| {
+                std::iter::once(name.to_owned())
+                    .chain(s.components.iter().cloned())
+                    .collect()
+            })
+            .collect()
+    };
+    let piece_count = layout.piece_count();
+    let storage = FsStorage::new(root, layout, &paths).context("cannot open the files")?;
+    let bar = ProgressBar::new(storage.layout().total_length()).with_style(
         ProgressStyle::with_template(
             "hashing {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
         )
@@ -212,19 +222,18 @@ fn hash_pieces(sources: &[Source], piece_length: u32, total: u64) -> Result<Vec<
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| -> Result<()> {
-                    let mut buf = vec![0u8; piece_length as usize];
-                    let mut open: Option<(usize, File)> = None;
+                    let mut verifier = Verifier::new();
                     loop {
                         let piece = next.fetch_add(1, Ordering::Relaxed);
                         if piece >= piece_count {
                             return Ok(());
                         }
-                        let begin = u64::from(piece) * u64::from(piece_length);
-                        let len = (total - begin).min(u64::from(piece_length)) as usize;
-                        read_range(sources, &starts, begin, &mut buf[..len], &mut open)?;
-                        let digest: [u8; 20] = Sha1::digest(&buf[..len]).into();
-                        hashes.lock().expect("hash table lock")[piece as usize] = digest;
-                        bar.inc(len as u64);
+                        let piece = PieceIndex::new(piece);
+                        let digest = verifier
+                            .hash_piece(&storage, piece)
+                            .context("cannot read the files (did they change while hashing?)")?;
+                        hashes.lock().expect("hash table lock")[piece.idx()] = digest;
+                        bar.inc(u64::from(storage.layout().piece_len(piece)?));
                     }
                 })
             })
@@ -237,48 +246,6 @@ fn hash_pieces(sources: &[Source], piece_length: u32, total: u64) -> Result<Vec<
     })?;
     bar.finish_and_clear();
     Ok(hashes.into_inner().expect("hash table lock"))
-}
-
-/// Fill `buf` with the bytes at `begin` of the concatenated files.
-fn read_range(
-    sources: &[Source],
-    starts: &[u64],
-    begin: u64,
-    buf: &mut [u8],
-    open: &mut Option<(usize, File)>,
-) -> Result<()> {
-    // The last file starting at or before `begin` that is not empty.
-    let mut idx = starts.partition_point(|&s| s <= begin).saturating_sub(1);
-    let mut pos = begin;
-    let mut filled = 0;
-    while filled < buf.len() {
-        let Some(src) = sources.get(idx) else {
-            bail!("files shrank while hashing");
-        };
-        let end = starts[idx] + src.length;
-        if pos >= end {
-            idx += 1;
-            continue;
-        }
-        let n = ((end - pos) as usize).min(buf.len() - filled);
-        if open.as_ref().map(|(i, _)| *i) != Some(idx) {
-            let f = File::open(&src.disk)
-                .with_context(|| format!("cannot open {}", src.disk.display()))?;
-            *open = Some((idx, f));
-        }
-        let (_, file) = open.as_ref().expect("just opened");
-        file.read_exact_at(&mut buf[filled..filled + n], pos - starts[idx])
-            .with_context(|| {
-                format!(
-                    "cannot read {} (did it change while hashing?)",
-                    src.disk.display()
-                )
-            })?;
-        filled += n;
-        pos += n as u64;
-        idx += 1;
-    }
-    Ok(())
 }
 
 fn unix_now() -> i64 {
