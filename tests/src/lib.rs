@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The command that installs everything the end-to-end tests need.
-pub const INSTALL_HINT: &str = "scripts/install-test-deps.sh (or: apt-get install -y python3-libtorrent)";
+pub const INSTALL_HINT: &str =
+    "scripts/install-test-deps.sh (or: apt-get install -y python3-libtorrent)";
 
 /// Path of the `riffle` binary, built once per test process with the same
 /// cargo that runs the tests (a no-op when it is up to date).
@@ -17,7 +18,15 @@ pub fn riffle_bin() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let out = Command::new(cargo)
-            .args(["build", "--quiet", "--message-format=json", "-p", "riffle-client", "--bin", "riffle"])
+            .args([
+                "build",
+                "--quiet",
+                "--message-format=json",
+                "-p",
+                "riffle-client",
+                "--bin",
+                "riffle",
+            ])
             .arg("--manifest-path")
             .arg(&manifest)
             .output()
@@ -66,5 +75,7 @@ pub fn require_libtorrent() -> &'static str {
 
 /// Path of a file under `tests/scripts/`.
 pub fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
 }
