@@ -28,7 +28,8 @@ mod cases;
 
 use build::Rng;
 use cases::{
-    hostile_cases, hybrid_cases, malformed_cases, mutations, random_path_cases, valid_cases,
+    builder_cases, hostile_cases, hybrid_cases, malformed_cases, mutations, random_path_cases,
+    valid_cases,
 };
 
 /// What libtorrent made of one file.
@@ -157,6 +158,7 @@ fn metainfo_matches_libtorrent() {
     let mut cases = valid.clone();
     cases.extend(hostile_cases());
     cases.extend(hybrid_cases());
+    cases.extend(builder_cases(&mut rng));
     cases.extend(random_path_cases(&mut rng, 150));
     let hostile_and_valid: Vec<_> = cases
         .iter()

@@ -10,8 +10,10 @@ use crate::bencode::DecodeError;
 pub enum MetainfoError {
     #[error("the torrent file is {0} bytes, more than the 10000000 accepted")]
     FileTooLarge(usize),
+    /// The bencode error is part of this message, not a `source()`, so
+    /// error-chain printers do not repeat it.
     #[error("not valid bencode: {0}")]
-    Bencode(#[from] DecodeError),
+    Bencode(DecodeError),
     #[error("the torrent file is not a bencoded dictionary")]
     NotADictionary,
     #[error("info is missing or not a dictionary")]
@@ -58,4 +60,10 @@ pub enum MetainfoError {
     EmptyTorrent,
     #[error("builder: {0}")]
     Build(String),
+}
+
+impl From<DecodeError> for MetainfoError {
+    fn from(e: DecodeError) -> Self {
+        MetainfoError::Bencode(e)
+    }
 }

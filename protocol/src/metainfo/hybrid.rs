@@ -189,3 +189,101 @@ pub(super) fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::bencode::{encode, Owned};
+    use crate::metainfo::{Metainfo, MetainfoError};
+
+    fn leaf(len: i64, root: Option<u8>) -> Owned {
+        let mut f = Owned::dict([("length", Owned::Int(len))]);
+        if let Some(r) = root {
+            f.insert("pieces root", Owned::Bytes(vec![r; 32]));
+        }
+        Owned::dict([("", f)])
+    }
+
+    fn v1_file(path: &[&str], len: i64, pad: bool) -> Owned {
+        let mut f = Owned::dict([
+            ("length", Owned::Int(len)),
+            ("path", Owned::List(path.iter().map(Owned::bytes).collect())),
+        ]);
+        if pad {
+            f.insert("attr", Owned::bytes("p"));
+        }
+        f
+    }
+
+    /// A hybrid of `a` (20,000 bytes) then `b` (5 bytes), as libtorrent
+    /// lays it out: a pad file after `a` so `b` starts a piece.
+    fn hybrid(b_len_v1: i64, tree_b: Owned) -> Owned {
+        Owned::dict([
+            (
+                "file tree",
+                Owned::dict([("a", leaf(20_000, Some(0xab))), ("b", tree_b)]),
+            ),
+            (
+                "files",
+                Owned::List(vec![
+                    v1_file(&["a"], 20_000, false),
+                    v1_file(&[".pad", "12768"], 12_768, true),
+                    v1_file(&["b"], b_len_v1, false),
+                ]),
+            ),
+            ("meta version", Owned::Int(2)),
+            ("name", Owned::bytes("hy")),
+            ("piece length", Owned::Int(16384)),
+            ("pieces", Owned::Bytes(vec![1; 60])),
+        ])
+    }
+
+    fn parse(info: Owned) -> Result<Metainfo, MetainfoError> {
+        Metainfo::from_bytes(&encode(&Owned::dict([("info", info)])))
+    }
+
+    #[test]
+    fn consistent_hybrid_reads_as_v1() {
+        let m = parse(hybrid(5, leaf(5, Some(1)))).unwrap();
+        assert!(m.info.multi_file);
+        assert_eq!(m.info.total_length(), 32_773);
+        assert_eq!(m.info.file_path(2), vec!["hy", "b"]);
+        assert!(m.info.files[1].pad);
+    }
+
+    #[test]
+    fn broken_hybrids_are_refused() {
+        // Both halves say 6 bytes: consistent.
+        assert!(parse(hybrid(6, leaf(6, Some(1)))).is_ok());
+        assert_eq!(
+            parse(hybrid(5, leaf(7, Some(1)))).unwrap_err(),
+            MetainfoError::InconsistentHybrid
+        );
+        assert!(matches!(
+            parse(hybrid(5, leaf(5, None))),
+            Err(MetainfoError::FileTree(_))
+        ));
+        assert!(matches!(
+            parse(hybrid(5, leaf(5, Some(0)))),
+            Err(MetainfoError::FileTree(_))
+        ));
+        let mut pad = leaf(5, Some(1));
+        if let Owned::Dict(d) = &mut pad {
+            if let Some((_, f)) = d.first_mut() {
+                f.insert("attr", Owned::bytes("p"));
+            }
+        }
+        assert!(matches!(
+            parse(hybrid(5, pad)),
+            Err(MetainfoError::FileTree(_))
+        ));
+        assert!(matches!(
+            parse(hybrid(5, Owned::Int(1))),
+            Err(MetainfoError::FileTree(_))
+        ));
+        let mut v2_only = hybrid(5, leaf(5, Some(1)));
+        if let Owned::Dict(d) = &mut v2_only {
+            d.retain(|(k, _)| k != b"files" && k != b"pieces");
+        }
+        assert_eq!(parse(v2_only).unwrap_err(), MetainfoError::V2Only);
+    }
+}

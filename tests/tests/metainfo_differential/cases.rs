@@ -437,6 +437,22 @@ pub fn malformed_cases() -> Vec<(String, Vec<u8>)> {
         info.set("deep", B::Raw([b"l".repeat(n), b"e".repeat(n)].concat()));
         torrent(info).bytes()
     };
+    // libtorrent's limits: 3,000,000 bencode tokens (this torrent has 18
+    // besides the bulk list: exactly at the limit, and one over), and
+    // 10,000,000 bytes.
+    let tokens = |n: usize| {
+        let mut info = base();
+        info.set(
+            "bulk",
+            B::Raw([b"l".to_vec(), b"i1e".repeat(n), b"e".to_vec()].concat()),
+        );
+        torrent(info).bytes()
+    };
+    out.push(("tokens-under-limit".into(), tokens(2_999_982)));
+    out.push(("tokens-over-limit".into(), tokens(2_999_983)));
+    let mut big = torrent(base()).bytes();
+    big.resize(10_000_001, b'x');
+    out.push(("file-over-10MB".into(), big));
     out.push(("deep-96".into(), deep(96)));
     out.push(("deep-97".into(), deep(97)));
     out.push(("deep-98".into(), deep(98)));
@@ -707,4 +723,48 @@ pub fn random_path_cases(rng: &mut Rng, count: usize) -> Vec<(String, Vec<u8>)> 
             (format!("rndpath-{n:03}"), t.bytes())
         })
         .collect()
+}
+
+/// Torrents written by riffle's own `TorrentBuilder`: libtorrent must read
+/// them as riffle does.
+pub fn builder_cases(rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
+    use riffle_protocol::metainfo::{default_piece_length, TorrentBuilder};
+    let mut out = Vec::new();
+    for n in 0..10 {
+        let multi = n % 2 == 1;
+        let pl = 16384u64 << rng.below(3);
+        let mut b = TorrentBuilder::new(format!("built-{n}"), pl as u32);
+        let mut total = 0u64;
+        if multi {
+            for i in 0..1 + rng.below(5) {
+                let len = [0, 1, 16384, 50_000][rng.below(4) as usize];
+                b.file(vec![format!("d{}", rng.below(2)), format!("f{i}.bin")], len);
+                total += len;
+            }
+        } else {
+            total = 1 + rng.below(200_000);
+            b.single_file(total);
+        }
+        if total == 0 {
+            b.file(vec!["nonempty".into()], 1);
+            total = 1;
+        }
+        b.piece_hashes(vec![[n as u8; 20]; total.div_ceil(pl) as usize]);
+        b.tracker_tier(vec!["http://t1/announce".into(), "udp://t2:80".into()]);
+        b.private(rng.below(2) == 0)
+            .comment("made by riffle".into())
+            .creation_date(1_700_000_000);
+        let (bytes, _) = b.build().expect("builder output");
+        out.push((format!("builder-{n}"), bytes));
+    }
+    let total = 3_000_000u64;
+    let pl = u64::from(default_piece_length(total));
+    let mut b = TorrentBuilder::new("default-pl".into(), pl as u32);
+    b.single_file(total)
+        .piece_hashes(vec![[9; 20]; total.div_ceil(pl) as usize]);
+    out.push((
+        "builder-default-pl".into(),
+        b.build().expect("builder output").0,
+    ));
+    out
 }
