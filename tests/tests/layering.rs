@@ -18,7 +18,11 @@ fn normal_graph() -> BTreeMap<String, BTreeSet<String>> {
         .arg(&manifest)
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
     let names: BTreeMap<&str, &str> = meta["packages"]
         .as_array()
@@ -65,8 +69,14 @@ fn only_the_client_depends_on_tokio() {
     let graph = normal_graph();
     for krate in ["riffle-protocol", "riffle-storage", "riffle-policies"] {
         let deps = reachable(&graph, krate);
-        assert!(!deps.contains("tokio"), "{krate} must not depend on tokio (directly or not)");
-        assert!(!deps.contains("mio"), "{krate} must not depend on an I/O reactor");
+        assert!(
+            !deps.contains("tokio"),
+            "{krate} must not depend on tokio (directly or not)"
+        );
+        assert!(
+            !deps.contains("mio"),
+            "{krate} must not depend on an I/O reactor"
+        );
     }
     assert!(reachable(&graph, "riffle-client").contains("tokio"));
 }
