@@ -68,7 +68,9 @@ pub fn run(args: CreateArgs) -> Result<()> {
             length: meta.len(),
         }]
     } else if meta.is_dir() {
-        list_folder(root)?
+        // An earlier .torrent written into the folder is not part of it.
+        let output = std::fs::canonicalize(&args.output).ok();
+        list_folder(root, output.as_deref())?
     } else {
         bail!("{} is neither a file nor a folder", root.display());
     };
@@ -144,8 +146,9 @@ fn file_name(path: &Path) -> Result<String> {
 }
 
 /// Every regular file under `root`, in byte order of their paths (so the
-/// same folder always gives the same torrent). Symbolic links are skipped.
-fn list_folder(root: &Path) -> Result<Vec<Source>> {
+/// same folder always gives the same torrent). Symbolic links are skipped,
+/// and so is `skip` (the .torrent being written, if it lies inside).
+fn list_folder(root: &Path, skip: Option<&Path>) -> Result<Vec<Source>> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot list {}", root.display()))?;
@@ -155,6 +158,9 @@ fn list_folder(root: &Path) -> Result<Vec<Source>> {
             continue;
         }
         if !ft.is_file() {
+            continue;
+        }
+        if skip.is_some() && std::fs::canonicalize(entry.path()).ok().as_deref() == skip {
             continue;
         }
         let rel = entry

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use riffle_protocol::magnet::Magnet;
 use riffle_protocol::metainfo::Metainfo;
 use serde::Serialize;
 
@@ -111,6 +112,13 @@ pub fn run(args: InfoArgs) -> Result<()> {
     for (i, tier) in meta.trackers.iter().enumerate() {
         println!("tier {i}:       {}", tier.join(" "));
     }
+    let magnet = Magnet {
+        info_hash: meta.info_hash,
+        display_name: Some(info.name.clone()),
+        trackers: meta.trackers.iter().flatten().cloned().collect(),
+        peers: Vec::new(),
+    };
+    println!("magnet:       {}", magnet.to_uri());
     println!("files:        {}", files.len());
     for f in &files {
         println!("  {:>12}  {}", human_bytes(f.length), f.path);
