@@ -1,0 +1,561 @@
+//! riffle's sans-IO core speaks the peer wire protocol with a real
+//! libtorrent (2.0) over a real TCP socket on 127.0.0.1: `PeerConnection`
+//! driven by a plain blocking loop, blocks chosen by the `RarestFirst`
+//! picker, data written to / served from `riffle-storage` and checked by
+//! its `Verifier` against the `Metainfo` hashes.
+//!
+//! 1. download: libtorrent seeds a multi-file payload made by
+//!    `riffle create`; we dial it and fetch every piece.
+//! 2. seed: we listen and serve the payload from an `FsStorage`;
+//!    libtorrent dials us, downloads it and re-checks it with its own
+//!    hash check.
+
+#[path = "wire_libtorrent/driver.rs"]
+mod driver;
+#[path = "wire_libtorrent/lt.rs"]
+mod lt;
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use riffle_policies::picker::{
+    AvailabilityChange, PieceGeometry, PiecePicker, RarestFirst, Received, Remote,
+};
+use riffle_policies::PeerKey;
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::peer::{
+    ConnectionError, Event, Geometry, Offer, PeerConfig, PeerConnection, PeerSetup,
+};
+use riffle_protocol::wire::ExtendedHandshake;
+use riffle_protocol::{Bitfield, PeerId};
+use riffle_storage::{FsStorage, Layout, MemStorage, Storage, Verifier};
+use riffle_tests::{require_libtorrent, riffle};
+
+use driver::{Driver, Stop};
+use lt::LtPeer;
+
+/// 32 KiB pieces: two blocks each, so block and piece boundaries differ.
+const PIECE_LENGTH: u32 = 32 * 1024;
+/// Requests kept in flight while unchoked.
+const PIPELINE: usize = 32;
+/// A transfer that takes longer than this has failed.
+const TRANSFER_LIMIT: Duration = Duration::from_secs(30);
+/// What we call ourselves in the extended handshake.
+const OUR_CLIENT: &str = "riffle test";
+
+/// A payload on disk, its torrent, and the bytes it must contain.
+struct Payload {
+    /// Holds everything; removed on drop.
+    tmp: tempfile::TempDir,
+    /// The `.torrent` made by `riffle create`.
+    torrent: PathBuf,
+    /// The torrent parsed by riffle's own parser.
+    meta: Metainfo,
+    /// Each file's relative path (as libtorrent lays it out) and bytes.
+    files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Payload {
+    /// Directory the torrent's top folder lives in (libtorrent's save path).
+    fn save_path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// All files end to end: the torrent's byte stream.
+    fn concatenated(&self) -> Vec<u8> {
+        self.files
+            .iter()
+            .flat_map(|f| f.1.iter().copied())
+            .collect()
+    }
+
+    fn layout(&self) -> Layout {
+        let lengths = self.meta.info.files.iter().map(|f| f.length).collect();
+        Layout::new(lengths, self.meta.info.piece_length).expect("layout of the payload")
+    }
+
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            piece_count: self.meta.info.piece_count(),
+            piece_length: self.meta.info.piece_length,
+            total_length: self.meta.info.total_length(),
+        }
+    }
+
+    fn setup(&self, bitfield: Bitfield, initiator: bool) -> PeerSetup {
+        PeerSetup {
+            info_hash: self.meta.info_hash,
+            our_id: PeerId::generate(*b"wirelibtorrt"),
+            geometry: self.geometry(),
+            bitfield,
+            offer: Offer {
+                fast: true,
+                extended: Some(ExtendedHandshake {
+                    client: Some(OUR_CLIENT.to_owned()),
+                    reqq: Some(500),
+                    ..ExtendedHandshake::default()
+                }),
+                dht_port: None,
+            },
+            initiator,
+            config: PeerConfig::default(),
+        }
+    }
+}
+
+/// Deterministic bytes (xorshift), so a failure is reproducible.
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// About 3 MiB in nested files, one empty, no size a multiple of the
+/// piece length, and its torrent made by `riffle create`.
+fn make_payload() -> Payload {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("payload");
+    let spec: &[(&str, usize)] = &[
+        ("a/first.bin", 1_000_003),
+        ("a/b/c/deep.dat", 777_777),
+        ("a/empty", 0),
+        ("notes.txt", 12_345),
+        ("z/tail.bin", 1_357_913),
+    ];
+    for (i, (rel, len)) in spec.iter().enumerate() {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, pseudo_random(*len, i as u64 + 11)).expect("write payload");
+    }
+    let torrent = tmp.path().join("payload.torrent");
+    let out = riffle(&[
+        "create",
+        root.to_str().expect("utf-8 path"),
+        "-o",
+        torrent.to_str().expect("utf-8 path"),
+        "--piece-length",
+        "32KiB",
+    ]);
+    assert!(
+        out.status.success(),
+        "riffle create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = Metainfo::from_bytes(&std::fs::read(&torrent).expect("read torrent"))
+        .expect("riffle parses its own torrent");
+    assert_eq!(meta.info.piece_length, PIECE_LENGTH);
+    // Read the files back in torrent order (riffle create sorts them).
+    let files = (0..meta.info.files.len())
+        .map(|i| {
+            let rel: PathBuf = meta.info.file_path(i).iter().collect();
+            let bytes = std::fs::read(tmp.path().join(&rel)).expect("read payload file");
+            (rel, bytes)
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(files.len(), spec.len(), "every file is in the torrent");
+    Payload {
+        tmp,
+        torrent,
+        meta,
+        files,
+    }
+}
+
+/// What the download loop saw.
+#[derive(Default)]
+struct Downloaded {
+    verified: u32,
+    failed: u32,
+    peer_client: Option<String>,
+    peer_id: Option<PeerId>,
+    fast: bool,
+    extension_protocol: bool,
+    events: Vec<String>,
+}
+
+#[test]
+fn download_from_libtorrent() {
+    let python = require_libtorrent();
+    let payload = make_payload();
+    let mut seeder = LtPeer::start(
+        python,
+        &[
+            "seed",
+            payload.torrent.to_str().expect("utf-8 path"),
+            payload.save_path().to_str().expect("utf-8 path"),
+        ],
+    );
+    let ready = seeder.json_line(Instant::now() + Duration::from_secs(20));
+    let port = ready["port"].as_u64().expect("seeder prints its port") as u16;
+    assert_ne!(port, 0, "libtorrent is not listening");
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect to libtorrent");
+    let started = Instant::now();
+    let deadline = started + TRANSFER_LIMIT;
+    let conn = PeerConnection::new(
+        started,
+        payload.setup(Bitfield::new(payload.meta.info.piece_count()), true),
+    );
+    let mut driver = Driver::new(stream, conn);
+
+    let geometry = PieceGeometry::from_total(
+        payload.meta.info.total_length(),
+        payload.meta.info.piece_length,
+    )
+    .expect("picker geometry");
+    let mut picker = RarestFirst::rarest_first(geometry, StdRng::seed_from_u64(7));
+    let storage = MemStorage::new(payload.layout());
+    storage.create_empty_files().expect("create the empty file");
+    let mut verifier = Verifier::new();
+    let me = PeerKey(1);
+    let mut seen = Downloaded::default();
+    let mut events = Vec::new();
+    let mut picked = Vec::new();
+    let mut cancel = Vec::new();
+
+    while !picker.book().is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "download not finished within {TRANSFER_LIMIT:?}: {} of {} pieces; events {:?}\nlibtorrent:\n{}",
+            picker.book().have_count(),
+            payload.meta.info.piece_count(),
+            seen.events,
+            seeder.stderr()
+        );
+        match driver.step(&mut events) {
+            Ok(()) => {}
+            Err(Stop::Connection(e)) => panic!(
+                "riffle's core rejected libtorrent: {e}\nevents {:?}\nlibtorrent:\n{}",
+                seen.events,
+                seeder.stderr()
+            ),
+            Err(stop) => panic!(
+                "connection ended early: {stop:?}\nevents {:?}\nlibtorrent:\n{}",
+                seen.events,
+                seeder.stderr()
+            ),
+        }
+        let now = Instant::now();
+        for event in events.drain(..) {
+            if !matches!(event, Event::BlockReceived { .. }) {
+                seen.events.push(format!("{event:?}"));
+            }
+            let conn = &mut driver.conn;
+            match event {
+                Event::HandshakeCompleted { peer_id, .. } => {
+                    seen.peer_id = Some(peer_id);
+                    seen.fast = conn.fast();
+                    seen.extension_protocol = conn.extension_protocol();
+                }
+                Event::ExtendedHandshake(hs) => seen.peer_client = hs.client,
+                Event::Bitfield(bits) => {
+                    picker.on_availability(AvailabilityChange::Bitfield(&bits));
+                    want_pieces(conn, now);
+                }
+                Event::HaveAll => {
+                    picker.on_availability(AvailabilityChange::HaveAll);
+                    want_pieces(conn, now);
+                }
+                Event::HaveNone => picker.on_availability(AvailabilityChange::HaveNone),
+                Event::Have(piece) => {
+                    picker.on_availability(AvailabilityChange::Have(piece));
+                    want_pieces(conn, now);
+                }
+                Event::RequestRejected(block) => {
+                    picker
+                        .request_returned(me, block)
+                        .expect("a block of this torrent");
+                }
+                Event::BlockReceived { block, data } => {
+                    storage
+                        .write_block(block.piece, block.offset, &data)
+                        .expect("store the block");
+                    let got = picker
+                        .block_received(me, block, &mut cancel)
+                        .expect("a block of this torrent");
+                    if got == Received::PieceComplete {
+                        let hash = payload.meta.info.piece_hash(block.piece);
+                        let ok = verifier
+                            .verify(&storage, block.piece, hash)
+                            .expect("hash the piece");
+                        if ok {
+                            seen.verified += 1;
+                            picker.piece_passed(block.piece).expect("a piece");
+                            conn.announce_have(now, block.piece).expect("send HAVE");
+                        } else {
+                            seen.failed += 1;
+                            picker.piece_failed(block.piece).expect("a piece");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Keep the pipeline full while the peer serves us.
+        let conn = &mut driver.conn;
+        if !conn.peer_choking() && conn.outstanding().len() < PIPELINE {
+            let has = conn.peer_pieces().clone();
+            let want = PIPELINE - conn.outstanding().len();
+            picked.clear();
+            picker.pick(
+                Remote {
+                    peer: me,
+                    has: &has,
+                    snubbed: false,
+                },
+                want,
+                &mut picked,
+            );
+            for &block in &picked {
+                if let Err(e) = conn.request_block(now, block) {
+                    picker
+                        .request_returned(me, block)
+                        .expect("a block of this torrent");
+                    seen.events.push(format!("request {block:?} refused: {e}"));
+                }
+            }
+        }
+    }
+    // The last HAVE and NOT INTERESTED go out before we hang up.
+    driver
+        .conn
+        .set_interested(Instant::now(), false)
+        .expect("connected");
+    driver.flush().expect("flush the last messages");
+    let elapsed = started.elapsed();
+
+    let pieces = payload.meta.info.piece_count();
+    assert_eq!(seen.verified, pieces, "every piece verified");
+    assert_eq!(seen.failed, 0, "no piece failed its hash check");
+    assert!(driver.conn.our_pieces().is_full());
+    assert!(elapsed < TRANSFER_LIMIT);
+    let peer_id = seen.peer_id.expect("libtorrent's handshake");
+    assert!(
+        peer_id.as_bytes().starts_with(b"-LT"),
+        "libtorrent's peer id {peer_id:?}"
+    );
+    assert!(seen.fast, "libtorrent speaks the fast extension");
+    assert!(seen.extension_protocol, "libtorrent speaks BEP 10");
+    let client = seen.peer_client.expect("libtorrent's extended handshake");
+    assert!(
+        client.to_ascii_lowercase().contains("libtorrent"),
+        "libtorrent names itself in `v`: {client:?}"
+    );
+    assert_eq!(
+        driver.conn.stats().payload_down,
+        payload.meta.info.total_length(),
+        "every byte was requested once and arrived once"
+    );
+    assert_eq!(driver.conn.stats().unrequested_down, 0);
+
+    // Byte for byte: every file, and the stream as a whole.
+    for (i, (rel, bytes)) in payload.files.iter().enumerate() {
+        let got = storage
+            .file_contents(i)
+            .expect("file index")
+            .unwrap_or_else(|| panic!("{} was never written", rel.display()));
+        assert!(got == *bytes, "{} differs from the payload", rel.display());
+    }
+    let mut all = vec![0u8; payload.concatenated().len()];
+    let mut offset = 0usize;
+    for piece in Bitfield::full(pieces).ones() {
+        let len = payload.meta.info.piece_len(piece) as usize;
+        let dst = all
+            .get_mut(offset..offset + len)
+            .expect("inside the torrent");
+        storage.read_block(piece, 0, dst).expect("read a piece");
+        offset += len;
+    }
+    assert!(all == payload.concatenated(), "the torrent's bytes differ");
+    seeder.close_stdin();
+    eprintln!(
+        "events: {:#?}\nlibtorrent:\n{}",
+        seen.events,
+        seeder.stderr()
+    );
+}
+
+/// Declare interest once the peer has something we lack.
+fn want_pieces(conn: &mut PeerConnection, now: Instant) {
+    let useful = conn.peer_pieces().has_any_missing_from(conn.our_pieces());
+    if useful && !conn.am_interested() {
+        conn.set_interested(now, true).expect("connected");
+    }
+}
+
+/// What the seeding side saw, over every connection libtorrent made.
+#[derive(Default)]
+struct Served {
+    connections: usize,
+    blocks: u64,
+    bytes: u64,
+    peer_clients: Vec<String>,
+    errors: Vec<ConnectionError>,
+    endings: Vec<String>,
+    events: Vec<String>,
+}
+
+#[test]
+fn seed_to_libtorrent() {
+    let python = require_libtorrent();
+    let payload = make_payload();
+    let files: Vec<Vec<String>> = (0..payload.meta.info.files.len())
+        .map(|i| payload.meta.info.file_path(i))
+        .collect();
+    let storage = FsStorage::new(payload.save_path(), payload.layout(), &files).expect("FsStorage");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener.set_nonblocking(true).expect("non-blocking accept");
+    let port = listener.local_addr().expect("local addr").port();
+
+    let download = tempfile::tempdir().expect("download dir");
+    let mut leecher = LtPeer::start(
+        python,
+        &[
+            "leech",
+            payload.torrent.to_str().expect("utf-8 path"),
+            download.path().to_str().expect("utf-8 path"),
+            &port.to_string(),
+        ],
+    );
+    let started = Instant::now();
+    let deadline = started + TRANSFER_LIMIT + Duration::from_secs(10);
+    let mut served = Served::default();
+    let mut current: Option<Driver> = None;
+    let mut events = Vec::new();
+    let full = Bitfield::full(payload.meta.info.piece_count());
+
+    let report = loop {
+        assert!(
+            Instant::now() < deadline,
+            "libtorrent did not finish in time; served {} blocks over {} connections, errors {:?}, endings {:?}\nlibtorrent:\n{}",
+            served.blocks,
+            served.connections,
+            served.errors,
+            served.endings,
+            leecher.stderr()
+        );
+        if let Some(report) = leecher.try_json_line() {
+            break report;
+        }
+        let Some(driver) = current.as_mut() else {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).expect("blocking socket");
+                    served.connections += 1;
+                    let conn =
+                        PeerConnection::new(Instant::now(), payload.setup(full.clone(), false));
+                    current = Some(Driver::new(stream, conn));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("accept failed: {e}"),
+            }
+            continue;
+        };
+        let step = driver.step(&mut events);
+        let now = Instant::now();
+        for event in events.drain(..) {
+            if !matches!(event, Event::BlockRequested(_)) {
+                served.events.push(format!("{event:?}"));
+            }
+            let conn = &mut driver.conn;
+            match event {
+                Event::ExtendedHandshake(hs) => {
+                    served.peer_clients.extend(hs.client);
+                }
+                Event::Interested => conn.unchoke_peer(now).expect("connected"),
+                Event::BlockRequested(block) => {
+                    let mut data = vec![0u8; block.length as usize];
+                    storage
+                        .read_block(block.piece, block.offset, &mut data)
+                        .expect("read the payload");
+                    conn.send_block(now, block, Bytes::from(data))
+                        .expect("answer a queued request");
+                    served.blocks += 1;
+                    served.bytes += u64::from(block.length);
+                }
+                _ => {}
+            }
+        }
+        match step {
+            Ok(()) => {}
+            Err(stop) => {
+                if let Stop::Connection(e) = &stop {
+                    served.errors.push(e.clone());
+                }
+                served.endings.push(format!("{stop:?}"));
+                current = None;
+            }
+        }
+    };
+    drop(current);
+
+    assert_eq!(
+        report["finished"], true,
+        "libtorrent did not finish: {report}\nserved {} blocks, errors {:?}, endings {:?}, events {:?}\nlibtorrent:\n{}",
+        served.blocks,
+        served.errors,
+        served.endings,
+        served.events,
+        leecher.stderr()
+    );
+    assert_eq!(
+        report["pieces_verified"], report["num_pieces"],
+        "libtorrent's own check of what it downloaded: {report}"
+    );
+    assert_eq!(
+        report["num_pieces"],
+        u64::from(payload.meta.info.piece_count())
+    );
+    assert!(
+        served.errors.is_empty(),
+        "riffle's core rejected libtorrent: {:?}\nlibtorrent:\n{}",
+        served.errors,
+        leecher.stderr()
+    );
+    assert!(
+        served.bytes >= payload.meta.info.total_length(),
+        "served {} bytes of {}",
+        served.bytes,
+        payload.meta.info.total_length()
+    );
+    assert!(
+        served
+            .peer_clients
+            .iter()
+            .any(|c| c.to_ascii_lowercase().contains("libtorrent")),
+        "libtorrent's extended handshake names it: {:?}",
+        served.peer_clients
+    );
+    let clients = report["peer_clients"].to_string();
+    assert!(
+        clients.contains(OUR_CLIENT),
+        "libtorrent read our extended handshake: {clients}"
+    );
+    for (rel, bytes) in &payload.files {
+        let got = std::fs::read(download.path().join(rel))
+            .unwrap_or_else(|e| panic!("libtorrent did not write {}: {e}", rel.display()));
+        assert!(got == *bytes, "{} differs from the payload", rel.display());
+    }
+    assert!(started.elapsed() < TRANSFER_LIMIT + Duration::from_secs(10));
+    eprintln!(
+        "report {report}\nendings {:?}\nevents: {:#?}\nlibtorrent:\n{}",
+        served.endings,
+        served.events,
+        leecher.stderr()
+    );
+}
