@@ -3,19 +3,27 @@
 usage:
   lt_peer.py seed TORRENT SAVE_PATH
       Seed the data in SAVE_PATH. Prints {"port": N} once the torrent is
-      seeding, then waits (printing nothing more) until stdin closes or
-      60 s pass.
+      seeding, then waits until stdin closes (or 60 s pass) and prints a
+      report (below) with "total_payload_upload".
   lt_peer.py leech TORRENT SAVE_PATH PORT
       Download into SAVE_PATH from the one peer 127.0.0.1:PORT. When the
       torrent is finished, re-check the data with libtorrent's own hash
-      check and print {"finished": bool, "num_pieces": total,
-      "pieces_verified": n, "state": str, "errors": [...], "peer_clients":
-      [...]} and exit. Gives up after 30 s (finished false).
+      check and print a report with "finished", "num_pieces",
+      "pieces_verified" (after the re-check) and "state", then exit. Gives
+      up after 30 s (finished false).
 
-Both print diagnostics (alerts) to stderr. No DHT, LSD, UPnP or NAT-PMP;
-protocol encryption is off (riffle does not speak MSE/PE yet).
+A report also holds libtorrent's own view of the wire, from its peer log:
+"received" (names of the messages it parsed from its peers), and
+"ext_handshakes" (the extended handshakes it parsed, as it prints them),
+"disconnects" (why peers were disconnected) and "errors" (error alerts).
+
+Alerts go to stderr. No DHT, LSD, UPnP or NAT-PMP; no uTP; protocol
+encryption off (riffle does not speak MSE/PE yet). LT_PEER_SETTINGS (JSON)
+overrides settings for experiments.
 """
 import json
+import re
+import os
 import sys
 import threading
 import time
@@ -39,21 +47,59 @@ def session():
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.peer_notification
         | lt.alert.category_t.status_notification
-        | lt.alert.category_t.connect_notification,
+        | lt.alert.category_t.connect_notification
+        | lt.alert.category_t.peer_log_notification,
     })
+    # Extra settings for experiments, e.g. LT_PEER_SETTINGS='{"out_enc_policy": 1}'.
+    settings.update(json.loads(os.environ.get("LT_PEER_SETTINGS", "{}")))
     return lt.session(settings)
 
 
-def drain(ses, errors):
-    """Log every pending alert to stderr; return their type names."""
-    names = []
-    for a in ses.pop_alerts():
-        msg = "%s: %s" % (type(a).__name__, a.message())
-        print(msg, file=sys.stderr, flush=True)
-        names.append(type(a).__name__)
-        if a.category() & lt.alert.category_t.error_notification:
-            errors.append(msg)
-    return names
+# Peer-log lines too frequent to be worth printing.
+NOISY = ("SEND_BUFFER_WATERMARK", "ASYNC_", "CORKED_WRITE", "WROTE", "READ [",
+         "ON_RECEIVE_DATA", "ON_SEND_DATA", "AVAILABLE", "SYNC_READ", "FILE_ASYNC",
+         "PIECE [", "REQUEST [", "HAVE [", "MESSAGE [", "INVOKE_FN")
+INCOMING = re.compile(r"<== ([A-Z_]+) \[ ?(.*) \]$")
+
+
+class Log:
+    """What libtorrent said: alerts to stderr, plus what the tests check."""
+
+    def __init__(self):
+        self.errors = []          # error alerts
+        self.disconnects = []     # peer_disconnected_alert messages
+        self.received = set()     # names of messages libtorrent got from its peers
+        self.ext_handshakes = []  # the extended handshakes it got, as it printed them
+
+    def drain(self, ses):
+        """Consume pending alerts; return their type names."""
+        names = []
+        for a in ses.pop_alerts():
+            name = type(a).__name__
+            names.append(name)
+            msg = a.message()
+            if name == "peer_log_alert":
+                m = INCOMING.search(msg)
+                if m:
+                    self.received.add(m.group(1))
+                    if m.group(1) == "EXTENDED_HANDSHAKE":
+                        self.ext_handshakes.append(m.group(2))
+                if any(n in msg for n in NOISY):
+                    continue
+            elif name == "peer_disconnected_alert":
+                self.disconnects.append(msg)
+            print("%s: %s" % (name, msg), file=sys.stderr, flush=True)
+            if a.category() & lt.alert.category_t.error_notification:
+                self.errors.append("%s: %s" % (name, msg))
+        return names
+
+    def report(self):
+        return {
+            "errors": self.errors,
+            "disconnects": self.disconnects,
+            "received": sorted(self.received),
+            "ext_handshakes": self.ext_handshakes,
+        }
 
 
 def wait_port(ses):
@@ -67,10 +113,10 @@ def seed(torrent, save_path):
     ses = session()
     ti = lt.torrent_info(torrent)
     h = ses.add_torrent({"ti": ti, "save_path": save_path})
-    errors = []
+    log = Log()
     deadline = time.time() + 20
     while time.time() < deadline and h.status().state != lt.torrent_status.seeding:
-        drain(ses, errors)
+        log.drain(ses)
         time.sleep(0.02)
     st = h.status()
     if st.state != lt.torrent_status.seeding:
@@ -83,8 +129,13 @@ def seed(torrent, save_path):
     threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
     deadline = time.time() + 60
     while not closed.is_set() and time.time() < deadline:
-        drain(ses, errors)
-        time.sleep(0.05)
+        log.drain(ses)
+        time.sleep(0.02)
+    time.sleep(0.1)
+    log.drain(ses)
+    report = log.report()
+    report["total_payload_upload"] = h.status().total_payload_upload
+    print(json.dumps(report), flush=True)
 
 
 def leech(torrent, save_path, port):
@@ -95,16 +146,12 @@ def leech(torrent, save_path, port):
         "save_path": save_path,
         "peers": [("127.0.0.1", port)],
     })
-    errors = []
-    clients = set()
+    log = Log()
     done = (lt.torrent_status.seeding, lt.torrent_status.finished)
     deadline = time.time() + 30
     last_connect = time.time()
     while time.time() < deadline and h.status().state not in done:
-        drain(ses, errors)
-        for p in h.get_peer_info():
-            clients.add(p.client.decode("utf-8", "replace")
-                        if isinstance(p.client, bytes) else p.client)
+        log.drain(ses)
         if time.time() - last_connect > 2 and not h.get_peer_info():
             # Not connected: dial again rather than wait for the retry timer.
             h.connect_peer(("127.0.0.1", port))
@@ -114,23 +161,23 @@ def leech(torrent, save_path, port):
     verified = 0
     if finished:
         # libtorrent's own hash check of what it wrote.
-        drain(ses, errors)
+        log.drain(ses)
         h.force_recheck()
         check_deadline = time.time() + 20
         while time.time() < check_deadline:
-            if "torrent_checked_alert" in drain(ses, errors):
+            if "torrent_checked_alert" in log.drain(ses):
                 break
             time.sleep(0.02)
         verified = h.status().num_pieces
-    drain(ses, errors)
-    print(json.dumps({
+    log.drain(ses)
+    report = log.report()
+    report.update({
         "finished": finished,
         "num_pieces": ti.num_pieces(),
         "pieces_verified": verified,
         "state": str(h.status().state),
-        "errors": errors,
-        "peer_clients": sorted(clients),
-    }), flush=True)
+    })
+    print(json.dumps(report), flush=True)
 
 
 def main():

@@ -329,13 +329,36 @@ fn download_from_libtorrent() {
             }
         }
     }
-    // The last HAVE and NOT INTERESTED go out before we hang up.
+    let elapsed = started.elapsed();
+    // We are a seed now, as libtorrent learns from our HAVEs: it hangs up
+    // on a seed-to-seed connection. Drive until it does.
     driver
         .conn
         .set_interested(Instant::now(), false)
         .expect("connected");
-    driver.flush().expect("flush the last messages");
-    let elapsed = started.elapsed();
+    let hangup = Instant::now() + Duration::from_secs(5);
+    let ending = loop {
+        assert!(
+            Instant::now() < hangup,
+            "libtorrent kept the connection to a seed open\nlibtorrent:\n{}",
+            seeder.stderr()
+        );
+        match driver.step(&mut events) {
+            Ok(()) => events.clear(),
+            Err(stop) => break stop,
+        }
+    };
+    assert!(
+        matches!(ending, Stop::Eof),
+        "the connection ended with {ending:?}, not libtorrent hanging up"
+    );
+    seeder.close_stdin();
+    let lt_view = seeder.json_line(Instant::now() + Duration::from_secs(10));
+    eprintln!(
+        "events: {:#?}\nlibtorrent's report: {lt_view:#}\nlibtorrent:\n{}",
+        seen.events,
+        seeder.stderr()
+    );
 
     let pieces = payload.meta.info.piece_count();
     assert_eq!(seen.verified, pieces, "every piece verified");
@@ -380,11 +403,56 @@ fn download_from_libtorrent() {
         offset += len;
     }
     assert!(all == payload.concatenated(), "the torrent's bytes differ");
-    seeder.close_stdin();
-    eprintln!(
-        "events: {:#?}\nlibtorrent:\n{}",
-        seen.events,
-        seeder.stderr()
+
+    // libtorrent's side of the story.
+    assert_lt_parsed(
+        &lt_view,
+        &[
+            "HANDSHAKE",
+            "EXTENSIONS",
+            "HAVE_NONE",
+            "EXTENDED_HANDSHAKE",
+            "INTERESTED",
+            "REQUEST",
+            "HAVE",
+        ],
+    );
+    assert_eq!(
+        lt_view["total_payload_upload"],
+        payload.meta.info.total_length(),
+        "libtorrent uploaded every byte exactly once"
+    );
+    let disconnects = lt_view["disconnects"].to_string();
+    assert!(
+        disconnects.contains("upload to upload"),
+        "libtorrent should drop us as a fellow seed once our HAVEs made us one: {disconnects}"
+    );
+}
+
+/// libtorrent's peer log shows it parsed each of `messages` from us, and
+/// our extended handshake with our client name; it raised no error.
+fn assert_lt_parsed(report: &serde_json::Value, messages: &[&str]) {
+    let received: Vec<&str> = report["received"]
+        .as_array()
+        .expect("a list of message names")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for m in messages {
+        assert!(
+            received.contains(m),
+            "libtorrent never parsed a {m} from us; it parsed {received:?}"
+        );
+    }
+    let ext = report["ext_handshakes"].to_string();
+    assert!(
+        ext.contains(&format!("'v': '{OUR_CLIENT}'")),
+        "libtorrent did not read our client name from our extended handshake: {ext}"
+    );
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([]),
+        "libtorrent reported errors"
     );
 }
 
@@ -503,6 +571,12 @@ fn seed_to_libtorrent() {
         }
     };
     drop(current);
+    eprintln!(
+        "report {report}\nendings {:?}\nevents: {:#?}\nlibtorrent:\n{}",
+        served.endings,
+        served.events,
+        leecher.stderr()
+    );
 
     assert_eq!(
         report["finished"], true,
@@ -541,10 +615,16 @@ fn seed_to_libtorrent() {
         "libtorrent's extended handshake names it: {:?}",
         served.peer_clients
     );
-    let clients = report["peer_clients"].to_string();
-    assert!(
-        clients.contains(OUR_CLIENT),
-        "libtorrent read our extended handshake: {clients}"
+    assert_lt_parsed(
+        &report,
+        &[
+            "HANDSHAKE",
+            "EXTENSIONS",
+            "HAVE_ALL",
+            "EXTENDED_HANDSHAKE",
+            "UNCHOKE",
+            "PIECE",
+        ],
     );
     for (rel, bytes) in &payload.files {
         let got = std::fs::read(download.path().join(rel))
@@ -552,10 +632,4 @@ fn seed_to_libtorrent() {
         assert!(got == *bytes, "{} differs from the payload", rel.display());
     }
     assert!(started.elapsed() < TRANSFER_LIMIT + Duration::from_secs(10));
-    eprintln!(
-        "report {report}\nendings {:?}\nevents: {:#?}\nlibtorrent:\n{}",
-        served.endings,
-        served.events,
-        leecher.stderr()
-    );
 }
