@@ -32,7 +32,11 @@ import libtorrent as lt
 
 
 def session():
-    settings = lt.high_performance_seed()
+    # LT_PEER_PRESET=default: libtorrent's defaults instead (experiments).
+    if os.environ.get("LT_PEER_PRESET") == "default":
+        settings = lt.default_settings()
+    else:
+        settings = lt.high_performance_seed()
     settings.update({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False,

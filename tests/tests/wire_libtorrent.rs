@@ -87,13 +87,33 @@ impl Payload {
         }
     }
 
-    fn setup(&self, bitfield: Bitfield, initiator: bool) -> PeerSetup {
+    fn setup(&self, bitfield: Bitfield, initiator: bool, ext: Extensions) -> PeerSetup {
         PeerSetup {
             info_hash: self.meta.info_hash,
             our_id: PeerId::generate(*b"wirelibtorrt"),
             geometry: self.geometry(),
             bitfield,
-            offer: Offer {
+            offer: ext.offer(),
+            initiator,
+            config: PeerConfig::default(),
+        }
+    }
+}
+
+/// Which extensions we offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extensions {
+    /// BEP 6 fast extension and BEP 10 extension protocol.
+    On,
+    /// Plain BEP 3: libtorrent must fall back to BITFIELD, and a choke
+    /// drops every request.
+    Off,
+}
+
+impl Extensions {
+    fn offer(self) -> Offer {
+        match self {
+            Extensions::On => Offer {
                 fast: true,
                 extended: Some(ExtendedHandshake {
                     client: Some(OUR_CLIENT.to_owned()),
@@ -102,8 +122,7 @@ impl Payload {
                 }),
                 dht_port: None,
             },
-            initiator,
-            config: PeerConfig::default(),
+            Extensions::Off => Offer::default(),
         }
     }
 }
@@ -186,6 +205,16 @@ struct Downloaded {
 
 #[test]
 fn download_from_libtorrent() {
+    download(Extensions::On);
+}
+
+#[test]
+fn download_from_libtorrent_without_extensions() {
+    download(Extensions::Off);
+}
+
+/// Dial a libtorrent seeder and download the whole payload from it.
+fn download(ext: Extensions) {
     let python = require_libtorrent();
     let payload = make_payload();
     let mut seeder = LtPeer::start(
@@ -207,7 +236,7 @@ fn download_from_libtorrent() {
     let deadline = started + TRANSFER_LIMIT;
     let conn = PeerConnection::new(
         started,
-        payload.setup(Bitfield::new(payload.meta.info.piece_count()), true),
+        payload.setup(Bitfield::new(payload.meta.info.piece_count()), true, ext),
     );
     let mut driver = Driver::new(stream, conn);
 
@@ -370,13 +399,24 @@ fn download_from_libtorrent() {
         peer_id.as_bytes().starts_with(b"-LT"),
         "libtorrent's peer id {peer_id:?}"
     );
-    assert!(seen.fast, "libtorrent speaks the fast extension");
-    assert!(seen.extension_protocol, "libtorrent speaks BEP 10");
-    let client = seen.peer_client.expect("libtorrent's extended handshake");
-    assert!(
-        client.to_ascii_lowercase().contains("libtorrent"),
-        "libtorrent names itself in `v`: {client:?}"
+    let on = ext == Extensions::On;
+    assert_eq!(seen.fast, on, "the fast extension is on iff we offered it");
+    assert_eq!(
+        seen.extension_protocol, on,
+        "BEP 10 is on iff we offered it"
     );
+    if on {
+        let client = seen.peer_client.expect("libtorrent's extended handshake");
+        assert!(
+            client.to_ascii_lowercase().contains("libtorrent"),
+            "libtorrent names itself in `v`: {client:?}"
+        );
+    } else {
+        assert_eq!(
+            seen.peer_client, None,
+            "no extended handshake without BEP 10"
+        );
+    }
     assert_eq!(
         driver.conn.stats().payload_down,
         payload.meta.info.total_length(),
@@ -405,18 +445,20 @@ fn download_from_libtorrent() {
     assert!(all == payload.concatenated(), "the torrent's bytes differ");
 
     // libtorrent's side of the story.
-    assert_lt_parsed(
-        &lt_view,
-        &[
+    let parsed: &[&str] = match ext {
+        // Holding nothing, we send HAVE NONE with the fast extension and
+        // nothing at all without it.
+        Extensions::On => &[
             "HANDSHAKE",
-            "EXTENSIONS",
             "HAVE_NONE",
             "EXTENDED_HANDSHAKE",
             "INTERESTED",
             "REQUEST",
             "HAVE",
         ],
-    );
+        Extensions::Off => &["HANDSHAKE", "INTERESTED", "REQUEST", "HAVE"],
+    };
+    assert_lt_parsed(&lt_view, parsed, ext);
     assert_eq!(
         lt_view["total_payload_upload"],
         payload.meta.info.total_length(),
@@ -430,8 +472,9 @@ fn download_from_libtorrent() {
 }
 
 /// libtorrent's peer log shows it parsed each of `messages` from us, and
-/// our extended handshake with our client name; it raised no error.
-fn assert_lt_parsed(report: &serde_json::Value, messages: &[&str]) {
+/// our extended handshake with our client name iff we offered BEP 10; it
+/// raised no error.
+fn assert_lt_parsed(report: &serde_json::Value, messages: &[&str], ext: Extensions) {
     let received: Vec<&str> = report["received"]
         .as_array()
         .expect("a list of message names")
@@ -444,11 +487,18 @@ fn assert_lt_parsed(report: &serde_json::Value, messages: &[&str]) {
             "libtorrent never parsed a {m} from us; it parsed {received:?}"
         );
     }
-    let ext = report["ext_handshakes"].to_string();
-    assert!(
-        ext.contains(&format!("'v': '{OUR_CLIENT}'")),
-        "libtorrent did not read our client name from our extended handshake: {ext}"
-    );
+    let handshakes = report["ext_handshakes"].to_string();
+    match ext {
+        Extensions::On => assert!(
+            handshakes.contains(&format!("'v': '{OUR_CLIENT}'")),
+            "libtorrent did not read our client name from our extended handshake: {handshakes}"
+        ),
+        Extensions::Off => assert_eq!(
+            report["ext_handshakes"],
+            serde_json::json!([]),
+            "an extended handshake went out without BEP 10"
+        ),
+    }
     assert_eq!(
         report["errors"],
         serde_json::json!([]),
@@ -478,6 +528,16 @@ struct Served {
 
 #[test]
 fn seed_to_libtorrent() {
+    seed(Extensions::On);
+}
+
+#[test]
+fn seed_to_libtorrent_without_extensions() {
+    seed(Extensions::Off);
+}
+
+/// Listen, let a libtorrent leecher dial us, and serve it the payload.
+fn seed(ext: Extensions) {
     let python = require_libtorrent();
     let payload = make_payload();
     let files: Vec<Vec<String>> = (0..payload.meta.info.files.len())
@@ -523,8 +583,10 @@ fn seed_to_libtorrent() {
                 Ok((stream, _)) => {
                     stream.set_nonblocking(false).expect("blocking socket");
                     served.connections += 1;
-                    let conn =
-                        PeerConnection::new(Instant::now(), payload.setup(full.clone(), false));
+                    let conn = PeerConnection::new(
+                        Instant::now(),
+                        payload.setup(full.clone(), false, ext),
+                    );
                     current = Some(Driver::new(stream, conn));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -607,25 +669,30 @@ fn seed_to_libtorrent() {
         served.bytes,
         payload.meta.info.total_length()
     );
-    assert!(
-        served
-            .peer_clients
-            .iter()
-            .any(|c| c.to_ascii_lowercase().contains("libtorrent")),
-        "libtorrent's extended handshake names it: {:?}",
-        served.peer_clients
-    );
-    assert_lt_parsed(
-        &report,
-        &[
-            "HANDSHAKE",
-            "EXTENSIONS",
-            "HAVE_ALL",
-            "EXTENDED_HANDSHAKE",
-            "UNCHOKE",
-            "PIECE",
-        ],
-    );
+    let parsed: &[&str] = match ext {
+        Extensions::On => {
+            assert!(
+                served
+                    .peer_clients
+                    .iter()
+                    .any(|c| c.to_ascii_lowercase().contains("libtorrent")),
+                "libtorrent's extended handshake names it: {:?}",
+                served.peer_clients
+            );
+            &[
+                "HANDSHAKE",
+                "HAVE_ALL",
+                "EXTENDED_HANDSHAKE",
+                "UNCHOKE",
+                "PIECE",
+            ]
+        }
+        Extensions::Off => {
+            assert!(served.peer_clients.is_empty());
+            &["HANDSHAKE", "BITFIELD", "UNCHOKE", "PIECE"]
+        }
+    };
+    assert_lt_parsed(&report, parsed, ext);
     for (rel, bytes) in &payload.files {
         let got = std::fs::read(download.path().join(rel))
             .unwrap_or_else(|e| panic!("libtorrent did not write {}: {e}", rel.display()));
