@@ -162,6 +162,8 @@ def leech(torrent, save_path, port):
             last_connect = time.time()
         time.sleep(0.02)
     finished = h.status().state in done
+    # Before the re-check, which resets the counters.
+    downloaded = h.status().total_payload_download
     verified = 0
     if finished:
         # libtorrent's own hash check of what it wrote.
@@ -180,6 +182,7 @@ def leech(torrent, save_path, port):
         "num_pieces": ti.num_pieces(),
         "pieces_verified": verified,
         "state": str(h.status().state),
+        "total_payload_download": downloaded,
     })
     print(json.dumps(report), flush=True)
 

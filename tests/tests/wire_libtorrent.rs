@@ -29,7 +29,7 @@ use riffle_policies::picker::{
 use riffle_policies::PeerKey;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::peer::{
-    ConnectionError, Event, Geometry, Offer, PeerConfig, PeerConnection, PeerSetup,
+    CommandError, ConnectionError, Event, Geometry, Offer, PeerConfig, PeerConnection, PeerSetup,
 };
 use riffle_protocol::wire::ExtendedHandshake;
 use riffle_protocol::{Bitfield, PeerId};
@@ -45,6 +45,10 @@ const PIECE_LENGTH: u32 = 32 * 1024;
 const PIPELINE: usize = 32;
 /// A transfer that takes longer than this has failed.
 const TRANSFER_LIMIT: Duration = Duration::from_secs(30);
+/// The seeder chokes libtorrent once after serving this many blocks...
+const CHOKE_AFTER_BLOCKS: u64 = 48;
+/// ...for this long.
+const CHOKE_FOR: Duration = Duration::from_millis(200);
 /// What we call ourselves in the extended handshake.
 const OUR_CLIENT: &str = "riffle test";
 
@@ -550,6 +554,12 @@ struct Served {
     connections: usize,
     blocks: u64,
     bytes: u64,
+    /// When we choked libtorrent mid-transfer (once).
+    choked_at: Option<Instant>,
+    /// We unchoked it again.
+    unchoked_again: bool,
+    /// Requests our choke withdrew before we answered them.
+    withdrawn: u64,
     peer_clients: Vec<String>,
     errors: Vec<ConnectionError>,
     endings: Vec<String>,
@@ -639,16 +649,34 @@ fn seed(ext: Extensions) {
                 }
                 Event::Interested => conn.unchoke_peer(now).expect("connected"),
                 Event::BlockRequested(block) => {
+                    if served.choked_at.is_none() && served.blocks >= CHOKE_AFTER_BLOCKS {
+                        // Choke with requests queued, as a choker round
+                        // would: they are dropped (and rejected, BEP 6).
+                        conn.choke_peer(now).expect("connected");
+                        served.choked_at = Some(now);
+                        served.events.push("we choked".into());
+                    }
                     let mut data = vec![0u8; block.length as usize];
                     storage
                         .read_block(block.piece, block.offset, &mut data)
                         .expect("read the payload");
-                    conn.send_block(now, block, Bytes::from(data))
-                        .expect("answer a queued request");
-                    served.blocks += 1;
-                    served.bytes += u64::from(block.length);
+                    match conn.send_block(now, block, Bytes::from(data)) {
+                        Ok(()) => {
+                            served.blocks += 1;
+                            served.bytes += u64::from(block.length);
+                        }
+                        Err(CommandError::NotRequested) => served.withdrawn += 1,
+                        Err(e) => panic!("answering {block:?}: {e}"),
+                    }
                 }
                 _ => {}
+            }
+        }
+        if let Some(at) = served.choked_at {
+            if !served.unchoked_again && now >= at + CHOKE_FOR {
+                driver.conn.unchoke_peer(now).expect("connected");
+                served.unchoked_again = true;
+                served.events.push("we unchoked".into());
             }
         }
         match step {
@@ -715,14 +743,25 @@ fn seed(ext: Extensions) {
                 "EXTENDED_HANDSHAKE",
                 "UNCHOKE",
                 "PIECE",
+                "CHOKE",
+                "REJECT_PIECE",
             ]
         }
         Extensions::Off => {
             assert!(served.peer_clients.is_empty());
-            &["HANDSHAKE", "BITFIELD", "UNCHOKE", "PIECE"]
+            &["HANDSHAKE", "BITFIELD", "UNCHOKE", "PIECE", "CHOKE"]
         }
     };
     assert_lt_parsed(&report, parsed, ext);
+    assert!(
+        served.unchoked_again && served.withdrawn > 0,
+        "the choke exercise ran: {} requests withdrawn",
+        served.withdrawn
+    );
+    assert_eq!(
+        report["total_payload_download"], served.bytes,
+        "libtorrent counted every payload byte we sent"
+    );
     for (rel, bytes) in &payload.files {
         let got = std::fs::read(download.path().join(rel))
             .unwrap_or_else(|e| panic!("libtorrent did not write {}: {e}", rel.display()));
