@@ -48,6 +48,8 @@ def session():
         "in_enc_policy": 2,   # pe_disabled
         "out_enc_policy": 2,  # pe_disabled
         "allow_multiple_connections_per_ip": True,
+        # The peer log is thousands of alerts a second: none may be dropped.
+        "alert_queue_size": 1_000_000,
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.peer_notification
         | lt.alert.category_t.status_notification
@@ -116,7 +118,11 @@ def wait_port(ses):
 def seed(torrent, save_path):
     ses = session()
     ti = lt.torrent_info(torrent)
-    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    params = {"ti": ti, "save_path": save_path}
+    # LT_PEER_SUPER_SEED=1: BEP 16 super-seeding (reveals pieces one by one).
+    if os.environ.get("LT_PEER_SUPER_SEED"):
+        params["flags"] = lt.torrent_flags.super_seeding | lt.torrent_flags.auto_managed
+    h = ses.add_torrent(params)
     log = Log()
     deadline = time.time() + 20
     while time.time() < deadline and h.status().state != lt.torrent_status.seeding:

@@ -206,6 +206,8 @@ struct Downloaded {
     extension_protocol: bool,
     /// Requests withdrawn with CANCEL (once, after the first piece).
     cancelled: u64,
+    /// The cancel exercise ran.
+    cancel_done: bool,
     events: Vec<String>,
 }
 
@@ -345,7 +347,8 @@ fn download(ext: Extensions) {
         // them again at once. libtorrent may already have sent some, may
         // reject (BEP 6) or drop the cancelled ones; the accounting below
         // must still balance.
-        if seen.verified >= 1 && seen.cancelled == 0 {
+        if seen.verified >= 1 && !seen.cancel_done && !conn.outstanding().is_empty() {
+            seen.cancel_done = true;
             let in_flight: Vec<_> = conn.outstanding().iter().map(|r| r.block).collect();
             for block in in_flight {
                 if conn.cancel_block(now, block) {
@@ -358,9 +361,19 @@ fn download(ext: Extensions) {
             seen.events
                 .push(format!("cancelled {} requests", seen.cancelled));
         }
-        // Keep the pipeline full while the peer serves us.
-        if !conn.peer_choking() && conn.outstanding().len() < PIPELINE {
-            let has = conn.peer_pieces().clone();
+        // Keep the pipeline full while the peer serves us: everything it
+        // has when it unchokes us, its allowed-fast pieces (BEP 6) while
+        // it chokes us.
+        let has = if conn.peer_choking() {
+            let mut fast = Bitfield::new(conn.peer_pieces().len());
+            for &piece in conn.allowed_fast() {
+                fast.set(piece, conn.peer_pieces().has(piece));
+            }
+            fast
+        } else {
+            conn.peer_pieces().clone()
+        };
+        if has.count_ones() > 0 && conn.outstanding().len() < PIPELINE {
             let want = PIPELINE - conn.outstanding().len();
             picked.clear();
             picker.pick(
