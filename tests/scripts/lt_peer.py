@@ -1,8 +1,9 @@
 """A libtorrent peer on 127.0.0.1 for riffle's wire interop tests.
 
 usage:
-  lt_peer.py seed TORRENT SAVE_PATH
-      Seed the data in SAVE_PATH. Prints {"port": N} once the torrent is
+  lt_peer.py seed TORRENT SAVE_PATH [PRESET]
+      Seed the data in SAVE_PATH, with libtorrent's settings PRESET
+      ("high_performance_seed", the default, or "default"). Prints {"port": N} once the torrent is
       seeding, then waits until stdin closes (or 60 s pass) and prints a
       report (below) with "total_payload_upload".
   lt_peer.py leech TORRENT SAVE_PATH PORT
@@ -31,12 +32,13 @@ import time
 import libtorrent as lt
 
 
-def session():
-    # LT_PEER_PRESET=default: libtorrent's defaults instead (experiments).
-    if os.environ.get("LT_PEER_PRESET") == "default":
+def session(preset):
+    if preset == "default":
         settings = lt.default_settings()
-    else:
+    elif preset == "high_performance_seed":
         settings = lt.high_performance_seed()
+    else:
+        sys.exit("unknown preset %r" % preset)
     settings.update({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False,
@@ -115,8 +117,8 @@ def wait_port(ses):
     return ses.listen_port()
 
 
-def seed(torrent, save_path):
-    ses = session()
+def seed(torrent, save_path, preset):
+    ses = session(preset)
     ti = lt.torrent_info(torrent)
     params = {"ti": ti, "save_path": save_path}
     # LT_PEER_SUPER_SEED=1: BEP 16 super-seeding (reveals pieces one by one).
@@ -149,7 +151,7 @@ def seed(torrent, save_path):
 
 
 def leech(torrent, save_path, port):
-    ses = session()
+    ses = session("high_performance_seed")
     ti = lt.torrent_info(torrent)
     h = ses.add_torrent({
         "ti": ti,
@@ -196,7 +198,7 @@ def leech(torrent, save_path, port):
 def main():
     mode = sys.argv[1]
     if mode == "seed":
-        seed(sys.argv[2], sys.argv[3])
+        seed(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "high_performance_seed")
     elif mode == "leech":
         leech(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:

@@ -208,6 +208,8 @@ struct Downloaded {
     cancelled: u64,
     /// The cancel exercise ran.
     cancel_done: bool,
+    /// Requests the core reported rejected.
+    rejected: u64,
     events: Vec<String>,
 }
 
@@ -231,6 +233,10 @@ fn download(ext: Extensions) {
             "seed",
             payload.torrent.to_str().expect("utf-8 path"),
             payload.save_path().to_str().expect("utf-8 path"),
+            // Stock settings: libtorrent paces its uploads, so our requests
+            // are still queued there when we cancel them (it answers with
+            // REJECTs), and it grants ALLOWED FAST pieces.
+            "default",
         ],
     );
     let ready = seeder.json_line(Instant::now() + Duration::from_secs(20));
@@ -312,6 +318,7 @@ fn download(ext: Extensions) {
                     want_pieces(conn, now);
                 }
                 Event::RequestRejected(block) => {
+                    seen.rejected += 1;
                     picker
                         .request_returned(me, block)
                         .expect("a block of this torrent");
@@ -458,6 +465,12 @@ fn download(ext: Extensions) {
     let stats = *driver.conn.stats();
     eprintln!("our counters: {stats:?}");
     assert!(seen.cancelled > 0, "the cancel exercise ran");
+    // libtorrent never chokes us, so its only REJECTs answer our CANCELs
+    // and must not be taken for the rejection of the re-requests.
+    assert_eq!(
+        seen.rejected, 0,
+        "a REJECT answering a CANCEL was taken for a live request's"
+    );
     assert!(
         stats.payload_down >= total,
         "received {} payload bytes of {total}",

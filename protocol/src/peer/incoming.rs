@@ -246,6 +246,11 @@ impl PeerConnection {
                     offset,
                     length: len.unwrap_or(0),
                 };
+                // The answer to a cancelled request may come as its data:
+                // it settles that request, and still serves a re-request.
+                if let Some(pos) = self.cancelled.iter().position(|b| *b == block) {
+                    self.cancelled.remove(pos);
+                }
                 match self.take_outstanding(block) {
                     Some(_) => {
                         self.stats.payload_down += data.len() as u64;
@@ -277,6 +282,13 @@ impl PeerConnection {
             }
             Message::RejectRequest(raw) => {
                 self.require_fast("REJECT REQUEST")?;
+                // The peer's answer to a request we cancelled, not to a
+                // re-request of the same block that may be outstanding.
+                if let Some(pos) = self.cancelled.iter().position(|b| raw_eq(*b, raw)) {
+                    self.cancelled.remove(pos);
+                    self.stats.ignored_messages += 1;
+                    return Ok(());
+                }
                 let pos = self.outstanding.iter().position(|r| raw_eq(r.block, raw));
                 match pos {
                     Some(pos) => {

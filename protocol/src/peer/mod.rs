@@ -46,6 +46,12 @@ pub use types::{
     CommandError, ConnectionError, Event, Geometry, Offer, PeerConfig, PeerSetup, Stats,
 };
 
+/// Most cancelled requests remembered while their answer is due (see
+/// `PeerConnection::cancelled`); past it the oldest is forgotten, so a peer
+/// that never answers cannot grow the list. Far above any request
+/// pipeline.
+pub const MAX_CANCELLED_AWAITING: usize = 1024;
+
 /// Where the connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -127,6 +133,13 @@ pub struct PeerConnection {
     allowed_fast: HashSet<PieceIndex>,
     /// Our requests awaiting data, oldest first.
     outstanding: Vec<Outstanding>,
+    /// Requests we cancelled under BEP 6 whose answer is still due: a
+    /// fast peer answers every request, cancelled or not, with a PIECE or
+    /// a REJECT. The first answer for such a block belongs to the
+    /// cancelled request, so a REJECT must not kill a re-request of the
+    /// same block (libtorrent rejects cancelled requests it still has
+    /// queued). Oldest first, at most [`MAX_CANCELLED_AWAITING`].
+    cancelled: VecDeque<BlockRef>,
     /// The peer's requests awaiting our data, in arrival order.
     peer_requests: VecDeque<BlockRef>,
     /// A BITFIELD / HAVE ALL / HAVE NONE arrived.
@@ -182,6 +195,7 @@ impl PeerConnection {
             peer_extended: None,
             allowed_fast: HashSet::new(),
             outstanding: Vec::new(),
+            cancelled: VecDeque::new(),
             peer_requests: VecDeque::new(),
             got_availability: false,
             past_first_message: false,
@@ -311,7 +325,10 @@ impl PeerConnection {
 
     /// Withdraw a request (end-game, or it came from another peer). Returns
     /// whether it was outstanding; if the data still arrives it is counted
-    /// as unrequested.
+    /// as unrequested. The block may be requested again at once: with the
+    /// fast extension the peer's answer to the cancelled request (its
+    /// REJECT, or the PIECE already on its way) is told apart from the
+    /// answer to the new one.
     pub fn cancel_block(&mut self, now: Instant, block: BlockRef) -> bool {
         let Some(pos) = self.outstanding.iter().position(|r| r.block == block) else {
             return false;
@@ -319,6 +336,12 @@ impl PeerConnection {
         self.outstanding.remove(pos);
         if self.phase == Phase::Connected {
             self.send(now, &Message::Cancel(raw(block)));
+            if self.fast {
+                if self.cancelled.len() >= MAX_CANCELLED_AWAITING {
+                    self.cancelled.pop_front();
+                }
+                self.cancelled.push_back(block);
+            }
         }
         true
     }
@@ -453,6 +476,7 @@ impl PeerConnection {
         self.out_buf.clear();
         self.out_chunks.clear();
         self.peer_requests.clear();
+        self.cancelled.clear();
     }
 
     // ----- state for the torrent -----

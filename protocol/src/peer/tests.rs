@@ -345,6 +345,104 @@ fn cancel_withdraws_and_late_data_is_counted_not_fatal() {
     assert_eq!(p.b.stats().payload_down, 0);
 }
 
+/// Found against libtorrent (tests/tests/wire_libtorrent.rs): under BEP 6
+/// it answers a CANCEL for a request still in its queue with a REJECT. When
+/// the block was requested again right after the cancel, that REJECT
+/// answers the cancelled request and must not kill the new one (whose
+/// data would then be dropped as unrequested).
+#[test]
+fn reject_answering_a_cancel_spares_the_re_request() {
+    let mut p = Pair::new("1111", "0000", offer(true, false), offer(true, false));
+    let now = p.now;
+    p.a.unchoke_peer(now).unwrap();
+    p.deliver().unwrap();
+    let x = block(1, 0, BLOCK_SIZE);
+    p.b.request_block(now, x).unwrap();
+    p.deliver().unwrap();
+    assert!(p.b.cancel_block(now, x));
+    p.b.request_block(now, x).unwrap();
+    p.deliver().unwrap();
+    // A rejected the cancelled request and queued the new one.
+    assert_eq!(
+        &p.a_events[p.a_events.len() - 2..],
+        &[Event::RequestCancelled(x), Event::BlockRequested(x)]
+    );
+    assert!(!p.b_events.contains(&Event::RequestRejected(x)));
+    assert_eq!(p.b.outstanding().len(), 1);
+    assert_eq!(p.b.stats().ignored_messages, 1);
+    p.a.send_block(now, x, Bytes::from(vec![7; BLOCK_SIZE as usize]))
+        .unwrap();
+    p.deliver().unwrap();
+    assert!(matches!(
+        p.b_events.last(),
+        Some(Event::BlockReceived { block, .. }) if *block == x
+    ));
+    assert_eq!(p.b.stats().payload_down, u64::from(BLOCK_SIZE));
+    assert_eq!(p.b.stats().unrequested_down, 0);
+    assert!(p.b.outstanding().is_empty());
+}
+
+/// The other order: the PIECE was already on its way when the CANCEL went
+/// out. It answers the cancelled request and still serves the re-request;
+/// the peer's answer to the re-request is then surplus, and a REJECT of it
+/// is ignored.
+#[test]
+fn piece_answering_a_cancel_serves_the_re_request() {
+    let mut p = Pair::new("1111", "0000", offer(true, false), offer(true, false));
+    let now = p.now;
+    p.a.unchoke_peer(now).unwrap();
+    p.deliver().unwrap();
+    let x = block(2, BLOCK_SIZE, BLOCK_SIZE);
+    p.b.request_block(now, x).unwrap();
+    p.deliver().unwrap();
+    p.a.send_block(now, x, Bytes::from(vec![9; BLOCK_SIZE as usize]))
+        .unwrap();
+    // B cancels and re-requests before A's PIECE reaches it.
+    assert!(p.b.cancel_block(now, x));
+    p.b.request_block(now, x).unwrap();
+    p.deliver().unwrap();
+    assert!(p
+        .b_events
+        .iter()
+        .any(|e| matches!(e, Event::BlockReceived { block, .. } if *block == x)));
+    assert!(p.b.outstanding().is_empty());
+    assert!(p.b.cancelled.is_empty(), "the PIECE settled the cancel");
+    // A got the re-request after sending; it now rejects it (BEP 6).
+    assert_eq!(p.a.peer_requests().count(), 1);
+    assert!(p.a.reject_request(now, x));
+    p.deliver().unwrap();
+    assert!(!p.b_events.contains(&Event::RequestRejected(x)));
+    assert_eq!(p.b.stats().payload_down, u64::from(BLOCK_SIZE));
+}
+
+/// Without BEP 6 a CANCEL gets no answer: nothing is remembered.
+#[test]
+fn cancel_without_fast_expects_no_answer() {
+    let mut p = Pair::new("1111", "0000", offer(false, false), offer(false, false));
+    let now = p.now;
+    p.a.unchoke_peer(now).unwrap();
+    p.deliver().unwrap();
+    let x = block(0, 0, BLOCK_SIZE);
+    p.b.request_block(now, x).unwrap();
+    assert!(p.b.cancel_block(now, x));
+    assert!(p.b.cancelled.is_empty());
+}
+
+/// A peer that never answers cancels cannot grow the list without bound.
+#[test]
+fn cancelled_requests_awaiting_answers_are_bounded() {
+    let mut p = Pair::new("1111", "0000", offer(true, false), offer(true, false));
+    let now = p.now;
+    p.a.unchoke_peer(now).unwrap();
+    p.deliver().unwrap();
+    let x = block(3, 0, BLOCK_SIZE);
+    for _ in 0..MAX_CANCELLED_AWAITING + 10 {
+        p.b.request_block(now, x).unwrap();
+        assert!(p.b.cancel_block(now, x));
+    }
+    assert_eq!(p.b.cancelled.len(), MAX_CANCELLED_AWAITING);
+}
+
 #[test]
 fn extended_handshake_and_messages() {
     let mut p = Pair::new("0000", "0000", offer(false, true), offer(false, true));
