@@ -51,6 +51,8 @@ const TRANSFER_LIMIT: Duration = Duration::from_secs(30);
 const CHOKE_AFTER_BLOCKS: u64 = 48;
 /// ...for this long.
 const CHOKE_FOR: Duration = Duration::from_millis(200);
+/// The seeder's keep-alive interval (well under `CHOKE_FOR`).
+const KEEP_ALIVE: Duration = Duration::from_millis(50);
 
 /// What the download loop saw.
 #[derive(Default)]
@@ -506,10 +508,11 @@ fn seed(ext: Extensions) {
                 Ok((stream, _)) => {
                     stream.set_nonblocking(false).expect("blocking socket");
                     served.connections += 1;
-                    let conn = PeerConnection::new(
-                        Instant::now(),
-                        payload.setup(full.clone(), false, ext),
-                    );
+                    let mut setup = payload.setup(full.clone(), false, ext);
+                    // Short enough that the choke pause, when we send
+                    // nothing, fires our keep-alive timer.
+                    setup.config.keep_alive_interval = KEEP_ALIVE;
+                    let conn = PeerConnection::new(Instant::now(), setup);
                     current = Some(Driver::new(stream, conn));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -628,11 +631,19 @@ fn seed(ext: Extensions) {
                 "PIECE",
                 "CHOKE",
                 "REJECT_PIECE",
+                "KEEPALIVE",
             ]
         }
         Extensions::Off => {
             assert!(served.peer_clients.is_empty());
-            &["HANDSHAKE", "BITFIELD", "UNCHOKE", "PIECE", "CHOKE"]
+            &[
+                "HANDSHAKE",
+                "BITFIELD",
+                "UNCHOKE",
+                "PIECE",
+                "CHOKE",
+                "KEEPALIVE",
+            ]
         }
     };
     assert_lt_parsed(&report, parsed, ext);
