@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use riffle_protocol::peer::{Geometry, Offer, PeerConfig, PeerConnection, PeerSetup};
+use riffle_protocol::peer::{Offer, PeerConfig, PeerConnection, PeerSetup};
 use riffle_protocol::wire::handshake::{Handshake, Reserved};
-use riffle_protocol::{Bitfield, InfoHash, PeerId};
+use riffle_protocol::{Bitfield, InfoHash, PeerId, PieceGeometry};
 
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let setup = PeerSetup {
         info_hash,
         our_id: PeerId([1; 20]),
-        geometry: Geometry { piece_count: 10, piece_length: 32768, total_length: 300_000 },
+        geometry: PieceGeometry::from_total(300_000, 32768).expect("valid geometry"),
         bitfield: Bitfield::from_pattern("1010101010"),
         offer: Offer { fast: true, extended: None, dht_port: None },
         initiator: false,

@@ -5,6 +5,7 @@
 //! Callers pass time in; decoders never panic on any input.
 
 pub mod bencode;
+pub mod geometry;
 pub mod magnet;
 pub mod metainfo;
 pub mod peer;
@@ -12,6 +13,7 @@ pub mod tracker;
 pub mod types;
 pub mod wire;
 
+pub use geometry::PieceGeometry;
 pub use types::{
     blocks_in_piece, Bitfield, BlockRef, InfoHash, PeerId, PieceIndex, TypeError, BLOCK_SIZE,
 };

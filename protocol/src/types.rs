@@ -27,6 +27,10 @@ pub enum TypeError {
     },
     #[error("bitfield has bits set past the last piece")]
     BitfieldSpareBits,
+    #[error("bad torrent geometry: {0}")]
+    BadGeometry(&'static str),
+    #[error("{0:?} is not a block of this torrent")]
+    BadBlock(BlockRef),
 }
 
 macro_rules! hash20 {

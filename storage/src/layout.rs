@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use riffle_protocol::{BlockRef, PieceIndex};
+use riffle_protocol::{BlockRef, PieceGeometry, PieceIndex};
 
 use crate::StorageError;
 
@@ -32,14 +32,9 @@ pub struct Layout {
     /// Offset one past each file's last byte in the concatenated torrent
     /// (running sums of `file_lengths`), so a lookup is a binary search.
     file_ends: Vec<u64>,
-    /// Sum of all file lengths.
-    total_length: u64,
-    /// Nominal piece length (every piece but the last).
-    piece_length: u32,
-    /// Number of pieces, at least one.
-    piece_count: u32,
-    /// Length of the last piece, in `1..=piece_length`.
-    last_piece_length: u32,
+    /// Piece count and lengths (shared with the picker and the peer
+    /// connection, so every crate agrees on the last piece's length).
+    geometry: PieceGeometry,
 }
 
 impl Layout {
@@ -61,21 +56,18 @@ impl Layout {
         if total == 0 {
             return Err(StorageError::EmptyTorrent);
         }
-        let count = total.div_ceil(u64::from(piece_length));
-        let piece_count = u32::try_from(count).map_err(|_| StorageError::TooManyPieces {
-            total_length: total,
-            piece_length,
+        // Zero length and zero piece length are refused above, so the only
+        // way left to fail is a piece count past u32::MAX.
+        let geometry = PieceGeometry::from_total(total, piece_length).map_err(|_| {
+            StorageError::TooManyPieces {
+                total_length: total,
+                piece_length,
+            }
         })?;
-        // total > 0 and count >= 1, so the remainder fits in 1..=piece_length.
-        let rest = total - (count - 1) * u64::from(piece_length);
-        let last_piece_length = u32::try_from(rest).unwrap_or(piece_length);
         Ok(Layout {
             file_lengths,
             file_ends,
-            total_length: total,
-            piece_length,
-            piece_count,
-            last_piece_length,
+            geometry,
         })
     }
 
@@ -84,24 +76,29 @@ impl Layout {
         Layout::new(vec![length], piece_length)
     }
 
+    /// Piece count and lengths.
+    pub fn geometry(&self) -> PieceGeometry {
+        self.geometry
+    }
+
     /// Nominal piece length.
     pub fn piece_length(&self) -> u32 {
-        self.piece_length
+        self.geometry.piece_length()
     }
 
     /// Number of pieces.
     pub fn piece_count(&self) -> u32 {
-        self.piece_count
+        self.geometry.piece_count()
     }
 
     /// Length of the last piece.
     pub fn last_piece_length(&self) -> u32 {
-        self.last_piece_length
+        self.geometry.last_piece_length()
     }
 
     /// Sum of all file lengths.
     pub fn total_length(&self) -> u64 {
-        self.total_length
+        self.geometry.total_length()
     }
 
     /// Number of files (including empty ones).
@@ -127,31 +124,29 @@ impl Layout {
 
     /// Validate a raw piece number (from a peer or a file).
     pub fn check_piece(&self, piece: u32) -> Result<PieceIndex, StorageError> {
-        PieceIndex::checked(piece, self.piece_count).map_err(|_| StorageError::PieceOutOfRange {
-            piece,
-            count: self.piece_count,
-        })
+        self.geometry
+            .check_piece(piece)
+            .map_err(|_| StorageError::PieceOutOfRange {
+                piece,
+                count: self.piece_count(),
+            })
     }
 
     /// Length of `piece` (the last one may be shorter).
     pub fn piece_len(&self, piece: PieceIndex) -> Result<u32, StorageError> {
-        let p = piece.get();
-        if p >= self.piece_count {
-            Err(StorageError::PieceOutOfRange {
-                piece: p,
-                count: self.piece_count,
-            })
-        } else if p + 1 == self.piece_count {
-            Ok(self.last_piece_length)
-        } else {
-            Ok(self.piece_length)
+        match self.geometry.length_of(piece) {
+            0 => Err(StorageError::PieceOutOfRange {
+                piece: piece.get(),
+                count: self.piece_count(),
+            }),
+            len => Ok(len),
         }
     }
 
     /// Offset of the first byte of `piece` in the concatenated torrent.
     pub fn piece_start(&self, piece: PieceIndex) -> Result<u64, StorageError> {
         self.piece_len(piece)?;
-        Ok(u64::from(piece.get()) * u64::from(self.piece_length))
+        Ok(u64::from(piece.get()) * u64::from(self.piece_length()))
     }
 
     /// The file spans covering the whole of `piece`, in order.
@@ -181,7 +176,7 @@ impl Layout {
                 piece_length: piece_len,
             });
         }
-        let pos = u64::from(piece.get()) * u64::from(self.piece_length) + u64::from(offset);
+        let pos = u64::from(piece.get()) * u64::from(self.piece_length()) + u64::from(offset);
         // First file whose end lies past `pos`; zero-length files before it
         // are skipped because their end equals their start.
         let file = self.file_ends.partition_point(|&end| end <= pos);
@@ -206,16 +201,16 @@ impl Layout {
         let len = self.file_length(file_index)?;
         let end = self.file_ends.get(file_index).copied().unwrap_or(0);
         let start = end - len;
-        let pl = u64::from(self.piece_length);
+        let pl = u64::from(self.piece_length());
         let first = start / pl;
         // Both fit in u32: they are below piece_count (or equal, for an
         // empty file at the very end).
-        let first32 = u32::try_from(first).unwrap_or(self.piece_count);
+        let first32 = u32::try_from(first).unwrap_or(self.piece_count());
         if len == 0 {
             return Ok(first32..first32);
         }
         let last = (start + len - 1) / pl;
-        let last32 = u32::try_from(last).unwrap_or(self.piece_count - 1);
+        let last32 = u32::try_from(last).unwrap_or(self.piece_count() - 1);
         Ok(first32..last32 + 1)
     }
 }

@@ -30,9 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use riffle_policies::picker::{
-    AvailabilityChange, PieceGeometry, PiecePicker, RarestFirst, Received, Remote,
-};
+use riffle_policies::picker::{AvailabilityChange, PiecePicker, RarestFirst, Received, Remote};
 use riffle_policies::PeerKey;
 use riffle_protocol::peer::{CommandError, ConnectionError, Event, PeerConnection};
 use riffle_protocol::{Bitfield, PeerId};
@@ -113,12 +111,7 @@ fn download(ext: Extensions) {
     );
     let mut driver = Driver::new(stream, conn);
 
-    let geometry = PieceGeometry::from_total(
-        payload.meta.info.total_length(),
-        payload.meta.info.piece_length,
-    )
-    .expect("picker geometry");
-    let mut picker = RarestFirst::rarest_first(geometry, StdRng::seed_from_u64(7));
+    let mut picker = RarestFirst::rarest_first(payload.geometry(), StdRng::seed_from_u64(7));
     let storage = MemStorage::new(payload.layout());
     storage.create_empty_files().expect("create the empty file");
     let mut verifier = Verifier::new();

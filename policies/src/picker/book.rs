@@ -8,8 +8,8 @@
 
 use riffle_protocol::{BlockRef, PieceIndex};
 
-use super::geometry::PieceGeometry;
 use crate::peer::PeerKey;
+use riffle_protocol::PieceGeometry;
 
 /// Where a piece stands from our side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

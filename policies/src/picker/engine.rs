@@ -19,11 +19,11 @@ use rand::RngCore;
 use riffle_protocol::{Bitfield, BlockRef, PieceIndex};
 
 use super::book::{BlockBook, BlockState, PieceState, Received};
-use super::geometry::PieceGeometry;
 use super::order::{NewPieceQuery, PieceOrder};
 use super::rarest::RarestOrder;
 use super::{AvailabilityChange, PickerError, PiecePicker, Remote, INVARIANT_CHECK_MAX_PIECES};
 use crate::peer::PeerKey;
+use riffle_protocol::PieceGeometry;
 
 /// In end-game a block is requested from at most this many peers at once:
 /// enough to route around one slow peer without flooding the swarm.

@@ -15,7 +15,6 @@
 
 pub mod book;
 pub mod engine;
-pub mod geometry;
 pub mod order;
 pub mod rarest;
 
@@ -26,16 +25,16 @@ mod props;
 #[cfg(test)]
 mod tests;
 
-use riffle_protocol::{Bitfield, BlockRef, PieceIndex};
+use riffle_protocol::{Bitfield, BlockRef, PieceIndex, TypeError};
 use thiserror::Error;
 
 use crate::peer::PeerKey;
 
 pub use book::{BlockBook, BlockState, PieceState, Received};
 pub use engine::Picker;
-pub use geometry::PieceGeometry;
 pub use order::{NewPieceQuery, PieceOrder};
 pub use rarest::RarestOrder;
+pub use riffle_protocol::PieceGeometry;
 
 /// Rarest-first block picker (RFB): [`Picker`] with [`RarestOrder`].
 pub type RarestFirst<R = rand::rngs::StdRng> = Picker<RarestOrder, R>;
@@ -63,6 +62,19 @@ pub enum PickerError {
     /// Offset not on a block boundary, past the piece, or wrong length.
     #[error("{0:?} is not a block of this torrent")]
     BadBlock(BlockRef),
+}
+
+impl From<TypeError> for PickerError {
+    fn from(e: TypeError) -> Self {
+        match e {
+            TypeError::PieceOutOfRange { index, count } => {
+                PickerError::PieceOutOfRange { index, count }
+            }
+            TypeError::BadBlock(b) => PickerError::BadBlock(b),
+            TypeError::BadGeometry(why) => PickerError::BadGeometry(why),
+            _ => PickerError::BadGeometry("invalid torrent value"),
+        }
+    }
 }
 
 /// A change in which pieces connected peers hold.

@@ -19,7 +19,8 @@ pub mod sanitize;
 pub use build::{default_piece_length, TorrentBuilder};
 pub use error::MetainfoError;
 
-use crate::types::{InfoHash, PieceIndex};
+use crate::geometry::PieceGeometry;
+use crate::types::{InfoHash, PieceIndex, TypeError};
 
 /// Largest `.torrent` file accepted: libtorrent's `max_buffer_size`.
 pub const MAX_TORRENT_FILE_SIZE: usize = 10_000_000;
@@ -122,16 +123,14 @@ impl Info {
     /// Length of `piece`: [`Info::piece_length`], except that the last piece
     /// may be shorter. 0 for an index past the end.
     pub fn piece_len(&self, piece: PieceIndex) -> u32 {
-        let count = self.piece_count();
-        if piece.get() >= count {
-            return 0;
-        }
-        if piece.get() + 1 < count {
-            return self.piece_length;
-        }
-        let before = u64::from(self.piece_length) * u64::from(count - 1);
-        let last = self.total_length().saturating_sub(before);
-        u32::try_from(last).unwrap_or(self.piece_length)
+        self.geometry().map_or(0, |g| g.length_of(piece))
+    }
+
+    /// Piece count and lengths, the shape the storage, the picker and the
+    /// peer connection work with. Always `Ok` for an `Info` that came from
+    /// [`Metainfo::from_bytes`] (its geometry was validated there).
+    pub fn geometry(&self) -> Result<PieceGeometry, TypeError> {
+        PieceGeometry::from_total(self.total_length(), self.piece_length)
     }
 
     /// SHA-1 `piece` must have. An index past the end (a caller bug: indices

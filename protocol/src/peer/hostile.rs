@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
-use super::tests::{offer, setup, GEOMETRY, HASH, ID_A, ID_B};
+use super::tests::{geometry, offer, setup, HASH, ID_A, ID_B};
 use super::*;
 use crate::types::BLOCK_SIZE;
 use crate::wire::message::tests::arb_message;
@@ -214,7 +214,7 @@ proptest! {
         let mut buf = frames(&msgs);
         if c.handle_read(now, &mut buf).is_ok() {
             prop_assert!(buf.is_empty(), "every whole frame consumed");
-            prop_assert_eq!(c.peer_pieces().len(), GEOMETRY.piece_count);
+            prop_assert_eq!(c.peer_pieces().len(), geometry().piece_count());
         }
         while c.poll_event().is_some() {}
         while c.poll_transmit().is_some() {}

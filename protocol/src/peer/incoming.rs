@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 
+use super::types::{check_block, check_piece};
 use super::{ConnectionError, Event, Outstanding, PeerConnection, Phase};
 use crate::types::{Bitfield, BlockRef, PieceIndex};
 use crate::wire::{ExtendedHandshake, Handshake, Message, RawBlock, HANDSHAKE_LEN};
@@ -108,7 +109,7 @@ impl PeerConnection {
     /// What follows our handshake: our pieces, extended handshake, DHT port.
     fn send_opening(&mut self, now: Instant) {
         let count = self.our_pieces.count_ones();
-        if self.fast && count == self.geometry.piece_count {
+        if self.fast && count == self.geometry.piece_count() {
             self.send(now, &Message::HaveAll);
         } else if self.fast && count == 0 {
             self.send(now, &Message::HaveNone);
@@ -197,14 +198,14 @@ impl PeerConnection {
                 }
             }
             Message::Have(index) => {
-                let piece = self.geometry.check_piece(index)?;
+                let piece = check_piece(&self.geometry, index)?;
                 if !self.peer_pieces.set(piece, true) {
                     self.events.push_back(Event::Have(piece));
                 }
             }
             Message::Bitfield(bytes) => {
                 self.accept_availability()?;
-                let bits = Bitfield::from_bytes(&bytes, self.geometry.piece_count)
+                let bits = Bitfield::from_bytes(&bytes, self.geometry.piece_count())
                     .map_err(ConnectionError::Bitfield)?;
                 self.peer_pieces = bits.clone();
                 self.events.push_back(Event::Bitfield(bits));
@@ -212,17 +213,17 @@ impl PeerConnection {
             Message::HaveAll => {
                 self.require_fast("HAVE ALL")?;
                 self.accept_availability()?;
-                self.peer_pieces = Bitfield::full(self.geometry.piece_count);
+                self.peer_pieces = Bitfield::full(self.geometry.piece_count());
                 self.events.push_back(Event::HaveAll);
             }
             Message::HaveNone => {
                 self.require_fast("HAVE NONE")?;
                 self.accept_availability()?;
-                self.peer_pieces = Bitfield::new(self.geometry.piece_count);
+                self.peer_pieces = Bitfield::new(self.geometry.piece_count());
                 self.events.push_back(Event::HaveNone);
             }
             Message::Request(raw) => {
-                let block = self.geometry.check_block(raw)?;
+                let block = check_block(&self.geometry, raw)?;
                 self.on_request(now, block);
             }
             Message::Piece {
@@ -230,8 +231,8 @@ impl PeerConnection {
                 offset,
                 data,
             } => {
-                let index = self.geometry.check_piece(piece)?;
-                let size = self.geometry.piece_size(piece).unwrap_or(0);
+                let index = check_piece(&self.geometry, piece)?;
+                let size = self.geometry.length_of(index);
                 let len = u32::try_from(data.len()).ok();
                 let end = len.and_then(|l| l.checked_add(offset));
                 if end.is_none_or(|end| end > size) {
@@ -277,7 +278,7 @@ impl PeerConnection {
             Message::Port(port) => self.events.push_back(Event::DhtPort(port)),
             Message::SuggestPiece(index) => {
                 self.require_fast("SUGGEST PIECE")?;
-                let piece = self.geometry.check_piece(index)?;
+                let piece = check_piece(&self.geometry, index)?;
                 self.events.push_back(Event::Suggest(piece));
             }
             Message::RejectRequest(raw) => {
@@ -300,7 +301,7 @@ impl PeerConnection {
             }
             Message::AllowedFast(index) => {
                 self.require_fast("ALLOWED FAST")?;
-                let piece = self.geometry.check_piece(index)?;
+                let piece = check_piece(&self.geometry, index)?;
                 if self.allowed_fast.insert(piece) {
                     self.events.push_back(Event::AllowedFast(piece));
                 }

@@ -37,14 +37,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
+use crate::geometry::PieceGeometry;
 use crate::types::{Bitfield, BlockRef, InfoHash, PeerId, PieceIndex};
 use crate::wire::{
     write_piece_header, ExtendedHandshake, Framer, Handshake, Message, RawBlock, Reserved,
 };
 
-pub use types::{
-    CommandError, ConnectionError, Event, Geometry, Offer, PeerConfig, PeerSetup, Stats,
-};
+pub use types::{CommandError, ConnectionError, Event, Offer, PeerConfig, PeerSetup, Stats};
 
 /// Most cancelled requests remembered while their answer is due (see
 /// `PeerConnection::cancelled`); past it the oldest is forgotten, so a peer
@@ -82,7 +81,7 @@ pub struct PeerConnection {
     /// Our id, to detect connections to ourselves.
     our_id: PeerId,
     /// To validate indices and block ranges the peer sends.
-    geometry: Geometry,
+    geometry: PieceGeometry,
     /// Timeouts and limits.
     config: PeerConfig,
     /// Extensions we offer.
@@ -158,7 +157,7 @@ impl PeerConnection {
     /// [`Handshake::decode`] to find the torrent, then feed the same bytes
     /// to a connection built for it.)
     pub fn new(now: Instant, setup: PeerSetup) -> Self {
-        let pieces = setup.geometry.piece_count;
+        let pieces = setup.geometry.piece_count();
         let bitfield_frame = pieces.div_ceil(8).saturating_add(1);
         let mut our_pieces = setup.bitfield;
         if our_pieces.len() != pieces {
@@ -302,7 +301,7 @@ impl PeerConnection {
     pub fn request_block(&mut self, now: Instant, block: BlockRef) -> Result<(), CommandError> {
         self.check_connected()?;
         let raw = raw(block);
-        if self.geometry.check_block(raw).is_err() {
+        if types::check_block(&self.geometry, raw).is_err() {
             return Err(CommandError::InvalidBlock);
         }
         if !self.peer_pieces.has(block.piece) {
@@ -396,7 +395,7 @@ impl PeerConnection {
         if self.phase == Phase::Closed {
             return Err(CommandError::Closed);
         }
-        if piece.get() >= self.geometry.piece_count {
+        if piece.get() >= self.geometry.piece_count() {
             return Err(CommandError::InvalidBlock);
         }
         self.our_pieces.set(piece, true);

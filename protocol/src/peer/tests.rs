@@ -10,11 +10,9 @@ use crate::types::BLOCK_SIZE;
 
 pub(super) const PIECE_LEN: u32 = 2 * BLOCK_SIZE;
 /// Four pieces, the last one short (20,000 bytes).
-pub(super) const GEOMETRY: Geometry = Geometry {
-    piece_count: 4,
-    piece_length: PIECE_LEN,
-    total_length: 3 * PIECE_LEN as u64 + 20_000,
-};
+pub(super) fn geometry() -> PieceGeometry {
+    PieceGeometry::from_total(3 * PIECE_LEN as u64 + 20_000, PIECE_LEN).unwrap()
+}
 pub(super) const HASH: InfoHash = InfoHash([0xAB; 20]);
 pub(super) const ID_A: PeerId = PeerId(*b"-RF0100-aaaaaaaaaaaa");
 pub(super) const ID_B: PeerId = PeerId(*b"-RF0100-bbbbbbbbbbbb");
@@ -23,7 +21,7 @@ pub(super) fn setup(id: PeerId, pieces: &str, offer: Offer, initiator: bool) -> 
     PeerSetup {
         info_hash: HASH,
         our_id: id,
-        geometry: GEOMETRY,
+        geometry: geometry(),
         bitfield: Bitfield::from_pattern(pieces),
         offer,
         initiator,
@@ -648,9 +646,9 @@ proptest::proptest! {
         p.deliver_in(mtu).unwrap();
         p.a.unchoke_peer(now).unwrap();
         p.deliver_in(mtu).unwrap();
-        let mut wanted: Vec<BlockRef> = (0..GEOMETRY.piece_count)
+        let mut wanted: Vec<BlockRef> = (0..geometry().piece_count())
             .flat_map(|piece| {
-                let size = GEOMETRY.piece_size(piece).unwrap();
+                let size = geometry().length_of(PieceIndex::new(piece));
                 (0..size.div_ceil(BLOCK_SIZE)).map(move |i| {
                     let offset = i * BLOCK_SIZE;
                     block(piece, offset, BLOCK_SIZE.min(size - offset))

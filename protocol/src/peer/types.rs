@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use thiserror::Error;
 
+use crate::geometry::PieceGeometry;
 use crate::types::{Bitfield, BlockRef, InfoHash, PeerId, PieceIndex, TypeError, BLOCK_SIZE};
 use crate::wire::{
     ExtendedHandshake, ExtensionError, FrameError, HandshakeError, RawBlock, Reserved,
@@ -50,62 +51,35 @@ impl Default for PeerConfig {
     }
 }
 
-/// The torrent's shape, to validate piece indices and block ranges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Geometry {
-    /// Number of pieces.
-    pub piece_count: u32,
-    /// Nominal piece length (every piece but the last).
-    pub piece_length: u32,
-    /// Total bytes of the torrent (fixes the size of the last piece).
-    pub total_length: u64,
+/// Check a block named by a peer in a REQUEST or CANCEL: index in range,
+/// non-empty, at most one 16 KiB block, inside its piece (not necessarily
+/// on a block boundary: some clients ask for odd ranges).
+pub(crate) fn check_block(g: &PieceGeometry, raw: RawBlock) -> Result<BlockRef, ConnectionError> {
+    let piece = check_piece(g, raw.piece)?;
+    if raw.length == 0 || raw.length > BLOCK_SIZE {
+        return Err(ConnectionError::BadBlockLength(raw));
+    }
+    if raw
+        .offset
+        .checked_add(raw.length)
+        .is_none_or(|end| end > g.length_of(piece))
+    {
+        return Err(ConnectionError::BlockOutsidePiece(raw));
+    }
+    Ok(BlockRef {
+        piece,
+        offset: raw.offset,
+        length: raw.length,
+    })
 }
 
-impl Geometry {
-    /// Size in bytes of `piece`, `None` past the end.
-    pub fn piece_size(&self, piece: u32) -> Option<u32> {
-        if piece >= self.piece_count {
-            return None;
-        }
-        let start = u64::from(piece).checked_mul(u64::from(self.piece_length))?;
-        let left = self.total_length.checked_sub(start)?;
-        u32::try_from(left.min(u64::from(self.piece_length))).ok()
-    }
-
-    /// Check a block named by a peer: index in range, non-empty, at most
-    /// one 16 KiB block, inside its piece.
-    pub fn check_block(&self, raw: RawBlock) -> Result<BlockRef, ConnectionError> {
-        let piece = PieceIndex::checked(raw.piece, self.piece_count)
-            .map_err(|_| self.out_of_range(raw.piece))?;
-        if raw.length == 0 || raw.length > BLOCK_SIZE {
-            return Err(ConnectionError::BadBlockLength(raw));
-        }
-        let size = self.piece_size(raw.piece).unwrap_or(0);
-        if raw
-            .offset
-            .checked_add(raw.length)
-            .is_none_or(|end| end > size)
-        {
-            return Err(ConnectionError::BlockOutsidePiece(raw));
-        }
-        Ok(BlockRef {
-            piece,
-            offset: raw.offset,
-            length: raw.length,
-        })
-    }
-
-    /// Check a piece index named by a peer.
-    pub fn check_piece(&self, index: u32) -> Result<PieceIndex, ConnectionError> {
-        PieceIndex::checked(index, self.piece_count).map_err(|_| self.out_of_range(index))
-    }
-
-    fn out_of_range(&self, index: u32) -> ConnectionError {
-        ConnectionError::PieceOutOfRange {
+/// Check a piece index named by a peer.
+pub(crate) fn check_piece(g: &PieceGeometry, index: u32) -> Result<PieceIndex, ConnectionError> {
+    g.check_piece(index)
+        .map_err(|_| ConnectionError::PieceOutOfRange {
             index,
-            count: self.piece_count,
-        }
-    }
+            count: g.piece_count(),
+        })
 }
 
 /// Which extensions we offer in our handshake.
@@ -139,9 +113,9 @@ pub struct PeerSetup {
     /// Our peer id; a peer presenting it is ourselves.
     pub our_id: PeerId,
     /// Piece count and sizes, to validate what the peer sends.
-    pub geometry: Geometry,
+    pub geometry: PieceGeometry,
     /// The pieces we hold now (sent as BITFIELD / HAVE ALL / HAVE NONE).
-    /// Must cover `geometry.piece_count` pieces; one of another length is a
+    /// Must cover `geometry.piece_count()` pieces; one of another length is a
     /// caller bug and is treated as holding nothing.
     pub bitfield: Bitfield,
     /// Extensions we offer.

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use riffle_protocol::metainfo::Metainfo;
-use riffle_protocol::peer::{Geometry, Offer, PeerConfig, PeerSetup};
+use riffle_protocol::peer::{Offer, PeerConfig, PeerSetup};
 use riffle_protocol::wire::ExtendedHandshake;
+use riffle_protocol::PieceGeometry;
 use riffle_protocol::{Bitfield, PeerId};
 use riffle_storage::Layout;
 use riffle_tests::riffle;
@@ -47,12 +48,8 @@ impl Payload {
         Layout::new(lengths, self.meta.info.piece_length).expect("layout of the payload")
     }
 
-    pub fn geometry(&self) -> Geometry {
-        Geometry {
-            piece_count: self.meta.info.piece_count(),
-            piece_length: self.meta.info.piece_length,
-            total_length: self.meta.info.total_length(),
-        }
+    pub fn geometry(&self) -> PieceGeometry {
+        self.meta.info.geometry().expect("geometry of the payload")
     }
 
     pub fn setup(&self, bitfield: Bitfield, initiator: bool, ext: Extensions) -> PeerSetup {

@@ -1,9 +1,9 @@
-//! The shape of a torrent as the picker sees it: how many pieces, how long
-//! each one is, and therefore which block references are valid.
+//! The shape of a torrent in pieces: how many, how long each one is, and
+//! therefore which block references are valid. Shared by the peer
+//! connection (to validate what a peer sends) and the piece picker (to
+//! produce correctly sized requests).
 
-use riffle_protocol::{blocks_in_piece, BlockRef, PieceIndex, BLOCK_SIZE};
-
-use super::PickerError;
+use crate::types::{blocks_in_piece, BlockRef, PieceIndex, TypeError, BLOCK_SIZE};
 
 /// Piece count and lengths of a torrent, checked once so that every block
 /// the picker produces is in bounds and sized right (the last block of the
@@ -21,15 +21,13 @@ pub struct PieceGeometry {
 impl PieceGeometry {
     /// Geometry of a torrent of `total_length` bytes cut in pieces of
     /// `piece_length` bytes.
-    pub fn from_total(total_length: u64, piece_length: u32) -> Result<Self, PickerError> {
+    pub fn from_total(total_length: u64, piece_length: u32) -> Result<Self, TypeError> {
         if piece_length == 0 || total_length == 0 {
-            return Err(PickerError::BadGeometry(
-                "empty torrent or zero piece length",
-            ));
+            return Err(TypeError::BadGeometry("empty torrent or zero piece length"));
         }
         let count = total_length.div_ceil(u64::from(piece_length));
         let piece_count = u32::try_from(count)
-            .map_err(|_| PickerError::BadGeometry("more than u32::MAX pieces"))?;
+            .map_err(|_| TypeError::BadGeometry("more than u32::MAX pieces"))?;
         let rem = total_length % u64::from(piece_length);
         // `rem < piece_length`, so it fits in a u32.
         let last_piece_length = if rem == 0 {
@@ -46,12 +44,12 @@ impl PieceGeometry {
         piece_count: u32,
         piece_length: u32,
         last_piece_length: u32,
-    ) -> Result<Self, PickerError> {
+    ) -> Result<Self, TypeError> {
         if piece_count == 0 {
-            return Err(PickerError::BadGeometry("no pieces"));
+            return Err(TypeError::BadGeometry("no pieces"));
         }
         if piece_length == 0 || last_piece_length == 0 || last_piece_length > piece_length {
-            return Err(PickerError::BadGeometry(
+            return Err(TypeError::BadGeometry(
                 "piece lengths must be positive and the last piece no longer than the others",
             ));
         }
@@ -75,6 +73,12 @@ impl PieceGeometry {
     /// Length of the last piece.
     pub fn last_piece_length(&self) -> u32 {
         self.last_piece_length
+    }
+
+    /// Total bytes of the torrent.
+    pub fn total_length(&self) -> u64 {
+        u64::from(self.piece_count - 1) * u64::from(self.piece_length)
+            + u64::from(self.last_piece_length)
     }
 
     /// Length in bytes of `piece` (0 when out of range).
@@ -117,12 +121,17 @@ impl PieceGeometry {
         }
     }
 
+    /// Check a piece index that came from outside.
+    pub fn check_piece(&self, index: u32) -> Result<PieceIndex, TypeError> {
+        PieceIndex::checked(index, self.piece_count)
+    }
+
     /// Check a block reference that came from outside (a peer's PIECE or
     /// REJECT message): piece in range, offset on a block boundary, length
     /// exactly the block's. Returns the block's index inside its piece.
-    pub fn check(&self, block: BlockRef) -> Result<u32, PickerError> {
+    pub fn check(&self, block: BlockRef) -> Result<u32, TypeError> {
         if block.piece.get() >= self.piece_count {
-            return Err(PickerError::PieceOutOfRange {
+            return Err(TypeError::PieceOutOfRange {
                 index: block.piece.get(),
                 count: self.piece_count,
             });
@@ -133,7 +142,7 @@ impl PieceGeometry {
             || index >= self.blocks_of(block.piece)
             || expected.length != block.length
         {
-            return Err(PickerError::BadBlock(block));
+            return Err(TypeError::BadBlock(block));
         }
         Ok(index)
     }
@@ -172,5 +181,8 @@ mod tests {
         assert!(PieceGeometry::new(0, 1, 1).is_err());
         assert!(PieceGeometry::new(1, 10, 11).is_err());
         assert!(PieceGeometry::from_total(0, 10).is_err());
+        assert_eq!(g.total_length(), 52768);
+        assert!(g.check_piece(1).is_ok());
+        assert!(g.check_piece(2).is_err());
     }
 }
