@@ -5,7 +5,8 @@
 //! a backtrace.
 
 mod commands;
-mod units;
+
+pub(crate) use riffle_client::units;
 
 use std::process::ExitCode;
 

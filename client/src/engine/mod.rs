@@ -1,0 +1,2 @@
+//! The session: torrents, peer connections, storage and rate limits on
+//! tokio.
