@@ -2,6 +2,8 @@
 //! binary, and find the real peers the interop tests need, failing with the
 //! command that installs them when they are missing.
 
+pub mod scripted;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

@@ -1,0 +1,213 @@
+//! What each scripted peer does once the handshake is done: serve blocks
+//! (honestly or not), or send one hostile frame and watch what riffle does.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use riffle_protocol::wire::{Message, RawBlock};
+
+use super::content::Content;
+use super::rate::RateLimit;
+use super::stats::{Event, Stats};
+use super::stream::{End, PeerStream};
+
+/// The script a peer follows on every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Advertise every piece, unchoke at once, serve every valid REQUEST in
+    /// order (honouring CANCEL) at the peer's rate limit, if any.
+    Seeder,
+    /// Like [`Behaviour::Seeder`], but every byte of every block is wrong
+    /// (inverted); the lengths are right, so only the hash check catches it.
+    Liar,
+    /// After the handshake, a frame whose length prefix is 2^31 − 1, then
+    /// one byte every 100 ms for as long as the socket stays open.
+    HugeFrame,
+    /// After the handshake, HAVE for the first index past the last piece,
+    /// then HAVE(u32::MAX); holds no real piece.
+    HaveOutOfRange,
+    /// After the handshake, a BITFIELD of the right length whose real bits
+    /// are all clear and whose spare bits (past the last piece) are set.
+    SpareBitfieldBits,
+}
+
+/// Longest a blocks-free read waits, so stop is noticed promptly.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// Most requests queued per connection; more are dropped (a real client
+/// would reject them; riffle's pipeline is far shorter).
+const MAX_QUEUE: usize = 4096;
+/// Blocks sent between two looks at the socket, so CANCELs are seen soon.
+const BLOCKS_PER_TURN: usize = 8;
+
+/// What a connection's script needs from its peer.
+pub(crate) struct Ctx<'a> {
+    /// The torrent served.
+    pub content: &'a Content,
+    /// Shared counters.
+    pub stats: &'a Stats,
+    /// The peer's upload limit.
+    pub rate: Option<&'a RateLimit>,
+    /// This connection's number in the timeline.
+    pub conn: u64,
+    /// Has the test ended?
+    pub stop: &'a dyn Fn() -> bool,
+}
+
+/// Run `behaviour` on a connection whose handshake is done, until riffle
+/// hangs up, the script gives up, or the test ends.
+pub(crate) fn run(behaviour: Behaviour, ps: &mut PeerStream, ctx: &Ctx<'_>) -> Result<(), End> {
+    match behaviour {
+        Behaviour::Seeder => serve(ps, ctx, false),
+        Behaviour::Liar => serve(ps, ctx, true),
+        Behaviour::HugeFrame => huge_frame(ps, ctx),
+        Behaviour::HaveOutOfRange => {
+            ps.send(&Message::Have(ctx.content.piece_count()))?;
+            ctx.stats.record(Event::HostileSent { conn: ctx.conn });
+            ps.send(&Message::Have(u32::MAX))?;
+            idle(ps, ctx)
+        }
+        Behaviour::SpareBitfieldBits => {
+            ps.send(&Message::Bitfield(
+                spare_bits_only(ctx.content.piece_count()).into(),
+            ))?;
+            ctx.stats.record(Event::HostileSent { conn: ctx.conn });
+            idle(ps, ctx)
+        }
+    }
+}
+
+/// A bitfield for `pieces` pieces with only the spare bits set; when there
+/// are no spare bits, one byte too long (equally invalid).
+pub fn spare_bits_only(pieces: u32) -> Vec<u8> {
+    let len = pieces.div_ceil(8) as usize;
+    let mut bytes = vec![0u8; len];
+    let used = pieces % 8;
+    match bytes.last_mut() {
+        Some(last) if used != 0 => *last = 0xFF >> used,
+        _ => bytes.push(0xFF),
+    }
+    bytes
+}
+
+fn full_bitfield(pieces: u32) -> Vec<u8> {
+    let mut bytes = vec![0xFFu8; pieces.div_ceil(8) as usize];
+    let used = pieces % 8;
+    if let Some(last) = bytes.last_mut() {
+        if used != 0 {
+            *last = 0xFF << (8 - used);
+        }
+    }
+    bytes
+}
+
+/// Seed: bitfield, unchoke, then answer requests in order.
+fn serve(ps: &mut PeerStream, ctx: &Ctx<'_>, corrupt: bool) -> Result<(), End> {
+    let c = ctx.content;
+    ps.send(&Message::Bitfield(full_bitfield(c.piece_count()).into()))?;
+    ps.send(&Message::Unchoke)?;
+    let mut queue: VecDeque<RawBlock> = VecDeque::new();
+    let mut throttled = false;
+    loop {
+        if (ctx.stop)() {
+            return Err(End::Stopped);
+        }
+        let mut wait = if queue.is_empty() {
+            IDLE_WAIT
+        } else if throttled {
+            Duration::from_millis(2)
+        } else {
+            Duration::ZERO
+        };
+        while let Some(msg) = ps.next(wait)? {
+            wait = Duration::ZERO;
+            match msg {
+                Message::Request(b) => {
+                    ctx.stats.request_seen();
+                    if c.block(b.piece, b.offset, b.length).is_none() {
+                        Stats::add(&ctx.stats.bad_requests, 1);
+                    } else if queue.len() < MAX_QUEUE {
+                        queue.push_back(b);
+                    }
+                }
+                Message::Cancel(b) => {
+                    if let Some(at) = queue.iter().position(|q| *q == b) {
+                        queue.remove(at);
+                        Stats::add(&ctx.stats.cancels, 1);
+                    }
+                }
+                // Interest, choking, HAVEs and keep-alives change nothing
+                // for a seeder that unchokes everyone.
+                _ => {}
+            }
+        }
+        throttled = false;
+        for _ in 0..BLOCKS_PER_TURN {
+            let Some(&b) = queue.front() else { break };
+            if ctx.rate.is_some_and(|r| !r.try_take(b.length)) {
+                throttled = true;
+                break;
+            }
+            queue.pop_front();
+            let Some(data) = c.block(b.piece, b.offset, b.length) else {
+                continue;
+            };
+            if corrupt {
+                let bad: Vec<u8> = data.iter().map(|x| !x).collect();
+                ps.send_piece(b.piece, b.offset, &bad)?;
+            } else {
+                ps.send_piece(b.piece, b.offset, data)?;
+            }
+            Stats::add(&ctx.stats.payload_bytes, u64::from(b.length));
+            Stats::add(&ctx.stats.blocks, 1);
+        }
+    }
+}
+
+/// The 2 GiB frame: announce it, then trickle its body.
+fn huge_frame(ps: &mut PeerStream, ctx: &Ctx<'_>) -> Result<(), End> {
+    ps.write_raw(&0x7FFF_FFFFu32.to_be_bytes())?;
+    ctx.stats.record(Event::HostileSent { conn: ctx.conn });
+    loop {
+        if (ctx.stop)() {
+            return Err(End::Stopped);
+        }
+        ps.drain(Duration::from_millis(100))?;
+        ps.write_raw(&[0])?;
+    }
+}
+
+/// Hold the connection open, counting requests, answering nothing.
+fn idle(ps: &mut PeerStream, ctx: &Ctx<'_>) -> Result<(), End> {
+    loop {
+        if (ctx.stop)() {
+            return Err(End::Stopped);
+        }
+        if let Some(Message::Request(_)) = ps.next(IDLE_WAIT)? {
+            ctx.stats.request_seen();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riffle_protocol::Bitfield;
+
+    #[test]
+    fn bitfields_have_the_bits_we_mean() {
+        for pieces in [1u32, 7, 8, 9, 45, 64] {
+            let full = Bitfield::from_bytes(&full_bitfield(pieces), pieces).expect("valid");
+            assert!(full.is_full(), "{pieces}");
+            let spare = spare_bits_only(pieces);
+            assert!(
+                Bitfield::from_bytes(&spare, pieces).is_err(),
+                "riffle-protocol rejects spare bits for {pieces} pieces"
+            );
+            // Every real bit is clear.
+            for i in 0..pieces {
+                let byte = spare.get((i / 8) as usize).copied().unwrap_or(0);
+                assert_eq!(byte & (0x80 >> (i % 8)), 0, "piece {i} of {pieces}");
+            }
+        }
+    }
+}
