@@ -13,6 +13,7 @@ mod behaviour;
 mod content;
 mod peer;
 mod rate;
+mod run;
 mod stats;
 mod stream;
 
@@ -23,5 +24,6 @@ pub use behaviour::{spare_bits_only, Behaviour};
 pub use content::{pseudo_random, Content};
 pub use peer::ScriptedPeer;
 pub use rate::RateLimit;
+pub use run::{run_to_end, Exit, Riffle};
 pub use stats::{Ending, Event, Stats};
 pub use stream::{End, PeerStream};

@@ -259,3 +259,23 @@ fn wrong_torrent_is_refused() {
     assert!(matches!(ps.read_handshake(&|| false), Err(End::Remote)));
     assert_eq!(Stats::get(&peer.stats().handshakes), 0);
 }
+
+#[test]
+fn riffle_runs_report_the_bytes_they_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Content::single_file("big.bin", 6 << 20, 256 * 1024, 8);
+    c.write_data(tmp.path());
+    let src = tmp.path().join("big.bin");
+    let out = tmp.path().join("big.torrent");
+    let (r, exit) = run_to_end(
+        "create",
+        &["create", src.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        tmp.path(),
+        Duration::from_secs(60),
+    );
+    assert!(exit.status.success(), "{}", r.report(20));
+    let rchar = exit.rchar.expect("Linux reports rchar");
+    assert!(rchar >= 6 << 20, "hashing 6 MiB read only {rchar} bytes");
+    assert!(rchar < 8 << 20, "read {rchar} bytes for a 6 MiB file");
+    assert!(exit.peak_rss_kib > 0);
+}
