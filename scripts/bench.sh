@@ -9,7 +9,11 @@
 # Environment: BENCH_MIB (payload size, default 1024), BENCH_FILES (files in
 # the multi-file torrent, default 40), BENCH_DIR (parent of the scratch
 # directory, default /tmp; it must be on a real disk, not tmpfs),
-# BENCH_KEEP=1 keeps the scratch directory.
+# BENCH_KEEP=1 keeps the scratch directory, BENCH_TIMEOUT (default 120)
+# bounds each run in seconds, BENCH_WAIT (default 180) bounds the wait for
+# other builds, BENCH_NO_BUILD=1 uses the binaries in target/release as
+# they are, BENCH_PROFILE=DIR adds one profiled riffle download,
+# BENCH_RIFFLE=PATH measures another riffle binary (not built).
 #
 # The riffle rows need `riffle download` (and `riffle seed` for riffle to
 # riffle); without them those rows are skipped with a message.
@@ -37,7 +41,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-riffle=$repo/target/release/riffle
+riffle=${BENCH_RIFFLE:-$repo/target/release/riffle}
 null=$repo/target/release/null_leecher
 # build PACKAGE [BIN]: build in release; in a tree where someone is mid-edit
 # the build can fail, and then an existing binary is used with a warning.
@@ -51,7 +55,7 @@ build() {
     log "WARNING: build of $1 failed; using the existing $exe from $(date -r "$exe" -u +%H:%M:%SZ)"
   fi
 }
-build riffle-client
+[ -n "${BENCH_RIFFLE:-}" ] || build riffle-client
 build riffle-tests null_leecher
 have_download=0
 have_seed=0
@@ -150,7 +154,8 @@ measure() {
   local case=$1 client=$2 status=ok
   shift 2
   sync
-  if ! /usr/bin/time -f "%e %U %S %M" -o "$work/one" "$@" >"$work/run.out" 2>"$work/run.err"; then
+  if ! /usr/bin/time -f "%e %U %S %M" -o "$work/one" timeout -k 5 "${BENCH_TIMEOUT:-120}" "$@" \
+    >"$work/run.out" 2>"$work/run.err"; then
     status=failed
     log "  $case $client FAILED: $*"
     tail -5 "$work/run.err" >&2
@@ -239,7 +244,7 @@ if [ -n "${BENCH_PROFILE:-}" ] && [ $have_download -eq 1 ]; then
   perf report -i "$BENCH_PROFILE/perf.data" --children --sort symbol --stdio \
     --percent-limit 2 -g none 2>/dev/null >"$BENCH_PROFILE/children.txt" || true
   log "top functions (self time):"
-  grep -v '^#' "$BENCH_PROFILE/self.txt" | grep '%' | head -25 >&2
+  grep -v '^#' "$BENCH_PROFILE/self.txt" | grep '%' | head -25 | sed 's/ *[-] *[-] *$//' | cut -c1-120 >&2
 fi
 
 # --- report --------------------------------------------------------------------
