@@ -33,6 +33,32 @@ const QUICK: Duration = Duration::from_secs(5);
 /// a few small system files. A generous 1 MiB.
 const READ_SLACK: u64 = 1 << 20;
 
+/// The start-up counts from riffle's final summary line, `(trusted,
+/// hashed)`: "... at start T pieces trusted from the resume record, H
+/// hashed ...". `None` if the line is missing or says something else.
+fn start_up_counts(stdout: &str) -> Option<(u32, u32)> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("pieces trusted"))?;
+    let (before, after) = line.split_once(" pieces trusted")?;
+    let trusted = before.rsplit(' ').next()?.parse().ok()?;
+    let hashed = after
+        .split([',', ';'])
+        .find_map(|part| part.trim().strip_suffix(" hashed"))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((trusted, hashed))
+}
+
+#[test]
+fn summary_counts_parse() {
+    let line = "complete: x.bin (16.0 MiB) in 0.1 s, 0 B/s; at start 64 pieces trusted from the resume record, 0 hashed; downloaded 0 B, wasted 0 B, 0 hash failures";
+    assert_eq!(start_up_counts(line), Some((64, 0)));
+    assert_eq!(start_up_counts("status\nnothing"), None);
+}
+
 fn download_args<'a>(torrent: &'a Path, out: &'a Path, seeder: &'a str) -> Vec<&'a str> {
     vec![
         "download",
@@ -202,5 +228,13 @@ fn truncated_file_rehashes_only_its_own_pieces() {
     assert!(
         rchar <= b_piece_bytes + 2 * fetched + READ_SLACK,
         "riffle read {rchar} bytes: it re-hashed pieces outside b.bin\n{context}"
+    );
+    let pieces = content.piece_count();
+    let b_count = b_pieces.end - b_pieces.start;
+    let (trusted, hashed) = start_up_counts(&second.stdout())
+        .unwrap_or_else(|| panic!("no summary line naming pieces trusted and hashed\n{context}"));
+    assert!(
+        trusted + b_count >= pieces && hashed <= b_count,
+        "summary says {trusted} trusted, {hashed} hashed; only b.bin's {b_count} pieces may be re-hashed\n{context}"
     );
 }
