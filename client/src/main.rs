@@ -27,6 +27,10 @@ enum Command {
     Create(commands::create::CreateArgs),
     /// Show what a .torrent file holds (human-readable, or --json).
     Info(commands::info::InfoArgs),
+    /// Download torrents into a directory (then exit, or keep seeding).
+    Download(commands::download::DownloadArgs),
+    /// Check a torrent's data and seed it until stopped.
+    Seed(commands::seed::SeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,12 +47,20 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Create(args) => commands::create::run(args),
         Command::Info(args) => commands::info::run(args),
+        Command::Download(args) => commands::download::run_download(args),
+        Command::Seed(args) => commands::seed::run_seed(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("riffle: error: {}", one_line(&e));
-            ExitCode::from(2)
+            // Bad input is 2; a failure while running (disk, interrupted
+            // download) is 1.
+            if e.downcast_ref::<commands::run::RuntimeFailure>().is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

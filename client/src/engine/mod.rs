@@ -1,2 +1,71 @@
 //! The session: torrents, peer connections, storage and rate limits on
 //! tokio.
+//!
+//! - [`Session`] owns the listener, the session-wide rate buckets and the
+//!   hashing slots, and runs any number of torrents.
+//! - Each torrent is one control task (`torrent/`) that owns its policy
+//!   state; each peer connection is one task (`peer.rs`) that owns its
+//!   socket and writes and reads piece data itself.
+//! - `rate.rs` holds the governor buckets, `claims.rs` the lock-free bit
+//!   sets shared on the data path, `mailbox.rs` the torrent-to-peer orders.
+
+mod announce;
+mod claims;
+mod listener;
+mod mailbox;
+mod peer;
+pub mod rate;
+mod session;
+mod shared;
+pub mod torrent;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use riffle_protocol::peer::PeerConfig;
+
+pub use session::{Session, TorrentHandle};
+pub use torrent::status::{PeerStatus, TorrentState, TorrentStatus};
+pub use torrent::{resume_path, TorrentOptions};
+
+/// Session-wide settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Where to listen for peers. Port 0 picks a free port; a busy port
+    /// falls back to the next free one when `listen_fallback` is set.
+    pub listen: SocketAddr,
+    /// Try the next ports when the one asked for is busy.
+    pub listen_fallback: bool,
+    /// Session upload limit, bytes per second (0 = unlimited).
+    pub max_upload_rate: u64,
+    /// Session download limit, bytes per second (0 = unlimited).
+    pub max_download_rate: u64,
+    /// Timeouts and limits of each connection.
+    pub peer: PeerConfig,
+    /// Give up a dial after this long.
+    pub connect_timeout: Duration,
+    /// A peer that delivers nothing for this long while asked is snubbed.
+    pub snub_after: Duration,
+    /// The `stopped` announce at shutdown waits at most this long.
+    pub stop_announce_timeout: Duration,
+    /// Threads hashing pieces at once.
+    pub hash_workers: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 6881)),
+            listen_fallback: true,
+            max_upload_rate: 0,
+            max_download_rate: 0,
+            peer: PeerConfig::default(),
+            connect_timeout: Duration::from_secs(10),
+            snub_after: Duration::from_secs(30),
+            stop_announce_timeout: Duration::from_secs(2),
+            hash_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! One task per peer connection: it owns the socket and the core's
+//! [`PeerConnection`], writes received blocks to storage itself, serves the
+//! peer's requests from storage under the rate buckets, and reports what
+//! the torrent needs to know in batches.
+//!
+//! The torrent steers it through a [`Mailbox`] (requests, cancels, HAVEs,
+//! choke, interest, close); it answers through a bounded channel, so a
+//! torrent that falls behind slows its peers' reading instead of queueing
+//! without bound.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use riffle_policies::peer::PeerKey;
+use riffle_protocol::peer::{Event, PeerConnection, Phase};
+use riffle_protocol::wire::Reserved;
+use riffle_protocol::{Bitfield, BlockRef, PeerId, PieceIndex};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::mailbox::{Mailbox, Orders};
+use super::rate::{Bucket, Debt, Take};
+use super::shared::{Counters, TorrentShared};
+
+/// Bytes read from the socket per round before other work gets a turn.
+const READ_ROUND: usize = 1 << 20;
+/// Room reserved in the read buffer before each read.
+const READ_CHUNK: usize = 256 * 1024;
+/// Stop serving uploads while this much is waiting to be written.
+const WRITE_HIGH_WATER: usize = 2 << 20;
+/// Most buffers handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// What a peer task tells its torrent.
+#[derive(Debug)]
+pub enum FromPeer {
+    /// A batch of events of one peer, in order.
+    Events {
+        /// Which peer.
+        key: PeerKey,
+        /// What happened.
+        events: Vec<PeerEvent>,
+    },
+    /// The connection ended (or never started).
+    Down {
+        /// Which peer.
+        key: PeerKey,
+        /// Why, for logs and status.
+        reason: String,
+        /// The peer broke the protocol (do not dial it again).
+        misbehaved: bool,
+    },
+}
+
+/// One thing that happened on a connection.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// Handshakes exchanged.
+    Handshake {
+        /// The peer's id.
+        peer_id: PeerId,
+        /// Its extension bits.
+        reserved: Reserved,
+    },
+    /// The peer's BITFIELD.
+    Bitfield(Bitfield),
+    /// HAVE ALL (BEP 6).
+    HaveAll,
+    /// HAVE NONE (BEP 6).
+    HaveNone,
+    /// HAVE.
+    Have(PieceIndex),
+    /// The peer choked us (requests not served; the fast extension tells
+    /// us which with REJECTs).
+    Choked,
+    /// The peer unchoked us.
+    Unchoked,
+    /// The peer is interested in our pieces.
+    Interested,
+    /// The peer is no longer interested.
+    NotInterested,
+    /// A block we asked for arrived. `written`: this copy was the first and
+    /// is on disk; otherwise it was a duplicate and dropped.
+    Block {
+        /// Which block.
+        block: BlockRef,
+        /// Whether this copy was stored.
+        written: bool,
+    },
+    /// Storing a block failed (disk full, permissions).
+    WriteFailed {
+        /// Which block.
+        block: BlockRef,
+        /// The storage error.
+        error: String,
+    },
+    /// A request will not be answered (rejected, dropped by a choke, or
+    /// could not be sent): return it to the picker.
+    Returned(BlockRef),
+    /// A request has gone unanswered for the request timeout (it stays
+    /// outstanding at the connection; the data may still come).
+    TimedOut(BlockRef),
+    /// The peer's extended handshake: its request queue size and client.
+    Extended {
+        /// `reqq`.
+        reqq: Option<u32>,
+        /// `v`.
+        client: Option<String>,
+    },
+    /// Payload bytes sent since the last report.
+    Uploaded(u64),
+}
+
+/// A running connection.
+pub struct PeerTask {
+    /// The torrent's key for this peer.
+    pub key: PeerKey,
+    /// The remote address (for logs).
+    pub addr: SocketAddr,
+    /// The socket.
+    pub stream: TcpStream,
+    /// The protocol state machine.
+    pub conn: PeerConnection,
+    /// Storage, claims and buckets of the torrent.
+    pub shared: Arc<TorrentShared>,
+    /// Orders from the torrent.
+    pub mailbox: Arc<Mailbox>,
+    /// Reports to the torrent.
+    pub to_torrent: mpsc::Sender<FromPeer>,
+    /// This peer's own upload bucket (0 = unlimited).
+    pub peer_up: Arc<Bucket>,
+    /// This peer's own download bucket.
+    pub peer_down: Arc<Bucket>,
+}
+
+/// Working state of the loop (kept apart from the setup fields).
+struct Io {
+    rbuf: BytesMut,
+    pending: VecDeque<Bytes>,
+    pending_bytes: usize,
+    uploads: VecDeque<BlockRef>,
+    up_debt: Debt,
+    down_debt: Debt,
+    read_paused_until: Option<Instant>,
+    upload_paused_until: Option<Instant>,
+    events: Vec<PeerEvent>,
+    uploaded_unreported: u64,
+}
+
+/// Why the loop ended.
+struct End {
+    reason: String,
+    misbehaved: bool,
+}
+
+impl End {
+    fn fine(reason: impl Into<String>) -> End {
+        End {
+            reason: reason.into(),
+            misbehaved: false,
+        }
+    }
+}
+
+impl PeerTask {
+    /// Run the connection until it ends, then tell the torrent.
+    pub async fn run(mut self) {
+        let _ = self.stream.set_nodelay(true);
+        let mut io = Io {
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            uploads: VecDeque::new(),
+            up_debt: Debt::default(),
+            down_debt: Debt::default(),
+            read_paused_until: None,
+            upload_paused_until: None,
+            events: Vec::new(),
+            uploaded_unreported: 0,
+        };
+        let end = match self.drive(&mut io).await {
+            Ok(()) => End::fine("closed"),
+            Err(e) => e,
+        };
+        // Report what was done before the end (blocks written, uploads).
+        if io.uploaded_unreported > 0 {
+            io.events.push(PeerEvent::Uploaded(io.uploaded_unreported));
+        }
+        if !io.events.is_empty() {
+            let events = std::mem::take(&mut io.events);
+            let _ = self
+                .to_torrent
+                .send(FromPeer::Events {
+                    key: self.key,
+                    events,
+                })
+                .await;
+        }
+        tracing::debug!(peer = %self.addr, reason = %end.reason, "connection ended");
+        let _ = self
+            .to_torrent
+            .send(FromPeer::Down {
+                key: self.key,
+                reason: end.reason,
+                misbehaved: end.misbehaved,
+            })
+            .await;
+    }
+
+    async fn drive(&mut self, io: &mut Io) -> Result<(), End> {
+        loop {
+            let now = Instant::now();
+            self.pump(io, now)?;
+            if io.uploaded_unreported > 0
+                && (io.uploaded_unreported >= 1 << 20 || io.uploads.is_empty())
+            {
+                io.events.push(PeerEvent::Uploaded(io.uploaded_unreported));
+                io.uploaded_unreported = 0;
+            }
+            if !io.events.is_empty() {
+                let events = std::mem::take(&mut io.events);
+                self.to_torrent
+                    .send(FromPeer::Events {
+                        key: self.key,
+                        events,
+                    })
+                    .await
+                    .map_err(|_| End::fine("torrent stopped"))?;
+            }
+            if self.conn.phase() == Phase::Closed && io.pending.is_empty() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let mut wake = self.conn.poll_timeout().map(Instant::from_std);
+            for t in [io.read_paused_until, io.upload_paused_until]
+                .into_iter()
+                .flatten()
+            {
+                wake = Some(wake.map_or(t, |w| w.min(t)));
+            }
+            let can_read = io.read_paused_until.is_none_or(|t| t <= now);
+            let want_write = !io.pending.is_empty();
+            let sleep_until = wake.unwrap_or(now + Duration::from_secs(3600));
+            tokio::select! {
+                _ = self.mailbox.wait() => {
+                    let orders = self.mailbox.take();
+                    self.apply(io, orders)?;
+                }
+                r = self.stream.readable(), if can_read => {
+                    r.map_err(|e| End::fine(format!("read: {e}")))?;
+                    self.read(io)?;
+                }
+                r = self.stream.writable(), if want_write => {
+                    r.map_err(|e| End::fine(format!("write: {e}")))?;
+                    self.write(io)?;
+                }
+                _ = tokio::time::sleep_until(sleep_until) => {
+                    let now = Instant::now();
+                    if io.read_paused_until.is_some_and(|t| t <= now) {
+                        io.read_paused_until = None;
+                    }
+                    if io.upload_paused_until.is_some_and(|t| t <= now) {
+                        io.upload_paused_until = None;
+                    }
+                    self.conn
+                        .handle_timeout(now.into_std())
+                        .map_err(|e| End::fine(e.to_string()))?;
+                }
+            }
+        }
+    }
+
+    /// Drain the connection's events and output, serve uploads.
+    fn pump(&mut self, io: &mut Io, now: Instant) -> Result<(), End> {
+        while let Some(ev) = self.conn.poll_event() {
+            self.on_event(io, ev)?;
+        }
+        self.serve_uploads(io, now);
+        while let Some(chunk) = self.conn.poll_transmit() {
+            io.pending_bytes += chunk.len();
+            io.pending.push_back(chunk);
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, io: &mut Io, ev: Event) -> Result<(), End> {
+        let shared = &self.shared;
+        let out = match ev {
+            Event::HandshakeCompleted { peer_id, reserved } => {
+                PeerEvent::Handshake { peer_id, reserved }
+            }
+            Event::Bitfield(b) => PeerEvent::Bitfield(b),
+            Event::HaveAll => PeerEvent::HaveAll,
+            Event::HaveNone => PeerEvent::HaveNone,
+            Event::Have(p) => PeerEvent::Have(p),
+            Event::Choked => PeerEvent::Choked,
+            Event::Unchoked => PeerEvent::Unchoked,
+            Event::Interested => PeerEvent::Interested,
+            Event::NotInterested => PeerEvent::NotInterested,
+            Event::BlockReceived { block, data } => {
+                let len = data.len() as u64;
+                Counters::add(&shared.counters.downloaded, len);
+                if shared.claims.claim(block) {
+                    if let Err(e) = shared.storage.write_block(block.piece, block.offset, &data) {
+                        // Let another copy be written later.
+                        shared.claims.clear_piece(block.piece);
+                        PeerEvent::WriteFailed {
+                            block,
+                            error: e.to_string(),
+                        }
+                    } else {
+                        PeerEvent::Block {
+                            block,
+                            written: true,
+                        }
+                    }
+                } else {
+                    Counters::add(&shared.counters.wasted, len);
+                    PeerEvent::Block {
+                        block,
+                        written: false,
+                    }
+                }
+            }
+            Event::BlockRequested(block) => {
+                if shared.verified.get(block.piece.idx()) {
+                    io.uploads.push_back(block);
+                } else {
+                    self.conn.reject_request(Instant::now().into_std(), block);
+                }
+                return Ok(());
+            }
+            Event::RequestCancelled(block) => {
+                io.uploads.retain(|b| *b != block);
+                return Ok(());
+            }
+            Event::RequestRejected(block) => PeerEvent::Returned(block),
+            Event::RequestTimedOut(block) => PeerEvent::TimedOut(block),
+            Event::ExtendedHandshake(h) => PeerEvent::Extended {
+                reqq: h.reqq,
+                client: h.client,
+            },
+            Event::AllowedFast(_)
+            | Event::Suggest(_)
+            | Event::DhtPort(_)
+            | Event::ExtendedMessage { .. } => return Ok(()),
+        };
+        io.events.push(out);
+        Ok(())
+    }
+
+    /// Answer queued requests while the buckets allow and the socket keeps
+    /// up.
+    fn serve_uploads(&mut self, io: &mut Io, now: Instant) {
+        if io.upload_paused_until.is_some_and(|t| t > now) {
+            return;
+        }
+        io.upload_paused_until = None;
+        while let Some(&block) = io.uploads.front() {
+            if io.pending_bytes >= WRITE_HIGH_WATER {
+                return;
+            }
+            if !io.up_debt.is_owed() {
+                io.up_debt = Debt::new(block.length);
+            }
+            let shared = &self.shared;
+            let mut buckets: Vec<&Bucket> = shared.up.iter().map(|b| &**b).collect();
+            buckets.push(&self.peer_up);
+            if let Take::Wait(d) = io.up_debt.pay(&buckets) {
+                io.upload_paused_until = Some(now + d);
+                return;
+            }
+            io.uploads.pop_front();
+            let mut data = BytesMut::zeroed(block.length as usize);
+            if let Err(e) = shared
+                .storage
+                .read_block(block.piece, block.offset, &mut data)
+            {
+                tracing::warn!(peer = %self.addr, %e, "cannot read a requested block");
+                self.conn.reject_request(now.into_std(), block);
+                continue;
+            }
+            if self
+                .conn
+                .send_block(now.into_std(), block, data.freeze())
+                .is_ok()
+            {
+                Counters::add(&shared.counters.uploaded, u64::from(block.length));
+                io.uploaded_unreported += u64::from(block.length);
+            }
+            while let Some(chunk) = self.conn.poll_transmit() {
+                io.pending_bytes += chunk.len();
+                io.pending.push_back(chunk);
+            }
+        }
+    }
+
+    fn apply(&mut self, io: &mut Io, o: Orders) -> Result<(), End> {
+        let now = Instant::now().into_std();
+        if let Some(reason) = o.close {
+            self.conn.close();
+            return Err(End::fine(reason));
+        }
+        for c in o.cancels {
+            self.conn.cancel_block(now, c);
+        }
+        if let Some(i) = o.interested {
+            let _ = self.conn.set_interested(now, i);
+        }
+        match o.choke {
+            Some(true) => {
+                let _ = self.conn.choke_peer(now);
+                io.uploads.clear();
+            }
+            Some(false) => {
+                let _ = self.conn.unchoke_peer(now);
+            }
+            None => {}
+        }
+        for h in o.haves {
+            let _ = self.conn.announce_have(now, h);
+        }
+        for r in o.requests {
+            if self.conn.request_block(now, r).is_err() {
+                io.events.push(PeerEvent::Returned(r));
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, io: &mut Io) -> Result<(), End> {
+        let mut total = 0usize;
+        let limited =
+            self.shared.down.iter().any(|b| b.is_limited()) || self.peer_down.is_limited();
+        let round = if limited { 64 * 1024 } else { READ_ROUND };
+        loop {
+            io.rbuf.reserve(READ_CHUNK);
+            match self.stream.try_read_buf(&mut io.rbuf) {
+                Ok(0) => {
+                    // Process what came before the end of stream.
+                    let _ = self
+                        .conn
+                        .handle_read(Instant::now().into_std(), &mut io.rbuf);
+                    return Err(End::fine("peer closed the connection"));
+                }
+                Ok(n) => {
+                    total += n;
+                    if total >= round {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(End::fine(format!("read: {e}"))),
+            }
+        }
+        if total == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.conn
+            .handle_read(now.into_std(), &mut io.rbuf)
+            .map_err(|e| End {
+                reason: e.to_string(),
+                misbehaved: misbehaved(&e),
+            })?;
+        if limited {
+            io.down_debt = Debt::new(u32::try_from(total).unwrap_or(u32::MAX));
+            let shared = &self.shared;
+            let mut buckets: Vec<&Bucket> = shared.down.iter().map(|b| &**b).collect();
+            buckets.push(&self.peer_down);
+            if let Take::Wait(d) = io.down_debt.pay(&buckets) {
+                // The bytes are read; stop reading until they are paid for.
+                io.read_paused_until = Some(now + d);
+                io.down_debt = Debt::default();
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, io: &mut Io) -> Result<(), End> {
+        loop {
+            if io.pending.is_empty() {
+                return Ok(());
+            }
+            let slices: Vec<IoSlice<'_>> = io
+                .pending
+                .iter()
+                .take(MAX_IOV)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            let n = match self.stream.try_write_vectored(&slices) {
+                Ok(0) => return Err(End::fine("socket closed")),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(End::fine(format!("write: {e}"))),
+            };
+            io.pending_bytes = io.pending_bytes.saturating_sub(n);
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = io.pending.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    io.pending.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Errors that show the peer broke the protocol (as opposed to going
+/// quiet or hanging up): such a peer is not dialled again.
+fn misbehaved(e: &riffle_protocol::peer::ConnectionError) -> bool {
+    use riffle_protocol::peer::ConnectionError as E;
+    !matches!(
+        e,
+        E::Idle(_) | E::HandshakeTimeout(_) | E::WrongInfoHash { .. }
+    )
+}

@@ -1,0 +1,236 @@
+//! A session: one listener, session-wide rate buckets and hashing slots,
+//! and the torrents running in it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use rand::RngCore;
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::{InfoHash, PeerId};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::listener::{self, Routes};
+use super::rate::Bucket;
+use super::torrent::{self, Command, TorrentOptions};
+use super::{SessionConfig, TorrentStatus};
+
+/// Ports tried after the one asked for, when it is busy.
+const LISTEN_TRIES: u16 = 50;
+
+/// Why a session or torrent could not start.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    /// No port could be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The last bind error.
+        source: std::io::Error,
+    },
+    /// The torrent runs in this session already.
+    #[error("torrent {0} is already in the session")]
+    Duplicate(String),
+}
+
+/// A running session.
+pub struct Session {
+    config: SessionConfig,
+    our_id: PeerId,
+    listen_addr: SocketAddr,
+    routes: Routes,
+    up: Arc<Bucket>,
+    down: Arc<Bucket>,
+    hash_slots: Arc<Semaphore>,
+    listener: JoinHandle<()>,
+    torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Command>>>,
+}
+
+/// A torrent in a session.
+pub struct TorrentHandle {
+    /// Its info-hash.
+    pub info_hash: InfoHash,
+    status: watch::Receiver<TorrentStatus>,
+    commands: mpsc::Sender<Command>,
+    task: JoinHandle<()>,
+}
+
+impl TorrentHandle {
+    /// Snapshots of the torrent, updated a few times a second.
+    pub fn status(&self) -> watch::Receiver<TorrentStatus> {
+        self.status.clone()
+    }
+
+    /// Dial more peers.
+    pub async fn add_peers(&self, addrs: Vec<SocketAddr>) {
+        let _ = self.commands.send(Command::AddPeers(addrs)).await;
+    }
+
+    /// Stop the torrent cleanly and wait until it has.
+    pub async fn shutdown(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let _ = self.task.await;
+    }
+
+    /// Has the task ended (complete without seeding, failed or stopped)?
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Wait for the task to end.
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+impl Session {
+    /// Bind the listener and start the session.
+    pub async fn start(config: SessionConfig) -> Result<Session, SessionError> {
+        let listener = bind(&config).await?;
+        let listen_addr = listener
+            .local_addr()
+            .map_err(|source| SessionError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let routes: Routes = Arc::default();
+        let task = tokio::spawn(listener::run(listener, routes.clone()));
+        let mut random = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut random);
+        Ok(Session {
+            our_id: PeerId::generate(random),
+            listen_addr,
+            routes,
+            up: Bucket::shared(config.max_upload_rate),
+            down: Bucket::shared(config.max_download_rate),
+            hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
+            listener: task,
+            torrents: Mutex::new(HashMap::new()),
+            config,
+        })
+    }
+
+    /// The address peers reach us on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.our_id
+    }
+
+    /// The session's upload bucket (its rate can be changed at run time).
+    pub fn upload_bucket(&self) -> Arc<Bucket> {
+        self.up.clone()
+    }
+
+    /// The session's download bucket.
+    pub fn download_bucket(&self) -> Arc<Bucket> {
+        self.down.clone()
+    }
+
+    /// Start a torrent. Its data is checked in the background (status
+    /// `Checking`) before any peer is contacted.
+    pub fn add_torrent(
+        &self,
+        meta: Metainfo,
+        options: TorrentOptions,
+    ) -> Result<TorrentHandle, SessionError> {
+        let info_hash = meta.info_hash;
+        let mut torrents = self.torrents.lock().unwrap_or_else(|e| e.into_inner());
+        torrents.retain(|_, tx| !tx.is_closed());
+        if torrents.contains_key(&info_hash) {
+            return Err(SessionError::Duplicate(info_hash.to_hex()));
+        }
+        let (incoming_tx, incoming_rx) = mpsc::channel(32);
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let (status_tx, status_rx) = watch::channel(TorrentStatus {
+            name: meta.info.name.clone(),
+            info_hash: Some(info_hash),
+            total_bytes: meta.info.total_length(),
+            piece_count: meta.info.piece_count(),
+            ..TorrentStatus::default()
+        });
+        let task = torrent::spawn(torrent::Spawn {
+            meta: Arc::new(meta),
+            options,
+            our_id: self.our_id,
+            listen_port: self.listen_addr.port(),
+            session_up: self.up.clone(),
+            session_down: self.down.clone(),
+            hash_slots: self.hash_slots.clone(),
+            config: self.config.clone(),
+            incoming: incoming_rx,
+            commands: cmd_rx,
+            status: status_tx,
+        });
+        if let Ok(mut r) = self.routes.lock() {
+            r.insert(info_hash, incoming_tx);
+        }
+        torrents.insert(info_hash, cmd_tx.clone());
+        Ok(TorrentHandle {
+            info_hash,
+            status: status_rx,
+            commands: cmd_tx,
+            task,
+        })
+    }
+
+    /// Stop every torrent cleanly (in parallel), then the listener.
+    pub async fn shutdown(self) {
+        let senders: Vec<mpsc::Sender<Command>> = self
+            .torrents
+            .lock()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default();
+        let waits: Vec<JoinHandle<()>> = senders
+            .into_iter()
+            .map(|tx| {
+                tokio::spawn(async move {
+                    let (reply, done) = oneshot::channel();
+                    if tx.send(Command::Shutdown(reply)).await.is_ok() {
+                        let _ = done.await;
+                    }
+                })
+            })
+            .collect();
+        for w in waits {
+            let _ = w.await;
+        }
+        self.listener.abort();
+    }
+}
+
+async fn bind(config: &SessionConfig) -> Result<TcpListener, SessionError> {
+    let mut addr = config.listen;
+    let tries = if config.listen_fallback && addr.port() != 0 {
+        LISTEN_TRIES
+    } else {
+        1
+    };
+    let mut last = None;
+    for _ in 0..tries {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => {
+                last = Some(e);
+                match addr.port().checked_add(1) {
+                    Some(p) => addr.set_port(p),
+                    None => break,
+                }
+            }
+        }
+    }
+    Err(SessionError::Listen {
+        addr: config.listen,
+        source: last.unwrap_or_else(|| std::io::Error::other("no port to try")),
+    })
+}

@@ -1,0 +1,302 @@
+//! Where peers come from: addresses given by the user (pinned: re-dialled
+//! with backoff for as long as the torrent runs) and by trackers (tried a
+//! few times), connections we dial and connections the listener hands us.
+//! Banned addresses and peer ids are never used again.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use riffle_policies::PeerKey;
+use riffle_protocol::peer::{PeerConnection, PeerSetup};
+use riffle_protocol::PeerId;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::peers::PeerEntry;
+use super::{Incoming, Torrent};
+use crate::engine::peer::{FromPeer, PeerTask};
+
+/// First re-dial delay; doubles per failure.
+const BACKOFF_START: Duration = Duration::from_secs(1);
+/// Longest re-dial delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A tracker-given address that failed this many times in a row is dropped.
+const DISCOVERED_TRIES: u32 = 3;
+/// Dials in flight at once.
+const MAX_HALF_OPEN: usize = 8;
+
+#[derive(Debug)]
+struct Candidate {
+    /// Given by the user: never dropped, always re-dialled.
+    pinned: bool,
+    /// Failures in a row.
+    failures: u32,
+    /// Not before.
+    next_try: Instant,
+    /// A connection (ours or theirs) is up or being set up.
+    busy: bool,
+}
+
+/// Known peer addresses and their dial schedule.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    known: HashMap<SocketAddr, Candidate>,
+    banned_addrs: HashSet<SocketAddr>,
+    banned_ids: HashSet<PeerId>,
+}
+
+impl Candidates {
+    /// Addresses from the user.
+    pub fn add_pinned(&mut self, addrs: &[SocketAddr]) {
+        let now = Instant::now();
+        for a in addrs {
+            if self.banned_addrs.contains(a) {
+                continue;
+            }
+            let c = self.known.entry(*a).or_insert(Candidate {
+                pinned: true,
+                failures: 0,
+                next_try: now,
+                busy: false,
+            });
+            c.pinned = true;
+        }
+    }
+
+    /// Addresses from a tracker.
+    pub fn add_discovered(&mut self, addrs: &[SocketAddr]) {
+        let now = Instant::now();
+        for a in addrs {
+            if self.banned_addrs.contains(a) || a.port() == 0 {
+                continue;
+            }
+            self.known.entry(*a).or_insert(Candidate {
+                pinned: false,
+                failures: 0,
+                next_try: now,
+                busy: false,
+            });
+        }
+    }
+
+    /// Is this peer id banned?
+    pub fn is_banned_id(&self, id: &PeerId) -> bool {
+        self.banned_ids.contains(id)
+    }
+
+    /// Is this address banned?
+    pub fn is_banned_addr(&self, addr: &SocketAddr) -> bool {
+        self.banned_addrs.contains(addr)
+    }
+
+    /// Ban an address (and id). Returns true if it was not banned before.
+    pub fn ban(&mut self, addr: SocketAddr, id: Option<PeerId>) -> bool {
+        self.known.remove(&addr);
+        if let Some(id) = id {
+            self.banned_ids.insert(id);
+        }
+        self.banned_addrs.insert(addr)
+    }
+
+    /// Handshake done on a connection to `addr`.
+    pub fn connected(&mut self, addr: SocketAddr, outgoing: bool) {
+        if outgoing {
+            if let Some(c) = self.known.get_mut(&addr) {
+                c.failures = 0;
+            }
+        }
+    }
+
+    /// A connection to `addr` ended (or a dial failed).
+    pub fn disconnected(&mut self, addr: SocketAddr, outgoing: bool, now: Instant) {
+        if !outgoing {
+            return;
+        }
+        let Some(c) = self.known.get_mut(&addr) else {
+            return;
+        };
+        c.busy = false;
+        c.failures = c.failures.saturating_add(1);
+        if !c.pinned && c.failures >= DISCOVERED_TRIES {
+            self.known.remove(&addr);
+            return;
+        }
+        let shift = c.failures.saturating_sub(1).min(5);
+        let delay = (BACKOFF_START * (1u32 << shift)).min(BACKOFF_MAX);
+        c.next_try = now + delay;
+    }
+
+    /// Addresses due for a dial now (marked busy), at most `room`.
+    fn due(
+        &mut self,
+        now: Instant,
+        room: usize,
+        connected: &HashSet<SocketAddr>,
+    ) -> Vec<SocketAddr> {
+        let mut out = Vec::new();
+        for (addr, c) in self.known.iter_mut() {
+            if out.len() >= room {
+                break;
+            }
+            if !c.busy && c.next_try <= now && !connected.contains(addr) {
+                c.busy = true;
+                out.push(*addr);
+            }
+        }
+        out
+    }
+}
+
+impl Torrent {
+    /// Dial due candidates while there is room for more peers.
+    pub(super) fn dial(&mut self, now: Instant) {
+        if self.stopping {
+            return;
+        }
+        let connecting = self
+            .peers
+            .values()
+            .filter(|e| e.link == super::peers::Link::Connecting && e.outgoing)
+            .count();
+        let room = self
+            .options
+            .max_peers
+            .saturating_sub(self.peers.len())
+            .min(MAX_HALF_OPEN.saturating_sub(connecting));
+        if room == 0 {
+            return;
+        }
+        // A download that is complete and not seeding dials nobody.
+        if self.completed && !self.options.seed {
+            return;
+        }
+        let connected: HashSet<SocketAddr> = self.peers.values().map(|e| e.addr).collect();
+        for addr in self.candidates.due(now, room, &connected) {
+            self.dial_one(addr);
+        }
+    }
+
+    fn new_key(&mut self) -> PeerKey {
+        self.next_key += 1;
+        PeerKey(self.next_key)
+    }
+
+    fn dial_one(&mut self, addr: SocketAddr) {
+        let key = self.new_key();
+        let entry = PeerEntry::new(addr, self.have.len(), true, Instant::now());
+        let task = self.task_parts(key, &entry);
+        self.peers.insert(key, entry);
+        let setup = self.setup(true);
+        let timeout = self.config.connect_timeout;
+        tokio::spawn(async move {
+            let (mailbox, shared, to_torrent, peer_up, peer_down) = task;
+            let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    let _ = to_torrent
+                        .send(FromPeer::Down {
+                            key,
+                            reason: format!("connect: {e}"),
+                            misbehaved: false,
+                        })
+                        .await;
+                    return;
+                }
+                Err(_) => {
+                    let _ = to_torrent
+                        .send(FromPeer::Down {
+                            key,
+                            reason: "connect: timed out".into(),
+                            misbehaved: false,
+                        })
+                        .await;
+                    return;
+                }
+            };
+            let conn = PeerConnection::new(std::time::Instant::now(), setup);
+            PeerTask {
+                key,
+                addr,
+                stream,
+                conn,
+                shared,
+                mailbox,
+                to_torrent,
+                peer_up,
+                peer_down,
+            }
+            .run()
+            .await;
+        });
+    }
+
+    /// A connection the listener accepted for this torrent.
+    pub(super) fn accept(&mut self, inc: Incoming) {
+        if self.stopping
+            || self.candidates.is_banned_addr(&inc.addr)
+            || self.peers.len() >= self.options.max_peers
+        {
+            return;
+        }
+        let key = self.new_key();
+        let entry = PeerEntry::new(inc.addr, self.have.len(), false, Instant::now());
+        let (mailbox, shared, to_torrent, peer_up, peer_down) = self.task_parts(key, &entry);
+        self.peers.insert(key, entry);
+        let mut conn = PeerConnection::new(std::time::Instant::now(), self.setup(false));
+        let addr = inc.addr;
+        if let Err(e) = conn.handle_bytes(std::time::Instant::now(), &inc.handshake) {
+            tracing::debug!(peer = %addr, %e, "bad incoming handshake");
+            self.peers.remove(&key);
+            return;
+        }
+        tokio::spawn(
+            PeerTask {
+                key,
+                addr,
+                stream: inc.stream,
+                conn,
+                shared,
+                mailbox,
+                to_torrent,
+                peer_up,
+                peer_down,
+            }
+            .run(),
+        );
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn task_parts(
+        &self,
+        _key: PeerKey,
+        entry: &PeerEntry,
+    ) -> (
+        Arc<crate::engine::mailbox::Mailbox>,
+        Arc<crate::engine::shared::TorrentShared>,
+        tokio::sync::mpsc::Sender<FromPeer>,
+        Arc<crate::engine::rate::Bucket>,
+        Arc<crate::engine::rate::Bucket>,
+    ) {
+        (
+            entry.mailbox.clone(),
+            self.shared.clone(),
+            self.from_peers_tx.clone(),
+            entry.bucket_up.clone(),
+            crate::engine::rate::Bucket::shared(0),
+        )
+    }
+
+    fn setup(&self, initiator: bool) -> PeerSetup {
+        PeerSetup {
+            info_hash: self.shared.info_hash,
+            our_id: self.shared.our_id,
+            geometry: self.shared.geometry,
+            bitfield: self.have.clone(),
+            offer: self.shared.offer.clone(),
+            initiator,
+            config: self.shared.peer_config.clone(),
+        }
+    }
+}

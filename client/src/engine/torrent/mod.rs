@@ -1,0 +1,338 @@
+//! One torrent's control task: the single owner of its policy state — the
+//! piece picker, the chokers, who holds what — and of its peers' orders.
+//!
+//! It never touches piece data: peer tasks write and read storage
+//! themselves and report in batches; hashing runs on the blocking pool.
+//! The task reacts to four inputs (peer reports, hash results, new
+//! connections, commands) and a periodic tick (rates, choking, dialling,
+//! status).
+//!
+//! - `peers.rs`: peer reports, requests, interest, choking.
+//! - `pieces.rs`: hash checks, completion, banning liars.
+//! - `dial.rs`: peer addresses, dialling, incoming connections.
+//! - `startup.rs`: opening storage and checking what is on disk.
+//! - `status.rs`: the snapshots published to the user.
+
+mod dial;
+mod peers;
+mod pieces;
+mod startup;
+pub mod status;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use riffle_policies::choker::Choker;
+use riffle_policies::picker::PiecePicker;
+use riffle_policies::PeerKey;
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::{Bitfield, PeerId, PieceIndex};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::time::Instant;
+
+use self::dial::Candidates;
+use self::peers::PeerEntry;
+use self::status::{TorrentState, TorrentStatus};
+use super::announce::{self, Announcer, Progress};
+use super::peer::FromPeer;
+use super::rate::Bucket;
+use super::shared::TorrentShared;
+
+pub use self::startup::resume_path;
+
+/// How often the torrent looks at its clock.
+const TICK: Duration = Duration::from_millis(250);
+/// Capacity of the channel peer tasks report on.
+const FROM_PEERS: usize = 1024;
+
+/// How a torrent runs; set by the command line (and by the lab).
+#[derive(Debug, Clone)]
+pub struct TorrentOptions {
+    /// Directory the torrent's file or folder lives under.
+    pub save_dir: PathBuf,
+    /// Peers to dial directly, and re-dial with backoff when they drop.
+    pub peers: Vec<SocketAddr>,
+    /// Keep running once complete (seeding); otherwise the torrent stops
+    /// itself when complete.
+    pub seed: bool,
+    /// Only seed: refuse to start unless the data on disk is complete.
+    pub require_complete: bool,
+    /// Upload limit of this torrent in bytes per second (0 = unlimited).
+    pub max_upload_rate: u64,
+    /// Download limit of this torrent in bytes per second (0 = unlimited).
+    pub max_download_rate: u64,
+    /// Most connected peers.
+    pub max_peers: usize,
+    /// Use the trackers named in the torrent.
+    pub use_trackers: bool,
+}
+
+impl TorrentOptions {
+    /// Defaults for a download into `save_dir`.
+    pub fn new(save_dir: impl Into<PathBuf>) -> TorrentOptions {
+        TorrentOptions {
+            save_dir: save_dir.into(),
+            peers: Vec::new(),
+            seed: false,
+            require_complete: false,
+            max_upload_rate: 0,
+            max_download_rate: 0,
+            max_peers: 60,
+            use_trackers: true,
+        }
+    }
+}
+
+/// A connection accepted by the session's listener whose handshake named
+/// this torrent; the handshake bytes were consumed from the socket.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The remote address.
+    pub addr: SocketAddr,
+    /// The 68 handshake bytes read so far.
+    pub handshake: Vec<u8>,
+}
+
+/// What the outside can ask of a running torrent.
+#[derive(Debug)]
+pub enum Command {
+    /// Stop: close peers, send the `stopped` announce (bounded), save the
+    /// resume record; the reply comes when done.
+    Shutdown(oneshot::Sender<()>),
+    /// Dial these peers too.
+    AddPeers(Vec<SocketAddr>),
+}
+
+/// What the session hands a new torrent.
+pub(crate) struct Spawn {
+    pub meta: Arc<Metainfo>,
+    pub options: TorrentOptions,
+    pub our_id: PeerId,
+    pub listen_port: u16,
+    pub session_up: Arc<Bucket>,
+    pub session_down: Arc<Bucket>,
+    pub hash_slots: Arc<Semaphore>,
+    pub config: super::SessionConfig,
+    pub incoming: mpsc::Receiver<Incoming>,
+    pub commands: mpsc::Receiver<Command>,
+    pub status: watch::Sender<TorrentStatus>,
+}
+
+/// The running torrent.
+pub(crate) struct Torrent {
+    meta: Arc<Metainfo>,
+    options: TorrentOptions,
+    config: super::SessionConfig,
+    shared: Arc<TorrentShared>,
+    picker: Box<dyn PiecePicker>,
+    leech_choker: Box<dyn Choker>,
+    seed_choker: Box<dyn Choker>,
+    /// Pieces verified and held.
+    have: Bitfield,
+    peers: HashMap<PeerKey, PeerEntry>,
+    next_key: u64,
+    candidates: Candidates,
+    /// Peers whose blocks are in each piece being downloaded (writers
+    /// only), to blame the right peers when a piece fails.
+    contributors: HashMap<PieceIndex, Vec<PeerKey>>,
+    /// Peers that asked for work since the last refill.
+    dirty: HashSet<PeerKey>,
+    hash_slots: Arc<Semaphore>,
+    hash_tx: mpsc::Sender<(PieceIndex, Result<bool, String>)>,
+    hash_rx: mpsc::Receiver<(PieceIndex, Result<bool, String>)>,
+    from_peers_tx: mpsc::Sender<FromPeer>,
+    from_peers_rx: mpsc::Receiver<FromPeer>,
+    incoming: mpsc::Receiver<Incoming>,
+    commands: mpsc::Receiver<Command>,
+    status_tx: watch::Sender<TorrentStatus>,
+    status: TorrentStatus,
+    announcer: Option<Announcer>,
+    transfer_tx: watch::Sender<Progress>,
+    tracker_peers: Option<mpsc::Receiver<Vec<SocketAddr>>>,
+    listen_port: u16,
+    last_rechoke: Instant,
+    /// When peer rates were last folded.
+    status_rate_at: Instant,
+    rechoke_soon: bool,
+    completed: bool,
+    stopping: bool,
+}
+
+/// Start a torrent's task. Storage is opened and checked inside the task
+/// (status `Checking`); an error there ends the task with status `Failed`.
+pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let status_tx = s.status.clone();
+        match startup::start(s).await {
+            Ok(torrent) => torrent.run().await,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                status_tx.send_modify(|st| st.state = TorrentState::Failed(format!("{e:#}")));
+            }
+        }
+    })
+}
+
+impl Torrent {
+    async fn run(mut self) {
+        self.start_trackers();
+        self.candidates.add_pinned(&self.options.peers.clone());
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
+        if self.have.is_full() {
+            self.on_complete();
+        }
+        loop {
+            if self.completed && !self.options.seed && !self.stopping {
+                // A plain download ends once complete.
+                break;
+            }
+            tokio::select! {
+                Some(msg) = self.from_peers_rx.recv() => {
+                    self.on_peer_msg(msg);
+                    // Take whatever else is queued before refilling.
+                    for _ in 0..256 {
+                        match self.from_peers_rx.try_recv() {
+                            Ok(m) => self.on_peer_msg(m),
+                            Err(_) => break,
+                        }
+                    }
+                    self.refill_dirty();
+                }
+                Some((piece, result)) = self.hash_rx.recv() => {
+                    self.on_hash_result(piece, result);
+                    self.refill_dirty();
+                }
+                Some(inc) = self.incoming.recv() => self.accept(inc),
+                Some(addrs) = recv_opt(&mut self.tracker_peers) => {
+                    self.candidates.add_discovered(&addrs);
+                }
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Shutdown(reply)) => {
+                        shutdown_reply = Some(reply);
+                        break;
+                    }
+                    Some(Command::AddPeers(addrs)) => self.candidates.add_pinned(&addrs),
+                    None => break,
+                },
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+        self.shutdown().await;
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        self.update_rates(now);
+        if self.rechoke_soon || now >= self.last_rechoke + self.choker_interval() {
+            self.rechoke(now);
+        }
+        self.check_snubs(now);
+        self.dial(now);
+        for key in self.peers.keys().copied().collect::<Vec<_>>() {
+            self.fill_requests(key);
+        }
+        self.publish_status();
+        let left = self
+            .meta
+            .info
+            .total_length()
+            .saturating_sub(self.status.have_bytes);
+        self.transfer_tx.send_replace(Progress {
+            uploaded: self.status.uploaded,
+            downloaded: self.status.downloaded,
+            left,
+        });
+    }
+
+    fn start_trackers(&mut self) {
+        if !self.options.use_trackers || self.meta.trackers.is_empty() {
+            return;
+        }
+        let (peers_tx, peers_rx) = mpsc::channel(16);
+        let setup = announce::Setup {
+            tiers: self.meta.trackers.clone(),
+            info_hash: self.meta.info_hash,
+            peer_id: self.shared.our_id,
+            port: self.listen_port,
+        };
+        self.announcer = Announcer::start(setup, self.transfer_tx.subscribe(), peers_tx);
+        if self.announcer.is_some() {
+            self.tracker_peers = Some(peers_rx);
+        }
+    }
+
+    /// Close every peer, announce `stopped` (bounded), save resume data.
+    async fn shutdown(&mut self) {
+        self.stopping = true;
+        for e in self.peers.values() {
+            e.mailbox.post(|o| o.close = Some("shutting down".into()));
+        }
+        let left = self
+            .meta
+            .info
+            .total_length()
+            .saturating_sub(self.status.have_bytes);
+        self.transfer_tx.send_replace(Progress {
+            uploaded: self.status.uploaded,
+            downloaded: self.status.downloaded,
+            left,
+        });
+        let announcer = self.announcer.take();
+        let within = self.config.stop_announce_timeout;
+        let announce = async move {
+            if let Some(a) = announcer {
+                a.stop(within).await;
+            }
+        };
+        let save = self.save_resume();
+        let (_, saved) = tokio::join!(announce, save);
+        if let Err(e) = saved {
+            tracing::warn!("could not save resume data: {e:#}");
+        }
+        self.status.state = TorrentState::Stopped;
+        self.publish_status();
+    }
+
+    fn choker_interval(&self) -> Duration {
+        if self.completed {
+            self.seed_choker.rechoke_interval()
+        } else {
+            self.leech_choker.rechoke_interval()
+        }
+    }
+
+    fn publish_status(&mut self) {
+        use super::shared::Counters;
+        let c = &self.shared.counters;
+        self.status.downloaded = Counters::get(&c.downloaded);
+        self.status.uploaded = Counters::get(&c.uploaded);
+        self.status.wasted = Counters::get(&c.wasted);
+        self.status.have_pieces = self.have.count_ones();
+        self.status.peers = self.peer_statuses();
+        self.status.seeds = self.peers.values().filter(|e| e.is_seed()).count();
+        self.status.download_rate = self.peers.values().map(|e| e.rate_down.rate()).sum();
+        self.status.upload_rate = self.peers.values().map(|e| e.rate_up.rate()).sum();
+        if let Some(a) = &self.announcer {
+            self.status.trackers = a.status_lines();
+        }
+        self.status_tx.send_replace(self.status.clone());
+    }
+}
+
+async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}

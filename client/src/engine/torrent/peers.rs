@@ -1,0 +1,554 @@
+//! The torrent's view of its peers: what they hold, what we asked them
+//! for, how fast they go; and the decisions made from it — requests
+//! (picker), interest, choking (choker), snubbing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use riffle_policies::choker::{PeerView, Unchoke};
+use riffle_policies::picker::{AvailabilityChange, Received, Remote};
+use riffle_policies::PeerKey;
+use riffle_protocol::{Bitfield, BlockRef, PeerId, BLOCK_SIZE};
+use tokio::time::Instant;
+
+use super::status::PeerStatus;
+use super::Torrent;
+use crate::engine::mailbox::Mailbox;
+use crate::engine::peer::{FromPeer, PeerEvent};
+use crate::engine::rate::Bucket;
+
+/// Fewest requests kept in flight to a peer that is not snubbed.
+const MIN_DEPTH: usize = 32;
+/// Most requests in flight to one peer, whatever it advertises.
+const MAX_DEPTH: usize = 500;
+/// Depth assumed when the peer does not say (`reqq` absent).
+const DEFAULT_REQQ: usize = 250;
+/// Seconds of data kept in flight at the peer's current rate.
+const QUEUE_SECONDS: u64 = 2;
+/// A peer with no verified piece yet may hold at most this many pieces'
+/// worth of our requests (bounds what a liar can feed us before its first
+/// piece fails).
+const UNTRUSTED_PIECES: usize = 4;
+
+/// Bytes per second over a short window (exponential average per tick).
+#[derive(Debug, Default, Clone)]
+pub struct RateMeter {
+    /// Bytes since the last tick.
+    pending: u64,
+    /// Smoothed rate.
+    rate: f64,
+}
+
+impl RateMeter {
+    /// Count `n` bytes.
+    pub fn add(&mut self, n: u64) {
+        self.pending += n;
+    }
+
+    /// Fold the bytes counted since the last call, `elapsed` ago.
+    pub fn tick(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        let sample = self.pending as f64 / secs;
+        // About a 2-second window at 4 ticks a second.
+        self.rate = self.rate * 0.8 + sample * 0.2;
+        self.pending = 0;
+    }
+
+    /// The smoothed rate in bytes per second.
+    pub fn rate(&self) -> u64 {
+        self.rate as u64
+    }
+}
+
+/// Connection state of a peer entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Dialling or handshaking.
+    Connecting,
+    /// Handshakes exchanged.
+    Connected,
+}
+
+/// One peer as the torrent sees it.
+pub struct PeerEntry {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Orders to its task.
+    pub mailbox: Arc<Mailbox>,
+    /// Handshake done?
+    pub link: Link,
+    /// Its id, once known.
+    pub peer_id: Option<PeerId>,
+    /// What it holds.
+    pub has: Bitfield,
+    /// Its pieces were added to the picker's availability.
+    pub counted: bool,
+    /// It supports the fast extension.
+    pub fast: bool,
+    /// It chokes us.
+    pub peer_choking: bool,
+    /// It wants our pieces.
+    pub peer_interested: bool,
+    /// We want its pieces.
+    pub am_interested: bool,
+    /// We choke it.
+    pub am_choking: bool,
+    /// Our requests it has not answered.
+    pub outstanding: usize,
+    /// Its advertised request queue size.
+    pub reqq: usize,
+    /// Bytes it sends us.
+    pub rate_down: RateMeter,
+    /// Bytes we send it.
+    pub rate_up: RateMeter,
+    /// When the handshake completed.
+    pub connected_at: Instant,
+    /// When we last unchoked it, while unchoked.
+    pub unchoked_since: Option<Instant>,
+    /// Bytes sent since that unchoke.
+    pub sent_since_unchoke: u64,
+    /// When it last delivered a block (or when we started waiting).
+    pub last_block_at: Instant,
+    /// It has not delivered for a while although asked.
+    pub snubbed: bool,
+    /// Verified pieces it contributed to.
+    pub passed: u32,
+    /// Failed pieces it contributed to.
+    pub failed: u32,
+    /// It contributed to a failed piece shared with others: it now gets
+    /// whole pieces to itself, so a second failure names it alone.
+    pub parole: bool,
+    /// The client it names.
+    pub client: Option<String>,
+    /// We dialled it (its address is a listening address).
+    pub outgoing: bool,
+    /// This peer's own upload bucket.
+    pub bucket_up: Arc<Bucket>,
+}
+
+impl PeerEntry {
+    /// A new entry for a connection being set up.
+    pub fn new(addr: SocketAddr, pieces: u32, outgoing: bool, now: Instant) -> PeerEntry {
+        PeerEntry {
+            addr,
+            mailbox: Arc::new(Mailbox::default()),
+            link: Link::Connecting,
+            peer_id: None,
+            has: Bitfield::new(pieces),
+            counted: false,
+            fast: false,
+            peer_choking: true,
+            peer_interested: false,
+            am_interested: false,
+            am_choking: true,
+            outstanding: 0,
+            reqq: DEFAULT_REQQ,
+            rate_down: RateMeter::default(),
+            rate_up: RateMeter::default(),
+            connected_at: now,
+            unchoked_since: None,
+            sent_since_unchoke: 0,
+            last_block_at: now,
+            snubbed: false,
+            passed: 0,
+            failed: 0,
+            parole: false,
+            client: None,
+            outgoing,
+            bucket_up: Bucket::shared(0),
+        }
+    }
+
+    /// It holds every piece.
+    pub fn is_seed(&self) -> bool {
+        self.has.is_full()
+    }
+
+    /// How many requests to keep in flight: enough for `QUEUE_SECONDS` at
+    /// its rate, within what it accepts, and (until it has proven itself)
+    /// a few pieces' worth.
+    fn depth(&self, blocks_per_piece: usize) -> usize {
+        if self.snubbed {
+            return 1;
+        }
+        let by_rate = (self.rate_down.rate() * QUEUE_SECONDS / u64::from(BLOCK_SIZE)) as usize;
+        let cap = self.reqq.clamp(1, MAX_DEPTH);
+        let trusted =
+            UNTRUSTED_PIECES.saturating_add(UNTRUSTED_PIECES.saturating_mul(self.passed as usize));
+        by_rate
+            .max(MIN_DEPTH)
+            .min(cap)
+            .min(trusted.saturating_mul(blocks_per_piece.max(1)))
+    }
+}
+
+impl Torrent {
+    pub(super) fn on_peer_msg(&mut self, msg: FromPeer) {
+        match msg {
+            FromPeer::Events { key, events } => {
+                for ev in events {
+                    if !self.peers.contains_key(&key) {
+                        return;
+                    }
+                    self.on_peer_event(key, ev);
+                }
+                self.dirty.insert(key);
+            }
+            FromPeer::Down {
+                key,
+                reason,
+                misbehaved,
+            } => self.peer_gone(key, &reason, misbehaved),
+        }
+    }
+
+    fn on_peer_event(&mut self, key: PeerKey, ev: PeerEvent) {
+        let now = Instant::now();
+        let Some(e) = self.peers.get_mut(&key) else {
+            return;
+        };
+        match ev {
+            PeerEvent::Handshake { peer_id, reserved } => {
+                let duplicate = self
+                    .peers
+                    .iter()
+                    .any(|(k, o)| *k != key && o.peer_id == Some(peer_id));
+                let banned = self.candidates.is_banned_id(&peer_id);
+                let Some(e) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                if duplicate || banned {
+                    e.mailbox.post(|o| {
+                        o.close = Some(
+                            if banned {
+                                "banned peer"
+                            } else {
+                                "already connected"
+                            }
+                            .into(),
+                        )
+                    });
+                    return;
+                }
+                e.peer_id = Some(peer_id);
+                e.fast = reserved.fast();
+                e.link = Link::Connected;
+                e.connected_at = now;
+                e.last_block_at = now;
+                self.candidates.connected(e.addr, e.outgoing);
+            }
+            PeerEvent::Bitfield(b) => {
+                if e.counted {
+                    self.picker
+                        .on_availability(AvailabilityChange::Lost(&e.has));
+                }
+                self.picker
+                    .on_availability(AvailabilityChange::Bitfield(&b));
+                e.has = b;
+                e.counted = true;
+                self.update_interest(key);
+            }
+            PeerEvent::HaveAll => {
+                if e.counted {
+                    self.picker
+                        .on_availability(AvailabilityChange::Lost(&e.has));
+                }
+                self.picker.on_availability(AvailabilityChange::HaveAll);
+                e.has = Bitfield::full(self.have.len());
+                e.counted = true;
+                self.update_interest(key);
+            }
+            PeerEvent::HaveNone => {
+                e.counted = true;
+            }
+            PeerEvent::Have(p) => {
+                if !e.has.set(p, true) {
+                    self.picker.on_availability(AvailabilityChange::Have(p));
+                }
+                e.counted = true;
+                if self.completed && e.is_seed() {
+                    e.mailbox.post(|o| o.close = Some("both seeding".into()));
+                }
+                if !self.have.has(p) {
+                    self.update_interest(key);
+                }
+            }
+            PeerEvent::Choked => {
+                e.peer_choking = true;
+            }
+            PeerEvent::Unchoked => {
+                e.peer_choking = false;
+                e.last_block_at = now;
+            }
+            PeerEvent::Interested => {
+                e.peer_interested = true;
+                if e.am_choking {
+                    self.rechoke_soon = true;
+                }
+            }
+            PeerEvent::NotInterested => {
+                e.peer_interested = false;
+                if !e.am_choking {
+                    self.rechoke_soon = true;
+                }
+            }
+            PeerEvent::Block { block, written } => {
+                e.outstanding = e.outstanding.saturating_sub(1);
+                e.rate_down.add(u64::from(block.length));
+                e.last_block_at = now;
+                e.snubbed = false;
+                if written {
+                    self.block_written(key, block);
+                } else {
+                    // Another copy was stored first; its report is on the
+                    // way. Return this peer's request (end-game leaves the
+                    // block with the writer).
+                    let _ = self.picker.request_returned(key, block);
+                }
+            }
+            PeerEvent::WriteFailed { block, error } => {
+                e.outstanding = e.outstanding.saturating_sub(1);
+                tracing::error!(piece = %block.piece, "cannot store a block: {error}");
+                let _ = self.picker.request_returned(key, block);
+                self.status.state = super::TorrentState::Failed(format!("storage: {error}"));
+            }
+            PeerEvent::Returned(block) => {
+                e.outstanding = e.outstanding.saturating_sub(1);
+                let _ = self.picker.request_returned(key, block);
+            }
+            PeerEvent::TimedOut(block) => {
+                e.outstanding = e.outstanding.saturating_sub(1);
+                e.snubbed = true;
+                e.mailbox.post(|o| o.cancels.push(block));
+                let _ = self.picker.request_returned(key, block);
+            }
+            PeerEvent::Extended { reqq, client } => {
+                if let Some(q) = reqq {
+                    e.reqq = q as usize;
+                }
+                if client.is_some() {
+                    e.client = client;
+                }
+            }
+            PeerEvent::Uploaded(n) => {
+                e.rate_up.add(n);
+                e.sent_since_unchoke += n;
+            }
+        }
+    }
+
+    fn block_written(&mut self, key: PeerKey, block: BlockRef) {
+        let mut cancel = Vec::new();
+        match self.picker.block_received(key, block, &mut cancel) {
+            Ok(r) => {
+                let who = self.contributors.entry(block.piece).or_default();
+                if !who.contains(&key) {
+                    who.push(key);
+                }
+                if r == Received::PieceComplete {
+                    self.start_hash(block.piece);
+                }
+            }
+            Err(e) => tracing::debug!(%e, "picker refused a block"),
+        }
+        for other in cancel {
+            if let Some(o) = self.peers.get_mut(&other) {
+                o.outstanding = o.outstanding.saturating_sub(1);
+                o.mailbox.post(|m| m.cancels.push(block));
+            }
+        }
+    }
+
+    /// A connection ended: forget its pieces and requests, decide whether
+    /// to dial it again.
+    pub(super) fn peer_gone(&mut self, key: PeerKey, reason: &str, misbehaved: bool) {
+        let Some(e) = self.peers.remove(&key) else {
+            return;
+        };
+        if e.counted {
+            self.picker.peer_left(key, &e.has);
+        } else {
+            self.picker.release_peer(key);
+        }
+        self.dirty.remove(&key);
+        if !e.am_choking {
+            self.rechoke_soon = true;
+        }
+        if misbehaved {
+            tracing::info!(peer = %e.addr, %reason, "dropping a peer that broke the protocol");
+            self.ban(e.addr, e.peer_id);
+        } else {
+            tracing::debug!(peer = %e.addr, %reason, "peer gone");
+        }
+        self.candidates
+            .disconnected(e.addr, e.outgoing, Instant::now());
+    }
+
+    /// Re-decide whether we want anything from `key`.
+    pub(super) fn update_interest(&mut self, key: PeerKey) {
+        let complete = self.completed;
+        let Some(e) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if e.link != Link::Connected {
+            return;
+        }
+        let want = !complete && e.has.has_any_missing_from(&self.have);
+        if want != e.am_interested {
+            e.am_interested = want;
+            e.mailbox.post(|o| o.interested = Some(want));
+            if want {
+                self.dirty.insert(key);
+            }
+        }
+    }
+
+    pub(super) fn refill_dirty(&mut self) {
+        let keys: Vec<PeerKey> = self.dirty.drain().collect();
+        for key in keys {
+            self.fill_requests(key);
+        }
+    }
+
+    /// Top up `key`'s request queue from the picker.
+    pub(super) fn fill_requests(&mut self, key: PeerKey) {
+        if self.completed || self.stopping {
+            return;
+        }
+        let bpp = self.shared.geometry.blocks_per_piece() as usize;
+        let Some(e) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if e.link != Link::Connected || !e.am_interested || e.peer_choking {
+            return;
+        }
+        let depth = e.depth(bpp);
+        if e.outstanding >= depth {
+            return;
+        }
+        let want = depth - e.outstanding;
+        // Refill in batches, not one block at a time.
+        if e.outstanding > 0 && want < (depth / 4).max(1) {
+            return;
+        }
+        let mut out = Vec::with_capacity(want);
+        if e.parole {
+            if e.outstanding == 0 {
+                self.pick_whole_piece(key, &mut out);
+            }
+        } else {
+            let remote = Remote {
+                peer: key,
+                has: &e.has,
+                snubbed: e.snubbed,
+            };
+            self.picker.pick(remote, want, &mut out);
+        }
+        if out.is_empty() {
+            return;
+        }
+        let Some(e) = self.peers.get_mut(&key) else {
+            return;
+        };
+        e.outstanding += out.len();
+        if e.outstanding == out.len() {
+            e.last_block_at = Instant::now();
+        }
+        e.mailbox.post(|o| o.requests.extend(out));
+    }
+
+    /// A peer with no delivery for a while (though asked) is snubbed: it
+    /// keeps one request, and the picker gives it common pieces only.
+    pub(super) fn check_snubs(&mut self, now: Instant) {
+        let limit = self.config.snub_after;
+        for e in self.peers.values_mut() {
+            if e.outstanding > 0 && !e.snubbed && now.duration_since(e.last_block_at) > limit {
+                tracing::debug!(peer = %e.addr, "snubbed");
+                e.snubbed = true;
+            }
+        }
+    }
+
+    pub(super) fn update_rates(&mut self, now: Instant) {
+        let elapsed = now.duration_since(self.status_rate_at);
+        self.status_rate_at = now;
+        for e in self.peers.values_mut() {
+            e.rate_down.tick(elapsed);
+            e.rate_up.tick(elapsed);
+        }
+    }
+
+    /// Ask the choker who gets upload slots and post the changes.
+    pub(super) fn rechoke(&mut self, now: Instant) {
+        self.rechoke_soon = false;
+        self.last_rechoke = now;
+        let total = self.have.len();
+        let views: Vec<PeerView> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| e.link == Link::Connected)
+            .map(|(k, e)| PeerView {
+                key: *k,
+                interested: e.peer_interested,
+                wants_ours: self.have.has_any_missing_from(&e.has),
+                download_rate: e.rate_down.rate(),
+                upload_rate: e.rate_up.rate(),
+                pieces: e.has.count_ones(),
+                total_pieces: total,
+                connected_at: e.connected_at.into_std(),
+                unchoked_since: e.unchoked_since.map(|t| t.into_std()),
+                sent_since_unchoke: e.sent_since_unchoke,
+                snubbed: e.snubbed,
+                is_seed: e.is_seed(),
+            })
+            .collect();
+        let mut unchoke = Unchoke::default();
+        let choker = if self.completed {
+            &mut self.seed_choker
+        } else {
+            &mut self.leech_choker
+        };
+        choker.rechoke(now.into_std(), &views, &mut unchoke);
+        for (k, e) in self.peers.iter_mut() {
+            if e.link != Link::Connected {
+                continue;
+            }
+            let choke = !unchoke.contains(*k);
+            if choke != e.am_choking {
+                e.am_choking = choke;
+                if choke {
+                    e.unchoked_since = None;
+                } else {
+                    e.unchoked_since = Some(now);
+                    e.sent_since_unchoke = 0;
+                }
+                e.mailbox.post(|o| o.choke = Some(choke));
+            }
+        }
+    }
+
+    pub(super) fn peer_statuses(&self) -> Vec<PeerStatus> {
+        let total = f64::from(self.have.len().max(1));
+        let mut v: Vec<PeerStatus> = self
+            .peers
+            .values()
+            .filter(|e| e.link == Link::Connected)
+            .map(|e| PeerStatus {
+                addr: e.addr,
+                client: e.client.clone(),
+                progress: f64::from(e.has.count_ones()) / total,
+                download_rate: e.rate_down.rate(),
+                upload_rate: e.rate_up.rate(),
+                am_choking: e.am_choking,
+                am_interested: e.am_interested,
+                peer_choking: e.peer_choking,
+                peer_interested: e.peer_interested,
+                snubbed: e.snubbed,
+                outstanding: e.outstanding,
+            })
+            .collect();
+        v.sort_by_key(|p| p.addr);
+        v
+    }
+}

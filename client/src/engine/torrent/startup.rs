@@ -1,0 +1,205 @@
+//! Bringing a torrent up: open its files, take what the resume record
+//! vouches for, hash the rest of what is on disk, and build the control
+//! task's state.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use riffle_policies::choker::{RoundRobin, RoundRobinConfig, TitForTat, TitForTatConfig};
+use riffle_policies::picker::{Picker, PiecePicker};
+use riffle_protocol::peer::Offer;
+use riffle_protocol::wire::ExtendedHandshake;
+use riffle_protocol::{Bitfield, InfoHash};
+use riffle_storage::{check_pieces_with, FsStorage, Layout, ResumeRecord, Storage};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::dial::Candidates;
+use super::status::TorrentState;
+use super::{Spawn, Torrent, FROM_PEERS};
+use crate::engine::claims::{AtomicBits, BlockClaims};
+use crate::engine::rate::Bucket;
+use crate::engine::shared::{Counters, TorrentShared};
+
+/// Where a torrent saved under `save_dir` keeps its resume record.
+pub fn resume_path(save_dir: &Path, info_hash: &InfoHash) -> PathBuf {
+    save_dir
+        .join(".riffle")
+        .join(format!("{}.resume", info_hash.to_hex()))
+}
+
+/// Open storage, check the data, and build the torrent.
+pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
+    let meta = s.meta.clone();
+    let info = &meta.info;
+    let geometry = info
+        .geometry()
+        .context("the torrent's piece sizes are invalid")?;
+    let layout = Layout::new(
+        info.files.iter().map(|f| f.length).collect(),
+        info.piece_length,
+    )
+    .context("cannot lay out the torrent's files")?;
+    let paths: Vec<Vec<String>> = (0..info.files.len()).map(|i| info.file_path(i)).collect();
+    let save_dir = s.options.save_dir.clone();
+    let storage: Arc<dyn Storage> = Arc::new(
+        FsStorage::new(&save_dir, layout, &paths)
+            .with_context(|| format!("cannot use {}", save_dir.display()))?,
+    );
+    s.status.send_modify(|st| {
+        st.name = info.name.clone();
+        st.info_hash = Some(meta.info_hash);
+        st.total_bytes = info.total_length();
+        st.piece_count = geometry.piece_count();
+        st.state = TorrentState::Checking;
+    });
+
+    // What the resume record vouches for (nothing if absent or stale).
+    let record_path = resume_path(&save_dir, &meta.info_hash);
+    let trusted = match ResumeRecord::load(&record_path) {
+        Ok(r) => match r.trusted_pieces(&*storage, meta.info_hash) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::info!("ignoring the resume record: {e}");
+                Bitfield::new(geometry.piece_count())
+            }
+        },
+        Err(_) => Bitfield::new(geometry.piece_count()),
+    };
+    let trusted_count = trusted.count_ones();
+    let hashes = info.piece_hashes.clone();
+    let workers = s.config.hash_workers.max(1);
+    let checked = Arc::new(AtomicU32::new(0));
+    let check_storage = storage.clone();
+    let status = s.status.clone();
+    let counter = checked.clone();
+    let have = tokio::task::spawn_blocking(move || {
+        check_pieces_with(&*check_storage, &hashes, workers, &trusted, |_, _| {
+            let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_multiple_of(16) {
+                status.send_modify(|st| st.checked_pieces = n);
+            }
+        })
+    })
+    .await
+    .context("the check task failed")?
+    .context("cannot check the data on disk")?;
+    let have_count = have.count_ones();
+    if s.options.require_complete && !have.is_full() {
+        bail!(
+            "the data in {} is incomplete: {} of {} pieces verified",
+            save_dir.display(),
+            have_count,
+            geometry.piece_count()
+        );
+    }
+    storage
+        .create_empty_files()
+        .context("cannot create the torrent's empty files")?;
+    let have_bytes: u64 = have.ones().map(|p| u64::from(geometry.length_of(p))).sum();
+    s.status.send_modify(|st| {
+        st.checked_pieces = geometry.piece_count();
+        st.trusted_pieces = trusted_count;
+        st.hashed_pieces = geometry.piece_count() - trusted_count;
+        st.have_pieces = have_count;
+        st.have_bytes = have_bytes;
+        st.state = if have.is_full() {
+            TorrentState::Seeding
+        } else {
+            TorrentState::Downloading
+        };
+    });
+    tracing::info!(
+        name = %info.name,
+        trusted = trusted_count,
+        hashed = geometry.piece_count() - trusted_count,
+        verified = have_count,
+        "checked the data on disk"
+    );
+
+    let claims = BlockClaims::new(&geometry);
+    let verified = AtomicBits::new(geometry.piece_count() as usize);
+    let mut picker: Box<dyn PiecePicker> =
+        Box::new(Picker::rarest_first(geometry, StdRng::from_entropy()));
+    for p in have.ones() {
+        claims.claim_piece(p);
+        verified.set(p.idx());
+        picker.we_have(p).context("picker")?;
+    }
+    let torrent_up = Bucket::shared(s.options.max_upload_rate);
+    let torrent_down = Bucket::shared(s.options.max_download_rate);
+    let offer = Offer {
+        fast: true,
+        extended: Some(ExtendedHandshake {
+            listen_port: Some(s.listen_port),
+            client: Some(format!("riffle {}", env!("CARGO_PKG_VERSION"))),
+            reqq: Some(s.config.peer.max_peer_requests as u32),
+            ..ExtendedHandshake::default()
+        }),
+        dht_port: None,
+    };
+    let shared = Arc::new(TorrentShared {
+        info_hash: meta.info_hash,
+        our_id: s.our_id,
+        geometry,
+        storage,
+        claims,
+        verified,
+        up: vec![s.session_up.clone(), torrent_up.clone()],
+        down: vec![s.session_down.clone(), torrent_down],
+        counters: Counters::default(),
+        peer_config: s.config.peer.clone(),
+        offer,
+    });
+    let leech_choker = Box::new(TitForTat::new(
+        TitForTatConfig::default(),
+        StdRng::from_entropy(),
+    ));
+    let seed_choker = Box::new(RoundRobin::new(RoundRobinConfig {
+        quota_bytes: 20 * u64::from(geometry.piece_length()),
+        ..RoundRobinConfig::default()
+    }));
+    let (from_peers_tx, from_peers_rx) = mpsc::channel(FROM_PEERS);
+    let (hash_tx, hash_rx) = mpsc::channel(64);
+    let (transfer_tx, _) = watch::channel(super::Progress::default());
+    let status = s.status.borrow().clone();
+    let now = Instant::now();
+    Ok(Torrent {
+        meta,
+        options: s.options,
+        config: s.config,
+        shared,
+        picker,
+        leech_choker,
+        seed_choker,
+        have,
+        peers: HashMap::new(),
+        next_key: 0,
+        candidates: Candidates::default(),
+        contributors: HashMap::new(),
+        dirty: HashSet::new(),
+        hash_slots: s.hash_slots,
+        hash_tx,
+        hash_rx,
+        from_peers_tx,
+        from_peers_rx,
+        incoming: s.incoming,
+        commands: s.commands,
+        status_tx: s.status,
+        status,
+        announcer: None,
+        transfer_tx,
+        tracker_peers: None,
+        listen_port: s.listen_port,
+        last_rechoke: now,
+        status_rate_at: now,
+        rechoke_soon: false,
+        completed: false,
+        stopping: false,
+    })
+}

@@ -1,0 +1,112 @@
+//! Snapshots of a torrent for the command line (and later the TUI): plain
+//! values published on a watch channel, never references into the running
+//! torrent.
+
+use std::net::SocketAddr;
+
+use riffle_protocol::InfoHash;
+
+/// Where a torrent stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TorrentState {
+    /// Checking the data already on disk.
+    #[default]
+    Checking,
+    /// Fetching pieces.
+    Downloading,
+    /// Holding every piece and serving them.
+    Seeding,
+    /// Stopped (shut down).
+    Stopped,
+    /// Stopped by an error (disk failure).
+    Failed(String),
+}
+
+/// One connected peer, as shown to the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerStatus {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The client it names in its extended handshake, if any.
+    pub client: Option<String>,
+    /// Fraction of pieces it holds (0.0 to 1.0).
+    pub progress: f64,
+    /// Bytes per second it sends us.
+    pub download_rate: u64,
+    /// Bytes per second we send it.
+    pub upload_rate: u64,
+    /// We choke it.
+    pub am_choking: bool,
+    /// We want its pieces.
+    pub am_interested: bool,
+    /// It chokes us.
+    pub peer_choking: bool,
+    /// It wants our pieces.
+    pub peer_interested: bool,
+    /// It has not sent us a block we asked for in a while.
+    pub snubbed: bool,
+    /// Requests of ours it has not answered yet.
+    pub outstanding: usize,
+}
+
+/// A torrent at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct TorrentStatus {
+    /// The torrent's name.
+    pub name: String,
+    /// Its info-hash.
+    pub info_hash: Option<InfoHash>,
+    /// Total payload bytes.
+    pub total_bytes: u64,
+    /// Number of pieces.
+    pub piece_count: u32,
+    /// Pieces verified and held.
+    pub have_pieces: u32,
+    /// Bytes of the pieces held.
+    pub have_bytes: u64,
+    /// Where it stands.
+    pub state: TorrentState,
+    /// At start-up: pieces taken as verified from the resume record
+    /// without reading them.
+    pub trusted_pieces: u32,
+    /// At start-up: pieces whose data was read and hashed.
+    pub hashed_pieces: u32,
+    /// At start-up: pieces checked so far (trusted or hashed), for progress.
+    pub checked_pieces: u32,
+    /// Payload bytes received since start (including waste).
+    pub downloaded: u64,
+    /// Payload bytes sent since start.
+    pub uploaded: u64,
+    /// Bytes received that were duplicates or failed their hash check.
+    pub wasted: u64,
+    /// Pieces that failed their hash check.
+    pub hash_failures: u32,
+    /// Peers banned for sending bad data or breaking the protocol.
+    pub banned: u32,
+    /// Bytes per second received (recent average).
+    pub download_rate: u64,
+    /// Bytes per second sent (recent average).
+    pub upload_rate: u64,
+    /// Connected peers.
+    pub peers: Vec<PeerStatus>,
+    /// Connected peers that hold every piece.
+    pub seeds: usize,
+    /// One line per tracker: URL and its last outcome.
+    pub trackers: Vec<String>,
+}
+
+impl TorrentStatus {
+    /// Every piece is held.
+    pub fn is_complete(&self) -> bool {
+        self.piece_count > 0 && self.have_pieces == self.piece_count
+    }
+
+    /// Fraction of the payload held (0.0 to 1.0).
+    pub fn progress(&self) -> f64 {
+        if self.total_bytes == 0 {
+            1.0
+        } else {
+            self.have_bytes as f64 / self.total_bytes as f64
+        }
+    }
+}
