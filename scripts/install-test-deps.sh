@@ -3,7 +3,8 @@
 # Debian's packages. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(python3-libtorrent)
+# transmission-remote ships in transmission-cli.
+packages=(python3-libtorrent opentracker aria2 transmission-cli transmission-daemon)
 
 missing=()
 for p in "${packages[@]}"; do

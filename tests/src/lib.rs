@@ -8,9 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod aria2;
+pub mod child;
+pub mod lt_swarm;
+pub mod make_torrent;
+pub mod opentracker;
+pub mod payload;
+pub mod riffle_proc;
+pub mod tools;
+pub mod transmission;
+
 /// The command that installs everything the end-to-end tests need.
-pub const INSTALL_HINT: &str =
-    "scripts/install-test-deps.sh (or: apt-get install -y python3-libtorrent)";
+pub const INSTALL_HINT: &str = "scripts/install-test-deps.sh (or: apt-get install -y \
+     python3-libtorrent opentracker aria2 transmission-cli transmission-daemon)";
 
 /// Path of the `riffle` binary, built once per test process with the same
 /// cargo that runs the tests (a no-op when it is up to date).

@@ -1,0 +1,61 @@
+//! Making the interop tests' torrents. A torrent's info-hash does not
+//! depend on its announce URL, but opentracker must know the info-hash
+//! before it starts (its whitelist) and the announce URL names the
+//! tracker's port: so a payload is hashed once without a tracker to learn
+//! its info-hash, and made again with the tracker's URL once it runs.
+
+use std::path::Path;
+
+use crate::lt_swarm::{info_hash, lt_create};
+use crate::riffle;
+
+/// Piece length of the interop torrents made by riffle: 64 KiB, which
+/// divides none of the payload files' lengths.
+pub const RIFFLE_PIECE_LENGTH: &str = "64KiB";
+
+/// `riffle create DIR -o TORRENT --piece-length 64KiB [-t TRACKER]`;
+/// returns the info-hash (computed by libtorrent).
+pub fn riffle_create(dir: &Path, torrent: &Path, tracker: Option<&str>) -> String {
+    let mut args = vec![
+        "create",
+        dir.to_str().expect("utf-8 path"),
+        "-o",
+        torrent.to_str().expect("utf-8 path"),
+        "--piece-length",
+        RIFFLE_PIECE_LENGTH,
+    ];
+    if let Some(t) = tracker {
+        args.extend(["-t", t]);
+    }
+    let out = riffle(&args);
+    assert!(
+        out.status.success(),
+        "riffle create {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    info_hash(torrent)
+}
+
+/// Who makes a torrent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Maker {
+    /// `riffle create` (64 KiB pieces).
+    Riffle,
+    /// libtorrent's create_torrent, v1 only, with this piece length.
+    Libtorrent(u32),
+}
+
+/// The info-hash `maker` gives `dir`, from a throw-away torrent without
+/// tracker written to `scratch`.
+pub fn hash_of(maker: Maker, dir: &Path, scratch: &Path) -> String {
+    make(maker, dir, scratch, None)
+}
+
+/// Make the torrent of `dir` at `torrent` with `tracker`; returns its
+/// info-hash.
+pub fn make(maker: Maker, dir: &Path, torrent: &Path, tracker: Option<&str>) -> String {
+    match maker {
+        Maker::Riffle => riffle_create(dir, torrent, tracker),
+        Maker::Libtorrent(pl) => lt_create(dir, torrent, pl, tracker),
+    }
+}
