@@ -96,6 +96,8 @@ fn hung_up_on(name: &str, peer: &ScriptedPeer, exit: &Exit, context: &str) {
 
 #[test]
 fn download_survives_a_liar_a_huge_frame_and_bad_indices() {
+    // Build riffle first: a build must not eat into any timing below.
+    riffle_tests::riffle_bin();
     let content = Arc::new(Content::single_file("hostile.bin", PAYLOAD, PIECE, 7));
     assert_eq!(content.piece_count(), 45);
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -145,6 +147,17 @@ fn download_survives_a_liar_a_huge_frame_and_bad_indices() {
         riffle.report(120),
     );
 
+    // Shown with --nocapture (and by nextest on failure).
+    println!(
+        "riffle ran {:.2}s, peak RSS {} KiB\n{}",
+        exit.ran.as_secs_f64(),
+        exit.peak_rss_kib,
+        peers
+            .iter()
+            .map(|(n, p)| describe(n, p, t0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let stderr = riffle.stderr();
     assert!(!stderr.contains("panicked"), "riffle panicked\n{context}");
     assert!(exit.status.success(), "riffle failed\n{context}");
