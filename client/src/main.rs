@@ -31,6 +31,9 @@ enum Command {
     Download(commands::download::DownloadArgs),
     /// Check a torrent's data and seed it until stopped.
     Seed(commands::seed::SeedArgs),
+    /// Run a local swarm on 127.0.0.1 (a capped seeder and a few leechers,
+    /// real sessions over TCP) and show what happens.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Info(args) => commands::info::run(args),
         Command::Download(args) => commands::download::run_download(args),
         Command::Seed(args) => commands::seed::run_seed(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,6 +54,13 @@ pub trait Storage: Send + Sync {
     /// writes, so nothing else would). Idempotent.
     fn create_empty_files(&self) -> Result<(), StorageError>;
 
+    /// Reserve disk space for every file of the torrent at its full length
+    /// (files already that long are left alone). Backends without the
+    /// notion do nothing.
+    fn preallocate(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Length and modification time of file `file_index`, or `None` when it
     /// does not exist.
     fn file_status(&self, file_index: usize) -> Result<Option<FileStatus>, StorageError>;

@@ -264,6 +264,35 @@ impl Storage for FsStorage {
         Ok(())
     }
 
+    fn preallocate(&self) -> Result<(), StorageError> {
+        for (i, &len) in self.layout.file_lengths().iter().enumerate() {
+            if len == 0 {
+                continue;
+            }
+            let path = self.path(i)?;
+            let current = match std::fs::metadata(path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == ErrorKind::NotFound => 0,
+                Err(e) => return Err(StorageError::io(path, e)),
+            };
+            if current >= len {
+                continue;
+            }
+            let file = self.handle(i, true)?;
+            self.dirty[i].store(true, Ordering::Relaxed);
+            match rustix::fs::fallocate(&*file, rustix::fs::FallocateFlags::empty(), 0, len) {
+                Ok(()) => {}
+                // Filesystems without fallocate: a sparse file of the right
+                // length is the next best thing.
+                Err(rustix::io::Errno::OPNOTSUPP) => {
+                    file.set_len(len).map_err(|e| StorageError::io(path, e))?
+                }
+                Err(e) => return Err(StorageError::io(path, e.into())),
+            }
+        }
+        Ok(())
+    }
+
     fn file_status(&self, file_index: usize) -> Result<Option<FileStatus>, StorageError> {
         let path = self.path(file_index)?;
         match std::fs::metadata(path) {

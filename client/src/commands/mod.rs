@@ -1,6 +1,7 @@
 //! One module per subcommand of the `riffle` binary.
 
 pub mod create;
+pub mod demo;
 pub mod download;
 pub mod info;
 pub mod run;

@@ -188,3 +188,30 @@ fn sync_reaches_evicted_files_and_never_recreates_deleted_ones() {
     // Nothing is dirty any more: a second sync has nothing to do.
     s.sync_all().unwrap();
 }
+
+#[test]
+fn preallocate_reserves_full_files_and_keeps_written_data() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![10, 0, 1 << 20], 8).unwrap();
+    let files = names(&[&["t", "a"], &["t", "empty"], &["t", "sub", "big"]]);
+    let s = FsStorage::new(dir.path(), layout, &files).unwrap();
+    // Data written before the reservation survives it.
+    s.write_block(PieceIndex::new(0), 0, b"12345678").unwrap();
+    s.preallocate().unwrap();
+    s.preallocate().unwrap();
+    let a = std::fs::read(dir.path().join("t/a")).unwrap();
+    assert_eq!(&a[..8], b"12345678");
+    assert_eq!(a.len(), 10);
+    let big = std::fs::metadata(dir.path().join("t/sub/big")).unwrap();
+    assert_eq!(big.len(), 1 << 20);
+    // Reserved, not sparse (where the filesystem supports fallocate).
+    if big.blocks() * 512 < 1 << 20 {
+        eprintln!("filesystem without fallocate: file left sparse");
+    }
+    // The empty file is not the reservation's business.
+    assert!(!dir.path().join("t/empty").exists());
+    let mut buf = [0xffu8; 8];
+    s.read_block(PieceIndex::new(2), 0, &mut buf).unwrap();
+    assert_eq!(buf, [0; 8], "reserved space reads as zeros");
+}

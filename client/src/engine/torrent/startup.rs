@@ -101,6 +101,15 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     storage
         .create_empty_files()
         .context("cannot create the torrent's empty files")?;
+    if !have.is_full() {
+        // Reserve the files now: a full disk shows at start, and the
+        // filesystem writes reserved space much faster than sparse files.
+        let s2 = storage.clone();
+        tokio::task::spawn_blocking(move || s2.preallocate())
+            .await
+            .context("the allocation task failed")?
+            .context("cannot reserve disk space for the download")?;
+    }
     let have_bytes: u64 = have.ones().map(|p| u64::from(geometry.length_of(p))).sum();
     s.status.send_modify(|st| {
         st.checked_pieces = geometry.piece_count();
