@@ -1,2 +1,100 @@
 //! Talking to trackers over the network: HTTP and UDP announces, and the
 //! announcer task that walks a torrent's tiers (BEP 12).
+//!
+//! The packets themselves are built and parsed by
+//! [`riffle_protocol::tracker`]; this module only moves them:
+//!
+//! - [`announce_once`]: one announce to one tracker, HTTP(S) ([`http`]) or
+//!   UDP (BEP 15, [`udp`]) by the URL's scheme, bounded in time.
+//! - [`spawn_announcer`]: a torrent's announcer, a tokio task that sends
+//!   `started`, then periodic announces at each tracker's interval, to one
+//!   working tracker of every tier, with backoff on errors; `completed` and
+//!   `stopped` on request. Peers go out on an mpsc channel, per-tracker
+//!   status on a watch channel.
+//!
+//! Every duration in [`AnnounceConfig`] is "real" time divided by
+//! [`AnnounceConfig::time_scale`], so the swarm lab and the tests can run a
+//! tracker's half-hour interval in seconds.
+
+mod announcer;
+mod config;
+mod error;
+pub mod http;
+mod status;
+mod tier;
+pub mod udp;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use announcer::{spawn_announcer, AnnounceSetup, AnnouncerHandle, Transfer};
+pub use config::AnnounceConfig;
+pub use error::TrackerError;
+pub use riffle_protocol::tracker::http::AnnounceRequest;
+pub use riffle_protocol::tracker::Event;
+pub use status::{TrackerState, TrackerStatus};
+
+/// What one successful announce brought back, whatever the transport.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AnnounceOutcome {
+    /// Peers to dial, IPv4 and IPv6 (host-name peers already resolved,
+    /// port-0 entries already dropped).
+    pub peers: Vec<SocketAddr>,
+    /// The tracker's regular interval, unscaled, as it sent it.
+    pub interval: Duration,
+    /// The tracker's `min interval`, when it sent one (HTTP only).
+    pub min_interval: Option<Duration>,
+    /// Seeds in the swarm, when the tracker says.
+    pub seeders: Option<u64>,
+    /// Leechers in the swarm, when the tracker says.
+    pub leechers: Option<u64>,
+    /// The tracker's `warning message`: the announce worked but the
+    /// operator wants the user to see this.
+    pub warning: Option<String>,
+    /// HTTP `tracker id`, to be sent back in later announces.
+    pub tracker_id: Option<Vec<u8>>,
+}
+
+/// Announce once to `url`, over HTTP(S) or UDP according to its scheme.
+///
+/// Bounded in time: HTTP by [`AnnounceConfig::http_timeout`], UDP by
+/// [`AnnounceConfig::udp_base_timeout`] and
+/// [`AnnounceConfig::udp_attempts`] (both scaled). For UDP, `req.key` (our
+/// 8 hex digits) becomes BEP 15's 32-bit key and the URL's path and query
+/// are sent as BEP 41 URL data.
+pub async fn announce_once(
+    url: &str,
+    req: &AnnounceRequest,
+    cfg: &AnnounceConfig,
+) -> Result<AnnounceOutcome, TrackerError> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http" | "https") => http::announce(url, req, cfg).await,
+        Some("udp") => udp::announce(url, req, cfg).await,
+        Some(other) => Err(TrackerError::UnsupportedScheme(other.to_owned())),
+        None => Err(TrackerError::BadUrl {
+            url: url.to_owned(),
+            why: "no scheme".to_owned(),
+        }),
+    }
+}
+
+/// Resolve peers known only by host name (non-compact HTTP replies may
+/// carry them), each bounded by `within`; names that do not resolve are
+/// dropped with a debug log.
+async fn resolve_hosts(hosts: Vec<(String, u16)>, within: Duration) -> Vec<SocketAddr> {
+    /// A tracker listing hundreds of names is not worth hundreds of lookups.
+    const MAX_HOSTS: usize = 32;
+    let mut out = Vec::new();
+    for (name, port) in hosts.into_iter().take(MAX_HOSTS) {
+        match tokio::time::timeout(within, tokio::net::lookup_host((name.as_str(), port))).await {
+            Ok(Ok(mut addrs)) => out.extend(addrs.next()),
+            Ok(Err(e)) => tracing::debug!(%name, error = %e, "peer host does not resolve"),
+            Err(_) => tracing::debug!(%name, "peer host lookup timed out"),
+        }
+    }
+    out
+}

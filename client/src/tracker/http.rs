@@ -1,0 +1,119 @@
+//! HTTP(S) announces (BEP 3, BEP 23 compact peers, BEP 7 `peers6`).
+//!
+//! One process-wide [`reqwest::Client`] (one connection pool, TLS by
+//! rustls with the *ring* provider) serves every torrent; each request has
+//! its own timeout. The URL and the reply are riffle-protocol's business.
+
+use std::sync::OnceLock;
+
+use riffle_protocol::tracker::http::{announce_url, parse_announce_response, AnnounceRequest};
+use riffle_protocol::tracker::PeerEndpoint;
+
+use super::{resolve_hosts, AnnounceConfig, AnnounceOutcome, TrackerError};
+
+/// Replies above this are refused: a reply with 200 compact peers is
+/// about 1.2 kB, a non-compact one tens of kB.
+pub const MAX_REPLY: usize = 2 * 1024 * 1024;
+
+/// The shared client, built on first use. Building fails only when TLS
+/// cannot be set up; that is kept as a message so every announce reports it.
+fn client() -> Result<&'static reqwest::Client, TrackerError> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            // reqwest is built without a crypto provider (no aws-lc-rs);
+            // install ring unless the program already installed one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .user_agent(concat!("riffle/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::limited(5))
+                .build()
+                .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| TrackerError::Http(e.clone()))
+}
+
+/// Announce to an `http://` or `https://` tracker.
+pub async fn announce(
+    url: &str,
+    req: &AnnounceRequest,
+    cfg: &AnnounceConfig,
+) -> Result<AnnounceOutcome, TrackerError> {
+    let full = announce_url(url, req).map_err(|e| match TrackerError::from(e) {
+        TrackerError::BadUrl { why, .. } => TrackerError::BadUrl {
+            url: url.to_owned(),
+            why,
+        },
+        other => other,
+    })?;
+    let timeout = cfg.http_timeout_scaled();
+    let exchange = async {
+        let mut resp = client()?
+            .get(full)
+            .send()
+            .await
+            .map_err(|e| TrackerError::Http(error_chain(&e)))?;
+        let status = resp.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| TrackerError::Http(error_chain(&e)))?
+        {
+            if body.len().saturating_add(chunk.len()) > MAX_REPLY {
+                return Err(TrackerError::TooLarge { limit: MAX_REPLY });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    };
+    let (status, body) = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| TrackerError::Timeout(timeout))??;
+    // Some trackers send their bencoded failure with a 4xx status: the
+    // failure text is the more useful error, so parse first.
+    let parsed = parse_announce_response(&body);
+    let reply = match parsed {
+        Ok(reply) if status.is_success() => reply,
+        Err(e @ riffle_protocol::tracker::http::ResponseError::Failure(_)) => return Err(e.into()),
+        Ok(_) => return Err(TrackerError::HttpStatus(status.as_u16())),
+        Err(_) if !status.is_success() => return Err(TrackerError::HttpStatus(status.as_u16())),
+        Err(e) => return Err(e.into()),
+    };
+    let mut peers = Vec::with_capacity(reply.peers.len());
+    let mut hosts = Vec::new();
+    for p in reply.peers {
+        match p.endpoint {
+            PeerEndpoint::Addr(a) => peers.push(a),
+            PeerEndpoint::Host { name, port } => hosts.push((name, port)),
+        }
+    }
+    if !hosts.is_empty() {
+        peers.extend(resolve_hosts(hosts, timeout).await);
+    }
+    Ok(AnnounceOutcome {
+        peers,
+        interval: std::time::Duration::from_secs(u64::from(reply.interval)),
+        min_interval: reply
+            .min_interval
+            .map(|m| std::time::Duration::from_secs(u64::from(m))),
+        seeders: reply.complete,
+        leechers: reply.incomplete,
+        warning: reply.warning_message,
+        tracker_id: reply.tracker_id,
+    })
+}
+
+/// reqwest's error with its sources ("error sending request: connection
+/// refused"), since the top-level message alone hides the cause.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}

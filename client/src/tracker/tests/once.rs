@@ -1,0 +1,241 @@
+//! `announce_once` against each kind of tracker and each kind of answer.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use riffle_protocol::tracker::http::{AnnounceRequest, AnnounceResponse};
+use riffle_protocol::tracker::http_server::{encode_announce_response, encode_failure, PeerFormat};
+use riffle_protocol::tracker::udp::Response;
+use riffle_protocol::tracker::{Event, PeerEndpoint, TrackerPeer};
+use tokio::time::Instant;
+
+use super::servers::{
+    dead_addr, failure, peers_reply, silent_udp, udp_peers, HttpTracker, Reply, UdpTracker,
+};
+use super::{fast_config, info_hash, peer_id};
+use crate::tracker::{announce_once, TrackerError};
+
+fn request(event: Event) -> AnnounceRequest {
+    let mut req = AnnounceRequest::new(info_hash(), peer_id(), 6881, 1000);
+    req.uploaded = 5;
+    req.downloaded = 7;
+    req.event = event;
+    req.numwant = Some(30);
+    req.key = Some(b"1A2B3C4D".to_vec());
+    req
+}
+
+fn addrs(s: &[&str]) -> Vec<SocketAddr> {
+    s.iter().map(|a| a.parse().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn http_compact_ipv4_and_ipv6_peers() {
+    let peers = addrs(&["10.0.0.1:6881", "[2001:db8::1]:51413"]);
+    let served = peers.clone();
+    let mut t = HttpTracker::start(move |r| peers_reply(r, 900, Some(60), &served)).await;
+    let out = announce_once(&t.url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap();
+    assert_eq!(out.peers, peers);
+    assert_eq!(out.interval, Duration::from_secs(900));
+    assert_eq!(out.min_interval, Some(Duration::from_secs(60)));
+    assert_eq!((out.seeders, out.leechers), (Some(3), Some(4)));
+    let (_, seen) = t.next(Duration::from_secs(1)).await;
+    assert_eq!(seen.event, Event::Started);
+    assert_eq!((seen.uploaded, seen.downloaded, seen.left), (5, 7, 1000));
+    assert_eq!(seen.info_hash, info_hash());
+    assert_eq!(seen.peer_id, peer_id());
+    assert_eq!(seen.numwant, Some(30));
+    assert_eq!(seen.key.as_deref(), Some(&b"1A2B3C4D"[..]));
+    assert!(seen.compact);
+}
+
+#[tokio::test]
+async fn http_dictionary_peers_with_host_names() {
+    let t = HttpTracker::start(|_| {
+        let mut resp = AnnounceResponse::new(
+            60,
+            vec![
+                TrackerPeer::from_addr("192.0.2.7:7000".parse().unwrap()),
+                TrackerPeer {
+                    endpoint: PeerEndpoint::Host {
+                        name: "localhost".into(),
+                        port: 7001,
+                    },
+                    peer_id: None,
+                },
+            ],
+        );
+        resp.warning_message = Some("be nice".into());
+        resp.tracker_id = Some(b"tid".to_vec());
+        Reply::Body(encode_announce_response(
+            &resp,
+            PeerFormat::Dictionaries { with_peer_id: true },
+        ))
+    })
+    .await;
+    let out = announce_once(&t.url, &request(Event::None), &fast_config())
+        .await
+        .unwrap();
+    assert_eq!(out.peers.len(), 2, "{:?}", out.peers);
+    assert_eq!(out.peers[0], "192.0.2.7:7000".parse().unwrap());
+    assert!(out.peers[1].ip().is_loopback() && out.peers[1].port() == 7001);
+    assert_eq!(out.warning.as_deref(), Some("be nice"));
+    assert_eq!(out.tracker_id.as_deref(), Some(&b"tid"[..]));
+}
+
+#[tokio::test]
+async fn http_failure_reason_and_statuses() {
+    let t = HttpTracker::start(|_| failure("torrent not registered")).await;
+    let e = announce_once(&t.url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap_err();
+    assert_eq!(e.failure_reason(), Some("torrent not registered"));
+
+    // A failure sent with an error status is still the tracker's failure.
+    let t = HttpTracker::start(|_| Reply::Status(403, encode_failure("passkey"))).await;
+    let e = announce_once(&t.url, &request(Event::None), &fast_config())
+        .await
+        .unwrap_err();
+    assert_eq!(e.failure_reason(), Some("passkey"));
+
+    let t = HttpTracker::start(|_| Reply::Status(502, b"<html>bad gateway".to_vec())).await;
+    let e = announce_once(&t.url, &request(Event::None), &fast_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackerError::HttpStatus(502)), "{e}");
+
+    let t = HttpTracker::start(|_| Reply::Body(b"<html>hello</html>".to_vec())).await;
+    let e = announce_once(&t.url, &request(Event::None), &fast_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackerError::Response(_)), "{e}");
+}
+
+#[tokio::test]
+async fn http_refused_and_hanging_trackers_fail_in_bounded_time() {
+    let url = format!("http://{}/announce", dead_addr().await);
+    let start = Instant::now();
+    let e = announce_once(&url, &request(Event::None), &fast_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackerError::Http(_)), "{e}");
+    assert!(start.elapsed() < Duration::from_millis(400));
+
+    let t = HttpTracker::start(|_| Reply::Hang).await;
+    let start = Instant::now();
+    let e = announce_once(&t.url, &request(Event::None), &fast_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackerError::Timeout(_)), "{e}");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn unsupported_and_malformed_urls() {
+    let cfg = fast_config();
+    let req = request(Event::None);
+    assert!(matches!(
+        announce_once("wss://tracker.example/announce", &req, &cfg).await,
+        Err(TrackerError::UnsupportedScheme(s)) if s == "wss"
+    ));
+    assert!(matches!(
+        announce_once("no scheme here", &req, &cfg).await,
+        Err(TrackerError::BadUrl { .. })
+    ));
+    assert!(matches!(
+        announce_once("udp://127.0.0.1/announce", &req, &cfg).await,
+        Err(TrackerError::BadUrl { .. })
+    ));
+    assert!(matches!(
+        announce_once("http://[::1/announce", &req, &cfg).await,
+        Err(TrackerError::BadUrl { .. })
+    ));
+}
+
+#[tokio::test]
+async fn udp_announce_reuses_the_connection_id() {
+    let peers = addrs(&["10.0.0.2:6881", "10.0.0.3:6882"]);
+    let served = peers.clone();
+    let mut t = UdpTracker::start(move |r| Some(udp_peers(r, 120, &served))).await;
+    let cfg = fast_config();
+    let out = announce_once(&t.url, &request(Event::Started), &cfg)
+        .await
+        .unwrap();
+    assert_eq!(out.peers, peers);
+    assert_eq!(out.interval, Duration::from_secs(120));
+    assert_eq!((out.seeders, out.leechers), (Some(2), Some(1)));
+    let (_, seen) = t.next(Duration::from_secs(1)).await;
+    assert_eq!(seen.event, Event::Started);
+    assert_eq!((seen.uploaded, seen.downloaded, seen.left), (5, 7, 1000));
+    assert_eq!(seen.key, 0x1a2b_3c4d);
+    assert_eq!(seen.num_want, 30);
+    assert_eq!(seen.port, 6881);
+    assert!(seen.url_data.is_empty());
+
+    announce_once(&t.url, &request(Event::None), &cfg)
+        .await
+        .unwrap();
+    assert_eq!(t.next(Duration::from_secs(1)).await.1.event, Event::None);
+    assert_eq!(t.connects(), 1, "the second announce reuses the cached id");
+}
+
+#[tokio::test]
+async fn udp_over_ipv6_with_url_data() {
+    let peers = addrs(&["[2001:db8::5]:6881", "[2001:db8::6]:6882"]);
+    let served = peers.clone();
+    let mut t = UdpTracker::start_at("[::1]:0", move |r| Some(udp_peers(r, 60, &served))).await;
+    let url = format!("{}?passkey=abc", t.url);
+    let out = announce_once(&url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap();
+    assert_eq!(out.peers, peers);
+    assert_eq!(
+        t.next(Duration::from_secs(1)).await.1.url_data,
+        b"/announce?passkey=abc".to_vec()
+    );
+}
+
+#[tokio::test]
+async fn udp_error_reply_is_a_failure_reason() {
+    let t = UdpTracker::start(|r| {
+        Some(Response::Error {
+            transaction_id: r.transaction_id,
+            message: "unregistered torrent".into(),
+        })
+    })
+    .await;
+    let e = announce_once(&t.url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap_err();
+    assert_eq!(e.failure_reason(), Some("unregistered torrent"));
+}
+
+#[tokio::test]
+async fn udp_silent_and_refused_trackers_fail_in_bounded_time() {
+    let (_hole, url) = silent_udp().await;
+    let start = Instant::now();
+    let e = announce_once(&url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(e, TrackerError::Timeout(_)), "{e}");
+    // Two attempts: 100 ms then 200 ms.
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(900),
+        "{took:?}"
+    );
+
+    let url = format!("udp://{}/announce", dead_addr().await);
+    let start = Instant::now();
+    let e = announce_once(&url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackerError::Io(_)), "{e}");
+    assert!(start.elapsed() < Duration::from_millis(90));
+}

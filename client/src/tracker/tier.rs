@@ -1,0 +1,343 @@
+//! One tier of trackers (BEP 12): announce to its trackers in order until
+//! one answers, keep using that one (moved to the front of the tier), and
+//! start again from the front after backoff when all of them failed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use riffle_protocol::tracker::tiers::TrackerTiers;
+use riffle_protocol::tracker::Event;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::announcer::Shared;
+use super::status::TrackerState;
+use super::{announce_once, AnnounceOutcome, TrackerError};
+
+/// What the announcer task relays to each tier.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TierCommand {
+    /// Send `completed` to every tracker that got `started`.
+    Completed,
+    /// Announce early (respecting minimum intervals).
+    WantMorePeers,
+    /// Send `stopped` where `started` went, before this instant, and end.
+    Stop(Instant),
+}
+
+/// What the tier remembers about one of its trackers.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// Its entry on the status board.
+    status: usize,
+    /// It accepted `started` (or one is in flight to it).
+    started: bool,
+    /// `completed` is owed to it.
+    completed_due: bool,
+    /// It accepted `completed`: never owed again.
+    completed_sent: bool,
+    /// Its `tracker id`, echoed back in later announces.
+    tracker_id: Option<Vec<u8>>,
+    /// Its `min interval`.
+    min_interval: Option<Duration>,
+    /// When we last sent it an announce.
+    last_announce: Option<Instant>,
+}
+
+/// One tier's state, owned by its task.
+pub(super) struct Tier {
+    /// Tier number, for logs.
+    index: usize,
+    /// The order to try the tier's trackers in.
+    order: TrackerTiers,
+    /// Per-URL memory.
+    trackers: HashMap<String, Tracker>,
+    /// The torrent.
+    shared: Arc<Shared>,
+    /// Whole-tier failures in a row, for the backoff.
+    failures: u32,
+    /// The announce in flight, if any: which tracker, which event.
+    in_flight: Option<(String, Event)>,
+}
+
+impl Tier {
+    /// A tier of `urls` (already shuffled and de-duplicated), whose status
+    /// entries start at `first_status`.
+    pub(super) fn new(
+        index: usize,
+        urls: Vec<String>,
+        first_status: usize,
+        shared: Arc<Shared>,
+    ) -> Tier {
+        let trackers = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                (
+                    u.clone(),
+                    Tracker {
+                        status: first_status + i,
+                        ..Tracker::default()
+                    },
+                )
+            })
+            .collect();
+        Tier {
+            index,
+            order: TrackerTiers::new([urls], |_| {}),
+            trackers,
+            shared,
+            failures: 0,
+            in_flight: None,
+        }
+    }
+
+    /// The tier's task: announce when due, obey commands, stop on request
+    /// (or end silently when the announcer goes away).
+    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<TierCommand>) {
+        let mut next_at = Instant::now();
+        loop {
+            self.show_next(next_at);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_at) => {}
+                cmd = commands.recv() => {
+                    match cmd {
+                        Some(TierCommand::Completed) => {
+                            if self.owe_completed() {
+                                next_at = next_at.min(Instant::now());
+                            }
+                        }
+                        Some(TierCommand::WantMorePeers) => {
+                            next_at = next_at.min(self.earliest_early_announce());
+                        }
+                        Some(TierCommand::Stop(deadline)) => return self.stop(deadline).await,
+                        None => return,
+                    }
+                    continue;
+                }
+            }
+            let Some(url) = self.order.current().map(str::to_owned) else {
+                return;
+            };
+            let (event, req) = {
+                let Some(t) = self.trackers.get_mut(&url) else {
+                    return;
+                };
+                let event = if !t.started {
+                    Event::Started
+                } else if t.completed_due {
+                    Event::Completed
+                } else {
+                    Event::None
+                };
+                if event == Event::Started {
+                    // From now on the tracker may know us: it is owed `stopped`.
+                    t.started = true;
+                }
+                let now = Instant::now();
+                t.last_announce = Some(now);
+                let status = t.status;
+                self.shared.update(status, |s| {
+                    s.state = TrackerState::Announcing;
+                    s.last_announce = Some(now.into_std());
+                    s.next_announce = None;
+                });
+                (event, self.shared.request(event, t.tracker_id.clone()))
+            };
+            self.in_flight = Some((url.clone(), event));
+            tracing::debug!(tier = self.index, %url, ?event, left = req.left, "announcing");
+            let cfg = self.shared.config.clone();
+            let announce = announce_once(&url, &req, &cfg);
+            tokio::pin!(announce);
+            let result = loop {
+                tokio::select! {
+                    r = &mut announce => break r,
+                    cmd = commands.recv() => match cmd {
+                        Some(TierCommand::Completed) => {
+                            self.owe_completed();
+                        }
+                        Some(TierCommand::WantMorePeers) => {}
+                        Some(TierCommand::Stop(deadline)) => return self.stop(deadline).await,
+                        None => return,
+                    },
+                }
+            };
+            self.in_flight = None;
+            next_at = match result {
+                Ok(outcome) => self.on_success(&url, event, outcome),
+                Err(e) => self.on_failure(&url, event, e),
+            };
+        }
+    }
+
+    /// Mark `completed` owed to every tracker that got `started` and has
+    /// not had it; true if any tracker is owed it.
+    fn owe_completed(&mut self) -> bool {
+        let mut any = false;
+        for t in self.trackers.values_mut() {
+            if t.started && !t.completed_sent {
+                t.completed_due = true;
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// The soonest a `want_more_peers` may make the current tracker's
+    /// next announce: its minimum gap after the last one, and never during
+    /// a backoff.
+    fn earliest_early_announce(&self) -> Instant {
+        let now = Instant::now();
+        if self.failures > 0 {
+            return now + self.shared.config.backoff(self.failures);
+        }
+        let Some(t) = self.order.current().and_then(|u| self.trackers.get(u)) else {
+            return now;
+        };
+        match t.last_announce {
+            Some(last) => (last + self.shared.config.min_gap(t.min_interval)).max(now),
+            None => now,
+        }
+    }
+
+    /// Put `next_at` on the current tracker's status, clear it elsewhere.
+    fn show_next(&self, next_at: Instant) {
+        let current = self.order.current();
+        for (url, t) in &self.trackers {
+            let next = (Some(url.as_str()) == current).then(|| next_at.into_std());
+            self.shared.update(t.status, |s| s.next_announce = next);
+        }
+    }
+
+    /// Record a reply; returns when to announce next.
+    fn on_success(&mut self, url: &str, event: Event, outcome: AnnounceOutcome) -> Instant {
+        let now = Instant::now();
+        self.failures = 0;
+        self.order.on_success();
+        let cfg = &self.shared.config;
+        let interval = cfg.next_interval(outcome.interval, outcome.min_interval);
+        let Some(t) = self.trackers.get_mut(url) else {
+            return now + interval;
+        };
+        if event == Event::Completed {
+            t.completed_due = false;
+            t.completed_sent = true;
+        }
+        if outcome.tracker_id.is_some() {
+            t.tracker_id = outcome.tracker_id.clone();
+        }
+        t.min_interval = outcome.min_interval;
+        let owe_completed = t.completed_due;
+        let n = outcome.peers.len();
+        tracing::debug!(tier = self.index, %url, ?event, peers = n, ?interval, "announce worked");
+        if let Some(w) = &outcome.warning {
+            tracing::info!(%url, warning = %w, "tracker warning");
+        }
+        self.shared.update(t.status, |s| {
+            s.state = TrackerState::Working;
+            s.last_success = Some(now.into_std());
+            s.last_peers = n;
+            s.peers_seen = s.peers_seen.saturating_add(n as u64);
+            s.seeders = outcome.seeders;
+            s.leechers = outcome.leechers;
+            s.interval = Some(interval);
+            s.last_error = None;
+            s.failure_reason = None;
+            s.warning = outcome.warning.clone();
+            s.consecutive_failures = 0;
+            s.started = true;
+            s.completed_sent |= event == Event::Completed;
+        });
+        self.shared.deliver(outcome.peers);
+        if owe_completed {
+            now
+        } else {
+            now + interval
+        }
+    }
+
+    /// Record a failure; returns when to announce next: at once to the
+    /// tier's next tracker, or after backoff when the whole tier failed.
+    fn on_failure(&mut self, url: &str, event: Event, e: TrackerError) -> Instant {
+        let now = Instant::now();
+        tracing::debug!(tier = self.index, %url, ?event, error = %e, "announce failed");
+        if let Some(t) = self.trackers.get_mut(url) {
+            if event == Event::Started {
+                // It most likely never heard of us: start it afresh next time
+                // rather than owing it a `stopped`.
+                t.started = false;
+                t.completed_due = false;
+            }
+            let reason = e.failure_reason().map(str::to_owned);
+            let error = e.to_string();
+            self.shared.update(t.status, |s| {
+                s.state = TrackerState::Failed;
+                s.last_error = Some(error);
+                s.failure_reason = reason;
+                s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+            });
+        }
+        if self.order.on_failure().is_some() {
+            return now;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let wait = self.shared.config.backoff(self.failures);
+        tracing::debug!(
+            tier = self.index,
+            ?wait,
+            "every tracker of the tier failed; backing off"
+        );
+        now + wait
+    }
+
+    /// Send `stopped` to every tracker that got (or may have got)
+    /// `started`, in parallel, giving up at `deadline`.
+    async fn stop(mut self, deadline: Instant) {
+        let in_flight = self.in_flight.take();
+        let mut set = JoinSet::new();
+        for (url, t) in &self.trackers {
+            let maybe_started = t.started
+                || in_flight
+                    .as_ref()
+                    .is_some_and(|(u, e)| u == url && *e == Event::Started);
+            if !maybe_started {
+                continue;
+            }
+            let req = self.shared.request(Event::Stopped, t.tracker_id.clone());
+            let shared = self.shared.clone();
+            let url = url.clone();
+            let status = t.status;
+            set.spawn(async move {
+                let cfg = shared.config.clone();
+                let result =
+                    tokio::time::timeout_at(deadline, announce_once(&url, &req, &cfg)).await;
+                let error = match result {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("stopped announce timed out".to_owned()),
+                };
+                tracing::debug!(%url, ?error, "stopped announce");
+                shared.update(status, |s| {
+                    s.state = TrackerState::Stopped;
+                    s.started = false;
+                    s.next_announce = None;
+                    if error.is_some() {
+                        s.last_error = error;
+                    }
+                });
+            });
+        }
+        let _ =
+            tokio::time::timeout_at(deadline, async { while set.join_next().await.is_some() {} })
+                .await;
+        for t in self.trackers.values_mut() {
+            t.started = false;
+            self.shared.update(t.status, |s| {
+                s.state = TrackerState::Stopped;
+                s.next_announce = None;
+            });
+        }
+    }
+}
