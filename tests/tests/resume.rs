@@ -88,7 +88,9 @@ fn resumes_after_sigkill_and_trusts_verified_pieces() {
     // Run 1: killed half way.
     let mut first = Riffle::start("run1", &args, tmp.path());
     let deadline = Instant::now() + Duration::from_secs(60);
-    while seeder.stats().uploaded() < total / 2 {
+    // Half way plus half a piece, so a piece is in flight at the kill.
+    let kill_at = total / 2 + u64::from(PIECE / 2);
+    while seeder.stats().uploaded() < kill_at {
         assert!(
             first.running(),
             "riffle ended before half the payload was uploaded ({} of {total} bytes)\n{}",
@@ -156,6 +158,11 @@ fn resumes_after_sigkill_and_trusts_verified_pieces() {
         "a run on complete data downloaded again\n{context}"
     );
     let rchar = exit.rchar.expect("/proc/PID/io (Linux)");
+    println!(
+        "uploaded {after_kill} before the kill, {before} in all (payload {total}); run 3 took {:.2}s, read {rchar} bytes\n{}",
+        exit.ran.as_secs_f64(),
+        third.stdout()
+    );
     assert!(
         rchar < READ_SLACK,
         "a run on complete data read {rchar} bytes: it re-hashed pieces it had verified ({total}-byte payload)\n{context}"
@@ -233,6 +240,7 @@ fn truncated_file_rehashes_only_its_own_pieces() {
         rchar <= b_piece_bytes + 2 * fetched + READ_SLACK,
         "riffle read {rchar} bytes: it re-hashed pieces outside b.bin\n{context}"
     );
+    println!("{context}");
     let pieces = content.piece_count();
     let b_count = b_pieces.end - b_pieces.start;
     let (trusted, hashed) = start_up_counts(&second.stdout())
