@@ -35,6 +35,9 @@ const READ_CHUNK: usize = 256 * 1024;
 const WRITE_HIGH_WATER: usize = 2 << 20;
 /// Most buffers handed to one vectored write.
 const MAX_IOV: usize = 64;
+/// Most bytes read from storage at once to answer a run of requests in
+/// one piece (one read instead of one per block).
+const READ_AHEAD: u32 = 1 << 20;
 
 /// What a peer task tells its torrent.
 #[derive(Debug)]
@@ -150,6 +153,8 @@ struct Io {
     upload_paused_until: Option<Instant>,
     events: Vec<PeerEvent>,
     uploaded_unreported: u64,
+    /// The last range read from storage for uploads: (piece, offset, data).
+    read_cache: Option<(PieceIndex, u32, Bytes)>,
 }
 
 /// Why the loop ended.
@@ -182,6 +187,7 @@ impl PeerTask {
             upload_paused_until: None,
             events: Vec::new(),
             uploaded_unreported: 0,
+            read_cache: None,
         };
         let end = match self.drive(&mut io).await {
             Ok(()) => End::fine("closed"),
@@ -376,20 +382,15 @@ impl PeerTask {
                 return;
             }
             io.uploads.pop_front();
-            let mut data = BytesMut::zeroed(block.length as usize);
-            if let Err(e) = shared
-                .storage
-                .read_block(block.piece, block.offset, &mut data)
-            {
-                tracing::warn!(peer = %self.addr, %e, "cannot read a requested block");
-                self.conn.reject_request(now.into_std(), block);
-                continue;
-            }
-            if self
-                .conn
-                .send_block(now.into_std(), block, data.freeze())
-                .is_ok()
-            {
+            let data = match read_for_upload(shared, &mut io.read_cache, &io.uploads, block) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(peer = %self.addr, %e, "cannot read a requested block");
+                    self.conn.reject_request(now.into_std(), block);
+                    continue;
+                }
+            };
+            if self.conn.send_block(now.into_std(), block, data).is_ok() {
                 Counters::add(&shared.counters.uploaded, u64::from(block.length));
                 io.uploaded_unreported += u64::from(block.length);
             }
@@ -515,6 +516,44 @@ impl PeerTask {
             }
         }
     }
+}
+
+/// The bytes of `block`, from the read cache or from storage. A miss reads
+/// from the block to the end of the furthest queued request in the same
+/// piece (at most [`READ_AHEAD`]), so a peer asking for a piece block by
+/// block costs one read.
+fn read_for_upload(
+    shared: &TorrentShared,
+    cache: &mut Option<(PieceIndex, u32, Bytes)>,
+    queued: &VecDeque<BlockRef>,
+    block: BlockRef,
+) -> Result<Bytes, riffle_storage::StorageError> {
+    let end = block.offset + block.length;
+    if let Some((piece, start, data)) = cache {
+        if *piece == block.piece
+            && block.offset >= *start
+            && end as usize <= *start as usize + data.len()
+        {
+            let from = (block.offset - *start) as usize;
+            return Ok(data.slice(from..from + block.length as usize));
+        }
+    }
+    let furthest = queued
+        .iter()
+        .filter(|b| b.piece == block.piece && b.offset >= block.offset)
+        .map(|b| b.offset + b.length)
+        .max()
+        .unwrap_or(end)
+        .max(end)
+        .min(block.offset.saturating_add(READ_AHEAD).max(end));
+    let mut buf = BytesMut::zeroed((furthest - block.offset) as usize);
+    shared
+        .storage
+        .read_block(block.piece, block.offset, &mut buf)?;
+    let data = buf.freeze();
+    let out = data.slice(0..block.length as usize);
+    *cache = Some((block.piece, block.offset, data));
+    Ok(out)
 }
 
 /// Errors that show the peer broke the protocol (as opposed to going
