@@ -43,7 +43,9 @@ fn lt_to_lt_through_tracker(udp: bool) {
     let torrent = tmp.path().join("t.torrent");
     assert_eq!(make(maker, &top, &torrent, Some(&url)), hash);
     let seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
-    tracker.wait_seeders(&hash, 1, Duration::from_secs(10), "libtorrent announced");
+    tracker
+        .wait_seeders(&hash, 1, Duration::from_secs(10))
+        .expect("libtorrent announced");
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let report = lt_leech(&out, &torrent, &[]);
@@ -94,7 +96,9 @@ fn aria2_from_lt(udp: bool) {
         Some(&tracker.announce(udp)),
     );
     let _seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
-    tracker.wait_seeders(&hash, 1, Duration::from_secs(10), "libtorrent announced");
+    tracker
+        .wait_seeders(&hash, 1, Duration::from_secs(10))
+        .expect("libtorrent announced");
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let res = aria2_download(&torrent, &out, udp, Duration::from_secs(60));
