@@ -19,6 +19,9 @@ mod session;
 mod shared;
 pub mod torrent;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

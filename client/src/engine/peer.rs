@@ -38,6 +38,8 @@ const MAX_IOV: usize = 64;
 /// Most bytes read from storage at once to answer a run of requests in
 /// one piece (one read instead of one per block).
 const READ_AHEAD: u32 = 1 << 20;
+/// Bytes read at once under a download limit (at most a bucket's burst).
+const LIMITED_READ: usize = 16 * 1024;
 
 /// What a peer task tells its torrent.
 #[derive(Debug)]
@@ -435,13 +437,26 @@ impl PeerTask {
     }
 
     fn read(&mut self, io: &mut Io) -> Result<(), End> {
-        let mut total = 0usize;
         let limited =
             self.shared.down.iter().any(|b| b.is_limited()) || self.peer_down.is_limited();
-        let round = if limited { 64 * 1024 } else { READ_ROUND };
+        let now = Instant::now();
+        if limited && self.pay_download(io, now) {
+            return Ok(());
+        }
+        let mut total = 0usize;
         loop {
-            io.rbuf.reserve(READ_CHUNK);
-            match self.stream.try_read_buf(&mut io.rbuf) {
+            let got = if limited {
+                // One bucket-sized bite at a time, paid before the next.
+                let mut bite = [0u8; LIMITED_READ];
+                self.stream.try_read(&mut bite).map(|n| {
+                    io.rbuf.extend_from_slice(&bite[..n]);
+                    n
+                })
+            } else {
+                io.rbuf.reserve(READ_CHUNK);
+                self.stream.try_read_buf(&mut io.rbuf)
+            };
+            match got {
                 Ok(0) => {
                     // Process what came before the end of stream.
                     let _ = self
@@ -451,7 +466,7 @@ impl PeerTask {
                 }
                 Ok(n) => {
                     total += n;
-                    if total >= round {
+                    if limited || total >= READ_ROUND {
                         break;
                     }
                 }
@@ -462,7 +477,6 @@ impl PeerTask {
         if total == 0 {
             return Ok(());
         }
-        let now = Instant::now();
         self.conn
             .handle_read(now.into_std(), &mut io.rbuf)
             .map_err(|e| End {
@@ -471,16 +485,23 @@ impl PeerTask {
             })?;
         if limited {
             io.down_debt = Debt::new(u32::try_from(total).unwrap_or(u32::MAX));
-            let shared = &self.shared;
-            let mut buckets: Vec<&Bucket> = shared.down.iter().map(|b| &**b).collect();
-            buckets.push(&self.peer_down);
-            if let Take::Wait(d) = io.down_debt.pay(&buckets) {
-                // The bytes are read; stop reading until they are paid for.
-                io.read_paused_until = Some(now + d);
-                io.down_debt = Debt::default();
-            }
+            self.pay_download(io, now);
         }
         Ok(())
+    }
+
+    /// Pay what was read against the download buckets; while they cannot
+    /// pay, reading pauses (returns true).
+    fn pay_download(&mut self, io: &mut Io, now: Instant) -> bool {
+        let mut buckets: Vec<&Bucket> = self.shared.down.iter().map(|b| &**b).collect();
+        buckets.push(&self.peer_down);
+        match io.down_debt.pay(&buckets) {
+            Take::Done => false,
+            Take::Wait(d) => {
+                io.read_paused_until = Some(now + d);
+                true
+            }
+        }
     }
 
     fn write(&mut self, io: &mut Io) -> Result<(), End> {

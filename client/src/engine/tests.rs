@@ -1,0 +1,193 @@
+//! Sessions against each other on 127.0.0.1, in-process: the engine's own
+//! end-to-end checks (the tests crate drives the binary and real clients).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use riffle_protocol::metainfo::{Metainfo, TorrentBuilder};
+use sha1::{Digest, Sha1};
+
+use super::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentState};
+
+const PIECE: u32 = 64 * 1024;
+
+/// Files of these lengths under `dir/name`, and their torrent.
+fn payload(dir: &Path, name: &str, lengths: &[u64], seed: u64) -> Metainfo {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut all = Vec::new();
+    let mut b = TorrentBuilder::new(name.into(), PIECE);
+    for (i, len) in lengths.iter().enumerate() {
+        let mut data = vec![0u8; *len as usize];
+        rng.fill_bytes(&mut data);
+        let path = vec![format!("d{}", i % 2), format!("f{i}.bin")];
+        let full = dir.join(name).join(&path[0]).join(&path[1]);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, &data).unwrap();
+        b.file(path, *len);
+        all.extend_from_slice(&data);
+    }
+    let hashes = all
+        .chunks(PIECE as usize)
+        .map(|c| Sha1::digest(c).into())
+        .collect();
+    b.piece_hashes(hashes);
+    let (bytes, _) = b.build().unwrap();
+    Metainfo::from_bytes(&bytes).unwrap()
+}
+
+fn local() -> SessionConfig {
+    SessionConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen_fallback: false,
+        ..SessionConfig::default()
+    }
+}
+
+async fn wait_complete(h: &TorrentHandle, limit: Duration) {
+    let start = Instant::now();
+    let mut rx = h.status();
+    loop {
+        {
+            let st = rx.borrow();
+            assert!(
+                !matches!(st.state, TorrentState::Failed(_)),
+                "torrent failed: {:?}",
+                st.state
+            );
+            if st.is_complete() && st.state != TorrentState::Checking {
+                return;
+            }
+        }
+        assert!(start.elapsed() < limit, "not complete after {limit:?}");
+        let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
+    }
+}
+
+fn same_tree(a: &Path, b: &Path, meta: &Metainfo) {
+    for i in 0..meta.info.files.len() {
+        let rel: std::path::PathBuf = meta.info.file_path(i).iter().collect();
+        let x = std::fs::read(a.join(&rel)).unwrap();
+        let y = std::fs::read(b.join(&rel)).unwrap();
+        assert!(x == y, "{} differs", rel.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leechers_complete_from_a_seeder_and_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    // An empty file and sizes that do not divide the piece length.
+    let meta = payload(&seed_dir, "t", &[300_000, 0, 1_000_001, 77, 500_000], 1);
+    let seeder = Session::start(SessionConfig {
+        max_upload_rate: 2_000_000,
+        ..local()
+    })
+    .await
+    .unwrap();
+    let mut o = TorrentOptions::new(&seed_dir);
+    o.seed = true;
+    o.require_complete = true;
+    let seed_h = seeder.add_torrent(meta.clone(), o).unwrap();
+
+    let a = Session::start(local()).await.unwrap();
+    let b = Session::start(local()).await.unwrap();
+    let mut oa = TorrentOptions::new(dir.path().join("a"));
+    oa.peers = vec![seeder.listen_addr()];
+    oa.seed = true;
+    let mut ob = TorrentOptions::new(dir.path().join("b"));
+    ob.peers = vec![seeder.listen_addr(), a.listen_addr()];
+    ob.seed = true;
+    let ha = a.add_torrent(meta.clone(), oa).unwrap();
+    let hb = b.add_torrent(meta.clone(), ob).unwrap();
+    wait_complete(&ha, Duration::from_secs(30)).await;
+    wait_complete(&hb, Duration::from_secs(30)).await;
+    same_tree(&seed_dir, &dir.path().join("a"), &meta);
+    same_tree(&seed_dir, &dir.path().join("b"), &meta);
+    let empty: std::path::PathBuf = meta.info.file_path(1).iter().collect();
+    assert!(
+        dir.path().join("a").join(empty).exists(),
+        "empty file created"
+    );
+    let (sa, sb) = (ha.status().borrow().clone(), hb.status().borrow().clone());
+    assert_eq!(sa.hash_failures + sb.hash_failures, 0);
+    let total = meta.info.total_length();
+    // The capped seeder cannot have sent everything twice by itself in the
+    // time: the leechers traded.
+    assert!(sa.uploaded + sb.uploaded > 0, "leechers traded nothing");
+    assert!(seed_h.status().borrow().uploaded >= total / 2);
+    a.shutdown().await;
+    b.shutdown().await;
+    seeder.shutdown().await;
+    // The resume record now vouches for everything: a restart re-reads
+    // nothing.
+    let again = Session::start(local()).await.unwrap();
+    let mut oa = TorrentOptions::new(dir.path().join("a"));
+    oa.seed = true;
+    let h = again.add_torrent(meta.clone(), oa).unwrap();
+    wait_complete(&h, Duration::from_secs(10)).await;
+    let st = h.status().borrow().clone();
+    assert_eq!(st.trusted_pieces, meta.info.piece_count());
+    assert_eq!(st.hashed_pieces, 0);
+    again.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_incomplete_data_fails_with_a_clear_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = payload(dir.path(), "t", &[200_000, 100_000], 2);
+    // Damage one file.
+    let victim: std::path::PathBuf = meta.info.file_path(1).iter().collect();
+    std::fs::write(dir.path().join(victim), b"short").unwrap();
+    let s = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path());
+    o.seed = true;
+    o.require_complete = true;
+    let h = s.add_torrent(meta, o).unwrap();
+    let mut rx = h.status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let TorrentState::Failed(e) = &rx.borrow().state {
+            assert!(e.contains("incomplete"), "{e}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failure reported");
+        let _ = tokio::time::timeout(Duration::from_millis(100), rx.changed()).await;
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_rate_limit_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    let meta = payload(&seed_dir, "t", &[1_500_000], 3);
+    let seeder = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(&seed_dir);
+    o.seed = true;
+    o.require_complete = true;
+    let _sh = seeder.add_torrent(meta.clone(), o).unwrap();
+    let rate = 1_000_000u64;
+    let l = Session::start(SessionConfig {
+        max_download_rate: rate,
+        ..local()
+    })
+    .await
+    .unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("l"));
+    o.peers = vec![seeder.listen_addr()];
+    let started = Instant::now();
+    let h = l.add_torrent(meta.clone(), o).unwrap();
+    wait_complete(&h, Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    // 1.5 MB at 1 MB/s, less one burst (125 KB): at least ~1.3 s.
+    assert!(
+        took >= Duration::from_millis(1200),
+        "limit not applied: {took:?}"
+    );
+    same_tree(&seed_dir, &dir.path().join("l"), &meta);
+    l.shutdown().await;
+    seeder.shutdown().await;
+}
