@@ -7,7 +7,7 @@
 //! and the status board. All network I/O happens in those tasks, so a slow
 //! or dead tracker delays nothing but its own tier.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,8 +100,11 @@ impl Shared {
     }
 
     /// Hand peers to the torrent without ever waiting on it: a torrent
-    /// that is not draining its channel gets this batch dropped.
-    pub fn deliver(&self, peers: Vec<SocketAddr>) {
+    /// that is not draining its channel gets this batch dropped. Our own
+    /// entry is left out: trackers such as opentracker list the announcer
+    /// itself (on loopback, or at the `external ip` the tracker saw).
+    pub fn deliver(&self, mut peers: Vec<SocketAddr>, external_ip: Option<IpAddr>) {
+        peers.retain(|p| !is_self(*p, self.port, external_ip));
         if peers.is_empty() {
             return;
         }
@@ -109,6 +112,16 @@ impl Shared {
             tracing::debug!(error = %e, "peer channel full or closed; dropping tracker peers");
         }
     }
+}
+
+/// Whether `peer` is us: our port, at a loopback or unspecified address
+/// or at the address the tracker says it saw us at.
+pub(super) fn is_self(peer: SocketAddr, our_port: u16, external_ip: Option<IpAddr>) -> bool {
+    let ip = peer.ip().to_canonical();
+    peer.port() == our_port
+        && (ip.is_loopback()
+            || ip.is_unspecified()
+            || external_ip.is_some_and(|e| e.to_canonical() == ip))
 }
 
 /// What the handle asks of the task.
@@ -244,4 +257,24 @@ async fn run(tiers: Vec<Tier>, mut commands: mpsc::UnboundedReceiver<Command>) {
         }
     }
     // The handle was dropped: dropping `set` aborts the tiers.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_our_own_entry() {
+        let ext: Option<IpAddr> = Some("203.0.113.5".parse().unwrap());
+        let me = |s: &str| is_self(s.parse().unwrap(), 6881, ext);
+        assert!(me("127.0.0.1:6881"));
+        assert!(me("[::1]:6881"));
+        assert!(me("[::ffff:127.0.0.1]:6881"));
+        assert!(me("0.0.0.0:6881"));
+        assert!(me("203.0.113.5:6881"));
+        assert!(me("[::ffff:203.0.113.5]:6881"));
+        assert!(!me("127.0.0.1:6882"));
+        assert!(!me("203.0.113.6:6881"));
+        assert!(!is_self("203.0.113.5:6881".parse().unwrap(), 6881, None));
+    }
 }

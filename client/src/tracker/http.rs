@@ -102,6 +102,7 @@ pub async fn announce(
         leechers: reply.incomplete,
         warning: reply.warning_message,
         tracker_id: reply.tracker_id,
+        external_ip: reply.external_ip,
     })
 }
 

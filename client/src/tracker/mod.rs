@@ -27,7 +27,7 @@ pub mod udp;
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 pub use announcer::{spawn_announcer, AnnounceSetup, AnnouncerHandle, Transfer};
@@ -56,6 +56,9 @@ pub struct AnnounceOutcome {
     pub warning: Option<String>,
     /// HTTP `tracker id`, to be sent back in later announces.
     pub tracker_id: Option<Vec<u8>>,
+    /// Our address as the tracker sees it (HTTP `external ip`), which
+    /// tells our own entry apart in the peer list.
+    pub external_ip: Option<IpAddr>,
 }
 
 /// Announce once to `url`, over HTTP(S) or UDP according to its scheme.

@@ -250,7 +250,7 @@ impl Tier {
             s.started = true;
             s.completed_sent |= event == Event::Completed;
         });
-        self.shared.deliver(outcome.peers);
+        self.shared.deliver(outcome.peers, outcome.external_ip);
         if owe_completed {
             now
         } else {

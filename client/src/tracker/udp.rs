@@ -287,6 +287,7 @@ pub async fn announce(
         leechers: Some(u64::from(leechers)),
         warning: None,
         tracker_id: None,
+        external_ip: None,
     })
 }
 

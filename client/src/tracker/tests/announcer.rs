@@ -323,3 +323,17 @@ async fn dropping_the_handle_ends_the_task_silently() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(t.drain().is_empty(), "no announce, not even stopped");
 }
+
+#[tokio::test]
+async fn our_own_entry_is_not_handed_out() {
+    let listed = addrs(&[
+        "127.0.0.1:6881",
+        "10.0.0.1:1",
+        "[::1]:6881",
+        "127.0.0.1:6882",
+    ]);
+    let t = HttpTracker::start(move |r| peers_reply(r, 60, None, &listed)).await;
+    let (_h, _transfer, mut peers) = start(&[&[&t.url]], fast_config());
+    let got = tokio::time::timeout(SEC, peers.recv()).await.unwrap();
+    assert_eq!(got, Some(addrs(&["10.0.0.1:1", "127.0.0.1:6882"])));
+}

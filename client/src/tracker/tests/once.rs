@@ -239,3 +239,91 @@ async fn udp_silent_and_refused_trackers_fail_in_bounded_time() {
     assert!(matches!(e, TrackerError::Io(_)), "{e}");
     assert!(start.elapsed() < Duration::from_millis(90));
 }
+
+#[tokio::test]
+async fn http_tracker_over_ipv6() {
+    let peers = addrs(&["[2001:db8::7]:7777"]);
+    let served = peers.clone();
+    let t = HttpTracker::start_at("[::1]:0", move |r| peers_reply(r, 60, None, &served)).await;
+    assert!(t.url.starts_with("http://[::1]:"));
+    let out = announce_once(&t.url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap();
+    assert_eq!(out.peers, peers);
+}
+
+#[tokio::test]
+async fn https_to_a_server_that_does_not_speak_tls_is_an_error() {
+    // Exercises the TLS set-up (ring provider, platform verifier): the
+    // handshake fails against a server that answers in plain text.
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/announce", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let e = announce_once(&url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrackerError::Http(_)), "{e}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn udp_packets_that_are_not_the_answer_are_ignored() {
+    use riffle_protocol::tracker::udp::{family_of, Request};
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("udp://{}/announce", socket.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+            let fam = family_of(&from);
+            let (tid, answer) = match Request::decode(&buf[..n]).unwrap() {
+                Request::Connect { transaction_id } => (
+                    transaction_id,
+                    Response::Connect {
+                        transaction_id,
+                        connection_id: 77,
+                    },
+                ),
+                Request::Announce(a) => {
+                    (a.transaction_id, udp_peers(&a, 30, &addrs(&["10.0.0.4:4"])))
+                }
+                Request::Scrape { .. } => unreachable!(),
+            };
+            // Noise first: a runt, another transaction's reply, another
+            // transaction's error, a reply of the wrong action.
+            let noise = [
+                vec![0, 0, 0],
+                Response::Connect {
+                    transaction_id: tid ^ 1,
+                    connection_id: 5,
+                }
+                .encode(fam),
+                Response::Error {
+                    transaction_id: tid ^ 2,
+                    message: "not you".into(),
+                }
+                .encode(fam),
+                Response::Scrape {
+                    transaction_id: tid,
+                    entries: vec![],
+                }
+                .encode(fam),
+            ];
+            for p in noise {
+                socket.send_to(&p, from).await.unwrap();
+            }
+            socket.send_to(&answer.encode(fam), from).await.unwrap();
+        }
+    });
+    let out = announce_once(&url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap();
+    assert_eq!(out.peers, addrs(&["10.0.0.4:4"]));
+    assert_eq!(out.interval, Duration::from_secs(30));
+    server.abort();
+}

@@ -76,7 +76,15 @@ impl HttpTracker {
     pub async fn start(
         behaviour: impl Fn(&AnnounceRequest) -> Reply + Send + Sync + 'static,
     ) -> HttpTracker {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        HttpTracker::start_at("127.0.0.1:0", behaviour).await
+    }
+
+    /// [`start`](Self::start) on another address (e.g. `[::1]:0`).
+    pub async fn start_at(
+        bind: &str,
+        behaviour: impl Fn(&AnnounceRequest) -> Reply + Send + Sync + 'static,
+    ) -> HttpTracker {
+        let listener = TcpListener::bind(bind).await.unwrap();
         let url = format!("http://{}/announce", listener.local_addr().unwrap());
         let (tx, log) = mpsc::unbounded_channel();
         let behaviour: Arc<HttpBehaviour> = Arc::new(behaviour);
