@@ -448,10 +448,9 @@ impl PeerTask {
             let got = if limited {
                 // One bucket-sized bite at a time, paid before the next.
                 let mut bite = [0u8; LIMITED_READ];
-                self.stream.try_read(&mut bite).map(|n| {
-                    io.rbuf.extend_from_slice(&bite[..n]);
-                    n
-                })
+                self.stream
+                    .try_read(&mut bite)
+                    .inspect(|&n| io.rbuf.extend_from_slice(&bite[..n]))
             } else {
                 io.rbuf.reserve(READ_CHUNK);
                 self.stream.try_read_buf(&mut io.rbuf)
