@@ -150,7 +150,11 @@ async fn watch(handles: &[TorrentHandle], keep_seeding: bool) -> Result<()> {
         for (i, st) in statuses.iter().enumerate() {
             if st.is_complete() && !announced_complete[i] && st.state != TorrentState::Checking {
                 announced_complete[i] = true;
-                let line = summary_line(st, started.elapsed());
+                let line = if st.downloaded == 0 {
+                    ready_line(st)
+                } else {
+                    summary_line(st, started.elapsed())
+                };
                 if let Some(b) = &bars {
                     b.println(&line);
                 } else {
@@ -237,6 +241,19 @@ pub fn summary_line(st: &TorrentStatus, elapsed: Duration) -> String {
         human_bytes(st.downloaded),
         human_bytes(st.wasted),
         st.hash_failures,
+    )
+}
+
+/// The line printed when a torrent is complete from the start (seeding
+/// data already on disk).
+pub fn ready_line(st: &TorrentStatus) -> String {
+    format!(
+        "ready: {} ({}), all {} pieces verified ({} trusted from the resume record, {} hashed)",
+        st.name,
+        human_bytes(st.total_bytes),
+        st.piece_count,
+        st.trusted_pieces,
+        st.hashed_pieces,
     )
 }
 
