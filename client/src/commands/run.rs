@@ -248,7 +248,7 @@ pub fn summary_line(st: &TorrentStatus, elapsed: Duration) -> String {
 /// data already on disk).
 pub fn ready_line(st: &TorrentStatus) -> String {
     format!(
-        "ready: {} ({}), all {} pieces verified ({} trusted from the resume record, {} hashed)",
+        "ready: {} ({}), all {} pieces verified; at start {} pieces trusted from the resume record, {} hashed",
         st.name,
         human_bytes(st.total_bytes),
         st.piece_count,
