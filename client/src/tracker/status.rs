@@ -84,4 +84,84 @@ impl TrackerStatus {
             completed_sent: false,
         }
     }
+
+    /// One human line for status output and logs, e.g.
+    /// `udp://t.example:6969/announce: working, 50 peers (3 seeds, 9 leechers), next in 29m58s`.
+    pub fn line(&self, now: Instant) -> String {
+        let mut out = format!("{}: ", self.url);
+        match self.state {
+            TrackerState::Idle => out.push_str("not contacted"),
+            TrackerState::Announcing => out.push_str("announcing"),
+            TrackerState::Stopped => out.push_str("stopped"),
+            TrackerState::Working => {
+                out.push_str(&format!("working, {} peers", self.last_peers));
+                if let (Some(s), Some(l)) = (self.seeders, self.leechers) {
+                    out.push_str(&format!(" ({s} seeds, {l} leechers)"));
+                }
+            }
+            TrackerState::Failed => {
+                let why = self
+                    .failure_reason
+                    .as_deref()
+                    .or(self.last_error.as_deref())
+                    .unwrap_or("failed");
+                out.push_str(&format!("error ({}x): {why}", self.consecutive_failures));
+            }
+        }
+        if let Some(w) = &self.warning {
+            out.push_str(&format!(", warning: {w}"));
+        }
+        if let Some(next) = self.next_announce {
+            let secs = next.saturating_duration_since(now).as_secs();
+            out.push_str(&format!(", next in {}", short_duration(secs)));
+        }
+        out
+    }
+}
+
+/// `95` -> `1m35s`, `3700` -> `1h01m`.
+fn short_duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_well() {
+        let now = Instant::now();
+        let mut s = TrackerStatus::new("udp://t.example:6969/announce".into(), 0);
+        assert_eq!(s.line(now), "udp://t.example:6969/announce: not contacted");
+        s.state = TrackerState::Working;
+        s.last_peers = 50;
+        s.seeders = Some(3);
+        s.leechers = Some(9);
+        s.next_announce = Some(now + Duration::from_secs(1798));
+        assert_eq!(
+            s.line(now),
+            "udp://t.example:6969/announce: working, 50 peers (3 seeds, 9 leechers), next in 29m58s"
+        );
+        s.state = TrackerState::Failed;
+        s.consecutive_failures = 2;
+        s.last_error = Some("network error: connection refused".into());
+        s.next_announce = Some(now + Duration::from_secs(3700));
+        assert_eq!(
+            s.line(now),
+            "udp://t.example:6969/announce: error (2x): network error: connection refused, next in 1h01m"
+        );
+        s.failure_reason = Some("unregistered".into());
+        s.next_announce = None;
+        s.warning = Some("slow down".into());
+        assert_eq!(
+            s.line(now),
+            "udp://t.example:6969/announce: error (2x): unregistered, warning: slow down"
+        );
+        assert_eq!(short_duration(0), "0s");
+        assert_eq!(short_duration(60), "1m00s");
+    }
 }

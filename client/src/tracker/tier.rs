@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::announcer::Shared;
 use super::status::TrackerState;
-use super::{announce_once, AnnounceOutcome, TrackerError};
+use super::{announce_once, AnnounceOutcome, AnnounceRequest, TrackerError};
 
 /// What the announcer task relays to each tier.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +42,8 @@ struct Tracker {
     tracker_id: Option<Vec<u8>>,
     /// Its `min interval`.
     min_interval: Option<Duration>,
+    /// Its failures since its last success (to log only the first).
+    failures: u32,
     /// When we last sent it an announce.
     last_announce: Option<Instant>,
 }
@@ -118,33 +120,8 @@ impl Tier {
                     continue;
                 }
             }
-            let Some(url) = self.order.current().map(str::to_owned) else {
+            let Some((url, event, req)) = self.begin() else {
                 return;
-            };
-            let (event, req) = {
-                let Some(t) = self.trackers.get_mut(&url) else {
-                    return;
-                };
-                let event = if !t.started {
-                    Event::Started
-                } else if t.completed_due {
-                    Event::Completed
-                } else {
-                    Event::None
-                };
-                if event == Event::Started {
-                    // From now on the tracker may know us: it is owed `stopped`.
-                    t.started = true;
-                }
-                let now = Instant::now();
-                t.last_announce = Some(now);
-                let status = t.status;
-                self.shared.update(status, |s| {
-                    s.state = TrackerState::Announcing;
-                    s.last_announce = Some(now.into_std());
-                    s.next_announce = None;
-                });
-                (event, self.shared.request(event, t.tracker_id.clone()))
             };
             self.in_flight = Some((url.clone(), event));
             tracing::debug!(tier = self.index, %url, ?event, left = req.left, "announcing");
@@ -172,17 +149,47 @@ impl Tier {
         }
     }
 
+    /// Start an announce to the current tracker: pick its event
+    /// (`started` until it took one, then `completed` when owed, else a
+    /// regular announce) and build the request with the latest counters.
+    fn begin(&mut self) -> Option<(String, Event, AnnounceRequest)> {
+        let url = self.order.current()?.to_owned();
+        let t = self.trackers.get_mut(&url)?;
+        let event = if !t.started {
+            Event::Started
+        } else if t.completed_due {
+            Event::Completed
+        } else {
+            Event::None
+        };
+        if event == Event::Started {
+            // From now on the tracker may know us: it is owed `stopped`.
+            t.started = true;
+        }
+        let now = Instant::now();
+        t.last_announce = Some(now);
+        self.shared.update(t.status, |s| {
+            s.state = TrackerState::Announcing;
+            s.last_announce = Some(now.into_std());
+            s.next_announce = None;
+        });
+        let req = self.shared.request(event, t.tracker_id.clone());
+        Some((url, event, req))
+    }
+
     /// Mark `completed` owed to every tracker that got `started` and has
-    /// not had it; true if any tracker is owed it.
+    /// not had it; true if the current tracker is owed it (then it should
+    /// be told at once).
     fn owe_completed(&mut self) -> bool {
-        let mut any = false;
         for t in self.trackers.values_mut() {
             if t.started && !t.completed_sent {
                 t.completed_due = true;
-                any = true;
             }
         }
-        any
+        self.order
+            .current()
+            .and_then(|u| self.trackers.get(u))
+            .is_some_and(|t| t.completed_due)
     }
 
     /// The soonest a `want_more_peers` may make the current tracker's
@@ -229,6 +236,10 @@ impl Tier {
             t.tracker_id = outcome.tracker_id.clone();
         }
         t.min_interval = outcome.min_interval;
+        if t.failures > 0 {
+            tracing::info!(%url, "tracker is working again");
+        }
+        t.failures = 0;
         let owe_completed = t.completed_due;
         let n = outcome.peers.len();
         tracing::debug!(tier = self.index, %url, ?event, peers = n, ?interval, "announce worked");
@@ -262,8 +273,13 @@ impl Tier {
     /// tier's next tracker, or after backoff when the whole tier failed.
     fn on_failure(&mut self, url: &str, event: Event, e: TrackerError) -> Instant {
         let now = Instant::now();
-        tracing::debug!(tier = self.index, %url, ?event, error = %e, "announce failed");
         if let Some(t) = self.trackers.get_mut(url) {
+            if t.failures == 0 {
+                tracing::info!(%url, error = %e, "tracker announce failed");
+            } else {
+                tracing::debug!(tier = self.index, %url, ?event, error = %e, "announce failed");
+            }
+            t.failures = t.failures.saturating_add(1);
             if event == Event::Started {
                 // It most likely never heard of us: start it afresh next time
                 // rather than owing it a `stopped`.
@@ -338,6 +354,93 @@ impl Tier {
                 s.state = TrackerState::Stopped;
                 s.next_announce = None;
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::status::TrackerStatus;
+    use crate::tracker::{AnnounceConfig, Transfer};
+    use proptest::prelude::*;
+    use tokio::sync::watch;
+
+    fn tier(n: usize) -> (Tier, watch::Receiver<Vec<TrackerStatus>>) {
+        let urls: Vec<String> = (0..n).map(|i| format!("http://t{i}/announce")).collect();
+        let (status, board) = watch::channel(
+            urls.iter()
+                .map(|u| TrackerStatus::new(u.clone(), 0))
+                .collect(),
+        );
+        let (_transfer_tx, transfer) = watch::channel(Transfer::default());
+        let (peers, _peers_rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            info_hash: riffle_protocol::InfoHash([1; 20]),
+            peer_id: riffle_protocol::PeerId([2; 20]),
+            port: 1,
+            key: b"00000001".to_vec(),
+            config: AnnounceConfig::default(),
+            transfer,
+            peers,
+            status,
+        });
+        (Tier::new(0, urls, 0, shared), board)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Announce to the current tracker; it answers or fails.
+        Announce(bool),
+        /// The download completed.
+        Completed,
+    }
+
+    proptest! {
+        #[test]
+        fn every_tracker_sees_a_valid_event_sequence(
+            n in 1usize..4,
+            ops in proptest::collection::vec(
+                prop_oneof![any::<bool>().prop_map(Op::Announce), Just(Op::Completed)],
+                0..60,
+            ),
+        ) {
+            let (mut tier, board) = tier(n);
+            let mut log: HashMap<String, Vec<(Event, bool)>> = HashMap::new();
+            let mut completed = false;
+            for op in ops {
+                match op {
+                    Op::Completed => {
+                        completed = true;
+                        tier.owe_completed();
+                    }
+                    Op::Announce(ok) => {
+                        let (url, event, req) = tier.begin().expect("a current tracker");
+                        prop_assert_eq!(req.event, event);
+                        if ok {
+                            tier.on_success(&url, event, AnnounceOutcome::default());
+                            prop_assert_eq!(tier.order.current(), Some(url.as_str()));
+                        } else {
+                            tier.on_failure(&url, event, TrackerError::Timeout(Duration::ZERO));
+                        }
+                        log.entry(url).or_default().push((event, ok));
+                    }
+                }
+            }
+            for (url, tries) in &log {
+                let accepted: Vec<Event> =
+                    tries.iter().filter(|(_, ok)| *ok).map(|(e, _)| *e).collect();
+                // Nothing but `started` until a `started` was accepted.
+                let first_ok = tries.iter().position(|(_, ok)| *ok).unwrap_or(tries.len());
+                prop_assert!(tries.iter().take(first_ok + 1).all(|(e, _)| *e == Event::Started));
+                prop_assert!(accepted.iter().filter(|e| **e == Event::Started).count() <= 1);
+                prop_assert!(accepted.iter().filter(|e| **e == Event::Completed).count() <= 1);
+                prop_assert!(completed || tries.iter().all(|(e, _)| *e != Event::Completed));
+                let status = board.borrow().iter().find(|s| &s.url == url).cloned();
+                let status = status.expect("every tracker has a status");
+                prop_assert_eq!(status.completed_sent, accepted.contains(&Event::Completed));
+                prop_assert_eq!(status.started, !accepted.is_empty());
+            }
         }
     }
 }

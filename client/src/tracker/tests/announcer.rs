@@ -337,3 +337,22 @@ async fn our_own_entry_is_not_handed_out() {
     let got = tokio::time::timeout(SEC, peers.recv()).await.unwrap();
     assert_eq!(got, Some(addrs(&["10.0.0.1:1", "127.0.0.1:6882"])));
 }
+
+#[tokio::test]
+async fn duplicate_and_empty_urls_are_dropped_and_no_trackers_is_fine() {
+    let mut t = HttpTracker::start(|r| peers_reply(r, 60, None, &[])).await;
+    let (h, _transfer, _peers) = start(&[&["", &t.url], &[&t.url], &[]], fast_config());
+    assert_eq!(t.next(SEC).await.1.event, Event::Started);
+    let board = h.status().borrow().clone();
+    assert_eq!(board.len(), 1);
+    assert_eq!(board[0].url, t.url);
+    h.stop(SEC).await;
+    assert_eq!(t.next(SEC).await.1.event, Event::Stopped);
+    assert!(t.drain().is_empty(), "one tracker, one stopped");
+
+    let (h, _transfer, _peers) = start(&[], fast_config());
+    assert!(h.status().borrow().is_empty());
+    let begin = Instant::now();
+    h.stop(SEC).await;
+    assert!(begin.elapsed() < Duration::from_millis(100));
+}
