@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 /// A running child process, killed (SIGKILL) and reaped on drop unless it
@@ -157,10 +157,7 @@ impl Lines {
     /// The next line, or None if none came within `timeout` or the stream
     /// ended.
     pub fn next(&self, timeout: Duration) -> Option<String> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.rx.recv_timeout(timeout).ok()
     }
 
     /// Every line until the stream ends or `timeout` passes.

@@ -44,3 +44,25 @@ pub fn tcp_port_taken(port: u16) -> bool {
 pub fn udp_port_taken(port: u16) -> bool {
     UdpSocket::bind(("127.0.0.1", port)).is_err()
 }
+
+/// Prints how long each phase of a test took (to stderr: nextest shows it
+/// for failing tests, or with --no-capture), to tell slow peers from slow
+/// set-up.
+pub struct Phases {
+    /// When the test started.
+    start: std::time::Instant,
+}
+
+impl Phases {
+    /// Start timing now.
+    pub fn start() -> Phases {
+        Phases {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// Note that `what` is done.
+    pub fn mark(&self, what: &str) {
+        eprintln!("[{:7.2?}] {what}", self.start.elapsed());
+    }
+}

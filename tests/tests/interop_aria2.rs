@@ -10,9 +10,15 @@ use riffle_tests::child::tail;
 use riffle_tests::make_torrent::{hash_of, make, Maker};
 use riffle_tests::opentracker::Opentracker;
 use riffle_tests::payload::{assert_same_tree, small_tree, write_tree};
+use riffle_tests::riffle_bin;
 use riffle_tests::riffle_proc::RiffleProc;
+use riffle_tests::tools::Phases;
 
 fn aria2_downloads_from_riffle_seed(udp: bool) {
+    let phases = Phases::start();
+    // Build riffle first (a no-op when up to date), outside the timeouts.
+    riffle_bin();
+    phases.mark("riffle built");
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let name = if udp {
@@ -26,6 +32,7 @@ fn aria2_downloads_from_riffle_seed(udp: bool) {
     let torrent = tmp.path().join("b.torrent");
     make(Maker::Riffle, &top, &torrent, Some(&tracker.announce(udp)));
 
+    phases.mark("payload, torrent and tracker ready");
     let mut riffle = RiffleProc::start(
         "riffle seed",
         &[
@@ -38,6 +45,7 @@ fn aria2_downloads_from_riffle_seed(udp: bool) {
         ],
         &tmp.path().join("riffle.log"),
     );
+    phases.mark("riffle listening");
     // aria2 announces once: riffle must be known to the tracker first.
     if let Err(e) = tracker.wait_seeders(&hash, 1, Duration::from_secs(20)) {
         panic!(
@@ -46,6 +54,7 @@ fn aria2_downloads_from_riffle_seed(udp: bool) {
             riffle.log_tail(80)
         );
     }
+    phases.mark("riffle announced");
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let res = aria2_download(&torrent, &out, udp, Duration::from_secs(60));
@@ -56,6 +65,7 @@ fn aria2_downloads_from_riffle_seed(udp: bool) {
         tail(&res.log, 40),
         riffle.log_tail(80)
     );
+    phases.mark("aria2 exited");
     assert_same_tree(&top, &out.join(name));
     let status = riffle.terminate(Duration::from_secs(5));
     assert!(

@@ -9,13 +9,19 @@ use std::time::Duration;
 use riffle_tests::lt_swarm::{LtSeedOptions, LtSeeder};
 use riffle_tests::make_torrent::{make, Maker};
 use riffle_tests::payload::{assert_same_tree, small_tree, total_len, write_tree};
+use riffle_tests::riffle_bin;
 use riffle_tests::riffle_proc::RiffleProc;
+use riffle_tests::tools::Phases;
 
 /// Per-torrent upload cap at the seeder: 6 MiB takes about 3 s.
 const UPLOAD_LIMIT: u64 = 2 << 20;
 
 #[test]
 fn riffle_downloads_two_torrents_at_once_in_one_session() {
+    let phases = Phases::start();
+    // Build riffle first (a no-op when up to date), outside the timeouts.
+    riffle_bin();
+    phases.mark("riffle built");
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let files = small_tree(6);
@@ -34,6 +40,7 @@ fn riffle_downloads_two_torrents_at_once_in_one_session() {
             path
         })
         .collect();
+    phases.mark("payload and torrents made");
     let seeder = LtSeeder::start(
         &seed_dir,
         &[&torrents[0], &torrents[1]],
@@ -42,6 +49,7 @@ fn riffle_downloads_two_torrents_at_once_in_one_session() {
             ..Default::default()
         },
     );
+    phases.mark("libtorrent seeding");
     let out = tmp.path().join("out");
     let peer = format!("127.0.0.1:{}", seeder.port);
     let mut riffle = RiffleProc::start(
@@ -59,6 +67,7 @@ fn riffle_downloads_two_torrents_at_once_in_one_session() {
         ],
         &tmp.path().join("riffle.log"),
     );
+    phases.mark("riffle listening");
     let status = riffle.wait(Duration::from_secs(90));
     assert!(
         status.is_some_and(|s| s.success()),
@@ -67,6 +76,7 @@ fn riffle_downloads_two_torrents_at_once_in_one_session() {
         riffle.log_tail(80),
         seeder.log_tail(20)
     );
+    phases.mark("riffle exited");
     for (top, name) in tops.iter().zip(names) {
         assert_same_tree(top, &out.join(name));
     }

@@ -11,9 +11,15 @@ use riffle_tests::lt_swarm::{LtSeedOptions, LtSeeder};
 use riffle_tests::make_torrent::{hash_of, make, Maker};
 use riffle_tests::opentracker::Opentracker;
 use riffle_tests::payload::{assert_same_tree, big_tree, total_len, write_tree};
+use riffle_tests::riffle_bin;
 use riffle_tests::riffle_proc::RiffleProc;
+use riffle_tests::tools::Phases;
 
 fn riffle_downloads_from_libtorrent_through_opentracker(udp: bool) {
+    let phases = Phases::start();
+    // Build riffle first (a no-op when up to date), outside the timeouts.
+    riffle_bin();
+    phases.mark("riffle built");
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let files = big_tree();
@@ -32,11 +38,13 @@ fn riffle_downloads_from_libtorrent_through_opentracker(udp: bool) {
         make(maker, &top, &torrent, Some(&tracker.announce(udp))),
         hash
     );
+    phases.mark("payload, torrent and tracker ready");
     let seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
     tracker
         .wait_seeders(&hash, 1, Duration::from_secs(10))
         .expect("libtorrent announced to opentracker");
 
+    phases.mark("libtorrent seeding and announced");
     let out = tmp.path().join("out");
     let mut riffle = RiffleProc::start(
         "riffle download",
@@ -50,6 +58,7 @@ fn riffle_downloads_from_libtorrent_through_opentracker(udp: bool) {
         ],
         &tmp.path().join("riffle.log"),
     );
+    phases.mark("riffle listening");
     let status = riffle.wait(Duration::from_secs(90));
     assert!(
         status.is_some_and(|s| s.success()),
@@ -61,6 +70,7 @@ fn riffle_downloads_from_libtorrent_through_opentracker(udp: bool) {
         riffle.log_tail(80),
         seeder.log_tail(20),
     );
+    phases.mark("riffle exited");
     assert_same_tree(&top, &out.join(name));
     let report = seeder.finish();
     let uploaded = report["torrents"][0]["uploaded"].as_u64().unwrap_or(0);

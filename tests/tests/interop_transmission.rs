@@ -11,11 +11,17 @@ use riffle_tests::opentracker::Opentracker;
 use riffle_tests::payload::{
     assert_same_tree, assert_same_tree_but_empty_files, small_tree, write_tree,
 };
+use riffle_tests::riffle_bin;
 use riffle_tests::riffle_proc::RiffleProc;
+use riffle_tests::tools::Phases;
 use riffle_tests::transmission::Transmission;
 
 #[test]
 fn transmission_downloads_from_riffle_seed() {
+    let phases = Phases::start();
+    // Build riffle first (a no-op when up to date), outside the timeouts.
+    riffle_bin();
+    phases.mark("riffle built");
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let name = "interop-c";
@@ -32,9 +38,11 @@ fn transmission_downloads_from_riffle_seed() {
 
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
+    phases.mark("payload, torrent and tracker ready");
     let tr = Transmission::start(&out);
     tr.add(&torrent);
     let peer = format!("127.0.0.1:{}", tr.peer_port);
+    phases.mark("transmission ready");
     let mut riffle = RiffleProc::start(
         "riffle seed",
         &[
@@ -49,6 +57,7 @@ fn transmission_downloads_from_riffle_seed() {
         ],
         &tmp.path().join("riffle.log"),
     );
+    phases.mark("riffle listening");
     // Transmission decides interest every 10 s and pulls ~30 MiB/s at best.
     let state = tr
         .wait_complete(Duration::from_secs(90))
@@ -61,6 +70,7 @@ fn transmission_downloads_from_riffle_seed() {
             tr.log_tail(30)
         )
         });
+    phases.mark("transmission complete");
     // Transmission 3.00 does not create zero-length files.
     assert_same_tree_but_empty_files(&top, &out.join(name));
     let checked = tr.verify(Duration::from_secs(30));
@@ -79,6 +89,10 @@ fn transmission_downloads_from_riffle_seed() {
 
 #[test]
 fn riffle_downloads_from_transmission_seed() {
+    let phases = Phases::start();
+    // Build riffle first (a no-op when up to date), outside the timeouts.
+    riffle_bin();
+    phases.mark("riffle built");
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let name = "interop-d";
@@ -88,12 +102,14 @@ fn riffle_downloads_from_transmission_seed() {
     let torrent = tmp.path().join("d.torrent");
     make(Maker::Riffle, &top, &torrent, Some(&tracker.udp_announce()));
 
+    phases.mark("payload, torrent and tracker ready");
     let tr = Transmission::start(&seed_dir);
     tr.add(&torrent);
     tr.wait_complete(Duration::from_secs(30))
         .unwrap_or_else(|s| panic!("Transmission did not verify its seed data:\n{}", s.info));
     let out = tmp.path().join("out");
     let peer = format!("127.0.0.1:{}", tr.peer_port);
+    phases.mark("transmission ready");
     let mut riffle = RiffleProc::start(
         "riffle download",
         &[
@@ -108,6 +124,7 @@ fn riffle_downloads_from_transmission_seed() {
         ],
         &tmp.path().join("riffle.log"),
     );
+    phases.mark("riffle listening");
     let status = riffle.wait(Duration::from_secs(90));
     assert!(
         status.is_some_and(|s| s.success()),
@@ -117,5 +134,6 @@ fn riffle_downloads_from_transmission_seed() {
         tr.state().info,
         tr.log_tail(30)
     );
+    phases.mark("riffle exited");
     assert_same_tree(&top, &out.join(name));
 }
