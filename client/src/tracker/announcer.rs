@@ -164,7 +164,8 @@ impl AnnouncerHandle {
         let Some(mut task) = self.task.take() else {
             return;
         };
-        let deadline = Instant::now() + within;
+        // A week is "forever" here and keeps the instant arithmetic safe.
+        let deadline = Instant::now() + within.min(Duration::from_secs(7 * 24 * 3600));
         if self.commands.send(Command::Stop(deadline)).is_err() {
             task.abort();
             return;

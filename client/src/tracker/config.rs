@@ -19,8 +19,9 @@ pub struct AnnounceConfig {
     /// BEP 15's first UDP retransmission timeout (15 s); attempt n waits
     /// this times 2ⁿ, the protocol's schedule.
     pub udp_base_timeout: Duration,
-    /// UDP attempts (sends) before the tracker is given up; BEP 15 allows
-    /// 9 (over two hours), which would hold a tier back far too long.
+    /// Sends of each UDP request (connect, announce) before the tracker is
+    /// given up; BEP 15 allows 9 (over two hours), which would hold a tier
+    /// back far too long. The default 2 waits 15 s + 30 s.
     pub udp_attempts: u32,
     /// First wait after a whole tier failed; doubles with each further
     /// failure (exponential backoff), up to `max_retry_interval`.

@@ -3,10 +3,9 @@
 //! A connect exchange gets a connection id, cached process-wide per
 //! tracker address for its minute of validity, then the announce uses it.
 //! Each send waits `udp_base_timeout`·2ⁿ (riffle-protocol's
-//! [`retry_timeout`] schedule, rescaled) for a reply; the attempt counter
-//! runs across connect and announce and stops at
-//! [`AnnounceConfig::udp_attempts`], so an unanswering tracker costs a
-//! bounded time. The socket is connected, so an ICMP "port unreachable"
+//! [`retry_timeout`] schedule, rescaled) for a reply; each request (connect,
+//! announce) is sent at most [`AnnounceConfig::udp_attempts`] times, so an
+//! unanswering tracker costs a bounded time (45 s by default). The socket is connected, so an ICMP "port unreachable"
 //! fails the announce at once instead of waiting.
 
 use std::collections::HashMap;
@@ -116,7 +115,7 @@ fn key_u32(key: Option<&[u8]>) -> u32 {
         })
 }
 
-/// One exchange's socket, its tracker and its attempt counter.
+/// One exchange's socket, its tracker and the current request's attempts.
 struct Exchange<'a> {
     socket: UdpSocket,
     family: AddressFamily,
@@ -149,6 +148,7 @@ impl Exchange<'_> {
         transaction_id: u32,
     ) -> Result<Response, TrackerError> {
         let packet = req.encode();
+        self.attempt = 0;
         let mut total = Duration::ZERO;
         let mut buf = vec![0u8; MAX_DATAGRAM];
         while let Some(wait) = self.timeout() {
@@ -256,7 +256,6 @@ pub async fn announce(
             Err(TrackerError::Udp(UdpError::Tracker(msg))) if connection_id.1 => {
                 tracing::debug!(%msg, "UDP tracker refused a cached connection id; reconnecting");
                 forget_id(addr);
-                ex.attempt = 0;
                 connection_id = (ex.connect(addr).await?, false);
             }
             Err(TrackerError::Timeout(t)) if connection_id.1 => {

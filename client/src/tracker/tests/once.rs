@@ -327,3 +327,50 @@ async fn udp_packets_that_are_not_the_answer_are_ignored() {
     assert_eq!(out.interval, Duration::from_secs(30));
     server.abort();
 }
+
+#[tokio::test]
+async fn udp_lost_packets_are_retransmitted() {
+    use riffle_protocol::tracker::udp::{family_of, Request};
+    // Drops the first connect and the first announce it gets.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("udp://{}/announce", socket.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        let (mut connects, mut announces) = (0, 0);
+        loop {
+            let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+            let answer = match Request::decode(&buf[..n]).unwrap() {
+                Request::Connect { transaction_id } => {
+                    connects += 1;
+                    (connects > 1).then_some(Response::Connect {
+                        transaction_id,
+                        connection_id: 9,
+                    })
+                }
+                Request::Announce(a) => {
+                    announces += 1;
+                    (announces > 1).then(|| udp_peers(&a, 30, &addrs(&["10.0.0.8:8"])))
+                }
+                Request::Scrape { .. } => None,
+            };
+            if let Some(r) = answer {
+                socket
+                    .send_to(&r.encode(family_of(&from)), from)
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let start = Instant::now();
+    let out = announce_once(&url, &request(Event::Started), &fast_config())
+        .await
+        .unwrap();
+    assert_eq!(out.peers, addrs(&["10.0.0.8:8"]));
+    // One 100 ms wait for each lost request.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_millis(600),
+        "{took:?}"
+    );
+    server.abort();
+}
