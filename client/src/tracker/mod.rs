@@ -15,6 +15,32 @@
 //! Every duration in [`AnnounceConfig`] is "real" time divided by
 //! [`AnnounceConfig::time_scale`], so the swarm lab and the tests can run a
 //! tracker's half-hour interval in seconds.
+//!
+//! ```no_run
+//! # async fn demo(info_hash: riffle_protocol::InfoHash, peer_id: riffle_protocol::PeerId) {
+//! use std::time::Duration;
+//! use riffle_client::tracker::{spawn_announcer, AnnounceConfig, AnnounceSetup, Transfer};
+//! use tokio::sync::{mpsc, watch};
+//!
+//! let (transfer, transfer_rx) = watch::channel(Transfer { left: 1 << 20, ..Transfer::default() });
+//! let (peers_tx, mut peers) = mpsc::channel(16);
+//! let setup = AnnounceSetup {
+//!     tiers: vec![vec!["udp://tracker.example:6969/announce".into()]],
+//!     info_hash,
+//!     peer_id,
+//!     port: 6881,
+//!     config: AnnounceConfig::default(),
+//! };
+//! let announcer = spawn_announcer(setup, transfer_rx, peers_tx);
+//! let _first_peers = peers.recv().await;
+//! transfer.send_replace(Transfer { uploaded: 0, downloaded: 1 << 20, left: 0 });
+//! announcer.completed();
+//! for s in announcer.status().borrow().iter() {
+//!     println!("{}", s.line(std::time::Instant::now()));
+//! }
+//! announcer.stop(Duration::from_secs(2)).await;
+//! # }
+//! ```
 
 mod announcer;
 mod config;
