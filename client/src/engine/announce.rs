@@ -8,19 +8,12 @@ use std::time::Duration;
 use riffle_protocol::{InfoHash, PeerId};
 use tokio::sync::{mpsc, watch};
 
+use crate::tracker::{self, AnnounceConfig, AnnouncerHandle, TrackerStatus};
+
 /// Bytes a torrent reports to its trackers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// Payload bytes sent.
-    pub uploaded: u64,
-    /// Payload bytes received.
-    pub downloaded: u64,
-    /// Payload bytes still missing.
-    pub left: u64,
-}
+pub type Progress = tracker::Transfer;
 
 /// What the announcer needs to start.
-#[allow(dead_code)] // read once the tracker module is wired in
 pub struct Setup {
     /// Tracker tiers (BEP 12).
     pub tiers: Vec<Vec<String>>,
@@ -30,30 +23,70 @@ pub struct Setup {
     pub peer_id: PeerId,
     /// Our listening port.
     pub port: u16,
+    /// Intervals and timeouts.
+    pub config: AnnounceConfig,
 }
 
 /// A running announcer.
-pub struct Announcer {}
+pub struct Announcer {
+    handle: AnnouncerHandle,
+    status: watch::Receiver<Vec<TrackerStatus>>,
+}
 
 impl Announcer {
     /// Start announcing; peers found go to `peers`. `None` when the torrent
-    /// has no usable tracker.
+    /// names no tracker.
     pub fn start(
-        _setup: Setup,
-        _progress: watch::Receiver<Progress>,
-        _peers: mpsc::Sender<Vec<SocketAddr>>,
+        setup: Setup,
+        progress: watch::Receiver<Progress>,
+        peers: mpsc::Sender<Vec<SocketAddr>>,
     ) -> Option<Announcer> {
-        None
+        let tiers: Vec<Vec<String>> = setup
+            .tiers
+            .into_iter()
+            .map(|t| {
+                t.into_iter()
+                    .filter(|u| !u.trim().is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        if tiers.is_empty() {
+            return None;
+        }
+        let handle = tracker::spawn_announcer(
+            tracker::AnnounceSetup {
+                tiers,
+                info_hash: setup.info_hash,
+                peer_id: setup.peer_id,
+                port: setup.port,
+                config: setup.config,
+            },
+            progress,
+            peers,
+        );
+        let status = handle.status();
+        Some(Announcer { handle, status })
     }
 
     /// The download completed.
-    pub fn completed(&self) {}
+    pub fn completed(&self) {
+        self.handle.completed();
+    }
+
+    /// Ask for peers sooner (we have none).
+    pub fn want_more_peers(&self) {
+        self.handle.want_more_peers();
+    }
 
     /// Say `stopped` to every tracker, bounded by `within`.
-    pub async fn stop(self, _within: Duration) {}
+    pub async fn stop(self, within: Duration) {
+        self.handle.stop(within).await;
+    }
 
     /// One line per tracker for status output.
     pub fn status_lines(&self) -> Vec<String> {
-        Vec::new()
+        let now = std::time::Instant::now();
+        self.status.borrow().iter().map(|t| t.line(now)).collect()
     }
 }

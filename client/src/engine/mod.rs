@@ -53,6 +53,8 @@ pub struct SessionConfig {
     pub stop_announce_timeout: Duration,
     /// Threads hashing pieces at once.
     pub hash_workers: usize,
+    /// Tracker intervals and timeouts.
+    pub announce: crate::tracker::AnnounceConfig,
 }
 
 impl Default for SessionConfig {
@@ -69,6 +71,7 @@ impl Default for SessionConfig {
             hash_workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            announce: crate::tracker::AnnounceConfig::default(),
         }
     }
 }

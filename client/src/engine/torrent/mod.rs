@@ -157,6 +157,8 @@ pub(crate) struct Torrent {
     tracker_peers: Option<mpsc::Receiver<Vec<SocketAddr>>>,
     listen_port: u16,
     last_rechoke: Instant,
+    /// When we last asked the trackers for peers early.
+    last_want_peers: Instant,
     /// When peer rates were last folded.
     status_rate_at: Instant,
     rechoke_soon: bool,
@@ -243,6 +245,15 @@ impl Torrent {
             self.fill_requests(key);
         }
         self.publish_status();
+        if !self.completed
+            && self.peers.is_empty()
+            && now >= self.last_want_peers + Duration::from_secs(5)
+        {
+            if let Some(a) = &self.announcer {
+                self.last_want_peers = now;
+                a.want_more_peers();
+            }
+        }
         let left = self
             .meta
             .info
@@ -265,6 +276,7 @@ impl Torrent {
             info_hash: self.meta.info_hash,
             peer_id: self.shared.our_id,
             port: self.listen_port,
+            config: self.config.announce.clone(),
         };
         self.announcer = Announcer::start(setup, self.transfer_tx.subscribe(), peers_tx);
         if self.announcer.is_some() {

@@ -206,6 +206,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         tracker_peers: None,
         listen_port: s.listen_port,
         last_rechoke: now,
+        last_want_peers: now,
         status_rate_at: now,
         rechoke_soon: false,
         completed: false,
