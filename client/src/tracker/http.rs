@@ -1,8 +1,8 @@
 //! HTTP(S) announces (BEP 3, BEP 23 compact peers, BEP 7 `peers6`).
 //!
-//! One process-wide [`reqwest::Client`] (one connection pool, TLS by
-//! rustls with the *ring* provider) serves every torrent; each request has
-//! its own timeout. The URL and the reply are riffle-protocol's business.
+//! One process-wide [`reqwest::Client`] (TLS by rustls with the *ring*
+//! provider, no idle connections kept) serves every torrent; each request
+//! has its own timeout. The URL and the reply are riffle-protocol's business.
 
 use std::sync::OnceLock;
 
@@ -27,6 +27,10 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
             reqwest::Client::builder()
                 .user_agent(concat!("riffle/", env!("CARGO_PKG_VERSION")))
                 .redirect(reqwest::redirect::Policy::limited(5))
+                // No keep-alive pool: announces are minutes apart, and a
+                // pooled connection belongs to the runtime that opened it
+                // (tests and the lab run several runtimes in one process).
+                .pool_max_idle_per_host(0)
                 .build()
                 .map_err(|e| format!("cannot set up the HTTP client: {e}"))
         })
