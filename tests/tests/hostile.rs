@@ -29,12 +29,13 @@ const PIECE: u32 = 256 * 1024;
 const PAYLOAD: usize = 44 * PIECE as usize + 100_000;
 /// The honest seeder's upload rate.
 const HONEST_RATE: u64 = 1536 * 1024;
-/// Most liar data riffle may accept before it stops asking.
-const LIAR_BUDGET_PIECES: u64 = 16;
-/// After riffle's last contact with the liar, at least this long must pass
-/// before riffle exits (a re-dial with the contract's 1 s → 30 s backoff,
-/// or another request, would fall inside it).
-const LIAR_SILENCE: Duration = Duration::from_secs(3);
+/// Most bad data (pieces' worth) riffle may take from one peer before it
+/// stops asking.
+const BAD_BUDGET_PIECES: u64 = 16;
+/// After riffle's last contact with a bad peer, at least this long must
+/// pass before riffle exits (a re-dial with the contract's 1 s → 30 s
+/// backoff, or another request, would fall inside it).
+const SILENCE: Duration = Duration::from_secs(3);
 /// A hostile frame must cost riffle the connection within this long.
 const HANG_UP_WITHIN: Duration = Duration::from_secs(5);
 
@@ -94,26 +95,15 @@ fn hung_up_on(name: &str, peer: &ScriptedPeer, exit: &Exit, context: &str) {
     );
 }
 
-#[test]
-fn download_survives_a_liar_a_huge_frame_and_bad_indices() {
-    // Build riffle first: a build must not eat into any timing below.
-    riffle_tests::riffle_bin();
-    let content = Arc::new(Content::single_file("hostile.bin", PAYLOAD, PIECE, 7));
-    assert_eq!(content.piece_count(), 45);
+/// One `riffle download` through `peers` (all dialled with `--peer`),
+/// checked for what every hostile run must give: no panic, exit 0, a
+/// byte-identical download. Returns how riffle ended and a report of
+/// every peer and riffle's log for later failure messages.
+fn download_through(content: &Content, peers: &[(&str, &ScriptedPeer)]) -> (Exit, String) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let torrent = content.write_torrent(tmp.path());
     let out = tmp.path().join("out");
-
-    let honest = ScriptedPeer::seeder(content.clone(), Some(HONEST_RATE));
-    let liar = ScriptedPeer::liar(content.clone());
-    let huge = ScriptedPeer::spawn(content.clone(), Behaviour::HugeFrame, None);
-    let bad_have = ScriptedPeer::spawn(content.clone(), Behaviour::HaveOutOfRange, None);
-    let bad_bits = ScriptedPeer::spawn(content.clone(), Behaviour::SpareBitfieldBits, None);
-
-    let addrs: Vec<String> = [&honest, &liar, &huge, &bad_have, &bad_bits]
-        .iter()
-        .map(|p| p.addr().to_string())
-        .collect();
+    let addrs: Vec<String> = peers.iter().map(|(_, p)| p.addr().to_string()).collect();
     let mut args = vec![
         "download",
         torrent.to_str().expect("utf-8"),
@@ -127,74 +117,99 @@ fn download_survives_a_liar_a_huge_frame_and_bad_indices() {
     }
     let t0 = Instant::now();
     let (riffle, exit) = run_to_end("download", &args, tmp.path(), Duration::from_secs(120));
-    let peers = [
-        ("honest", &honest),
-        ("liar", &liar),
-        ("huge-frame", &huge),
-        ("bad-have", &bad_have),
-        ("spare-bits", &bad_bits),
-    ];
+    let peer_lines = peers
+        .iter()
+        .map(|(n, p)| describe(n, p, t0))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Shown with --nocapture (and by nextest on failure).
+    println!(
+        "riffle ran {:.2}s, peak RSS {} KiB\n{peer_lines}",
+        exit.ran.as_secs_f64(),
+        exit.peak_rss_kib,
+    );
     let context = format!(
-        "riffle exited {:?} after {:.2}s, peak RSS {} KiB\n{}\n{}",
+        "riffle exited {:?} after {:.2}s, peak RSS {} KiB\n{peer_lines}\n{}",
         exit.status,
         exit.ran.as_secs_f64(),
         exit.peak_rss_kib,
-        peers
-            .iter()
-            .map(|(n, p)| describe(n, p, t0))
-            .collect::<Vec<_>>()
-            .join("\n"),
         riffle.report(120),
     );
-
-    // Shown with --nocapture (and by nextest on failure).
-    println!(
-        "riffle ran {:.2}s, peak RSS {} KiB\n{}",
-        exit.ran.as_secs_f64(),
-        exit.peak_rss_kib,
-        peers
-            .iter()
-            .map(|(n, p)| describe(n, p, t0))
-            .collect::<Vec<_>>()
-            .join("\n")
+    assert!(
+        !riffle.stderr().contains("panicked"),
+        "riffle panicked\n{context}"
     );
-    let stderr = riffle.stderr();
-    assert!(!stderr.contains("panicked"), "riffle panicked\n{context}");
     assert!(exit.status.success(), "riffle failed\n{context}");
     if let Err(e) = content.verify_download(&out) {
         panic!("download is not byte-identical: {e}\n{context}");
     }
+    (exit, context)
+}
 
-    // The liar was used: otherwise this test proves nothing about it.
-    let liar_stats = liar.stats();
+/// riffle asked `peer` for data, took at most [`BAD_BUDGET_PIECES`]
+/// pieces' worth of its bad answers, and then stopped asking: no request
+/// (and, with `hang_up`, no open connection or re-dial) in the last
+/// [`SILENCE`] of the download.
+fn stopped_using(name: &str, peer: &ScriptedPeer, exit: &Exit, hang_up: bool, context: &str) {
+    let s = peer.stats();
+    // The peer was used: otherwise the test proves nothing about it.
     assert!(
-        Stats::get(&liar_stats.requests) > 0 && liar_stats.uploaded() > 0,
-        "riffle never took data from the liar (a fast peer advertising every piece)\n{context}"
+        Stats::get(&s.requests) > 0 && s.uploaded() > 0,
+        "riffle never asked the {name} for data (a fast peer advertising every piece)\n{context}"
     );
-    let budget = LIAR_BUDGET_PIECES * u64::from(PIECE);
+    let budget = BAD_BUDGET_PIECES * u64::from(PIECE);
     assert!(
-        liar_stats.uploaded() <= budget,
-        "riffle took {} bytes of bad data from the liar, over {budget} ({LIAR_BUDGET_PIECES} pieces)\n{context}",
-        liar_stats.uploaded()
+        s.uploaded() <= budget,
+        "the {name} sent riffle {} bytes of bad data, over {budget} ({BAD_BUDGET_PIECES} pieces)\n{context}",
+        s.uploaded()
     );
-    // riffle stopped using it: hung up, no request, no re-dial for the
-    // last LIAR_SILENCE of the download.
-    let last = liar_stats
-        .last_activity()
-        .expect("the liar saw riffle at least once");
+    let last = if hang_up {
+        s.last_activity()
+    } else {
+        s.last_request()
+    }
+    .expect("the peer saw riffle at least once");
     assert!(
-        last + LIAR_SILENCE <= exit.at,
-        "riffle was still in contact with the liar {:?} before it exited (wanted at least {LIAR_SILENCE:?} of silence)\n{context}",
+        last + SILENCE <= exit.at,
+        "riffle was still {} the {name} {:?} before it exited (wanted at least {SILENCE:?} of silence)\n{context}",
+        if hang_up { "in contact with" } else { "asking" },
         exit.at.saturating_duration_since(last)
     );
-    assert!(
-        liar_stats
-            .connections()
-            .iter()
-            .all(|(_, _, c)| matches!(c, Some((_, Ending::Remote)))),
-        "every liar connection ends with riffle hanging up\n{context}"
+    if hang_up {
+        assert!(
+            s.connections()
+                .iter()
+                .all(|(_, _, c)| matches!(c, Some((_, Ending::Remote)))),
+            "every {name} connection ends with riffle hanging up\n{context}"
+        );
+    }
+}
+
+#[test]
+fn download_survives_a_liar_a_huge_frame_and_bad_indices() {
+    // Build riffle first: a build must not eat into any timing below.
+    riffle_tests::riffle_bin();
+    let content = Arc::new(Content::single_file("hostile.bin", PAYLOAD, PIECE, 7));
+    assert_eq!(content.piece_count(), 45);
+    let honest = ScriptedPeer::seeder(content.clone(), Some(HONEST_RATE));
+    let liar = ScriptedPeer::liar(content.clone());
+    let huge = ScriptedPeer::spawn(content.clone(), Behaviour::HugeFrame, None);
+    let bad_have = ScriptedPeer::spawn(content.clone(), Behaviour::HaveOutOfRange, None);
+    let bad_bits = ScriptedPeer::spawn(content.clone(), Behaviour::SpareBitfieldBits, None);
+    let (exit, context) = download_through(
+        &content,
+        &[
+            ("honest", &honest),
+            ("liar", &liar),
+            ("huge-frame", &huge),
+            ("bad-have", &bad_have),
+            ("spare-bits", &bad_bits),
+        ],
     );
 
+    // The contract: a peer whose data fails the hash check is banned
+    // (disconnected, never re-dialled).
+    stopped_using("liar", &liar, &exit, true, &context);
     // The honest seeder did the real work.
     assert!(honest.stats().uploaded() >= content.total_length());
 
@@ -206,4 +221,19 @@ fn download_survives_a_liar_a_huge_frame_and_bad_indices() {
         "riffle's RSS peaked at {} KiB: did it buffer the 2 GiB frame?\n{context}",
         exit.peak_rss_kib
     );
+}
+
+/// A fast peer that answers every request with a block nobody asked for
+/// (one byte long, one byte short, or at the wrong offset) must not
+/// corrupt the download or crash riffle, and riffle must stop asking it
+/// (hang-up not required: the contract bans on hash failures, and none of
+/// these blocks reaches a hash check).
+#[test]
+fn download_survives_mangled_blocks() {
+    riffle_tests::riffle_bin();
+    let content = Arc::new(Content::single_file("mangled.bin", PAYLOAD, PIECE, 8));
+    let honest = ScriptedPeer::seeder(content.clone(), Some(HONEST_RATE));
+    let mangler = ScriptedPeer::spawn(content.clone(), Behaviour::Mangler, None);
+    let (exit, context) = download_through(&content, &[("honest", &honest), ("mangler", &mangler)]);
+    stopped_using("mangler", &mangler, &exit, false, &context);
 }

@@ -20,6 +20,11 @@ pub enum Behaviour {
     /// Like [`Behaviour::Seeder`], but every byte of every block is wrong
     /// (inverted); the lengths are right, so only the hash check catches it.
     Liar,
+    /// Advertises every piece but answers every REQUEST with a block that
+    /// was not asked for, in turn: the right block one byte too long, one
+    /// byte too short, or the same length at the next block's offset (past
+    /// the piece's end for its last block).
+    Mangler,
     /// After the handshake, a frame whose length prefix is 2^31 − 1, then
     /// one byte every 100 ms for as long as the socket stays open.
     HugeFrame,
@@ -57,8 +62,9 @@ pub(crate) struct Ctx<'a> {
 /// hangs up, the script gives up, or the test ends.
 pub(crate) fn run(behaviour: Behaviour, ps: &mut PeerStream, ctx: &Ctx<'_>) -> Result<(), End> {
     match behaviour {
-        Behaviour::Seeder => serve(ps, ctx, false),
-        Behaviour::Liar => serve(ps, ctx, true),
+        Behaviour::Seeder => serve(ps, ctx, Answer::Honest),
+        Behaviour::Liar => serve(ps, ctx, Answer::WrongBytes),
+        Behaviour::Mangler => serve(ps, ctx, Answer::WrongBlock),
         Behaviour::HugeFrame => huge_frame(ps, ctx),
         Behaviour::HaveOutOfRange => {
             ps.send(&Message::Have(ctx.content.piece_count()))?;
@@ -100,8 +106,19 @@ fn full_bitfield(pieces: u32) -> Vec<u8> {
     bytes
 }
 
+/// How a seeding script answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// The block asked for.
+    Honest,
+    /// The block's length, every byte inverted.
+    WrongBytes,
+    /// A block that was not asked for (see [`Behaviour::Mangler`]).
+    WrongBlock,
+}
+
 /// Seed: bitfield, unchoke, then answer requests in order.
-fn serve(ps: &mut PeerStream, ctx: &Ctx<'_>, corrupt: bool) -> Result<(), End> {
+fn serve(ps: &mut PeerStream, ctx: &Ctx<'_>, answer: Answer) -> Result<(), End> {
     let c = ctx.content;
     ps.send(&Message::Bitfield(full_bitfield(c.piece_count()).into()))?;
     ps.send(&Message::Unchoke)?;
@@ -151,13 +168,35 @@ fn serve(ps: &mut PeerStream, ctx: &Ctx<'_>, corrupt: bool) -> Result<(), End> {
             let Some(data) = c.block(b.piece, b.offset, b.length) else {
                 continue;
             };
-            if corrupt {
-                let bad: Vec<u8> = data.iter().map(|x| !x).collect();
-                ps.send_piece(b.piece, b.offset, &bad)?;
-            } else {
-                ps.send_piece(b.piece, b.offset, data)?;
-            }
-            Stats::add(&ctx.stats.payload_bytes, u64::from(b.length));
+            let sent = match answer {
+                Answer::Honest => {
+                    ps.send_piece(b.piece, b.offset, data)?;
+                    data.len()
+                }
+                Answer::WrongBytes => {
+                    let bad: Vec<u8> = data.iter().map(|x| !x).collect();
+                    ps.send_piece(b.piece, b.offset, &bad)?;
+                    bad.len()
+                }
+                Answer::WrongBlock => {
+                    let turn = Stats::get(&ctx.stats.blocks) % 3;
+                    let mut bad = data.to_vec();
+                    let offset = match turn {
+                        0 => {
+                            bad.push(0);
+                            b.offset
+                        }
+                        1 => {
+                            bad.pop();
+                            b.offset
+                        }
+                        _ => b.offset.saturating_add(b.length),
+                    };
+                    ps.send_piece(b.piece, offset, &bad)?;
+                    bad.len()
+                }
+            };
+            Stats::add(&ctx.stats.payload_bytes, sent as u64);
             Stats::add(&ctx.stats.blocks, 1);
         }
     }

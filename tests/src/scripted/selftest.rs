@@ -279,3 +279,32 @@ fn riffle_runs_report_the_bytes_they_read() {
     assert!(rchar < 8 << 20, "read {rchar} bytes for a 6 MiB file");
     assert!(exit.peak_rss_kib > 0);
 }
+
+#[test]
+fn mangler_answers_with_blocks_nobody_asked_for() {
+    let c = content();
+    let peer = ScriptedPeer::spawn(c.clone(), Behaviour::Mangler, None);
+    let mut ps = dial(&peer, &c);
+    assert!(matches!(next(&mut ps), Message::Bitfield(_)));
+    assert_eq!(next(&mut ps), Message::Unchoke);
+    let asked: Vec<RawBlock> = all_blocks(&c).into_iter().take(3).collect();
+    for b in &asked {
+        ps.send(&Message::Request(*b)).unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        if let Message::Piece {
+            piece,
+            offset,
+            data,
+        } = next(&mut ps)
+        {
+            got.push((piece, offset, data.len() as u32));
+        }
+    }
+    let b = |i: usize| asked[i];
+    assert_eq!(got[0], (b(0).piece, b(0).offset, b(0).length + 1));
+    assert_eq!(got[1], (b(1).piece, b(1).offset, b(1).length - 1));
+    assert_eq!(got[2], (b(2).piece, b(2).offset + b(2).length, b(2).length));
+    assert_eq!(peer.stats().uploaded(), u64::from(3 * BLOCK_SIZE));
+}
