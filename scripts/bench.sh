@@ -150,10 +150,15 @@ fi
 # --- measured runs -----------------------------------------------------------
 # measure CASE CLIENT CMD...: time CMD from process start to exit, append
 # `CASE CLIENT ok|failed wall user sys maxrss` to $work/times.
+# The seeder's CPU time during the run (process $seed_pid) goes in an 8th
+# field, in seconds.
+seed_pid=""
+seed_ticks() { awk '{print $14 + $15}' "/proc/$seed_pid/stat" 2>/dev/null || echo 0; }
 measure() {
-  local case=$1 client=$2 status=ok
+  local case=$1 client=$2 status=ok before
   shift 2
   sync
+  before=$(seed_ticks)
   if ! /usr/bin/time -f "%e %U %S %M" -o "$work/one" timeout -k 5 "${BENCH_TIMEOUT:-120}" "$@" \
     >"$work/run.out" 2>"$work/run.err"; then
     status=failed
@@ -162,7 +167,9 @@ measure() {
   fi
   local t
   t=$(tail -1 "$work/one")
-  echo "$case $client $status $t" >>"$work/times"
+  local seed_cpu
+  seed_cpu=$(awk -v a="$before" -v b="$(seed_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN {print (b - a) / hz}')
+  echo "$case $client $status $t $seed_cpu" >>"$work/times"
   log "  $case $client $status: wall/user/sys/maxrss_kib $t"
   sync
 }
@@ -184,12 +191,14 @@ check() {
 
 lt_leech() { # CASE
   mkdir -p "$work/out"
+  seed_pid=$lt_pid
   measure "$1" libtorrent $py "$helpers/lt_leech.py" "$work/$1.torrent" "$work/out" "127.0.0.1:$lt_port"
   check "$1"
 }
-riffle_leech() { # CASE TORRENT PORT
+riffle_leech() { # CASE TORRENT PORT SEEDER_PID
   [ $have_download -eq 1 ] || return 0
   mkdir -p "$work/out"
+  seed_pid=$4
   measure "$1" riffle "$riffle" download "$work/$2.torrent" -o "$work/out" \
     --listen 127.0.0.1:0 --peer "127.0.0.1:$3"
   check "$1"
@@ -211,15 +220,17 @@ for i in $(seq "$runs"); do
   for case in single multi; do
     if [ $((i % 2)) -eq 1 ]; then
       lt_leech $case
-      riffle_leech $case $case "$lt_port"
+      riffle_leech $case $case "$lt_port" "$lt_pid"
     else
-      riffle_leech $case $case "$lt_port"
+      riffle_leech $case $case "$lt_port" "$lt_pid"
       lt_leech $case
     fi
     if [ $case = single ]; then
+      seed_pid=$lt_pid
       measure single null "$null" "$work/single.torrent" "127.0.0.1:$lt_port"
       if [ -n "$r_port" ]; then
-        riffle_leech r2r single "$r_port"
+        riffle_leech r2r single "$r_port" "$r_pid"
+        seed_pid=$r_pid
         measure r2r null "$null" "$work/single.torrent" "127.0.0.1:$r_port"
       fi
     fi

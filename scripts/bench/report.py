@@ -3,8 +3,9 @@ docs/performance.md.
 
 Usage: report.py TIMES SIZES
 
-TIMES has one line per run: `CASE CLIENT STATUS WALL USER SYS MAXRSS_KIB`
-(STATUS is `ok` or `failed`; the numbers come from /usr/bin/time). SIZES has
+TIMES has one line per run: `CASE CLIENT STATUS WALL USER SYS MAXRSS_KIB
+[SEEDER_CPU]` (STATUS is `ok` or `failed`; the numbers come from
+/usr/bin/time; SEEDER_CPU is the seeder's user + sys seconds during the run). SIZES has
 one line per case: `CASE BYTES`. Every figure is the median over the
 successful runs of that case and client, each metric taken separately.
 """
@@ -34,7 +35,9 @@ def load(times_path, sizes_path):
     runs = {}
     for line in open(times_path):
         f = line.split()
-        if len(f) != 7:
+        if len(f) == 7:
+            f.append("nan")
+        if len(f) != 8:
             continue
         case, client, status, *nums = f
         runs.setdefault((case, client), []).append((status, [float(x) for x in nums]))
@@ -53,6 +56,7 @@ def summarize(runs, size):
     wall = statistics.median(n[0] for n in ok)
     cpu = statistics.median(n[1] + n[2] for n in ok)
     rss = statistics.median(n[3] for n in ok) / 1024
+    seeder = statistics.median(n[4] for n in ok)
     return {
         "n": len(ok),
         "wall": wall,
@@ -60,6 +64,7 @@ def summarize(runs, size):
         "cpu": cpu,
         "cpu_gib": cpu / (size / GIB),
         "rss": rss,
+        "seeder_gib": seeder / (size / GIB),
     }, failed
 
 
@@ -70,8 +75,8 @@ def verdict(ok):
 def main(argv):
     runs, sizes = load(argv[0], argv[1])
     stats = {}
-    print("| case | client | speed | wall | CPU (user + sys) | CPU per GiB | peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | client | speed | wall | CPU (user + sys) | CPU per GiB | peak RSS | seeder CPU per GiB |")
+    print("|---|---|---|---|---|---|---|---|")
     for case, case_name in CASES.items():
         if case not in sizes:
             continue
@@ -89,11 +94,12 @@ def main(argv):
             head = label if first else ""
             first = False
             if s is None:
-                print(f"| {head} | {client_name} | failed ({failed} runs) | | | | |")
+                print(f"| {head} | {client_name} | failed ({failed} runs) | | | | | |")
                 continue
             note = f" ({failed} failed)" if failed else ""
             print(f"| {head} | {client_name}{note} | {s['mibs']:.0f} MiB/s | {s['wall']:.2f} s "
-                  f"| {s['cpu']:.2f} s | {s['cpu_gib']:.2f} s | {s['rss']:.1f} MiB |")
+                  f"| {s['cpu']:.2f} s | {s['cpu_gib']:.2f} s | {s['rss']:.1f} MiB "
+                  f"| {s['seeder_gib']:.2f} s |")
 
     rows = []
     for case in ("single", "multi"):
