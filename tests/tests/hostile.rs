@@ -1,22 +1,26 @@
 //! riffle downloads through hostile peers (issue 3).
 //!
-//! Beside one honest but slow seeder (1.5 MiB/s), riffle is given four
-//! scripted hostile peers with `--peer`:
+//! Each test puts one honest but slow scripted seeder (1.5 MiB/s, so the
+//! 45-piece, 11 MiB payload takes about 7 s) beside scripted hostile peers
+//! that riffle dials with `--peer`. Every run must end in a byte-identical
+//! download, exit 0 and no panic; then, counted at the peers themselves:
 //!
-//! - a liar that advertises every piece, serves as fast as riffle reads,
-//!   and answers every request with wrong bytes of the right length;
-//! - one that follows the handshake with a frame whose length prefix is
-//!   2^31 − 1, then trickles a byte every 100 ms;
-//! - one that announces HAVE for the index just past the last piece (and
-//!   HAVE(u32::MAX));
-//! - one whose BITFIELD has only its spare bits set.
+//! 1. A liar (advertises every piece, serves as fast as riffle reads,
+//!    wrong bytes of the right length) may send at most 16 pieces' worth
+//!    of data, and riffle must hang up on it and never come back (no
+//!    contact in the last 3 s). Beside it, peers that follow the handshake
+//!    with a frame whose length prefix is 2^31 − 1 (then trickle a byte
+//!    every 100 ms), with HAVE for the index past the last piece, or with a
+//!    BITFIELD whose only set bits are the spare ones, must be hung up on
+//!    within 5 s of their hostile frame; riffle's RSS stays small.
+//! 2. A peer answering every request with a block nobody asked for (one
+//!    byte long, one byte short, wrong offset) gets the same budget.
+//! 3. A peer that chokes once asked (dropping the requests) and one that
+//!    swallows requests silently must not stall the download, and riffle
+//!    must not keep asking the peer that choked it.
 //!
-//! riffle must finish a byte-identical download, exit 0, never panic, and
-//! stop using the liar after at most 16 pieces of its data, counted at the
-//! liar. The liar is fast and the honest peer slow, so a riffle that did
-//! not ban the liar would keep asking it; the payload (45 pieces of 256
-//! KiB) is large enough that 16 pieces is a real bound, and slow enough to
-//! fetch honestly (about 7 s) that a re-dial of the liar would be seen.
+//! The bad peers are fast and the honest one slow, so a riffle that kept
+//! using a bad peer would be seen doing so.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -236,4 +240,44 @@ fn download_survives_mangled_blocks() {
     let mangler = ScriptedPeer::spawn(content.clone(), Behaviour::Mangler, None);
     let (exit, context) = download_through(&content, &[("honest", &honest), ("mangler", &mangler)]);
     stopped_using("mangler", &mangler, &exit, false, &context);
+}
+
+/// Peers that take requests and never answer them must not stall the
+/// download: one chokes once riffle has asked (plain BEP 3: the requests
+/// are dropped) and never unchokes, the other unchokes and stays silent.
+/// riffle must fetch those blocks from the honest seeder, and must not
+/// keep asking the peer that choked it.
+#[test]
+fn download_survives_a_choker_and_a_black_hole() {
+    riffle_tests::riffle_bin();
+    let content = Arc::new(Content::single_file("stalled.bin", PAYLOAD, PIECE, 9));
+    let honest = ScriptedPeer::seeder(content.clone(), Some(HONEST_RATE));
+    let choker = ScriptedPeer::spawn(content.clone(), Behaviour::Choker, None);
+    let hole = ScriptedPeer::spawn(content.clone(), Behaviour::BlackHole, None);
+    let (_exit, context) = download_through(
+        &content,
+        &[
+            ("honest", &honest),
+            ("choker", &choker),
+            ("black-hole", &hole),
+        ],
+    );
+    for (name, peer) in [("choker", &choker), ("black-hole", &hole)] {
+        assert!(
+            Stats::get(&peer.stats().requests) > 0,
+            "riffle never asked the {name}: the test proves nothing\n{context}"
+        );
+    }
+    let choked_at = choker
+        .stats()
+        .connections()
+        .iter()
+        .find_map(|(conn, _, _)| choker.stats().hostile_sent(*conn))
+        .expect("the choker choked");
+    let last = choker.stats().last_request().expect("asked once");
+    assert!(
+        last <= choked_at + Duration::from_secs(1),
+        "riffle still sent requests {:?} after the choker choked it\n{context}",
+        last.saturating_duration_since(choked_at)
+    );
 }

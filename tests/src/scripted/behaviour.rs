@@ -2,7 +2,7 @@
 //! (honestly or not), or send one hostile frame and watch what riffle does.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use riffle_protocol::wire::{Message, RawBlock};
 
@@ -25,6 +25,13 @@ pub enum Behaviour {
     /// byte too short, or the same length at the next block's offset (past
     /// the piece's end for its last block).
     Mangler,
+    /// Advertises every piece and unchokes, then, once requests arrive,
+    /// chokes (plain BEP 3: every queued request is dropped) and never
+    /// unchokes again, holding the connection open.
+    Choker,
+    /// Advertises every piece and unchokes, then swallows every request
+    /// without an answer and without choking.
+    BlackHole,
     /// After the handshake, a frame whose length prefix is 2^31 − 1, then
     /// one byte every 100 ms for as long as the socket stays open.
     HugeFrame,
@@ -66,6 +73,37 @@ pub(crate) fn run(behaviour: Behaviour, ps: &mut PeerStream, ctx: &Ctx<'_>) -> R
         Behaviour::Liar => serve(ps, ctx, Answer::WrongBytes),
         Behaviour::Mangler => serve(ps, ctx, Answer::WrongBlock),
         Behaviour::HugeFrame => huge_frame(ps, ctx),
+        Behaviour::Choker => {
+            ps.send(&Message::Bitfield(
+                full_bitfield(ctx.content.piece_count()).into(),
+            ))?;
+            ps.send(&Message::Unchoke)?;
+            while Stats::get(&ctx.stats.requests) == 0 {
+                if (ctx.stop)() {
+                    return Err(End::Stopped);
+                }
+                if let Some(Message::Request(_)) = ps.next(IDLE_WAIT)? {
+                    ctx.stats.request_seen();
+                }
+            }
+            // Let the rest of riffle's first batch arrive, then drop it.
+            let until = Instant::now() + Duration::from_millis(100);
+            while Instant::now() < until {
+                if let Some(Message::Request(_)) = ps.next(IDLE_WAIT)? {
+                    ctx.stats.request_seen();
+                }
+            }
+            ps.send(&Message::Choke)?;
+            ctx.stats.record(Event::HostileSent { conn: ctx.conn });
+            idle(ps, ctx)
+        }
+        Behaviour::BlackHole => {
+            ps.send(&Message::Bitfield(
+                full_bitfield(ctx.content.piece_count()).into(),
+            ))?;
+            ps.send(&Message::Unchoke)?;
+            idle(ps, ctx)
+        }
         Behaviour::HaveOutOfRange => {
             ps.send(&Message::Have(ctx.content.piece_count()))?;
             ctx.stats.record(Event::HostileSent { conn: ctx.conn });

@@ -308,3 +308,33 @@ fn mangler_answers_with_blocks_nobody_asked_for() {
     assert_eq!(got[2], (b(2).piece, b(2).offset + b(2).length, b(2).length));
     assert_eq!(peer.stats().uploaded(), u64::from(3 * BLOCK_SIZE));
 }
+
+#[test]
+fn choker_drops_requests_and_black_hole_swallows_them() {
+    let c = content();
+    let asked: Vec<RawBlock> = all_blocks(&c).into_iter().take(4).collect();
+    for behaviour in [Behaviour::Choker, Behaviour::BlackHole] {
+        let peer = ScriptedPeer::spawn(c.clone(), behaviour, None);
+        let mut ps = dial(&peer, &c);
+        assert!(matches!(next(&mut ps), Message::Bitfield(_)));
+        assert_eq!(next(&mut ps), Message::Unchoke);
+        for b in &asked {
+            ps.send(&Message::Request(*b)).unwrap();
+        }
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        while start.elapsed() < Duration::from_millis(600) {
+            if let Some(m) = ps.next(Duration::from_millis(20)).unwrap() {
+                seen.push(m);
+            }
+        }
+        let want = if behaviour == Behaviour::Choker {
+            vec![Message::Choke]
+        } else {
+            vec![]
+        };
+        assert_eq!(seen, want, "{behaviour:?}");
+        assert_eq!(Stats::get(&peer.stats().requests), 4, "{behaviour:?}");
+        assert_eq!(peer.stats().uploaded(), 0);
+    }
+}
