@@ -91,10 +91,6 @@ fn message_violations() {
         ConnectionError::Bitfield(_)
     ));
     assert_eq!(
-        violation(plain, &[bf(&[0x80]), bf(&[0x80])]),
-        ConnectionError::DuplicateBitfield
-    );
-    assert_eq!(
         violation(fast, &[Message::Unchoke, Message::HaveAll]),
         ConnectionError::LateBitfield
     );
@@ -237,4 +233,25 @@ proptest! {
         while c.poll_event().is_some() {}
         while c.poll_transmit().is_some() {}
     }
+}
+
+#[test]
+fn a_second_availability_message_replaces_the_first() {
+    // aria2 sends HAVE NONE and then a BITFIELD; the second one wins.
+    let fast = Reserved::empty().with(Reserved::FAST, true);
+    let (now, mut c) = connected(fast);
+    let msgs = [
+        Message::HaveNone,
+        Message::Bitfield(Bytes::from_static(&[0b1010_0000])),
+    ];
+    c.handle_bytes(now, &frames(&msgs)).unwrap();
+    assert_eq!(c.poll_event(), Some(Event::HaveNone));
+    assert!(matches!(c.poll_event(), Some(Event::Bitfield(_))));
+    assert_eq!(c.peer_pieces(), &Bitfield::from_pattern("1010"));
+    // Once piece or choke messages have started, it is too late.
+    c.handle_bytes(now, &frames(&[Message::Unchoke])).unwrap();
+    assert_eq!(
+        c.handle_bytes(now, &frames(&[Message::HaveAll])),
+        Err(ConnectionError::LateBitfield)
+    );
 }

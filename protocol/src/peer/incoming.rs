@@ -138,17 +138,14 @@ impl PeerConnection {
         }
     }
 
-    /// A BITFIELD / HAVE ALL / HAVE NONE may come once, before any message
-    /// about pieces or choking (extension messages, PORT and keep-alives may
-    /// precede it: clients differ on that order).
+    /// A BITFIELD / HAVE ALL / HAVE NONE comes before any message about
+    /// pieces or choking (extension messages, PORT and keep-alives may
+    /// precede it: clients differ on that order). A second one in that
+    /// window replaces the first: aria2 sends HAVE NONE and then a BITFIELD.
     fn accept_availability(&mut self) -> Result<(), ConnectionError> {
-        if self.got_availability {
-            return Err(ConnectionError::DuplicateBitfield);
-        }
         if self.past_first_message {
             return Err(ConnectionError::LateBitfield);
         }
-        self.got_availability = true;
         Ok(())
     }
 

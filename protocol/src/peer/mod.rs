@@ -141,8 +141,6 @@ pub struct PeerConnection {
     cancelled: VecDeque<BlockRef>,
     /// The peer's requests awaiting our data, in arrival order.
     peer_requests: VecDeque<BlockRef>,
-    /// A BITFIELD / HAVE ALL / HAVE NONE arrived.
-    got_availability: bool,
     /// A message that must follow the bitfield arrived (so a bitfield now
     /// would be late).
     past_first_message: bool,
@@ -196,7 +194,6 @@ impl PeerConnection {
             outstanding: Vec::new(),
             cancelled: VecDeque::new(),
             peer_requests: VecDeque::new(),
-            got_availability: false,
             past_first_message: false,
             stats: Stats::default(),
         };

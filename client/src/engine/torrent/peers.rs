@@ -260,7 +260,14 @@ impl Torrent {
                 self.update_interest(key);
             }
             PeerEvent::HaveNone => {
+                // May replace an earlier BITFIELD (some clients send both).
+                if e.counted {
+                    self.picker
+                        .on_availability(AvailabilityChange::Lost(&e.has));
+                }
+                e.has = Bitfield::new(self.have.len());
                 e.counted = true;
+                self.update_interest(key);
             }
             PeerEvent::Have(p) => {
                 if !e.has.set(p, true) {
