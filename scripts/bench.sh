@@ -263,5 +263,8 @@ echo
 echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
 echo "riffle $(git -C "$repo" rev-parse --short HEAD), libtorrent $($py -c 'import libtorrent as lt; print(lt.__version__)'),"
 echo "median of $runs alternating runs, 1 MiB pieces, loopback, \`sync\` between runs."
+echo "Wall time is process start to exit. riffle's includes its fsync of the data"
+echo "before it exits; libtorrent's leecher never syncs (the bench syncs after each"
+echo "run, untimed). Peak RSS counts mapped file pages (libtorrent maps the file)."
 echo
 python3 "$helpers/report.py" "$work/times" "$work/sizes"
