@@ -281,3 +281,42 @@ fn download_survives_a_choker_and_a_black_hole() {
         last.saturating_duration_since(choked_at)
     );
 }
+
+/// A fast turncoat: it serves 8 pieces' worth of blocks honestly, so
+/// riffle comes to trust it, then flips one byte in the first block of
+/// every piece. A piece riffle fetched from it and the honest seeder
+/// together fails without saying who lied, so only parole (a failed piece
+/// fetched again from one peer alone) exposes it. It may spoil at most 16
+/// pieces, and riffle must then ban it like any liar.
+#[test]
+fn download_survives_a_subtle_liar() {
+    riffle_tests::riffle_bin();
+    let content = Arc::new(Content::single_file("subtle.bin", PAYLOAD, PIECE, 10));
+    let honest = ScriptedPeer::seeder(content.clone(), Some(HONEST_RATE));
+    let liar = ScriptedPeer::spawn(content.clone(), Behaviour::SubtleLiar, None);
+    let (exit, context) =
+        download_through(&content, &[("honest", &honest), ("subtle liar", &liar)]);
+    let s = liar.stats();
+    let corrupted = Stats::get(&s.corrupted_blocks);
+    println!("the subtle liar corrupted {corrupted} blocks");
+    assert!(
+        corrupted > 0,
+        "riffle never took a piece's first block from the subtle liar after it turned: the test proves nothing\n{context}"
+    );
+    assert!(
+        corrupted <= BAD_BUDGET_PIECES,
+        "the subtle liar spoiled {corrupted} pieces, over {BAD_BUDGET_PIECES}\n{context}"
+    );
+    let last = s.last_activity().expect("riffle dialled it");
+    assert!(
+        last + SILENCE <= exit.at,
+        "riffle was still in contact with the subtle liar {:?} before it exited (wanted at least {SILENCE:?} of silence)\n{context}",
+        exit.at.saturating_duration_since(last)
+    );
+    assert!(
+        s.connections()
+            .iter()
+            .all(|(_, _, c)| matches!(c, Some((_, Ending::Remote)))),
+        "every subtle-liar connection ends with riffle hanging up\n{context}"
+    );
+}

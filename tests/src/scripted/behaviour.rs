@@ -20,6 +20,13 @@ pub enum Behaviour {
     /// Like [`Behaviour::Seeder`], but every byte of every block is wrong
     /// (inverted); the lengths are right, so only the hash check catches it.
     Liar,
+    /// A turncoat: serves its first [`TURNCOAT_HONEST_BLOCKS`] blocks
+    /// honestly (so riffle comes to trust it), then flips one byte in the
+    /// first block of every piece. Blocks from it mixed with an honest
+    /// peer's spoil a piece without saying who lied, so only parole (a
+    /// failed piece fetched again from one peer alone) can expose it. Each
+    /// corrupted block is counted in [`Stats::corrupted_blocks`].
+    SubtleLiar,
     /// Advertises every piece but answers every REQUEST with a block that
     /// was not asked for, in turn: the right block one byte too long, one
     /// byte too short, or the same length at the next block's offset (past
@@ -42,6 +49,10 @@ pub enum Behaviour {
     /// are all clear and whose spare bits (past the last piece) are set.
     SpareBitfieldBits,
 }
+
+/// Blocks a [`Behaviour::SubtleLiar`] serves honestly before it turns:
+/// 8 pieces of 256 KiB.
+pub const TURNCOAT_HONEST_BLOCKS: u64 = 128;
 
 /// Longest a blocks-free read waits, so stop is noticed promptly.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
@@ -72,6 +83,7 @@ pub(crate) fn run(behaviour: Behaviour, ps: &mut PeerStream, ctx: &Ctx<'_>) -> R
         Behaviour::Seeder => serve(ps, ctx, Answer::Honest),
         Behaviour::Liar => serve(ps, ctx, Answer::WrongBytes),
         Behaviour::Mangler => serve(ps, ctx, Answer::WrongBlock),
+        Behaviour::SubtleLiar => serve(ps, ctx, Answer::FirstBlockFlipped),
         Behaviour::HugeFrame => huge_frame(ps, ctx),
         Behaviour::Choker => {
             ps.send(&Message::Bitfield(
@@ -153,6 +165,8 @@ enum Answer {
     WrongBytes,
     /// A block that was not asked for (see [`Behaviour::Mangler`]).
     WrongBlock,
+    /// Honest, but one byte flipped in each piece's first block.
+    FirstBlockFlipped,
 }
 
 /// Seed: bitfield, unchoke, then answer requests in order.
@@ -213,6 +227,19 @@ fn serve(ps: &mut PeerStream, ctx: &Ctx<'_>, answer: Answer) -> Result<(), End> 
                 }
                 Answer::WrongBytes => {
                     let bad: Vec<u8> = data.iter().map(|x| !x).collect();
+                    ps.send_piece(b.piece, b.offset, &bad)?;
+                    bad.len()
+                }
+                Answer::FirstBlockFlipped => {
+                    let mut bad = data.to_vec();
+                    let turned = Stats::get(&ctx.stats.blocks) >= TURNCOAT_HONEST_BLOCKS;
+                    if turned && b.offset == 0 {
+                        let middle = bad.len() / 2;
+                        if let Some(x) = bad.get_mut(middle) {
+                            *x ^= 0x01;
+                        }
+                        Stats::add(&ctx.stats.corrupted_blocks, 1);
+                    }
                     ps.send_piece(b.piece, b.offset, &bad)?;
                     bad.len()
                 }

@@ -20,7 +20,7 @@ mod stream;
 #[cfg(test)]
 mod selftest;
 
-pub use behaviour::{spare_bits_only, Behaviour};
+pub use behaviour::{spare_bits_only, Behaviour, TURNCOAT_HONEST_BLOCKS};
 pub use content::{pseudo_random, Content};
 pub use peer::ScriptedPeer;
 pub use rate::RateLimit;

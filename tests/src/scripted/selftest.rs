@@ -338,3 +338,22 @@ fn choker_drops_requests_and_black_hole_swallows_them() {
         assert_eq!(peer.stats().uploaded(), 0);
     }
 }
+
+#[test]
+fn subtle_liar_turns_and_spoils_only_first_blocks() {
+    let c = Arc::new(Content::single_file("turncoat.bin", 3 << 20, 64 * 1024, 6));
+    let liar = ScriptedPeer::spawn(c.clone(), Behaviour::SubtleLiar, None);
+    let mut ps = dial(&liar, &c);
+    let got = fetch_all(&mut ps, &c);
+    let mut corrupted = 0;
+    for (i, b) in all_blocks(&c).into_iter().enumerate() {
+        let want = c.block(b.piece, b.offset, b.length).unwrap();
+        let data = &got[&(b.piece, b.offset)];
+        let differing = data.iter().zip(want).filter(|(x, y)| x != y).count();
+        let turned = i as u64 >= TURNCOAT_HONEST_BLOCKS;
+        assert_eq!(differing, usize::from(turned && b.offset == 0), "{b:?}");
+        corrupted += differing as u64;
+    }
+    assert!(corrupted > 0);
+    assert_eq!(Stats::get(&liar.stats().corrupted_blocks), corrupted);
+}

@@ -40,6 +40,8 @@ pub struct Stats {
     pub payload_bytes: AtomicU64,
     /// PIECE messages written.
     pub blocks: AtomicU64,
+    /// Blocks a subtle liar corrupted (each spoils the piece it is in).
+    pub corrupted_blocks: AtomicU64,
     /// REQUEST messages received.
     pub requests: AtomicU64,
     /// CANCEL messages that withdrew a request still queued here.
