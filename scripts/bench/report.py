@@ -68,6 +68,16 @@ def summarize(runs, size):
     }, failed
 
 
+def paired(runs, a, b):
+    """Median over rounds of b's wall / a's wall, pairing the i-th run of
+    each (they ran back to back), or None. Less sensitive than the ratio of
+    medians to load that comes and goes on a shared machine."""
+    ra, rb = runs.get(a, []), runs.get(b, [])
+    ratios = [nb[0] / na[0] for (sa, na), (sb, nb) in zip(ra, rb)
+              if sa == sb == "ok" and na[0] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
 def verdict(ok):
     return "met" if ok else "**missed**"
 
@@ -107,8 +117,10 @@ def main(argv):
         name = "single file" if case == "single" else "multi-file"
         if r and l:
             speed = r["mibs"] / l["mibs"]
-            cpu = r["cpu_gib"] / l["cpu_gib"]
-            rows.append((f"{name}: riffle / libtorrent speed", f"{speed:.2f}x",
+            cpu = r["cpu_gib"] / l["cpu_gib"] if l["cpu_gib"] else float("nan")
+            pair = paired(runs, (case, "riffle"), (case, "libtorrent"))
+            pair = f" (paired by round: {pair:.2f}x)" if pair else ""
+            rows.append((f"{name}: riffle / libtorrent speed", f"{speed:.2f}x{pair}",
                          f">= {TARGET_SPEED_RATIO}x", verdict(speed >= TARGET_SPEED_RATIO)))
             rows.append((f"{name}: riffle / libtorrent CPU per GiB", f"{cpu:.2f}x",
                          "<= 1.00x", verdict(cpu <= 1.0)))
