@@ -18,6 +18,11 @@
 //! 3. A peer that chokes once asked (dropping the requests) and one that
 //!    swallows requests silently must not stall the download, and riffle
 //!    must not keep asking the peer that choked it.
+//! 4. A turncoat, honest for 8 pieces and then flipping one byte per
+//!    piece, may spoil at most 16 pieces before riffle bans it.
+//! 5. HAVE_ALL from a peer that never negotiated BEP 6 costs it the
+//!    connection; nonsense from one that did (SUGGEST/ALLOWED_FAST out of
+//!    range, REJECT of a block never requested) does no harm.
 //!
 //! The bad peers are fast and the honest one slow, so a riffle that kept
 //! using a bad peer would be seen doing so.
@@ -318,5 +323,32 @@ fn download_survives_a_subtle_liar() {
             .iter()
             .all(|(_, _, c)| matches!(c, Some((_, Ending::Remote)))),
         "every subtle-liar connection ends with riffle hanging up\n{context}"
+    );
+}
+
+/// Fast-extension abuse: a peer that never negotiated BEP 6 sends
+/// HAVE_ALL (BEP 6: the receiver MUST close the connection), and one that
+/// did sends HAVE_NONE, SUGGEST_PIECE(u32::MAX), ALLOWED_FAST past the
+/// last piece and REJECT_REQUEST for a block never requested. The download
+/// must not notice beyond dropping them.
+#[test]
+fn download_survives_fast_extension_abuse() {
+    riffle_tests::riffle_bin();
+    let content = Arc::new(Content::single_file("fast.bin", 4 << 20, PIECE, 11));
+    let honest = ScriptedPeer::seeder(content.clone(), Some(2 << 20));
+    let have_all = ScriptedPeer::spawn(content.clone(), Behaviour::HaveAllUnnegotiated, None);
+    let nonsense = ScriptedPeer::spawn(content.clone(), Behaviour::FastNonsense, None);
+    let (exit, context) = download_through(
+        &content,
+        &[
+            ("honest", &honest),
+            ("have-all", &have_all),
+            ("fast-nonsense", &nonsense),
+        ],
+    );
+    hung_up_on("have-all", &have_all, &exit, &context);
+    assert!(
+        nonsense.stats().hostile_sent(0).is_some(),
+        "riffle never completed a handshake with the fast-nonsense peer\n{context}"
     );
 }

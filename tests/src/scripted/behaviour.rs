@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use riffle_protocol::wire::{Message, RawBlock};
+use riffle_protocol::wire::{Message, RawBlock, Reserved};
+use riffle_protocol::BLOCK_SIZE;
 
 use super::content::Content;
 use super::rate::RateLimit;
@@ -39,6 +40,13 @@ pub enum Behaviour {
     /// Advertises every piece and unchokes, then swallows every request
     /// without an answer and without choking.
     BlackHole,
+    /// Offers no extensions, then sends HAVE_ALL (BEP 6 says a peer that
+    /// did not negotiate the fast extension MUST close the connection).
+    HaveAllUnnegotiated,
+    /// Offers the fast extension and abuses it: HAVE_NONE, then
+    /// SUGGEST_PIECE(u32::MAX), ALLOWED_FAST for the index past the end,
+    /// and REJECT_REQUEST for a block riffle never asked for.
+    FastNonsense,
     /// After the handshake, a frame whose length prefix is 2^31 − 1, then
     /// one byte every 100 ms for as long as the socket stays open.
     HugeFrame,
@@ -109,6 +117,24 @@ pub(crate) fn run(behaviour: Behaviour, ps: &mut PeerStream, ctx: &Ctx<'_>) -> R
             ctx.stats.record(Event::HostileSent { conn: ctx.conn });
             idle(ps, ctx)
         }
+        Behaviour::HaveAllUnnegotiated => {
+            ps.send(&Message::HaveAll)?;
+            ctx.stats.record(Event::HostileSent { conn: ctx.conn });
+            idle(ps, ctx)
+        }
+        Behaviour::FastNonsense => {
+            let count = ctx.content.piece_count();
+            ps.send(&Message::HaveNone)?;
+            ctx.stats.record(Event::HostileSent { conn: ctx.conn });
+            ps.send(&Message::SuggestPiece(u32::MAX))?;
+            ps.send(&Message::AllowedFast(count))?;
+            ps.send(&Message::RejectRequest(RawBlock {
+                piece: 0,
+                offset: 0,
+                length: BLOCK_SIZE,
+            }))?;
+            idle(ps, ctx)
+        }
         Behaviour::BlackHole => {
             ps.send(&Message::Bitfield(
                 full_bitfield(ctx.content.piece_count()).into(),
@@ -128,6 +154,16 @@ pub(crate) fn run(behaviour: Behaviour, ps: &mut PeerStream, ctx: &Ctx<'_>) -> R
             ))?;
             ctx.stats.record(Event::HostileSent { conn: ctx.conn });
             idle(ps, ctx)
+        }
+    }
+}
+
+impl Behaviour {
+    /// The extension bits the peer offers in its handshake.
+    pub fn reserved(self) -> Reserved {
+        match self {
+            Behaviour::FastNonsense => Reserved::empty().with(Reserved::FAST, true),
+            _ => Reserved::empty(),
         }
     }
 }

@@ -141,7 +141,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 fn connection(socket: std::net::TcpStream, shared: &Shared, conn: u64) -> Result<(), End> {
     let mut ps = PeerStream::new(socket)?;
     let stop = || shared.stop.load(Ordering::SeqCst);
-    ps.accept_handshake(shared.content.info_hash, shared.peer_id, &stop)?;
+    ps.accept_handshake(
+        shared.content.info_hash,
+        shared.peer_id,
+        shared.behaviour.reserved(),
+        &stop,
+    )?;
     Stats::add(&shared.stats.handshakes, 1);
     let ctx = Ctx {
         content: &shared.content,

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use riffle_protocol::wire::{Message, RawBlock};
+use riffle_protocol::wire::{Message, RawBlock, Reserved};
 use riffle_protocol::{Bitfield, PeerId, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 
@@ -22,11 +22,10 @@ fn content() -> Arc<Content> {
 fn dial(peer: &ScriptedPeer, c: &Content) -> PeerStream {
     let socket = TcpStream::connect(peer.addr()).expect("dial the scripted peer");
     let mut ps = PeerStream::new(socket).expect("wrap");
-    ps.send_handshake(c.info_hash, LEECHER)
+    ps.send_handshake(c.info_hash, LEECHER, Reserved::empty())
         .expect("send handshake");
     let theirs = ps.read_handshake(&|| false).expect("their handshake");
     assert_eq!(theirs.info_hash, c.info_hash);
-    assert_eq!(theirs.reserved.0, [0; 8], "plain BEP 3");
     assert_eq!(&theirs.peer_id.0[..8], b"-SC0001-");
     ps
 }
@@ -197,7 +196,8 @@ fn huge_frame_announces_two_gib_and_trickles() {
     let peer = ScriptedPeer::spawn(c.clone(), Behaviour::HugeFrame, None);
     let socket = TcpStream::connect(peer.addr()).unwrap();
     let mut ps = PeerStream::new(socket.try_clone().unwrap()).unwrap();
-    ps.send_handshake(c.info_hash, LEECHER).unwrap();
+    ps.send_handshake(c.info_hash, LEECHER, Reserved::empty())
+        .unwrap();
     ps.read_handshake(&|| false).unwrap();
     // The framer refuses the prefix: exactly the hostile frame.
     match ps.next(Duration::from_secs(2)) {
@@ -255,7 +255,8 @@ fn wrong_torrent_is_refused() {
     let peer = ScriptedPeer::seeder(c.clone(), None);
     let socket = TcpStream::connect(peer.addr()).unwrap();
     let mut ps = PeerStream::new(socket).unwrap();
-    ps.send_handshake(other.info_hash, LEECHER).unwrap();
+    ps.send_handshake(other.info_hash, LEECHER, Reserved::empty())
+        .unwrap();
     assert!(matches!(ps.read_handshake(&|| false), Err(End::Remote)));
     assert_eq!(Stats::get(&peer.stats().handshakes), 0);
 }
@@ -356,4 +357,37 @@ fn subtle_liar_turns_and_spoils_only_first_blocks() {
     }
     assert!(corrupted > 0);
     assert_eq!(Stats::get(&liar.stats().corrupted_blocks), corrupted);
+}
+
+#[test]
+fn fast_extension_abusers_say_what_they_should() {
+    let c = content();
+    let peer = ScriptedPeer::spawn(c.clone(), Behaviour::HaveAllUnnegotiated, None);
+    let mut ps = dial(&peer, &c);
+    assert_eq!(next(&mut ps), Message::HaveAll);
+
+    let peer = ScriptedPeer::spawn(c.clone(), Behaviour::FastNonsense, None);
+    let socket = TcpStream::connect(peer.addr()).unwrap();
+    let mut ps = PeerStream::new(socket).unwrap();
+    let fast = Reserved::empty().with(Reserved::FAST, true);
+    ps.send_handshake(c.info_hash, LEECHER, fast).unwrap();
+    let theirs = ps.read_handshake(&|| false).unwrap();
+    assert!(theirs.reserved.fast());
+    assert_eq!(next(&mut ps), Message::HaveNone);
+    assert_eq!(next(&mut ps), Message::SuggestPiece(u32::MAX));
+    assert_eq!(next(&mut ps), Message::AllowedFast(c.piece_count()));
+    assert!(matches!(next(&mut ps), Message::RejectRequest(_)));
+}
+
+#[test]
+fn plain_peers_offer_no_extensions() {
+    let c = content();
+    let peer = ScriptedPeer::seeder(c.clone(), None);
+    let socket = TcpStream::connect(peer.addr()).unwrap();
+    let mut ps = PeerStream::new(socket).unwrap();
+    let all = Reserved::empty()
+        .with(Reserved::FAST, true)
+        .with(Reserved::EXTENSION_PROTOCOL, true);
+    ps.send_handshake(c.info_hash, LEECHER, all).unwrap();
+    assert_eq!(ps.read_handshake(&|| false).unwrap().reserved.0, [0; 8]);
 }

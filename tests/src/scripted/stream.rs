@@ -104,11 +104,16 @@ impl PeerStream {
         }
     }
 
-    /// Send a handshake for `info_hash` with no extension bits, so the
-    /// remote speaks plain BEP 3 to us.
-    pub fn send_handshake(&mut self, info_hash: InfoHash, our_id: PeerId) -> Result<(), End> {
+    /// Send a handshake for `info_hash` offering the extension bits in
+    /// `reserved` (empty: the remote speaks plain BEP 3 to us).
+    pub fn send_handshake(
+        &mut self,
+        info_hash: InfoHash,
+        our_id: PeerId,
+        reserved: Reserved,
+    ) -> Result<(), End> {
         let ours = Handshake {
-            reserved: Reserved::empty(),
+            reserved,
             info_hash,
             peer_id: our_id,
         };
@@ -116,11 +121,13 @@ impl PeerStream {
     }
 
     /// The accepting side: wait for the remote's handshake (riffle dials,
-    /// so it speaks first), check it names `info_hash`, and answer.
+    /// so it speaks first), check it names `info_hash`, and answer
+    /// offering `reserved`.
     pub fn accept_handshake(
         &mut self,
         info_hash: InfoHash,
         our_id: PeerId,
+        reserved: Reserved,
         stop: &dyn Fn() -> bool,
     ) -> Result<Handshake, End> {
         let theirs = self.read_handshake(stop)?;
@@ -130,7 +137,7 @@ impl PeerStream {
                 theirs.info_hash
             )));
         }
-        self.send_handshake(info_hash, our_id)?;
+        self.send_handshake(info_hash, our_id, reserved)?;
         Ok(theirs)
     }
 
