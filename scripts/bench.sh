@@ -83,6 +83,9 @@ if [ "$fs" = tmpfs ] || [ "$fs" = ramfs ]; then
   exit 2
 fi
 log "scratch: $work ($(df -h --output=source,avail "$work" | tail -1 | xargs))"
+if [ "$(df --output=source "$work" | tail -1)" != "$(df --output=source "$repo" | tail -1)" ]; then
+  log "note: $work is not on the same disk as $repo (set BENCH_DIR to change it)"
+fi
 
 # --- payloads and torrents -------------------------------------------------
 log "writing payloads: $mib MiB single file, ~$mib MiB in $files files"
