@@ -242,17 +242,19 @@ done
 log "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- optional profile of one riffle download ----------------------------------
-# BENCH_PROFILE=DIR: one more single-file download from the libtorrent seeder
+# BENCH_PROFILE=DIR: one more download (BENCH_PROFILE_CASE: single, the
+# default, or multi) from the libtorrent seeder
 # under `perf record` (cpu-clock: this VM has no hardware counters), with the
 # perf data and the top functions written to DIR.
 if [ -n "${BENCH_PROFILE:-}" ] && [ $have_download -eq 1 ]; then
   mkdir -p "$BENCH_PROFILE" "$work/out"
   log "profiling one riffle download into $BENCH_PROFILE"
   sync
+  pcase=${BENCH_PROFILE_CASE:-single}
   perf record -q -e cpu-clock -F 1999 --call-graph dwarf,16384 -o "$BENCH_PROFILE/perf.data" -- \
-    "$riffle" download "$work/single.torrent" -o "$work/out" --listen 127.0.0.1:0 \
+    "$riffle" download "$work/$pcase.torrent" -o "$work/out" --listen 127.0.0.1:0 \
     --peer "127.0.0.1:$lt_port" >/dev/null 2>"$work/perf.err" || tail -5 "$work/perf.err" >&2
-  check single nomark
+  check "$pcase" nomark
   perf report -i "$BENCH_PROFILE/perf.data" --no-children --sort comm,dso,symbol --stdio \
     --percent-limit 0.5 -g none 2>/dev/null >"$BENCH_PROFILE/self.txt" || true
   perf report -i "$BENCH_PROFILE/perf.data" --children --sort symbol --stdio \
