@@ -73,7 +73,6 @@ fn handshake_violations() {
 #[test]
 fn message_violations() {
     let plain = Reserved::empty();
-    let fast = Reserved::empty().with(Reserved::FAST, true);
     let bf = |b: &[u8]| Message::Bitfield(Bytes::copy_from_slice(b));
     let req = |piece, offset, length| {
         Message::Request(RawBlock {
@@ -90,10 +89,6 @@ fn message_violations() {
         violation(plain, &[bf(&[0xF8])]),
         ConnectionError::Bitfield(_)
     ));
-    assert_eq!(
-        violation(fast, &[Message::Unchoke, Message::HaveAll]),
-        ConnectionError::LateBitfield
-    );
     assert_eq!(
         violation(plain, &[Message::HaveAll]),
         ConnectionError::FastNotNegotiated("HAVE ALL")
@@ -236,22 +231,24 @@ proptest! {
 }
 
 #[test]
-fn a_second_availability_message_replaces_the_first() {
-    // aria2 sends HAVE NONE and then a BITFIELD; the second one wins.
+fn a_later_availability_message_replaces_the_earlier_one() {
+    // aria2 sends HAVE NONE, then HAVEs, then a BITFIELD mid-connection;
+    // libtorrent takes the latest: so do we.
     let fast = Reserved::empty().with(Reserved::FAST, true);
     let (now, mut c) = connected(fast);
     let msgs = [
         Message::HaveNone,
+        Message::Unchoke,
+        Message::Have(3),
         Message::Bitfield(Bytes::from_static(&[0b1010_0000])),
     ];
     c.handle_bytes(now, &frames(&msgs)).unwrap();
     assert_eq!(c.poll_event(), Some(Event::HaveNone));
+    assert_eq!(c.poll_event(), Some(Event::Unchoked));
+    assert_eq!(c.poll_event(), Some(Event::Have(PieceIndex::new(3))));
     assert!(matches!(c.poll_event(), Some(Event::Bitfield(_))));
     assert_eq!(c.peer_pieces(), &Bitfield::from_pattern("1010"));
-    // Once piece or choke messages have started, it is too late.
-    c.handle_bytes(now, &frames(&[Message::Unchoke])).unwrap();
-    assert_eq!(
-        c.handle_bytes(now, &frames(&[Message::HaveAll])),
-        Err(ConnectionError::LateBitfield)
-    );
+    c.handle_bytes(now, &frames(&[Message::HaveAll])).unwrap();
+    assert_eq!(c.poll_event(), Some(Event::HaveAll));
+    assert!(c.peer_pieces().is_full());
 }

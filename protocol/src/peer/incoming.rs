@@ -138,30 +138,7 @@ impl PeerConnection {
         }
     }
 
-    /// A BITFIELD / HAVE ALL / HAVE NONE comes before any message about
-    /// pieces or choking (extension messages, PORT and keep-alives may
-    /// precede it: clients differ on that order). A second one in that
-    /// window replaces the first: aria2 sends HAVE NONE and then a BITFIELD.
-    fn accept_availability(&mut self) -> Result<(), ConnectionError> {
-        if self.past_first_message {
-            return Err(ConnectionError::LateBitfield);
-        }
-        Ok(())
-    }
-
     fn on_message(&mut self, now: Instant, msg: Message) -> Result<(), ConnectionError> {
-        if !matches!(
-            msg,
-            Message::KeepAlive
-                | Message::Extended { .. }
-                | Message::Port(_)
-                | Message::Bitfield(_)
-                | Message::HaveAll
-                | Message::HaveNone
-                | Message::Unknown { .. }
-        ) {
-            self.past_first_message = true;
-        }
         match msg {
             Message::KeepAlive => {}
             Message::Choke => {
@@ -201,7 +178,6 @@ impl PeerConnection {
                 }
             }
             Message::Bitfield(bytes) => {
-                self.accept_availability()?;
                 let bits = Bitfield::from_bytes(&bytes, self.geometry.piece_count())
                     .map_err(ConnectionError::Bitfield)?;
                 self.peer_pieces = bits.clone();
@@ -209,13 +185,11 @@ impl PeerConnection {
             }
             Message::HaveAll => {
                 self.require_fast("HAVE ALL")?;
-                self.accept_availability()?;
                 self.peer_pieces = Bitfield::full(self.geometry.piece_count());
                 self.events.push_back(Event::HaveAll);
             }
             Message::HaveNone => {
                 self.require_fast("HAVE NONE")?;
-                self.accept_availability()?;
                 self.peer_pieces = Bitfield::new(self.geometry.piece_count());
                 self.events.push_back(Event::HaveNone);
             }

@@ -141,9 +141,6 @@ pub struct PeerConnection {
     cancelled: VecDeque<BlockRef>,
     /// The peer's requests awaiting our data, in arrival order.
     peer_requests: VecDeque<BlockRef>,
-    /// A message that must follow the bitfield arrived (so a bitfield now
-    /// would be late).
-    past_first_message: bool,
     /// Byte counters.
     stats: Stats,
 }
@@ -194,7 +191,6 @@ impl PeerConnection {
             outstanding: Vec::new(),
             cancelled: VecDeque::new(),
             peer_requests: VecDeque::new(),
-            past_first_message: false,
             stats: Stats::default(),
         };
         if conn.initiator {

@@ -203,10 +203,6 @@ pub enum ConnectionError {
     Frame(#[from] FrameError),
     #[error("bad bitfield: {0}")]
     Bitfield(TypeError),
-    #[error("second BITFIELD / HAVE ALL / HAVE NONE")]
-    DuplicateBitfield,
-    #[error("BITFIELD / HAVE ALL / HAVE NONE after other messages")]
-    LateBitfield,
     #[error("piece index {index} is past the last piece ({count} pieces)")]
     PieceOutOfRange { index: u32, count: u32 },
     #[error("block {0:?} has a length of 0 or over 16 KiB")]
