@@ -65,6 +65,14 @@ pub trait Storage: Send + Sync {
     /// does not exist.
     fn file_status(&self, file_index: usize) -> Result<Option<FileStatus>, StorageError>;
 
+    /// Start writing `piece` back to disk without waiting for it (a hint;
+    /// backends without the notion do nothing). Called once a piece is
+    /// verified, so the sync at shutdown finds little left to do.
+    fn start_writeback(&self, piece: PieceIndex) -> Result<(), StorageError> {
+        let _ = piece;
+        Ok(())
+    }
+
     /// Make everything written so far durable. Meant for shutdown and
     /// before saving a resume record, never for the write path.
     fn sync_all(&self) -> Result<(), StorageError>;

@@ -124,7 +124,8 @@ async fn watch(handles: &[TorrentHandle], keep_seeding: bool) -> Result<()> {
     let mut sigterm = terminate_signal()?;
     let mut last_line = Instant::now();
     let mut announced_complete = vec![false; handles.len()];
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // Short, so the process exits promptly once the last piece verifies.
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {

@@ -215,3 +215,23 @@ fn preallocate_reserves_full_files_and_keeps_written_data() {
     s.read_block(PieceIndex::new(2), 0, &mut buf).unwrap();
     assert_eq!(buf, [0; 8], "reserved space reads as zeros");
 }
+
+#[test]
+fn writeback_hint_accepts_pieces_across_files_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![10, 20], 8).unwrap();
+    let files = names(&[&["t", "a"], &["t", "b"]]);
+    let s = FsStorage::new(dir.path(), layout, &files).unwrap();
+    s.write_block(PieceIndex::new(1), 0, b"ABCDEFGH").unwrap();
+    // Piece 1 spans both files; piece 3 was never written (no handle yet).
+    s.start_writeback(PieceIndex::new(1)).unwrap();
+    s.start_writeback(PieceIndex::new(3)).unwrap();
+    assert!(
+        s.start_writeback(PieceIndex::new(9)).is_err(),
+        "past the end"
+    );
+    s.sync_all().unwrap();
+    let mut buf = [0u8; 8];
+    s.read_block(PieceIndex::new(1), 0, &mut buf).unwrap();
+    assert_eq!(&buf, b"ABCDEFGH");
+}

@@ -206,6 +206,11 @@ impl Torrent {
                             Err(_) => break,
                         }
                     }
+                    if self.rechoke_soon {
+                        // An interested peer and a free slot: do not make it
+                        // wait for the tick.
+                        self.rechoke(Instant::now());
+                    }
                     self.refill_dirty();
                 }
                 Some((piece, result)) = self.hash_rx.recv() => {

@@ -18,8 +18,10 @@ use crate::engine::mailbox::Mailbox;
 use crate::engine::peer::{FromPeer, PeerEvent};
 use crate::engine::rate::Bucket;
 
-/// Fewest requests kept in flight to a peer that is not snubbed.
-const MIN_DEPTH: usize = 32;
+/// Requests in flight to a new peer; grows by one per block delivered
+/// (doubling every round trip, like TCP's slow start) until the rate-based
+/// depth takes over.
+const MIN_DEPTH: usize = 64;
 /// Most requests in flight to one peer, whatever it advertises.
 const MAX_DEPTH: usize = 500;
 /// Depth assumed when the peer does not say (`reqq` absent).
@@ -119,6 +121,8 @@ pub struct PeerEntry {
     /// It contributed to a failed piece shared with others: it now gets
     /// whole pieces to itself, so a second failure names it alone.
     pub parole: bool,
+    /// Slow-start growth of the request depth: one per block delivered.
+    pub depth_boost: usize,
     /// The client it names.
     pub client: Option<String>,
     /// We dialled it (its address is a listening address).
@@ -154,6 +158,7 @@ impl PeerEntry {
             passed: 0,
             failed: 0,
             parole: false,
+            depth_boost: 0,
             client: None,
             outgoing,
             bucket_up: Bucket::shared(0),
@@ -177,7 +182,7 @@ impl PeerEntry {
         let trusted =
             UNTRUSTED_PIECES.saturating_add(UNTRUSTED_PIECES.saturating_mul(self.passed as usize));
         by_rate
-            .max(MIN_DEPTH)
+            .max(MIN_DEPTH + self.depth_boost)
             .min(cap)
             .min(trusted.saturating_mul(blocks_per_piece.max(1)))
     }
@@ -305,6 +310,9 @@ impl Torrent {
                 e.rate_down.add(u64::from(block.length));
                 e.last_block_at = now;
                 e.snubbed = false;
+                if e.depth_boost < MAX_DEPTH {
+                    e.depth_boost += 1;
+                }
                 if written {
                     self.block_written(key, block);
                 } else {

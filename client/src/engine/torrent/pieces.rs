@@ -31,9 +31,17 @@ impl Torrent {
                 return;
             };
             let result = tokio::task::spawn_blocking(move || {
-                Verifier::new()
+                let ok = Verifier::new()
                     .verify(&*shared.storage, piece, &expected)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                if ok {
+                    // Start writing it back now, so the sync at the end has
+                    // little left (a hint; failure changes nothing).
+                    if let Err(e) = shared.storage.start_writeback(piece) {
+                        tracing::debug!(%piece, %e, "writeback hint failed");
+                    }
+                }
+                Ok(ok)
             })
             .await
             .unwrap_or_else(|e| Err(format!("hash task failed: {e}")));
