@@ -167,6 +167,25 @@ impl Opentracker {
         Ok((count("8:completei")?, count("10:incompletei")?))
     }
 
+    /// How many completed downloads (`event=completed` announces) the
+    /// tracker has counted for `info_hash` (HTTP scrape's "downloaded").
+    pub fn completed(&self, info_hash: &str) -> Result<u64, String> {
+        let text = self.http_get(&format!("/scrape?info_hash={}", escape(info_hash)))?;
+        if text.ends_with("d5:filesdee") {
+            return Ok(0);
+        }
+        let key = "10:downloadedi";
+        let at = text
+            .find(key)
+            .ok_or_else(|| format!("no {key} in scrape reply {text:?}"))?;
+        text[at + key.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .map_err(|_| format!("bad scrape reply {text:?}"))
+    }
+
     /// Wait until the tracker knows at least `n` seeders of `info_hash`;
     /// after `timeout`, says how many it knows.
     pub fn wait_seeders(&self, info_hash: &str, n: u64, timeout: Duration) -> Result<(), String> {

@@ -51,6 +51,8 @@ fn lt_to_lt_through_tracker(udp: bool) {
     let report = lt_leech(&out, &torrent, &[]);
     assert_lt_leech_ok(&report);
     assert_same_tree(&top, &out.join("harness-lt"));
+    // The harness can see a client's `completed` announce.
+    assert_eq!(tracker.completed(&hash), Ok(1), "libtorrent's completed");
     let seeded = seeder.finish();
     assert!(
         seeded["torrents"][0]["uploaded"].as_u64().unwrap() > 0,

@@ -79,6 +79,15 @@ fn riffle_downloads_from_libtorrent_through_opentracker(udp: bool) {
         "libtorrent uploaded only {uploaded} bytes of {}: {report}",
         total_len(&files)
     );
+    // BEP 3: a client that finishes says `completed` to the tracker (which
+    // opentracker counts: interop_harness checks it with libtorrent).
+    assert_eq!(
+        tracker.completed(&hash),
+        Ok(1),
+        "the download is fine, but opentracker counted no `completed` announce from riffle \
+         (BEP 3); riffle's stderr:\n{}",
+        riffle.log_tail(40)
+    );
 }
 
 #[test]
