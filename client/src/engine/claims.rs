@@ -91,29 +91,28 @@ impl BlockClaims {
         self.bit(block).is_some_and(|i| !self.bits.set(i))
     }
 
+    /// The bits of `piece`'s blocks (empty for a piece out of range).
+    fn bits_of(&self, piece: PieceIndex) -> std::ops::Range<usize> {
+        match (
+            self.first_block.get(piece.idx()),
+            self.first_block.get(piece.idx() + 1),
+        ) {
+            (Some(&start), Some(&end)) => start..end,
+            _ => 0..0,
+        }
+    }
+
     /// Forget every claim of `piece` (it failed its hash check and will be
     /// downloaded again).
     pub fn clear_piece(&self, piece: PieceIndex) {
-        let (Some(&start), Some(&end)) = (
-            self.first_block.get(piece.idx()),
-            self.first_block.get(piece.idx() + 1),
-        ) else {
-            return;
-        };
-        for i in start..end {
+        for i in self.bits_of(piece) {
             self.bits.clear(i);
         }
     }
 
     /// Claim every block of `piece` (we have it: never write it again).
     pub fn claim_piece(&self, piece: PieceIndex) {
-        let (Some(&start), Some(&end)) = (
-            self.first_block.get(piece.idx()),
-            self.first_block.get(piece.idx() + 1),
-        ) else {
-            return;
-        };
-        for i in start..end {
+        for i in self.bits_of(piece) {
             self.bits.set(i);
         }
     }

@@ -192,23 +192,18 @@ impl Torrent {
         let timeout = self.config.connect_timeout;
         tokio::spawn(async move {
             let (mailbox, shared, to_torrent, peer_up, peer_down) = task;
-            let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
+            let dialled = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => Ok(s),
+                Ok(Err(e)) => Err(format!("connect: {e}")),
+                Err(_) => Err("connect: timed out".to_string()),
+            };
+            let stream = match dialled {
+                Ok(s) => s,
+                Err(reason) => {
                     let _ = to_torrent
                         .send(FromPeer::Down {
                             key,
-                            reason: format!("connect: {e}"),
-                            misbehaved: false,
-                        })
-                        .await;
-                    return;
-                }
-                Err(_) => {
-                    let _ = to_torrent
-                        .send(FromPeer::Down {
-                            key,
-                            reason: "connect: timed out".into(),
+                            reason,
                             misbehaved: false,
                         })
                         .await;

@@ -259,14 +259,21 @@ impl Torrent {
                 a.want_more_peers();
             }
         }
+        self.report_progress();
+    }
+
+    /// Tell the announcer the byte counts it will send next.
+    fn report_progress(&self) {
+        use super::shared::Counters;
+        let c = &self.shared.counters;
         let left = self
             .meta
             .info
             .total_length()
             .saturating_sub(self.status.have_bytes);
         self.transfer_tx.send_replace(Progress {
-            uploaded: self.status.uploaded,
-            downloaded: self.status.downloaded,
+            uploaded: Counters::get(&c.uploaded),
+            downloaded: Counters::get(&c.downloaded),
             left,
         });
     }
@@ -295,16 +302,7 @@ impl Torrent {
         for e in self.peers.values() {
             e.mailbox.post(|o| o.close = Some("shutting down".into()));
         }
-        let left = self
-            .meta
-            .info
-            .total_length()
-            .saturating_sub(self.status.have_bytes);
-        self.transfer_tx.send_replace(Progress {
-            uploaded: self.status.uploaded,
-            downloaded: self.status.downloaded,
-            left,
-        });
+        self.report_progress();
         let announcer = self.announcer.take();
         let within = self.config.stop_announce_timeout;
         let announce = async move {
