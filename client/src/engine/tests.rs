@@ -16,6 +16,17 @@ const PIECE: u32 = 64 * 1024;
 
 /// Files of these lengths under `dir/name`, and their torrent.
 fn payload(dir: &Path, name: &str, lengths: &[u64], seed: u64) -> Metainfo {
+    payload_with_trackers(dir, name, lengths, seed, &[])
+}
+
+/// [`payload`] whose torrent names these tracker tiers.
+fn payload_with_trackers(
+    dir: &Path,
+    name: &str,
+    lengths: &[u64],
+    seed: u64,
+    tiers: &[&[&str]],
+) -> Metainfo {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut all = Vec::new();
     let mut b = TorrentBuilder::new(name.into(), PIECE);
@@ -34,6 +45,9 @@ fn payload(dir: &Path, name: &str, lengths: &[u64], seed: u64) -> Metainfo {
         .map(|c| Sha1::digest(c).into())
         .collect();
     b.piece_hashes(hashes);
+    for tier in tiers {
+        b.tracker_tier(tier.iter().map(|u| u.to_string()).collect());
+    }
     let (bytes, _) = b.build().unwrap();
     Metainfo::from_bytes(&bytes).unwrap()
 }
@@ -189,5 +203,41 @@ async fn download_rate_limit_holds() {
     );
     same_tree(&seed_dir, &dir.path().join("l"), &meta);
     l.shutdown().await;
+    seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_trackers_do_not_hold_up_a_download_with_peers() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    // Nothing listens on these: connection refused (HTTP) and silence (UDP).
+    let dead_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp = format!("udp://{}/announce", dead_udp.local_addr().unwrap());
+    let meta = payload_with_trackers(
+        &seed_dir,
+        "t",
+        &[700_000],
+        4,
+        &[&["http://127.0.0.1:1/announce"], &[udp.as_str()]],
+    );
+    let seeder = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(&seed_dir);
+    o.seed = true;
+    o.require_complete = true;
+    let _sh = seeder.add_torrent(meta.clone(), o).unwrap();
+    let l = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("l"));
+    o.peers = vec![seeder.listen_addr()];
+    let h = l.add_torrent(meta.clone(), o).unwrap();
+    wait_complete(&h, Duration::from_secs(20)).await;
+    same_tree(&seed_dir, &dir.path().join("l"), &meta);
+    // Shutting down with an unanswering tracker is bounded too.
+    let started = Instant::now();
+    l.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited {:?} on dead trackers",
+        started.elapsed()
+    );
     seeder.shutdown().await;
 }
