@@ -3,6 +3,19 @@
 
 use riffle_tests::riffle;
 
+/// Like [`assert_clean_failure`], for errors found after parsing (not
+/// clap's usage errors): exactly one line.
+fn assert_one_line_failure(args: &[&str], needle: &str) {
+    assert_clean_failure(args, needle);
+    let out = riffle(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {stderr:?}"
+    );
+}
+
 fn assert_clean_failure(args: &[&str], needle: &str) {
     let out = riffle(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -127,5 +140,57 @@ fn create_then_info_round_trip() {
     assert!(
         text.contains(&hash) && text.contains("hi") && text.contains("hello.txt"),
         "{text}"
+    );
+}
+
+#[test]
+fn download_and_seed_refuse_bad_input_with_status_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("f.bin"), vec![7u8; 100_000]).unwrap();
+    let torrent = tmp.path().join("f.torrent");
+    let t = torrent.to_str().unwrap();
+    let out = riffle(&["create", data.join("f.bin").to_str().unwrap(), "-o", t]);
+    assert!(out.status.success(), "{out:?}");
+    let dl = tmp.path().join("dl");
+    let d = dl.to_str().unwrap();
+    assert_one_line_failure(
+        &["download", "/nonexistent/x.torrent", "-o", d],
+        "/nonexistent/x.torrent",
+    );
+    assert_clean_failure(
+        &["download", t, "-o", d, "--max-download-rate", "fast"],
+        "fast",
+    );
+    assert_clean_failure(&["download", t, "-o", d, "--peer", "nowhere"], "nowhere");
+    assert_clean_failure(&["download", t, "-o", d, "--listen", "6881"], "6881");
+    assert_clean_failure(&["download", t], "--output");
+    // Seeding data that is not there: checked, refused, one line.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_one_line_failure(
+        &[
+            "seed",
+            t,
+            "--data",
+            empty.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "incomplete",
+    );
+    // Damaged data too.
+    std::fs::write(data.join("f.bin"), vec![8u8; 100_000]).unwrap();
+    assert_one_line_failure(
+        &[
+            "seed",
+            t,
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "incomplete: 0 of",
     );
 }

@@ -136,7 +136,19 @@ impl Tier {
                             self.owe_completed();
                         }
                         Some(TierCommand::WantMorePeers) => {}
-                        Some(TierCommand::Stop(deadline)) => return self.stop(deadline).await,
+                        Some(TierCommand::Stop(deadline)) => {
+                            if event == Event::Completed {
+                                // Let the `completed` in flight land rather
+                                // than send it twice from `stop`.
+                                if let Ok(Ok(outcome)) =
+                                    tokio::time::timeout_at(deadline, &mut announce).await
+                                {
+                                    self.in_flight = None;
+                                    self.on_success(&url, event, outcome);
+                                }
+                            }
+                            return self.stop(deadline).await;
+                        }
                         None => return,
                     },
                 }
@@ -322,11 +334,24 @@ impl Tier {
                 continue;
             }
             let req = self.shared.request(Event::Stopped, t.tracker_id.clone());
+            // A download that stops right after completing still owes its
+            // `completed` (trackers count downloads by it): send it first.
+            let completed = (t.completed_due && !t.completed_sent)
+                .then(|| self.shared.request(Event::Completed, t.tracker_id.clone()));
             let shared = self.shared.clone();
             let url = url.clone();
             let status = t.status;
             set.spawn(async move {
                 let cfg = shared.config.clone();
+                if let Some(done) = completed {
+                    let sent =
+                        tokio::time::timeout_at(deadline, announce_once(&url, &done, &cfg)).await;
+                    let ok = matches!(sent, Ok(Ok(_)));
+                    tracing::debug!(%url, ok, "completed announce on the way out");
+                    if ok {
+                        shared.update(status, |s| s.completed_sent = true);
+                    }
+                }
                 let result =
                     tokio::time::timeout_at(deadline, announce_once(&url, &req, &cfg)).await;
                 let error = match result {

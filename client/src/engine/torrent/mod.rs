@@ -174,7 +174,9 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
         match startup::start(s).await {
             Ok(torrent) => torrent.run().await,
             Err(e) => {
-                tracing::error!("{e:#}");
+                // The status carries it to the user; a log line would say
+                // it twice.
+                tracing::debug!("torrent failed to start: {e:#}");
                 status_tx.send_modify(|st| st.state = TorrentState::Failed(format!("{e:#}")));
             }
         }

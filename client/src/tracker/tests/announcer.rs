@@ -356,3 +356,28 @@ async fn duplicate_and_empty_urls_are_dropped_and_no_trackers_is_fine() {
     h.stop(SEC).await;
     assert!(begin.elapsed() < Duration::from_millis(100));
 }
+
+#[tokio::test]
+async fn stopping_right_after_completing_still_sends_completed_first() {
+    let served = addrs(&["10.1.1.1:1000"]);
+    let mut t = HttpTracker::start(move |r| peers_reply(r, 60, None, &served)).await;
+    let (h, transfer, _peers) = start(&[&[&t.url]], fast_config());
+    let (_, started) = t.next(SEC).await;
+    assert_eq!(started.event, Event::Started);
+    // Wait for the reply to be taken in, then complete and stop at once
+    // (what `riffle download` does on its last piece).
+    status_until(&h, |s| s[0].state == TrackerState::Working).await;
+    transfer.send_replace(Transfer {
+        uploaded: 0,
+        downloaded: 1000,
+        left: 0,
+    });
+    h.completed();
+    h.stop(SEC).await;
+    let events: Vec<Event> = t.drain().into_iter().map(|(_, r)| r.event).collect();
+    assert_eq!(
+        events,
+        vec![Event::Completed, Event::Stopped],
+        "the tracker must count the download"
+    );
+}
