@@ -59,3 +59,22 @@ pub fn make(maker: Maker, dir: &Path, torrent: &Path, tracker: Option<&str>) -> 
         Maker::Libtorrent(pl) => lt_create(dir, torrent, pl, tracker),
     }
 }
+
+/// The torrent of `dir` made by `maker` at `torrent`, announcing to a fresh
+/// opentracker that whitelists it, over UDP or HTTP. Returns the tracker
+/// (stopped on drop) and the info-hash.
+pub fn tracked_torrent(
+    maker: Maker,
+    dir: &Path,
+    torrent: &Path,
+    udp: bool,
+) -> (crate::opentracker::Opentracker, String) {
+    let hash = hash_of(maker, dir, &torrent.with_extension("scratch.torrent"));
+    let tracker = crate::opentracker::Opentracker::start(&[&hash]);
+    let again = make(maker, dir, torrent, Some(&tracker.announce(udp)));
+    assert_eq!(
+        again, hash,
+        "the announce URL must not change the info-hash"
+    );
+    (tracker, hash)
+}

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use riffle_tests::aria2::aria2_download;
 use riffle_tests::child::tail;
-use riffle_tests::make_torrent::{hash_of, make, Maker};
-use riffle_tests::opentracker::Opentracker;
+use riffle_tests::make_torrent::{tracked_torrent, Maker};
 use riffle_tests::payload::{assert_same_tree, small_tree, write_tree};
 use riffle_tests::riffle_bin;
 use riffle_tests::riffle_proc::RiffleProc;
@@ -27,10 +26,8 @@ fn aria2_downloads_from_riffle_seed(udp: bool) {
         "interop-b-http"
     };
     let top = write_tree(&seed_dir, name, &small_tree(16), 0xb1);
-    let hash = hash_of(Maker::Riffle, &top, &tmp.path().join("scratch.torrent"));
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("b.torrent");
-    make(Maker::Riffle, &top, &torrent, Some(&tracker.announce(udp)));
+    let (tracker, hash) = tracked_torrent(Maker::Riffle, &top, &torrent, udp);
 
     phases.mark("payload, torrent and tracker ready");
     let mut riffle = RiffleProc::start(

@@ -10,8 +10,7 @@ use std::time::Duration;
 use riffle_tests::aria2::aria2_download;
 use riffle_tests::child::tail;
 use riffle_tests::lt_swarm::{lt_leech, LtSeedOptions, LtSeeder};
-use riffle_tests::make_torrent::{hash_of, make, Maker};
-use riffle_tests::opentracker::Opentracker;
+use riffle_tests::make_torrent::{tracked_torrent, Maker};
 use riffle_tests::payload::{
     assert_same_tree, assert_same_tree_but_empty_files, small_tree, write_tree,
 };
@@ -33,15 +32,8 @@ fn lt_to_lt_through_tracker(udp: bool) {
     let seed_dir = tmp.path().join("seed");
     let top = write_tree(&seed_dir, "harness-lt", &small_tree(6), 11);
     let maker = Maker::Libtorrent(32 * 1024);
-    let hash = hash_of(maker, &top, &tmp.path().join("scratch.torrent"));
-    let tracker = Opentracker::start(&[&hash]);
-    let url = if udp {
-        tracker.udp_announce()
-    } else {
-        tracker.http_announce()
-    };
     let torrent = tmp.path().join("t.torrent");
-    assert_eq!(make(maker, &top, &torrent, Some(&url)), hash);
+    let (tracker, hash) = tracked_torrent(maker, &top, &torrent, udp);
     let seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
     tracker
         .wait_seeders(&hash, 1, Duration::from_secs(10))
@@ -84,19 +76,8 @@ fn aria2_from_lt(udp: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let top = write_tree(&seed_dir, "harness-aria2", &small_tree(6), 12);
-    let hash = hash_of(
-        Maker::Libtorrent(64 * 1024),
-        &top,
-        &tmp.path().join("scratch.torrent"),
-    );
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("t.torrent");
-    make(
-        Maker::Libtorrent(64 * 1024),
-        &top,
-        &torrent,
-        Some(&tracker.announce(udp)),
-    );
+    let (tracker, hash) = tracked_torrent(Maker::Libtorrent(64 * 1024), &top, &torrent, udp);
     let _seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
     tracker
         .wait_seeders(&hash, 1, Duration::from_secs(10))
@@ -113,19 +94,8 @@ fn transmission_downloads_from_libtorrent_that_dials_it() {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let top = write_tree(&seed_dir, "harness-tr", &small_tree(6), 13);
-    let hash = hash_of(
-        Maker::Libtorrent(64 * 1024),
-        &top,
-        &tmp.path().join("scratch.torrent"),
-    );
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("t.torrent");
-    make(
-        Maker::Libtorrent(64 * 1024),
-        &top,
-        &torrent,
-        Some(&tracker.http_announce()),
-    );
+    let (_tracker, _hash) = tracked_torrent(Maker::Libtorrent(64 * 1024), &top, &torrent, false);
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let tr = Transmission::start(&out);
@@ -160,19 +130,8 @@ fn libtorrent_downloads_from_transmission() {
     let tmp = tempfile::tempdir().unwrap();
     let seed_dir = tmp.path().join("seed");
     let top = write_tree(&seed_dir, "harness-trs", &small_tree(6), 14);
-    let hash = hash_of(
-        Maker::Libtorrent(64 * 1024),
-        &top,
-        &tmp.path().join("scratch.torrent"),
-    );
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("t.torrent");
-    make(
-        Maker::Libtorrent(64 * 1024),
-        &top,
-        &torrent,
-        Some(&tracker.udp_announce()),
-    );
+    let (_tracker, _hash) = tracked_torrent(Maker::Libtorrent(64 * 1024), &top, &torrent, true);
     let tr = Transmission::start(&seed_dir);
     tr.add(&torrent);
     tr.wait_complete(Duration::from_secs(30))

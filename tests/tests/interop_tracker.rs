@@ -8,8 +8,7 @@
 use std::time::Duration;
 
 use riffle_tests::lt_swarm::{LtSeedOptions, LtSeeder};
-use riffle_tests::make_torrent::{hash_of, make, Maker};
-use riffle_tests::opentracker::Opentracker;
+use riffle_tests::make_torrent::{tracked_torrent, Maker};
 use riffle_tests::payload::{assert_same_tree, big_tree, total_len, write_tree};
 use riffle_tests::riffle_bin;
 use riffle_tests::riffle_proc::RiffleProc;
@@ -31,13 +30,8 @@ fn riffle_downloads_from_libtorrent_through_opentracker(udp: bool) {
     };
     let top = write_tree(&seed_dir, name, &files, 0xa1);
     let maker = Maker::Libtorrent(256 * 1024);
-    let hash = hash_of(maker, &top, &tmp.path().join("scratch.torrent"));
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("a.torrent");
-    assert_eq!(
-        make(maker, &top, &torrent, Some(&tracker.announce(udp))),
-        hash
-    );
+    let (tracker, hash) = tracked_torrent(maker, &top, &torrent, udp);
     phases.mark("payload, torrent and tracker ready");
     let seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
     tracker

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use riffle_tests::make_torrent::{hash_of, make, Maker};
-use riffle_tests::opentracker::Opentracker;
+use riffle_tests::make_torrent::{tracked_torrent, Maker};
 use riffle_tests::payload::{
     assert_same_tree, assert_same_tree_but_empty_files, small_tree, write_tree,
 };
@@ -26,15 +25,8 @@ fn transmission_downloads_from_riffle_seed() {
     let seed_dir = tmp.path().join("seed");
     let name = "interop-c";
     let top = write_tree(&seed_dir, name, &small_tree(12), 0xc1);
-    let hash = hash_of(Maker::Riffle, &top, &tmp.path().join("scratch.torrent"));
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("c.torrent");
-    make(
-        Maker::Riffle,
-        &top,
-        &torrent,
-        Some(&tracker.http_announce()),
-    );
+    let (_tracker, _hash) = tracked_torrent(Maker::Riffle, &top, &torrent, false);
 
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
@@ -97,10 +89,8 @@ fn riffle_downloads_from_transmission_seed() {
     let seed_dir = tmp.path().join("seed");
     let name = "interop-d";
     let top = write_tree(&seed_dir, name, &small_tree(12), 0xd1);
-    let hash = hash_of(Maker::Riffle, &top, &tmp.path().join("scratch.torrent"));
-    let tracker = Opentracker::start(&[&hash]);
     let torrent = tmp.path().join("d.torrent");
-    make(Maker::Riffle, &top, &torrent, Some(&tracker.udp_announce()));
+    let (_tracker, _hash) = tracked_torrent(Maker::Riffle, &top, &torrent, true);
 
     phases.mark("payload, torrent and tracker ready");
     let tr = Transmission::start(&seed_dir);
