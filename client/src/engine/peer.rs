@@ -306,7 +306,23 @@ impl PeerTask {
             Event::HaveAll => PeerEvent::HaveAll,
             Event::HaveNone => PeerEvent::HaveNone,
             Event::Have(p) => PeerEvent::Have(p),
-            Event::Choked => PeerEvent::Choked,
+            Event::Choked => {
+                // With the fast extension a choke keeps our requests alive
+                // until the peer REJECTs them, and some peers never do
+                // (they would sit in our pipeline until the request
+                // timeout). Withdraw them: they go back to the picker now.
+                if self.conn.fast() {
+                    let now = Instant::now().into_std();
+                    let pending: Vec<BlockRef> =
+                        self.conn.outstanding().iter().map(|o| o.block).collect();
+                    for b in pending {
+                        if self.conn.cancel_block(now, b) {
+                            io.events.push(PeerEvent::Returned(b));
+                        }
+                    }
+                }
+                PeerEvent::Choked
+            }
             Event::Unchoked => PeerEvent::Unchoked,
             Event::Interested => PeerEvent::Interested,
             Event::NotInterested => PeerEvent::NotInterested,

@@ -478,7 +478,12 @@ impl Torrent {
     pub(super) fn check_snubs(&mut self, now: Instant) {
         let limit = self.config.snub_after;
         for e in self.peers.values_mut() {
-            if e.outstanding > 0 && !e.snubbed && now.duration_since(e.last_block_at) > limit {
+            // A peer choking us owes us nothing: not a snub.
+            if e.outstanding > 0
+                && !e.peer_choking
+                && !e.snubbed
+                && now.duration_since(e.last_block_at) > limit
+            {
                 tracing::debug!(peer = %e.addr, "snubbed");
                 e.snubbed = true;
             }
