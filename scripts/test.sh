@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The end-to-end tests run the riffle binary: build it once here rather
+# than inside the first test of each test binary (a cold build there eats
+# into that test's time limit).
+cargo build --quiet -p riffle-client --bin riffle
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
