@@ -1,14 +1,13 @@
 //! `riffle download`: fetch one or more torrents into a directory, then
 //! exit (or keep seeding with `--seed`).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 use riffle_client::engine::{SessionConfig, TorrentOptions};
 
-use super::run::{parse_listen, parse_peer, parse_rate, run, Plan};
+use super::run::{parse_rate, run, PeerFlags, Plan};
 
 /// Arguments of `riffle download`.
 #[derive(Args, Debug)]
@@ -20,14 +19,8 @@ pub struct DownloadArgs {
     /// multi-file one the folder DIR/<name>/.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     output: PathBuf,
-    /// Address to accept peers on [default: 0.0.0.0:6881, or the next free
-    /// port].
-    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
-    listen: Option<SocketAddr>,
-    /// Dial this peer directly (repeatable); it is re-dialled with backoff
-    /// if it drops. Works with or without a tracker.
-    #[arg(long = "peer", value_name = "ADDR:PORT", value_parser = parse_peer)]
-    peers: Vec<SocketAddr>,
+    #[command(flatten)]
+    peer: PeerFlags,
     /// Keep seeding once complete, until SIGINT/SIGTERM.
     #[arg(long)]
     seed: bool,
@@ -35,21 +28,14 @@ pub struct DownloadArgs {
     /// 0 = unlimited.
     #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
     max_download_rate: u64,
-    /// Session upload limit (same units); 0 = unlimited.
-    #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
-    max_upload_rate: u64,
 }
 
 /// Run `riffle download`.
 pub fn run_download(args: DownloadArgs) -> Result<()> {
     let mut session = SessionConfig::default();
-    if let Some(l) = args.listen {
-        session.listen = l;
-    }
-    session.max_download_rate = args.max_download_rate;
-    session.max_upload_rate = args.max_upload_rate;
     let mut options = TorrentOptions::new(args.output);
-    options.peers = args.peers;
+    args.peer.apply(&mut session, &mut options);
+    session.max_download_rate = args.max_download_rate;
     options.seed = args.seed;
     run(Plan {
         torrents: args.torrents,

@@ -121,16 +121,9 @@ pub enum PeerEvent {
     Uploaded(u64),
 }
 
-/// A running connection.
-pub struct PeerTask {
-    /// The torrent's key for this peer.
-    pub key: PeerKey,
-    /// The remote address (for logs).
-    pub addr: SocketAddr,
-    /// The socket.
-    pub stream: TcpStream,
-    /// The protocol state machine.
-    pub conn: PeerConnection,
+/// What a peer task shares with its torrent: everything but the socket
+/// and the protocol state.
+pub struct PeerLinks {
     /// Storage, claims and buckets of the torrent.
     pub shared: Arc<TorrentShared>,
     /// Orders from the torrent.
@@ -141,6 +134,36 @@ pub struct PeerTask {
     pub peer_up: Arc<Bucket>,
     /// This peer's own download bucket.
     pub peer_down: Arc<Bucket>,
+}
+
+impl PeerLinks {
+    /// Upload buckets, outermost first: session, torrent, peer.
+    fn up(&self) -> impl Iterator<Item = &Bucket> {
+        self.shared.up.iter().chain([&self.peer_up]).map(|b| &**b)
+    }
+
+    /// Download buckets, likewise.
+    fn down(&self) -> impl Iterator<Item = &Bucket> {
+        self.shared
+            .down
+            .iter()
+            .chain([&self.peer_down])
+            .map(|b| &**b)
+    }
+}
+
+/// A running connection.
+pub struct PeerTask {
+    /// The torrent's key for this peer.
+    pub key: PeerKey,
+    /// The remote address (for logs).
+    pub addr: SocketAddr,
+    /// The socket.
+    pub stream: TcpStream,
+    /// The protocol state machine.
+    pub conn: PeerConnection,
+    /// The torrent's side.
+    pub links: PeerLinks,
 }
 
 /// Working state of the loop (kept apart from the setup fields).
@@ -202,6 +225,7 @@ impl PeerTask {
         if !io.events.is_empty() {
             let events = std::mem::take(&mut io.events);
             let _ = self
+                .links
                 .to_torrent
                 .send(FromPeer::Events {
                     key: self.key,
@@ -211,6 +235,7 @@ impl PeerTask {
         }
         tracing::debug!(peer = %self.addr, reason = %end.reason, "connection ended");
         let _ = self
+            .links
             .to_torrent
             .send(FromPeer::Down {
                 key: self.key,
@@ -232,7 +257,8 @@ impl PeerTask {
             }
             if !io.events.is_empty() {
                 let events = std::mem::take(&mut io.events);
-                self.to_torrent
+                self.links
+                    .to_torrent
                     .send(FromPeer::Events {
                         key: self.key,
                         events,
@@ -255,8 +281,8 @@ impl PeerTask {
             let want_write = !io.pending.is_empty();
             let sleep_until = wake.unwrap_or(now + Duration::from_secs(3600));
             tokio::select! {
-                _ = self.mailbox.wait() => {
-                    let orders = self.mailbox.take();
+                _ = self.links.mailbox.wait() => {
+                    let orders = self.links.mailbox.take();
                     self.apply(io, orders)?;
                 }
                 r = self.stream.readable(), if can_read => {
@@ -297,7 +323,7 @@ impl PeerTask {
     }
 
     fn on_event(&mut self, io: &mut Io, ev: Event) -> Result<(), End> {
-        let shared = &self.shared;
+        let shared = &self.links.shared;
         let out = match ev {
             Event::HandshakeCompleted { peer_id, reserved } => {
                 PeerEvent::Handshake { peer_id, reserved }
@@ -392,14 +418,12 @@ impl PeerTask {
             if !io.up_debt.is_owed() {
                 io.up_debt = Debt::new(block.length);
             }
-            let shared = &self.shared;
-            let mut buckets: Vec<&Bucket> = shared.up.iter().map(|b| &**b).collect();
-            buckets.push(&self.peer_up);
-            if let Take::Wait(d) = io.up_debt.pay(&buckets) {
+            if let Take::Wait(d) = io.up_debt.pay(self.links.up()) {
                 io.upload_paused_until = Some(now + d);
                 return;
             }
             io.uploads.pop_front();
+            let shared = &self.links.shared;
             let data = match read_for_upload(shared, &mut io.read_cache, &io.uploads, block) {
                 Ok(d) => d,
                 Err(e) => {
@@ -453,8 +477,7 @@ impl PeerTask {
     }
 
     fn read(&mut self, io: &mut Io) -> Result<(), End> {
-        let limited =
-            self.shared.down.iter().any(|b| b.is_limited()) || self.peer_down.is_limited();
+        let limited = self.links.down().any(Bucket::is_limited);
         let now = Instant::now();
         if limited && self.pay_download(io, now) {
             return Ok(());
@@ -508,9 +531,7 @@ impl PeerTask {
     /// Pay what was read against the download buckets; while they cannot
     /// pay, reading pauses (returns true).
     fn pay_download(&mut self, io: &mut Io, now: Instant) -> bool {
-        let mut buckets: Vec<&Bucket> = self.shared.down.iter().map(|b| &**b).collect();
-        buckets.push(&self.peer_down);
-        match io.down_debt.pay(&buckets) {
+        match io.down_debt.pay(self.links.down()) {
             Take::Done => false,
             Take::Wait(d) => {
                 io.read_paused_until = Some(now + d);

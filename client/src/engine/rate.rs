@@ -142,12 +142,13 @@ impl Debt {
         self.bytes != 0
     }
 
-    /// Ask `buckets` in order. `Done` clears the debt.
-    pub fn pay(&mut self, buckets: &[&Bucket]) -> Take {
+    /// Ask `buckets` in order (the same chain every time). `Done` clears
+    /// the debt.
+    pub fn pay<'a>(&mut self, buckets: impl IntoIterator<Item = &'a Bucket>) -> Take {
         if self.bytes == 0 {
             return Take::Done;
         }
-        while let Some(b) = buckets.get(self.stage) {
+        for b in buckets.into_iter().skip(self.stage) {
             match b.try_take(self.bytes) {
                 Take::Done => self.stage += 1,
                 wait => return wait,
@@ -213,7 +214,7 @@ mod tests {
         let narrow = Bucket::new(70_000);
         assert_eq!(narrow.try_take(MIN_BURST), Take::Done);
         let mut debt = Debt::new(16 * 1024);
-        assert!(matches!(debt.pay(&[&wide, &narrow]), Take::Wait(_)));
+        assert!(matches!(debt.pay([&wide, &narrow]), Take::Wait(_)));
         assert!(debt.is_owed());
         assert_eq!(debt.stage, 1, "the first bucket is not asked again");
     }

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use riffle_policies::PeerKey;
@@ -16,7 +15,7 @@ use tokio::time::Instant;
 
 use super::peers::PeerEntry;
 use super::{Incoming, Torrent};
-use crate::engine::peer::{FromPeer, PeerTask};
+use crate::engine::peer::{FromPeer, PeerLinks, PeerTask};
 
 /// First re-dial delay; doubles per failure.
 const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -186,12 +185,11 @@ impl Torrent {
     fn dial_one(&mut self, addr: SocketAddr) {
         let key = self.new_key();
         let entry = PeerEntry::new(addr, self.have.len(), true, Instant::now());
-        let task = self.task_parts(key, &entry);
+        let links = self.links(&entry);
         self.peers.insert(key, entry);
         let setup = self.setup(true);
         let timeout = self.config.connect_timeout;
         tokio::spawn(async move {
-            let (mailbox, shared, to_torrent, peer_up, peer_down) = task;
             let dialled = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
                 Ok(Ok(s)) => Ok(s),
                 Ok(Err(e)) => Err(format!("connect: {e}")),
@@ -200,7 +198,8 @@ impl Torrent {
             let stream = match dialled {
                 Ok(s) => s,
                 Err(reason) => {
-                    let _ = to_torrent
+                    let _ = links
+                        .to_torrent
                         .send(FromPeer::Down {
                             key,
                             reason,
@@ -216,11 +215,7 @@ impl Torrent {
                 addr,
                 stream,
                 conn,
-                shared,
-                mailbox,
-                to_torrent,
-                peer_up,
-                peer_down,
+                links,
             }
             .run()
             .await;
@@ -237,7 +232,7 @@ impl Torrent {
         }
         let key = self.new_key();
         let entry = PeerEntry::new(inc.addr, self.have.len(), false, Instant::now());
-        let (mailbox, shared, to_torrent, peer_up, peer_down) = self.task_parts(key, &entry);
+        let links = self.links(&entry);
         self.peers.insert(key, entry);
         let mut conn = PeerConnection::new(std::time::Instant::now(), self.setup(false));
         let addr = inc.addr;
@@ -252,35 +247,21 @@ impl Torrent {
                 addr,
                 stream: inc.stream,
                 conn,
-                shared,
-                mailbox,
-                to_torrent,
-                peer_up,
-                peer_down,
+                links,
             }
             .run(),
         );
     }
 
-    #[allow(clippy::type_complexity)]
-    fn task_parts(
-        &self,
-        _key: PeerKey,
-        entry: &PeerEntry,
-    ) -> (
-        Arc<crate::engine::mailbox::Mailbox>,
-        Arc<crate::engine::shared::TorrentShared>,
-        tokio::sync::mpsc::Sender<FromPeer>,
-        Arc<crate::engine::rate::Bucket>,
-        Arc<crate::engine::rate::Bucket>,
-    ) {
-        (
-            entry.mailbox.clone(),
-            self.shared.clone(),
-            self.from_peers_tx.clone(),
-            entry.bucket_up.clone(),
-            crate::engine::rate::Bucket::shared(0),
-        )
+    /// The torrent's side of a new peer task.
+    fn links(&self, entry: &PeerEntry) -> PeerLinks {
+        PeerLinks {
+            shared: self.shared.clone(),
+            mailbox: entry.mailbox.clone(),
+            to_torrent: self.from_peers_tx.clone(),
+            peer_up: entry.bucket_up.clone(),
+            peer_down: entry.bucket_down.clone(),
+        }
     }
 
     fn setup(&self, initiator: bool) -> PeerSetup {

@@ -127,8 +127,11 @@ pub struct PeerEntry {
     pub client: Option<String>,
     /// We dialled it (its address is a listening address).
     pub outgoing: bool,
-    /// This peer's own upload bucket.
+    /// This peer's own upload bucket (unlimited until a per-peer limit
+    /// is set).
     pub bucket_up: Arc<Bucket>,
+    /// This peer's own download bucket, likewise.
+    pub bucket_down: Arc<Bucket>,
 }
 
 impl PeerEntry {
@@ -162,6 +165,7 @@ impl PeerEntry {
             client: None,
             outgoing,
             bucket_up: Bucket::shared(0),
+            bucket_down: Bucket::shared(0),
         }
     }
 
