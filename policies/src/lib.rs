@@ -21,8 +21,10 @@
 //!   paper's *one-club throttling*: upload at a reduced rate mu' while
 //!   holding all pieces but one) and swarm bandwidth allocation.
 
+pub mod catalog;
 pub mod choker;
 pub mod peer;
 pub mod picker;
+pub mod service;
 
 pub use peer::PeerKey;

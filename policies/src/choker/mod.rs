@@ -151,6 +151,17 @@ pub trait Choker: Send {
 
     /// The most peers this choker ever unchokes at once.
     fn max_unchoked(&self) -> usize;
+
+    /// True for chokers that re-decide after every piece (random peer,
+    /// random useful peer, most-deprived peer, as in the paper's model):
+    /// the caller rechokes as soon as an unchoked peer has received one
+    /// whole piece since its unchoke ([`PeerView::sent_since_unchoke`] >=
+    /// the piece length), and, when no piece went out, after one piece time
+    /// at the current upload rate (the slot went unused for that piece
+    /// time), instead of every [`Choker::rechoke_interval`].
+    fn per_piece(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
