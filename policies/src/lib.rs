@@ -26,5 +26,6 @@ pub mod choker;
 pub mod peer;
 pub mod picker;
 pub mod service;
+pub mod tracker;
 
 pub use peer::PeerKey;

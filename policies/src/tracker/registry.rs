@@ -1,0 +1,210 @@
+//! All swarms a tracker knows, and its answers to announces and scrapes.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use riffle_protocol::tracker::Event;
+use riffle_protocol::types::InfoHash;
+
+use super::swarm::{PeerRecord, Swarm};
+use super::{Announce, AnnounceReply, Refusal, SwarmCounts, TrackerPolicy};
+
+/// Most peers the registry holds over all swarms: announces are untrusted
+/// and each new peer id costs memory, so past this a new peer is refused
+/// ("tracker full") whatever the policy.
+pub const MAX_TOTAL_PEERS: usize = 1_000_000;
+
+/// Every swarm the tracker knows, keyed by info-hash, and the policy that
+/// decides its answers. Sans-IO: `now` is passed in; the random choice of
+/// peers comes from a generator seeded at construction.
+#[derive(Debug)]
+pub struct Registry {
+    /// Intervals, list sizes, shielding and admission.
+    policy: TrackerPolicy,
+    /// The swarms; one disappears when its last peer leaves or expires.
+    swarms: HashMap<InfoHash, Swarm>,
+    /// Peers over all swarms, to enforce [`MAX_TOTAL_PEERS`].
+    total_peers: usize,
+    /// Draws the peers of each reply.
+    rng: StdRng,
+}
+
+impl Registry {
+    /// An empty registry answering with `policy`; `seed` fixes the random
+    /// choice of peers (same seed, same announces: same replies).
+    pub fn new(policy: TrackerPolicy, seed: u64) -> Self {
+        Registry {
+            policy,
+            swarms: HashMap::new(),
+            total_peers: 0,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &TrackerPolicy {
+        &self.policy
+    }
+
+    /// Record an announce made at `now` and answer it.
+    ///
+    /// - `stopped` removes the peer and gets an empty list.
+    /// - A peer not yet in the swarm is refused when it would be one
+    ///   leecher past [`TrackerPolicy::max_peers`]; a peer already in the
+    ///   swarm, a seed and a `stopped` are never refused.
+    /// - A newcomer (first announce with `downloaded == 0`, `left > 0`) is
+    ///   shielded, when shielding is on, until it announces progress or the
+    ///   shield time has passed: no leecher is given it, and it is given
+    ///   seeds only.
+    /// - A seed is given leechers (shielded ones included: the publisher
+    ///   must find newcomers); a leecher is given seeds and unshielded
+    ///   leechers. Never the asker itself; at most `numwant` (capped by
+    ///   [`TrackerPolicy::max_numwant`]).
+    pub fn announce(&mut self, now: Instant, a: &Announce) -> Result<AnnounceReply, Refusal> {
+        let policy = self.policy;
+        if a.event == Event::Stopped {
+            let counts = match self.swarms.get_mut(&a.info_hash) {
+                Some(swarm) => {
+                    if swarm.remove(&a.peer_id) {
+                        self.total_peers = self.total_peers.saturating_sub(1);
+                    }
+                    let counts = swarm.counts();
+                    if swarm.is_empty() {
+                        self.swarms.remove(&a.info_hash);
+                    }
+                    counts
+                }
+                None => SwarmCounts::default(),
+            };
+            return Ok(self.reply(Vec::new(), counts));
+        }
+
+        let swarm = self.swarms.get(&a.info_hash);
+        let previous = swarm.and_then(|s| s.get(&a.peer_id)).copied();
+        if previous.is_none() {
+            // The same address under another id is that endpoint restarted:
+            // it replaces its old record and is not a new peer.
+            let restarted = swarm.and_then(|s| s.id_at(&a.addr)).is_some();
+            if !restarted {
+                self.admit(a)?;
+            }
+        }
+
+        let progressed = |prev: &PeerRecord| a.downloaded > 0 || a.left == 0 || a.left < prev.left;
+        let newcomer_since = match previous {
+            None => (a.downloaded == 0 && a.left > 0).then_some(now),
+            Some(prev) if progressed(&prev) => None,
+            Some(prev) => prev.newcomer_since,
+        };
+        let completed_now = a.event == Event::Completed
+            && a.left == 0
+            && !previous.is_some_and(|p| p.counted_completion);
+        let record = PeerRecord {
+            id: a.peer_id,
+            addr: a.addr,
+            left: a.left,
+            downloaded: a.downloaded,
+            last_seen: now,
+            newcomer_since,
+            counted_completion: previous.is_some_and(|p| p.counted_completion) || completed_now,
+        };
+
+        let swarm = self.swarms.entry(a.info_hash).or_default();
+        let before = swarm.len();
+        if completed_now {
+            swarm.count_completion();
+        }
+        swarm.upsert(record);
+        let after = swarm.len();
+        self.total_peers = (self.total_peers + after).saturating_sub(before);
+
+        let want = a
+            .numwant
+            .unwrap_or(policy.default_numwant)
+            .min(policy.max_numwant);
+        let shield = policy.shield_newcomers;
+        let peers = if record.is_seed() {
+            swarm.choose(&record, want, &mut self.rng, |p| !p.is_seed())
+        } else if record.shielded(now, shield) {
+            swarm.choose(&record, want, &mut self.rng, PeerRecord::is_seed)
+        } else {
+            swarm.choose(&record, want, &mut self.rng, |p| {
+                p.is_seed() || !p.shielded(now, shield)
+            })
+        };
+        let counts = swarm.counts();
+        Ok(self.reply(peers, counts))
+    }
+
+    /// Check a peer not yet in the swarm may join it.
+    fn admit(&self, a: &Announce) -> Result<(), Refusal> {
+        let retry_in = self.policy.min_interval;
+        if self.total_peers >= MAX_TOTAL_PEERS {
+            return Err(Refusal {
+                reason: format!("tracker full: it holds {MAX_TOTAL_PEERS} peers"),
+                retry_in,
+            });
+        }
+        if let (Some(max), true) = (self.policy.max_peers, a.left > 0) {
+            let leechers = self.swarms.get(&a.info_hash).map_or(0, Swarm::leechers);
+            if leechers >= max {
+                return Err(Refusal {
+                    reason: format!("swarm full: admission control allows {max} downloading peers"),
+                    retry_in,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn reply(&self, peers: Vec<super::ReplyPeer>, counts: SwarmCounts) -> AnnounceReply {
+        AnnounceReply {
+            peers,
+            counts,
+            interval: self.policy.interval,
+            min_interval: self.policy.min_interval,
+        }
+    }
+
+    /// The counts of each of `hashes` (an unknown swarm counts zero), in
+    /// order.
+    pub fn scrape(&self, hashes: &[InfoHash]) -> Vec<(InfoHash, SwarmCounts)> {
+        hashes.iter().map(|h| (*h, self.counts(h))).collect()
+    }
+
+    /// The counts of one swarm (zero when unknown).
+    pub fn counts(&self, hash: &InfoHash) -> SwarmCounts {
+        self.swarms.get(hash).map(Swarm::counts).unwrap_or_default()
+    }
+
+    /// Drop peers that have not announced for
+    /// [`TrackerPolicy::peer_expiry`], and swarms left empty.
+    pub fn expire(&mut self, now: Instant) {
+        let expiry = self.policy.peer_expiry;
+        let mut total = 0usize;
+        self.swarms.retain(|_, swarm| {
+            swarm.expire(now, expiry);
+            total = total.saturating_add(swarm.len());
+            !swarm.is_empty()
+        });
+        self.total_peers = total;
+    }
+
+    /// Swarms currently known.
+    pub fn swarm_count(&self) -> usize {
+        self.swarms.len()
+    }
+
+    /// Peers over all swarms.
+    pub fn peer_count(&self) -> usize {
+        self.total_peers
+    }
+
+    /// The swarm of `hash` (tests).
+    #[cfg(test)]
+    pub(super) fn swarm(&self, hash: &InfoHash) -> Option<&Swarm> {
+        self.swarms.get(hash)
+    }
+}
