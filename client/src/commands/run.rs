@@ -64,10 +64,13 @@ pub struct PeerFlags {
     /// if it drops. Works with or without a tracker.
     #[arg(long = "peer", value_name = "ADDR:PORT", value_parser = parse_peer)]
     pub peers: Vec<SocketAddr>,
-    /// Upload limit: bytes/s, or with a unit (500k, 10MB, 2MiB); 0 =
-    /// unlimited.
+    /// Upload limit (the paper's mu): bytes/s, or with a unit (500k, 10MB,
+    /// 2MiB); 0 = unlimited.
     #[arg(long, value_name = "RATE", value_parser = parse_rate, default_value = "0")]
     pub max_upload_rate: u64,
+    /// Piece picking, upload policies and their rates.
+    #[command(flatten)]
+    pub policy: super::policy_flags::PolicyFlags,
 }
 
 impl PeerFlags {
@@ -77,6 +80,7 @@ impl PeerFlags {
             session.listen = l;
         }
         session.max_upload_rate = self.max_upload_rate;
+        options.policies = self.policy.policies();
         options.peers = self.peers;
     }
 }
@@ -236,7 +240,7 @@ pub fn status_line(st: &TorrentStatus) -> String {
         TorrentState::Failed(e) => format!("failed: {e}"),
     };
     format!(
-        "{}: {} {:.1}% {}/{} pieces, down {}/s up {}/s, {} peers ({} seeds), downloaded {} uploaded {}{}",
+        "{}: {} {:.1}% {}/{} pieces, down {}/s up {}/s, {} peers ({} seeds), downloaded {} uploaded {}{}{}",
         st.name,
         state,
         st.progress() * 100.0,
@@ -252,8 +256,33 @@ pub fn status_line(st: &TorrentStatus) -> String {
             format!(", {} banned", st.banned)
         } else {
             String::new()
-        }
+        },
+        one_club_note(st),
     )
+}
+
+/// ", one club: throttled to R/s (T s, B sent throttled)" while we hold
+/// every piece but one, and the totals once we have left the club.
+pub fn one_club_note(st: &TorrentStatus) -> String {
+    let secs = st.one_club_time.as_secs_f64();
+    if st.one_club {
+        if st.throttled {
+            format!(
+                ", one club: throttled to {}/s ({secs:.1} s, {} sent throttled)",
+                human_bytes(st.upload_limit),
+                human_bytes(st.uploaded_throttled)
+            )
+        } else {
+            format!(", one club ({secs:.1} s)")
+        }
+    } else if secs > 0.0 {
+        format!(
+            ", was in the one club {secs:.1} s ({} sent throttled)",
+            human_bytes(st.uploaded_throttled)
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The line printed when a torrent completes.

@@ -29,7 +29,7 @@ use riffle_protocol::peer::PeerConfig;
 
 pub use session::{Session, TorrentHandle};
 pub use torrent::status::{PeerStatus, TorrentState, TorrentStatus};
-pub use torrent::{resume_path, TorrentOptions};
+pub use torrent::{resume_path, Policies, TorrentOptions};
 
 /// Session-wide settings.
 #[derive(Debug, Clone)]
@@ -55,6 +55,45 @@ pub struct SessionConfig {
     pub hash_workers: usize,
     /// Tracker intervals and timeouts.
     pub announce: crate::tracker::AnnounceConfig,
+    /// How much faster than real time the protocol's clocks run (1.0 in a
+    /// client). The swarm lab raises it so a thousand model time units fit
+    /// in minutes: the torrent's tick, rechoke and optimistic-unchoke
+    /// intervals, snubbing, request timeouts and tracker intervals are all
+    /// divided by it. Set it with [`SessionConfig::with_time_scale`].
+    pub time_scale: f64,
+    /// Burst of every rate bucket in bytes (0: an eighth of a second of
+    /// the rate, at least 64 KiB). The lab uses one block, so a peer that
+    /// idled cannot then send faster than its capacity, as in the model.
+    pub burst_bytes: u32,
+}
+
+impl SessionConfig {
+    /// Speed every protocol timer up by `factor` (see
+    /// [`SessionConfig::time_scale`]); the peer connection's timeouts and
+    /// the announcer follow.
+    pub fn with_time_scale(mut self, factor: f64) -> SessionConfig {
+        let factor = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            1.0
+        };
+        self.time_scale = factor;
+        self.announce.time_scale = factor;
+        self.snub_after = self.scaled(self.snub_after);
+        self.peer.request_timeout = self.scaled(self.peer.request_timeout);
+        self.peer.keep_alive_interval = self.scaled(self.peer.keep_alive_interval);
+        self.peer.idle_timeout = self.scaled(self.peer.idle_timeout);
+        self
+    }
+
+    /// `d` of protocol time in wall-clock time.
+    pub fn scaled(&self, d: Duration) -> Duration {
+        if self.time_scale > 0.0 && self.time_scale.is_finite() {
+            d.div_f64(self.time_scale)
+        } else {
+            d
+        }
+    }
 }
 
 impl Default for SessionConfig {
@@ -72,6 +111,8 @@ impl Default for SessionConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             announce: crate::tracker::AnnounceConfig::default(),
+            time_scale: 1.0,
+            burst_bytes: 0,
         }
     }
 }

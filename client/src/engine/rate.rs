@@ -11,7 +11,7 @@
 //! keeps serving its other work (commands, keep-alives) in the meantime.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -25,11 +25,15 @@ const MIN_BURST: u32 = 64 * 1024;
 /// A byte-rate limit that may be changed at run time (0 = unlimited).
 #[derive(Debug, Default)]
 pub struct Bucket {
-    /// The current limiter; `None` when unlimited. Replaced as a whole on
-    /// a rate change.
-    limiter: RwLock<Option<Arc<DefaultDirectRateLimiter>>>,
+    /// The current limiter and its burst in bytes; `None` when unlimited.
+    /// Replaced as a whole on a rate change.
+    limiter: RwLock<Option<(Arc<DefaultDirectRateLimiter>, u32)>>,
     /// The rate in bytes per second (0 = unlimited), for status output.
     rate: AtomicU64,
+    /// Fixed burst in bytes (0: the default, an eighth of a second of the
+    /// rate and at least [`MIN_BURST`]). The swarm lab sets one block so a
+    /// peer that idled cannot send faster than its rate afterwards.
+    burst: AtomicU32,
 }
 
 /// What a bucket answered.
@@ -54,13 +58,28 @@ impl Bucket {
         Arc::new(Bucket::new(rate))
     }
 
+    /// A shared bucket of `rate` bytes per second whose burst is `burst`
+    /// bytes (0: the default burst).
+    pub fn shared_with_burst(rate: u64, burst: u32) -> Arc<Bucket> {
+        let b = Bucket::default();
+        b.burst.store(burst, Ordering::Relaxed);
+        b.set_rate(rate);
+        Arc::new(b)
+    }
+
     /// Change the rate (0 = unlimited). Tokens saved at the old rate are
     /// dropped: the new limiter starts with one burst of the new rate.
     pub fn set_rate(&self, rate: u64) {
+        let fixed = self.burst.load(Ordering::Relaxed);
         let limiter = NonZeroU32::new(u32::try_from(rate).unwrap_or(u32::MAX)).map(|r| {
-            let burst = (r.get() / 8).max(MIN_BURST);
+            let burst = if fixed > 0 {
+                fixed
+            } else {
+                (r.get() / 8).max(MIN_BURST)
+            };
             let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-            Arc::new(RateLimiter::direct(Quota::per_second(r).allow_burst(burst)))
+            let limiter = RateLimiter::direct(Quota::per_second(r).allow_burst(burst));
+            (Arc::new(limiter), burst.get())
         });
         if let Ok(mut slot) = self.limiter.write() {
             *slot = limiter;
@@ -86,13 +105,13 @@ impl Bucket {
             Ok(slot) => slot.clone(),
             Err(_) => None,
         };
-        let Some(limiter) = limiter else {
+        let Some((limiter, burst)) = limiter else {
             return Take::Done;
         };
         let Some(n) = NonZeroU32::new(n) else {
             return Take::Done;
         };
-        let clamp = NonZeroU32::new(n.get().min(MIN_BURST)).unwrap_or(NonZeroU32::MIN);
+        let clamp = NonZeroU32::new(n.get().min(burst)).unwrap_or(NonZeroU32::MIN);
         let result = match limiter.check_n(n) {
             Ok(r) => r,
             // Larger than the burst: pay what can ever be paid.
@@ -206,6 +225,19 @@ mod tests {
         assert_eq!(b.rate(), 70_000);
         assert_eq!(b.try_take(MIN_BURST), Take::Done);
         assert!(matches!(b.try_take(MIN_BURST), Take::Wait(_)));
+    }
+
+    #[test]
+    fn a_fixed_burst_holds_one_block_after_idling() {
+        let b = Bucket::shared_with_burst(1_000_000, 16 * 1024);
+        std::thread::sleep(Duration::from_millis(100));
+        // 100 ms at 1 MB/s would be 100 KB, but only one block was saved.
+        assert_eq!(b.try_take(16 * 1024), Take::Done);
+        assert!(matches!(b.try_take(16 * 1024), Take::Wait(_)));
+        // A rate change keeps the fixed burst.
+        b.set_rate(2_000_000);
+        assert_eq!(b.try_take(16 * 1024), Take::Done);
+        assert!(matches!(b.try_take(16 * 1024), Take::Wait(_)));
     }
 
     #[test]

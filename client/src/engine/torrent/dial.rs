@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use super::peers::PeerEntry;
 use super::{Incoming, Torrent};
 use crate::engine::peer::{FromPeer, PeerLinks, PeerTask};
+use crate::engine::rate::Bucket;
 
 /// First re-dial delay; doubles per failure.
 const BACKOFF_START: Duration = Duration::from_secs(1);
@@ -184,7 +185,7 @@ impl Torrent {
 
     fn dial_one(&mut self, addr: SocketAddr) {
         let key = self.new_key();
-        let entry = PeerEntry::new(addr, self.have.len(), true, Instant::now());
+        let entry = self.new_entry(addr, true);
         let links = self.links(&entry);
         self.peers.insert(key, entry);
         let setup = self.setup(true);
@@ -231,7 +232,7 @@ impl Torrent {
             return;
         }
         let key = self.new_key();
-        let entry = PeerEntry::new(inc.addr, self.have.len(), false, Instant::now());
+        let entry = self.new_entry(inc.addr, false);
         let links = self.links(&entry);
         self.peers.insert(key, entry);
         let mut conn = PeerConnection::new(std::time::Instant::now(), self.setup(false));
@@ -251,6 +252,16 @@ impl Torrent {
             }
             .run(),
         );
+    }
+
+    /// A peer entry with this torrent's per-peer rate limits.
+    fn new_entry(&self, addr: SocketAddr, outgoing: bool) -> PeerEntry {
+        let mut entry = PeerEntry::new(addr, self.have.len(), outgoing, Instant::now());
+        let p = &self.options.policies;
+        let burst = self.config.burst_bytes;
+        entry.bucket_up = Bucket::shared_with_burst(p.peer_upload_rate, burst);
+        entry.bucket_down = Bucket::shared_with_burst(p.peer_download_rate, burst);
+        entry
     }
 
     /// The torrent's side of a new peer task.

@@ -13,6 +13,7 @@
 //! - `startup.rs`: opening storage and checking what is on disk.
 //! - `status.rs`: the snapshots published to the user.
 
+mod choking;
 mod dial;
 mod peers;
 mod pieces;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use riffle_policies::catalog::{ChokerKind, PickerKind, SeedChokerKind};
 use riffle_policies::choker::Choker;
 use riffle_policies::picker::PiecePicker;
 use riffle_policies::PeerKey;
@@ -44,8 +46,10 @@ use super::shared::TorrentShared;
 
 pub use self::startup::resume_path;
 
-/// How often the torrent looks at its clock.
+/// How often the torrent looks at its clock (divided by the time scale).
 const TICK: Duration = Duration::from_millis(250);
+/// The shortest tick, however fast the lab runs time.
+const MIN_TICK: Duration = Duration::from_millis(20);
 /// Capacity of the channel peer tasks report on.
 const FROM_PEERS: usize = 1024;
 
@@ -69,6 +73,56 @@ pub struct TorrentOptions {
     pub max_peers: usize,
     /// Use the trackers named in the torrent.
     pub use_trackers: bool,
+    /// The decisions this torrent makes: picker, chokers, service rate.
+    pub policies: Policies,
+    /// Sync the data to disk and save a resume record on completion and
+    /// at shutdown (a client always does; the swarm lab's throw-away
+    /// peers do not).
+    pub durable: bool,
+}
+
+/// Which policies a torrent runs, named as on the command line
+/// (`--picker`, `--choker`, `--seed-choker`, ...).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policies {
+    /// Which pieces to request.
+    pub picker: PickerKind,
+    /// Picker for requests to peers that hold every piece (None: `picker`).
+    /// In BitTorrent the downloader chooses blocks, so the lab realises a
+    /// publisher's block policy (the paper's RFB or RUB) as its leechers'
+    /// picker towards seeds.
+    pub seed_picker: Option<PickerKind>,
+    /// Whom to upload to while downloading.
+    pub choker: ChokerKind,
+    /// Whom to upload to once complete.
+    pub seed_choker: SeedChokerKind,
+    /// Upload slots (0: the policy's default).
+    pub upload_slots: usize,
+    /// One-club throttling: upload rate while holding all pieces but one,
+    /// bytes/s (0: off).
+    pub one_club_rate: u64,
+    /// Upload limit per peer, bytes/s (0: unlimited).
+    pub peer_upload_rate: u64,
+    /// Download limit per peer, bytes/s (0: unlimited).
+    pub peer_download_rate: u64,
+    /// Seed of the policies' random draws (None: from the OS), so lab runs
+    /// can be repeated.
+    pub random_seed: Option<u64>,
+}
+
+impl Policies {
+    /// "picker / choker / seed-choker" plus any throttling, for status
+    /// lines and the TUI.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} / {} / {}", self.picker, self.choker, self.seed_choker);
+        if let Some(p) = self.seed_picker {
+            s.push_str(&format!(" (from seeds: {p})"));
+        }
+        if self.one_club_rate > 0 {
+            s.push_str(" / one-club");
+        }
+        s
+    }
 }
 
 impl TorrentOptions {
@@ -83,6 +137,8 @@ impl TorrentOptions {
             max_download_rate: 0,
             max_peers: 60,
             use_trackers: true,
+            policies: Policies::default(),
+            durable: true,
         }
     }
 }
@@ -133,6 +189,13 @@ pub(crate) struct Torrent {
     picker: Box<dyn PiecePicker>,
     leech_choker: Box<dyn Choker>,
     seed_choker: Box<dyn Choker>,
+    /// This torrent's own upload bucket (second in `shared.up`): the
+    /// one-club policy changes its rate.
+    torrent_up: Arc<Bucket>,
+    /// One-club throttling state.
+    service: choking::Service,
+    /// When a per-piece choker decides again if no piece goes out first.
+    per_piece_deadline: Option<Instant>,
     /// Pieces verified and held.
     have: Bitfield,
     peers: HashMap<PeerKey, PeerEntry>,
@@ -187,9 +250,11 @@ impl Torrent {
     async fn run(mut self) {
         self.start_trackers();
         self.candidates.add_pinned(&self.options.peers.clone());
-        let mut tick = tokio::time::interval(TICK);
+        let mut tick = tokio::time::interval(self.config.scaled(TICK).max(MIN_TICK));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
+        self.status.policies = self.options.policies.describe();
+        self.apply_service_rate(Instant::now());
         if self.have.is_full() {
             self.on_complete();
         }
@@ -232,6 +297,9 @@ impl Torrent {
                     None => break,
                 },
                 _ = tick.tick() => self.on_tick(),
+                _ = sleep_until_opt(self.per_piece_deadline) => {
+                    self.rechoke(Instant::now());
+                }
             }
         }
         self.shutdown().await;
@@ -243,7 +311,7 @@ impl Torrent {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.update_rates(now);
-        if self.rechoke_soon || now >= self.last_rechoke + self.choker_interval() {
+        if self.rechoke_soon || now >= self.next_rechoke() {
             self.rechoke(now);
         }
         self.check_snubs(now);
@@ -343,7 +411,20 @@ impl Torrent {
         if let Some(a) = &self.announcer {
             self.status.trackers = a.status_lines();
         }
+        let now = Instant::now();
+        self.status.one_club = self.service.club_since.is_some();
+        self.status.throttled = self.service.throttled;
+        self.status.upload_limit = self.torrent_up.rate();
+        self.status.one_club_time = self.service.time_in_club(now);
+        self.status.uploaded_throttled = self.service.throttled_bytes;
         self.status_tx.send_replace(self.status.clone());
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use riffle_policies::choker::{PeerView, Unchoke};
 use riffle_policies::picker::{AvailabilityChange, Received, Remote};
 use riffle_policies::PeerKey;
 use riffle_protocol::{Bitfield, BlockRef, PeerId, BLOCK_SIZE};
@@ -110,6 +109,9 @@ pub struct PeerEntry {
     pub unchoked_since: Option<Instant>,
     /// Bytes sent since that unchoke.
     pub sent_since_unchoke: u64,
+    /// Bytes sent since the last choking decision: a per-piece choker
+    /// decides again once this reaches a piece.
+    pub piece_credit: u64,
     /// When it last delivered a block (or when we started waiting).
     pub last_block_at: Instant,
     /// It has not delivered for a while although asked.
@@ -156,6 +158,7 @@ impl PeerEntry {
             connected_at: now,
             unchoked_since: None,
             sent_since_unchoke: 0,
+            piece_credit: 0,
             last_block_at: now,
             snubbed: false,
             passed: 0,
@@ -353,6 +356,7 @@ impl Torrent {
             PeerEvent::Uploaded(n) => {
                 e.rate_up.add(n);
                 e.sent_since_unchoke += n;
+                self.on_uploaded(key, n);
             }
         }
     }
@@ -503,55 +507,6 @@ impl Torrent {
         }
     }
 
-    /// Ask the choker who gets upload slots and post the changes.
-    pub(super) fn rechoke(&mut self, now: Instant) {
-        self.rechoke_soon = false;
-        self.last_rechoke = now;
-        let total = self.have.len();
-        let views: Vec<PeerView> = self
-            .peers
-            .iter()
-            .filter(|(_, e)| e.link == Link::Connected)
-            .map(|(k, e)| PeerView {
-                key: *k,
-                interested: e.peer_interested,
-                wants_ours: self.have.has_any_missing_from(&e.has),
-                download_rate: e.rate_down.rate(),
-                upload_rate: e.rate_up.rate(),
-                pieces: e.has.count_ones(),
-                total_pieces: total,
-                connected_at: e.connected_at.into_std(),
-                unchoked_since: e.unchoked_since.map(|t| t.into_std()),
-                sent_since_unchoke: e.sent_since_unchoke,
-                snubbed: e.snubbed,
-                is_seed: e.is_seed(),
-            })
-            .collect();
-        let mut unchoke = Unchoke::default();
-        let choker = if self.completed {
-            &mut self.seed_choker
-        } else {
-            &mut self.leech_choker
-        };
-        choker.rechoke(now.into_std(), &views, &mut unchoke);
-        for (k, e) in self.peers.iter_mut() {
-            if e.link != Link::Connected {
-                continue;
-            }
-            let choke = !unchoke.contains(*k);
-            if choke != e.am_choking {
-                e.am_choking = choke;
-                if choke {
-                    e.unchoked_since = None;
-                } else {
-                    e.unchoked_since = Some(now);
-                    e.sent_since_unchoke = 0;
-                }
-                e.mailbox.post(|o| o.choke = Some(choke));
-            }
-        }
-    }
-
     pub(super) fn peer_statuses(&self) -> Vec<PeerStatus> {
         let total = f64::from(self.have.len().max(1));
         let mut v: Vec<PeerStatus> = self
@@ -570,6 +525,10 @@ impl Torrent {
                 peer_interested: e.peer_interested,
                 snubbed: e.snubbed,
                 outstanding: e.outstanding,
+                one_club: riffle_policies::service::OneClub::in_club(
+                    e.has.count_ones(),
+                    self.have.len(),
+                ),
             })
             .collect();
         v.sort_by_key(|p| p.addr);

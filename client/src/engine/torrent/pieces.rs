@@ -87,6 +87,14 @@ impl Torrent {
         for k in keys {
             self.update_interest(k);
         }
+        self.apply_service_rate(tokio::time::Instant::now());
+        if self.have.count_ones() == 1 {
+            // Our first piece: a tracker that shields newcomers lists us
+            // only once we announce progress, so tell it now.
+            if let Some(a) = &self.announcer {
+                a.want_more_peers();
+            }
+        }
         if self.have.is_full() {
             self.on_complete();
         }
@@ -193,7 +201,11 @@ impl Torrent {
         let shared = self.shared.clone();
         let have = self.have.clone();
         let path = super::startup::resume_path(&self.options.save_dir, &self.meta.info_hash);
+        let durable = self.options.durable;
         async move {
+            if !durable {
+                return Ok(());
+            }
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 shared.storage.sync_all().context("cannot flush the data")?;
                 let record = ResumeRecord::capture(&*shared.storage, shared.info_hash, &have)

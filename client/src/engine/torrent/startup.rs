@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use rand::rngs::StdRng;
+use rand::RngCore;
 use rand::SeedableRng;
-use riffle_policies::choker::{RoundRobin, RoundRobinConfig, TitForTat, TitForTatConfig};
-use riffle_policies::picker::{Picker, PiecePicker};
+use riffle_policies::catalog::ChokerSettings;
+use riffle_policies::picker::PiecePicker;
 use riffle_protocol::peer::Offer;
 use riffle_protocol::wire::ExtendedHandshake;
 use riffle_protocol::{Bitfield, InfoHash};
@@ -25,6 +26,9 @@ use super::{Spawn, Torrent, FROM_PEERS};
 use crate::engine::claims::{AtomicBits, BlockClaims};
 use crate::engine::rate::Bucket;
 use crate::engine::shared::{Counters, TorrentShared};
+
+/// BitTorrent's rechoke interval in protocol time (the lab scales it).
+const RECHOKE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where a torrent saved under `save_dir` keeps its resume record.
 pub fn resume_path(save_dir: &Path, info_hash: &InfoHash) -> PathBuf {
@@ -133,15 +137,27 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
 
     let claims = BlockClaims::new(&geometry);
     let verified = AtomicBits::new(geometry.piece_count() as usize);
-    let mut picker: Box<dyn PiecePicker> =
-        Box::new(Picker::rarest_first(geometry, StdRng::from_entropy()));
+    let policies = s.options.policies.clone();
+    let mut seeds = match policies.random_seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_entropy(),
+    };
+    let mut picker: Box<dyn PiecePicker> = match policies.seed_picker {
+        Some(from_seeds) if from_seeds != policies.picker => {
+            policies
+                .picker
+                .build_split(from_seeds, geometry, seeds.next_u64())
+        }
+        _ => policies.picker.build(geometry, seeds.next_u64()),
+    };
     for p in have.ones() {
         claims.claim_piece(p);
         verified.set(p.idx());
         picker.we_have(p).context("picker")?;
     }
-    let torrent_up = Bucket::shared(s.options.max_upload_rate);
-    let torrent_down = Bucket::shared(s.options.max_download_rate);
+    let burst = s.config.burst_bytes;
+    let torrent_up = Bucket::shared_with_burst(s.options.max_upload_rate, burst);
+    let torrent_down = Bucket::shared_with_burst(s.options.max_download_rate, burst);
     let offer = Offer {
         fast: true,
         extended: Some(ExtendedHandshake {
@@ -165,14 +181,14 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         peer_config: s.config.peer.clone(),
         offer,
     });
-    let leech_choker = Box::new(TitForTat::new(
-        TitForTatConfig::default(),
-        StdRng::from_entropy(),
-    ));
-    let seed_choker = Box::new(RoundRobin::new(RoundRobinConfig {
-        quota_bytes: 20 * u64::from(geometry.piece_length()),
-        ..RoundRobinConfig::default()
-    }));
+    let settings = ChokerSettings {
+        slots: policies.upload_slots,
+        rechoke_interval: s.config.scaled(RECHOKE_INTERVAL),
+        piece_bytes: u64::from(geometry.piece_length()),
+    };
+    let leech_choker = policies.choker.build(&settings, seeds.next_u64());
+    let seed_choker = policies.seed_choker.build(&settings, seeds.next_u64());
+    let service = super::choking::Service::new(s.options.max_upload_rate, policies.one_club_rate);
     let (from_peers_tx, from_peers_rx) = mpsc::channel(FROM_PEERS);
     let (hash_tx, hash_rx) = mpsc::channel(64);
     let (transfer_tx, _) = watch::channel(super::Progress::default());
@@ -186,6 +202,9 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         picker,
         leech_choker,
         seed_choker,
+        torrent_up,
+        service,
+        per_piece_deadline: None,
         have,
         peers: HashMap::new(),
         next_key: 0,

@@ -47,6 +47,8 @@ pub struct PeerStatus {
     pub snubbed: bool,
     /// Requests of ours it has not answered yet.
     pub outstanding: usize,
+    /// It holds every piece but one (the paper's "one club").
+    pub one_club: bool,
 }
 
 /// A torrent at one moment.
@@ -93,6 +95,18 @@ pub struct TorrentStatus {
     pub seeds: usize,
     /// One line per tracker: URL and its last outcome.
     pub trackers: Vec<String>,
+    /// The policies it runs ("picker / choker / seed-choker ...").
+    pub policies: String,
+    /// We hold every piece but one.
+    pub one_club: bool,
+    /// One-club throttling holds our upload at the reduced rate now.
+    pub throttled: bool,
+    /// The torrent's own upload limit now, bytes/s (0: unlimited).
+    pub upload_limit: u64,
+    /// Time spent holding every piece but one.
+    pub one_club_time: std::time::Duration,
+    /// Payload bytes sent while throttled.
+    pub uploaded_throttled: u64,
 }
 
 impl TorrentStatus {

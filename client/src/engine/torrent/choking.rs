@@ -1,0 +1,201 @@
+//! Who gets our upload slots, and how fast we serve them.
+//!
+//! Choking asks the torrent's choker (the leecher policy while downloading,
+//! the seeder policy once complete). Most chokers decide every rechoke
+//! interval; the paper's per-piece policies (random peer, random useful
+//! peer, most deprived peer) decide again after every piece sent, and a
+//! slot drawn for a peer that wants nothing stays unused for one piece
+//! time, as in the model.
+//!
+//! The service rate is the one-club policy: while the torrent holds every
+//! piece but one, its own upload bucket runs at the reduced rate mu'
+//! (a fresh limiter, so no burst saved at mu carries over), and back at mu
+//! once it completes. Time in the club and bytes sent while throttled are
+//! counted for the status.
+
+use std::time::Duration;
+
+use riffle_policies::choker::{PeerView, Unchoke};
+use riffle_policies::service::OneClub;
+use tokio::time::Instant;
+
+use super::peers::Link;
+use super::Torrent;
+
+/// The one-club policy's state on a running torrent.
+#[derive(Debug, Clone)]
+pub(crate) struct Service {
+    /// mu (the torrent's own upload limit) and mu'.
+    pub policy: OneClub,
+    /// Since when we have held every piece but one (None: not in the club).
+    pub club_since: Option<Instant>,
+    /// Time spent in the club before `club_since`.
+    pub club_time: Duration,
+    /// The bucket runs at mu' now.
+    pub throttled: bool,
+    /// Payload bytes sent while throttled.
+    pub throttled_bytes: u64,
+}
+
+impl Service {
+    /// The policy for a torrent limited to `full` bytes/s (0: unlimited)
+    /// and throttled to `reduced` in the club (0: no throttling).
+    pub fn new(full: u64, reduced: u64) -> Service {
+        Service {
+            policy: OneClub {
+                full: (full > 0).then_some(full),
+                reduced: (reduced > 0).then_some(reduced),
+            },
+            club_since: None,
+            club_time: Duration::ZERO,
+            throttled: false,
+            throttled_bytes: 0,
+        }
+    }
+
+    /// Time in the club up to `now`.
+    pub fn time_in_club(&self, now: Instant) -> Duration {
+        self.club_time + self.club_since.map_or(Duration::ZERO, |t| now - t)
+    }
+}
+
+impl Torrent {
+    /// Re-apply the service-rate policy after our piece count changed.
+    pub(super) fn apply_service_rate(&mut self, now: Instant) {
+        let have = self.have.count_ones();
+        let total = self.have.len();
+        let in_club = OneClub::in_club(have, total);
+        match (in_club, self.service.club_since) {
+            (true, None) => self.service.club_since = Some(now),
+            (false, Some(since)) => {
+                self.service.club_time += now - since;
+                self.service.club_since = None;
+            }
+            _ => {}
+        }
+        let throttled = self.service.policy.throttled(have, total);
+        if throttled != self.service.throttled {
+            self.service.throttled = throttled;
+            let rate = self.service.policy.rate(have, total).unwrap_or(0);
+            // A fresh limiter: nothing saved at the old rate carries over.
+            self.torrent_up.set_rate(rate);
+            tracing::info!(
+                rate,
+                throttled,
+                "one club: upload rate {}",
+                if throttled { "reduced" } else { "restored" }
+            );
+        }
+    }
+
+    /// The choker in charge now.
+    fn per_piece(&self) -> bool {
+        if self.completed {
+            self.seed_choker.per_piece()
+        } else {
+            self.leech_choker.per_piece()
+        }
+    }
+
+    /// One piece's time at the torrent's current upload rate, if limited.
+    fn piece_time(&self) -> Option<Duration> {
+        let rate = self
+            .shared
+            .up
+            .iter()
+            .map(|b| b.rate())
+            .filter(|&r| r > 0)
+            .min()?;
+        let bytes = u64::from(self.shared.geometry.piece_length());
+        Some(Duration::from_secs_f64(bytes as f64 / rate as f64))
+    }
+
+    /// `n` bytes went out to `peer` (reported by its task): a per-piece
+    /// choker decides again once a whole piece has gone.
+    pub(super) fn on_uploaded(&mut self, key: riffle_policies::PeerKey, n: u64) {
+        if self.service.throttled {
+            self.service.throttled_bytes += n;
+        }
+        let piece = u64::from(self.shared.geometry.piece_length());
+        let per_piece = self.per_piece();
+        if let Some(e) = self.peers.get_mut(&key) {
+            e.piece_credit += n;
+            if per_piece && !e.am_choking && e.piece_credit >= piece {
+                self.rechoke_soon = true;
+            }
+        }
+    }
+
+    /// When the next rechoke is due without any event.
+    pub(super) fn next_rechoke(&self) -> Instant {
+        self.per_piece_deadline
+            .unwrap_or(self.last_rechoke + self.choker_interval())
+    }
+
+    /// Ask the choker who gets upload slots and post the changes.
+    pub(super) fn rechoke(&mut self, now: Instant) {
+        self.rechoke_soon = false;
+        self.last_rechoke = now;
+        let total = self.have.len();
+        let views: Vec<PeerView> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| e.link == Link::Connected)
+            .map(|(k, e)| PeerView {
+                key: *k,
+                interested: e.peer_interested,
+                wants_ours: self.have.has_any_missing_from(&e.has),
+                download_rate: e.rate_down.rate(),
+                upload_rate: e.rate_up.rate(),
+                pieces: e.has.count_ones(),
+                total_pieces: total,
+                connected_at: e.connected_at.into_std(),
+                unchoked_since: e.unchoked_since.map(|t| t.into_std()),
+                sent_since_unchoke: e.sent_since_unchoke,
+                snubbed: e.snubbed,
+                is_seed: e.is_seed(),
+            })
+            .collect();
+        let mut unchoke = Unchoke::default();
+        let per_piece = self.per_piece();
+        let choker = if self.completed {
+            &mut self.seed_choker
+        } else {
+            &mut self.leech_choker
+        };
+        choker.rechoke(now.into_std(), &views, &mut unchoke);
+        for (k, e) in self.peers.iter_mut() {
+            if e.link != Link::Connected {
+                continue;
+            }
+            // A new decision starts a new piece's worth of credit.
+            e.piece_credit = 0;
+            let choke = !unchoke.contains(*k);
+            if choke != e.am_choking {
+                e.am_choking = choke;
+                if choke {
+                    e.unchoked_since = None;
+                } else {
+                    e.unchoked_since = Some(now);
+                    e.sent_since_unchoke = 0;
+                }
+                e.mailbox.post(|o| o.choke = Some(choke));
+            }
+        }
+        self.per_piece_deadline = if per_piece {
+            // Decide again after one piece time: at once when the piece has
+            // gone (see on_uploaded), at the deadline when the slot went
+            // unused or the peer took nothing. A slow transfer gets half a
+            // piece time more before its slot is redrawn.
+            let t = self.piece_time().unwrap_or_else(|| self.choker_interval());
+            let t = if unchoke.is_empty() {
+                t
+            } else {
+                t.mul_f64(1.5)
+            };
+            Some(now + t)
+        } else {
+            None
+        };
+    }
+}
