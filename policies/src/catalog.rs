@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::choker::{Choker, RoundRobin, RoundRobinConfig, TitForTat, TitForTatConfig};
-use crate::picker::{Picker, PieceGeometry, PiecePicker};
+use crate::picker::{
+    Picker, PieceGeometry, PieceOrder, PiecePicker, RandomUsefulOrder, RarestOrder,
+    SequentialOrder, SplitOrder,
+};
 
 /// A policy name that is not in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -243,10 +246,9 @@ impl PickerKind {
     pub fn build(self, geometry: PieceGeometry, seed: u64) -> Box<dyn PiecePicker> {
         let rng = StdRng::seed_from_u64(seed);
         match self {
-            // TODO(issue 4): random-useful and sequential orders.
-            PickerKind::RarestFirst | PickerKind::RandomUseful | PickerKind::Sequential => {
-                Box::new(Picker::rarest_first(geometry, rng))
-            }
+            PickerKind::RarestFirst => Box::new(Picker::rarest_first(geometry, rng)),
+            PickerKind::RandomUseful => Box::new(Picker::random_useful(geometry, rng)),
+            PickerKind::Sequential => Box::new(Picker::sequential(geometry, rng)),
         }
     }
 
@@ -260,9 +262,18 @@ impl PickerKind {
         geometry: PieceGeometry,
         seed: u64,
     ) -> Box<dyn PiecePicker> {
-        // TODO(issue 4): split order.
-        let _ = from_seeds;
-        self.build(geometry, seed)
+        let n = geometry.piece_count();
+        let order = SplitOrder::new(self.order(n), from_seeds.order(n));
+        Box::new(Picker::new(geometry, order, StdRng::seed_from_u64(seed)))
+    }
+
+    /// An empty order of this kind for `pieces` pieces.
+    pub fn order(self, pieces: u32) -> Box<dyn PieceOrder> {
+        match self {
+            PickerKind::RarestFirst => Box::new(RarestOrder::new(pieces)),
+            PickerKind::RandomUseful => Box::new(RandomUsefulOrder::new(pieces)),
+            PickerKind::Sequential => Box::new(SequentialOrder::new(pieces)),
+        }
     }
 }
 

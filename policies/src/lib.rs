@@ -28,4 +28,7 @@ pub mod picker;
 pub mod service;
 pub mod tracker;
 
+#[cfg(test)]
+mod uniformity;
+
 pub use peer::PeerKey;

@@ -20,7 +20,9 @@ use riffle_protocol::{Bitfield, BlockRef, PieceIndex};
 
 use super::book::{BlockBook, BlockState, PieceState, Received};
 use super::order::{NewPieceQuery, PieceOrder};
+use super::random_useful::RandomUsefulOrder;
 use super::rarest::RarestOrder;
+use super::sequential::SequentialOrder;
 use super::{AvailabilityChange, PickerError, PiecePicker, Remote, INVARIANT_CHECK_MAX_PIECES};
 use crate::peer::PeerKey;
 use riffle_protocol::PieceGeometry;
@@ -50,6 +52,25 @@ impl<R: RngCore + Send> Picker<RarestOrder, R> {
     /// A rarest-first picker (RFB) for a torrent of this geometry.
     pub fn rarest_first(geometry: PieceGeometry, rng: R) -> Self {
         Picker::new(geometry, RarestOrder::new(geometry.piece_count()), rng)
+    }
+}
+
+impl<R: RngCore + Send> Picker<RandomUsefulOrder, R> {
+    /// A random-useful-block picker (RUB) for a torrent of this geometry.
+    pub fn random_useful(geometry: PieceGeometry, rng: R) -> Self {
+        Picker::new(
+            geometry,
+            RandomUsefulOrder::new(geometry.piece_count()),
+            rng,
+        )
+    }
+}
+
+impl<R: RngCore + Send> Picker<SequentialOrder, R> {
+    /// A sequential (lowest index first) picker for a torrent of this
+    /// geometry.
+    pub fn sequential(geometry: PieceGeometry, rng: R) -> Self {
+        Picker::new(geometry, SequentialOrder::new(geometry.piece_count()), rng)
     }
 }
 

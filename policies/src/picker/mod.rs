@@ -11,15 +11,23 @@
 //! counts; the end-game test). [`engine::Picker`] runs the shared algorithm
 //! (finish partial pieces first, then start new ones, then end-game) and
 //! asks a [`order::PieceOrder`] only which new piece to start.
-//! [`RarestFirst`] is `Picker<RarestOrder>`.
+//! [`RarestFirst`] is `Picker<RarestOrder>`, [`RandomUseful`] is
+//! `Picker<RandomUsefulOrder>` (RUB), [`Sequential`] is
+//! `Picker<SequentialOrder>`; [`SplitOrder`] combines two orders, one for
+//! requests to seeds and one for everybody else.
 
 pub mod book;
 pub mod engine;
 pub mod order;
+pub mod random_useful;
 pub mod rarest;
+pub mod sequential;
+pub mod split;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
@@ -33,11 +41,20 @@ use crate::peer::PeerKey;
 pub use book::{BlockBook, BlockState, PieceState, Received};
 pub use engine::Picker;
 pub use order::{NewPieceQuery, PieceOrder};
+pub use random_useful::RandomUsefulOrder;
 pub use rarest::RarestOrder;
 pub use riffle_protocol::PieceGeometry;
+pub use sequential::SequentialOrder;
+pub use split::SplitOrder;
 
 /// Rarest-first block picker (RFB): [`Picker`] with [`RarestOrder`].
 pub type RarestFirst<R = rand::rngs::StdRng> = Picker<RarestOrder, R>;
+
+/// Random useful block picker (RUB): [`Picker`] with [`RandomUsefulOrder`].
+pub type RandomUseful<R = rand::rngs::StdRng> = Picker<RandomUsefulOrder, R>;
+
+/// Sequential picker: [`Picker`] with [`SequentialOrder`].
+pub type Sequential<R = rand::rngs::StdRng> = Picker<SequentialOrder, R>;
 
 /// Full invariant checks (O(pieces)) run after every verb in debug builds
 /// for torrents up to this many pieces; larger ones skip them so a debug

@@ -1,4 +1,5 @@
-//! Property tests of the rarest-first picker. Every verb also runs the
+//! Property tests of the pickers (random sessions run every catalog
+//! picker; the rest are rarest-first specific). Every verb also runs the
 //! book's and the order's full invariant checks (debug builds).
 
 use std::collections::{BTreeSet, HashMap};
@@ -12,6 +13,7 @@ use super::fixture::{self, BLOCKS};
 use super::{
     AvailabilityChange, PieceGeometry, PiecePicker, PieceState, RarestFirst, Received, Remote,
 };
+use crate::catalog::PickerKind;
 use crate::peer::PeerKey;
 
 /// One step of a random session.
@@ -75,6 +77,12 @@ fn session() -> impl Strategy<Value = (PieceGeometry, Vec<Vec<bool>>, Vec<bool>,
     )
 }
 
+/// Any catalog picker, alone or split with a seed order.
+fn picker_kind() -> impl Strategy<Value = (PickerKind, Option<PickerKind>)> {
+    let kind = || prop::sample::select(PickerKind::ALL);
+    (kind(), prop::option::of(kind()))
+}
+
 fn bits(v: &[bool]) -> Bitfield {
     let mut b = Bitfield::new(v.len() as u32);
     for (i, x) in v.iter().enumerate() {
@@ -106,9 +114,13 @@ proptest! {
     /// cancel list names exactly the other requesters.
     #[test]
     fn random_sessions_keep_the_picking_rules(
-        (geometry, peer_bits, have, ops, seed) in session()
+        (geometry, peer_bits, have, ops, seed) in session(),
+        (kind, from_seeds) in picker_kind(),
     ) {
-        let mut p = RarestFirst::rarest_first(geometry, StdRng::seed_from_u64(seed));
+        let mut p = match from_seeds {
+            None => kind.build(geometry, seed),
+            Some(s) => kind.build_split(s, geometry, seed),
+        };
         let mut peers: Vec<Bitfield> = peer_bits.iter().map(|v| bits(v)).collect();
         for b in &peers {
             p.on_availability(AvailabilityChange::Bitfield(b));
