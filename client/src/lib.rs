@@ -5,5 +5,6 @@
 //! (later) the swarm lab drive the same session code.
 
 pub mod engine;
+pub mod experiment;
 pub mod tracker;
 pub mod units;

@@ -1,0 +1,15 @@
+//! The presets, embedded in the binary; parsed by the same function as user
+//! files, with no preset-specific code.
+
+/// Names of the presets, as `--preset NAME` takes them.
+pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission"];
+
+/// The TOML text of preset `name`.
+pub(super) fn text(name: &str) -> Option<&'static str> {
+    match name {
+        "missing-piece" => Some(include_str!("../../presets/missing-piece.toml")),
+        "three-levers" => Some(include_str!("../../presets/three-levers.toml")),
+        "admission" => Some(include_str!("../../presets/admission.toml")),
+        _ => None,
+    }
+}

@@ -1,0 +1,302 @@
+//! Results of an experiment, as the lab and the simulator both produce
+//! them: one [`RunResult`] per (run, seed) replicate and a time series of
+//! [`Sample`]s, summarised over seeds ([`summarize`]) into a table, JSON,
+//! CSV files and SVG plots.
+
+mod csv;
+mod plot;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use csv::{csv_file_name, write_csv};
+pub use plot::{plot_curves, plot_throughput, plot_time_series, Curve, PlotError};
+
+/// What one replicate (one run with one seed) measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The run's name (`RunSpec::name`).
+    pub name: String,
+    /// The replicate's random seed.
+    pub seed: u64,
+    /// Role ("publisher", "peers") -> "choker+picker".
+    pub policies: BTreeMap<String, String>,
+    /// Completed downloads per time unit after the warm-up, in units of the
+    /// publisher rate U.
+    pub throughput_u: f64,
+    /// Mean time from arrival to completion of the downloads completed
+    /// after the warm-up, in model time units (NaN when none completed).
+    pub mean_download_time: f64,
+    /// Largest number of peers one piece short (the one club) seen after
+    /// the warm-up.
+    pub one_club_peak: u32,
+    /// Time-averaged population (downloading and lingering peers) after
+    /// the warm-up.
+    pub population_mean: f64,
+    /// Downloads completed after the warm-up.
+    pub completions: u64,
+}
+
+/// One row of a replicate's time series.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Model time of the sample.
+    pub t: f64,
+    /// Peers in the swarm (not counting the publisher).
+    pub population: u32,
+    /// Peers one piece short.
+    pub one_club: u32,
+    /// Completed downloads since the start.
+    pub departures: u64,
+    /// Blocks per time unit the publisher uploaded since the last sample.
+    pub publisher_rate: f64,
+    /// Blocks per time unit all peers together uploaded since the last
+    /// sample.
+    pub peer_rate: f64,
+}
+
+/// Mean, minimum and maximum of one figure over a run's seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Mean over the seeds (NaN values are left out; NaN if all are).
+    pub mean: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Stat {
+    /// Statistics of `values`, ignoring NaNs.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Stat {
+        let (mut n, mut sum, mut min, mut max) = (0u32, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for v in values.into_iter().filter(|v| !v.is_nan()) {
+            n += 1;
+            sum += v;
+            min = min.min(v);
+            max = max.max(v);
+        }
+        if n == 0 {
+            Stat {
+                mean: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+            }
+        } else {
+            Stat {
+                mean: sum / f64::from(n),
+                min,
+                max,
+            }
+        }
+    }
+}
+
+/// One run summarised over its seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run's name.
+    pub name: String,
+    /// Role -> "choker+picker" (from the first replicate).
+    pub policies: BTreeMap<String, String>,
+    /// The seeds summarised, in the order their results came.
+    pub seeds: Vec<u64>,
+    /// Throughput in units of U.
+    pub throughput_u: Stat,
+    /// Mean download time in model time units.
+    pub mean_download_time: Stat,
+    /// One-club peak.
+    pub one_club_peak: Stat,
+    /// Time-averaged population.
+    pub population_mean: Stat,
+}
+
+/// Group replicates by run name (in order of first appearance) and take
+/// mean, min and max over seeds.
+pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut groups: BTreeMap<&str, Vec<&RunResult>> = BTreeMap::new();
+    for r in results {
+        let group = groups.entry(&r.name).or_default();
+        if group.is_empty() {
+            order.push(&r.name);
+        }
+        group.push(r);
+    }
+    order
+        .into_iter()
+        .filter_map(|name| {
+            let group = groups.get(name)?;
+            let first = group.first()?;
+            Some(RunSummary {
+                name: name.to_string(),
+                policies: first.policies.clone(),
+                seeds: group.iter().map(|r| r.seed).collect(),
+                throughput_u: Stat::of(group.iter().map(|r| r.throughput_u)),
+                mean_download_time: Stat::of(group.iter().map(|r| r.mean_download_time)),
+                one_club_peak: Stat::of(group.iter().map(|r| f64::from(r.one_club_peak))),
+                population_mean: Stat::of(group.iter().map(|r| r.population_mean)),
+            })
+        })
+        .collect()
+}
+
+/// The summary as an aligned text table, one line per run.
+pub fn summary_table(summaries: &[RunSummary]) -> String {
+    let headers = [
+        "run",
+        "publisher",
+        "peers",
+        "seeds",
+        "throughput (U)",
+        "min..max",
+        "download time",
+        "one-club peak",
+        "population",
+    ];
+    let rows: Vec<[String; 9]> = summaries
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                s.policies.get("publisher").cloned().unwrap_or_default(),
+                s.policies.get("peers").cloned().unwrap_or_default(),
+                s.seeds.len().to_string(),
+                format!("{:.2}", s.throughput_u.mean),
+                format!("{:.2}..{:.2}", s.throughput_u.min, s.throughput_u.max),
+                format!("{:.1}", s.mean_download_time.mean),
+                format!("{:.1}", s.one_club_peak.mean),
+                format!("{:.1}", s.population_mean.mean),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            // Names left-aligned, numbers right-aligned.
+            if i < 3 {
+                let _ = write!(l, "{cell:<w$}");
+            } else {
+                let _ = write!(l, "{cell:>w$}");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&headers.map(String::from));
+    for row in &rows {
+        line(row);
+    }
+    out
+}
+
+/// One run in the `--json` output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JsonRun {
+    /// The run's name.
+    pub name: String,
+    /// Role -> "choker+picker".
+    pub policies: BTreeMap<String, String>,
+    /// Mean throughput over seeds, in units of U.
+    pub throughput_u: f64,
+    /// Smallest throughput of a seed.
+    pub throughput_u_min: f64,
+    /// Largest throughput of a seed.
+    pub throughput_u_max: f64,
+    /// Mean download time (model time units), mean over seeds.
+    pub mean_download_time: f64,
+    /// One-club peak, mean over seeds.
+    pub one_club_peak: f64,
+    /// Time-averaged population, mean over seeds.
+    pub population_mean: f64,
+    /// The seeds the means are over.
+    pub seeds: Vec<u64>,
+}
+
+/// The `--json` summary: a list of runs. NaN (no completions) becomes null.
+pub fn json_summary(summaries: &[RunSummary]) -> String {
+    let runs: Vec<JsonRun> = summaries
+        .iter()
+        .map(|s| JsonRun {
+            name: s.name.clone(),
+            policies: s.policies.clone(),
+            throughput_u: s.throughput_u.mean,
+            throughput_u_min: s.throughput_u.min,
+            throughput_u_max: s.throughput_u.max,
+            mean_download_time: s.mean_download_time.mean,
+            one_club_peak: s.one_club_peak.mean,
+            population_mean: s.population_mean.mean,
+            seeds: s.seeds.clone(),
+        })
+        .collect();
+    // serde_json writes non-finite floats as null; serialising plain data
+    // cannot fail.
+    serde_json::to_string_pretty(&runs).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// Everything one experiment produced, for [`write_outputs`].
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// One result per (run, seed).
+    pub results: Vec<RunResult>,
+    /// Time series per (run, seed), in the same order as `results`.
+    pub series: Vec<(String, u64, Vec<Sample>)>,
+}
+
+/// Write an experiment's outputs into `dir` (created if needed):
+/// `summary.txt`, `summary.json`, one CSV per replicate, `timeseries.svg`
+/// (population and one club of each run's first seed) and `throughput.svg`.
+/// Returns the files written.
+pub fn write_outputs(
+    dir: &Path,
+    title: &str,
+    outputs: &Outputs,
+) -> Result<Vec<PathBuf>, PlotError> {
+    std::fs::create_dir_all(dir).map_err(PlotError::Io)?;
+    let summaries = summarize(&outputs.results);
+    let mut written = Vec::new();
+    let txt = dir.join("summary.txt");
+    std::fs::write(&txt, summary_table(&summaries)).map_err(PlotError::Io)?;
+    written.push(txt);
+    let json = dir.join("summary.json");
+    std::fs::write(&json, json_summary(&summaries) + "\n").map_err(PlotError::Io)?;
+    written.push(json);
+    for (run, seed, samples) in &outputs.series {
+        let path = dir.join(csv_file_name(run, *seed));
+        write_csv(&path, run, *seed, samples).map_err(PlotError::Io)?;
+        written.push(path);
+    }
+    // Time series of each run's first replicate.
+    let mut firsts: Vec<(&str, &[Sample])> = Vec::new();
+    for (run, _, samples) in &outputs.series {
+        if !firsts.iter().any(|(r, _)| r == run) {
+            firsts.push((run, samples));
+        }
+    }
+    if !firsts.is_empty() {
+        let path = dir.join("timeseries.svg");
+        plot_time_series(&path, title, &firsts)?;
+        written.push(path);
+    }
+    if !summaries.is_empty() {
+        let path = dir.join("throughput.svg");
+        plot_throughput(&path, title, &summaries)?;
+        written.push(path);
+    }
+    Ok(written)
+}
