@@ -7,4 +7,5 @@
 pub mod engine;
 pub mod experiment;
 pub mod tracker;
+pub mod tracker_server;
 pub mod units;
