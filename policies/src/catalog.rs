@@ -16,7 +16,10 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::choker::{Choker, RoundRobin, RoundRobinConfig, TitForTat, TitForTatConfig};
+use crate::choker::{
+    Choker, MostDeprived, PerPieceConfig, RandomPeer, Ranked, RankedConfig, Ranking, RoundRobin,
+    RoundRobinConfig, TitForTat, TitForTatConfig,
+};
 use crate::picker::{
     Picker, PieceGeometry, PieceOrder, PiecePicker, RandomUsefulOrder, RarestOrder,
     SequentialOrder, SplitOrder,
@@ -209,6 +212,25 @@ impl ChokerSettings {
         }
     }
 
+    fn per_piece(&self, slots: usize) -> PerPieceConfig {
+        PerPieceConfig {
+            slots,
+            rechoke_interval: self.rechoke_interval,
+            piece_bytes: self.piece_bytes.max(1),
+            max_turn: self.scaled(PerPieceConfig::default().max_turn),
+        }
+    }
+
+    fn ranked(&self, ranking: Ranking, slots: usize) -> RankedConfig {
+        RankedConfig {
+            ranking,
+            slots,
+            rechoke_interval: self.rechoke_interval,
+            optimistic_interval: self.scaled(RankedConfig::default().optimistic_interval),
+            piece_bytes: self.piece_bytes.max(1),
+        }
+    }
+
     fn round_robin(&self, slots: usize) -> RoundRobinConfig {
         let base = RoundRobinConfig::default();
         RoundRobinConfig {
@@ -309,9 +331,10 @@ impl ChokerKind {
         let slots = s.slots_or(self.default_slots());
         let rng = StdRng::seed_from_u64(seed);
         match self {
-            // TODO(issue 4): random and random-useful chokers.
-            ChokerKind::TitForTat | ChokerKind::Random | ChokerKind::RandomUseful => {
-                Box::new(TitForTat::new(s.tit_for_tat(slots), rng))
+            ChokerKind::TitForTat => Box::new(TitForTat::new(s.tit_for_tat(slots), rng)),
+            ChokerKind::Random => Box::new(RandomPeer::random(s.per_piece(slots), rng)),
+            ChokerKind::RandomUseful => {
+                Box::new(RandomPeer::random_useful(s.per_piece(slots), rng))
             }
         }
     }
@@ -357,14 +380,15 @@ impl SeedChokerKind {
     /// A seed choker of this kind, randomised from `seed`.
     pub fn build(self, s: &ChokerSettings, seed: u64) -> Box<dyn Choker> {
         let slots = s.slots_or(self.default_slots());
-        let _ = seed;
+        let rng = StdRng::seed_from_u64(seed);
         match self {
-            // TODO(issue 4): fastest-upload, anti-leech, most-deprived, random.
-            SeedChokerKind::RoundRobin
-            | SeedChokerKind::FastestUpload
-            | SeedChokerKind::AntiLeech
-            | SeedChokerKind::MostDeprived
-            | SeedChokerKind::Random => Box::new(RoundRobin::new(s.round_robin(slots))),
+            SeedChokerKind::RoundRobin => Box::new(RoundRobin::new(s.round_robin(slots))),
+            SeedChokerKind::FastestUpload => {
+                Box::new(Ranked::new(s.ranked(Ranking::FastestUpload, slots)))
+            }
+            SeedChokerKind::AntiLeech => Box::new(Ranked::new(s.ranked(Ranking::AntiLeech, slots))),
+            SeedChokerKind::MostDeprived => Box::new(MostDeprived::new(s.per_piece(slots), rng)),
+            SeedChokerKind::Random => Box::new(RandomPeer::random(s.per_piece(slots), rng)),
         }
     }
 }

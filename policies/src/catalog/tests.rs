@@ -176,3 +176,49 @@ fn explicit_slots_override_the_default() {
         assert_eq!(out.regular.len(), 2, "{k}");
     }
 }
+
+#[test]
+fn per_piece_chokers_are_the_papers_random_and_deprived_ones() {
+    let s = ChokerSettings::default();
+    let leech: Vec<(ChokerKind, bool)> = ChokerKind::ALL
+        .iter()
+        .map(|&k| (k, k.build(&s, 0).per_piece()))
+        .collect();
+    assert_eq!(
+        leech,
+        vec![
+            (ChokerKind::TitForTat, false),
+            (ChokerKind::Random, true),
+            (ChokerKind::RandomUseful, true),
+        ]
+    );
+    let seed: Vec<(SeedChokerKind, bool)> = SeedChokerKind::ALL
+        .iter()
+        .map(|&k| (k, k.build(&s, 0).per_piece()))
+        .collect();
+    assert_eq!(
+        seed,
+        vec![
+            (SeedChokerKind::RoundRobin, false),
+            (SeedChokerKind::FastestUpload, false),
+            (SeedChokerKind::AntiLeech, false),
+            (SeedChokerKind::MostDeprived, true),
+            (SeedChokerKind::Random, true),
+        ]
+    );
+}
+
+#[test]
+fn default_slots_are_those_of_the_contract() {
+    let leech: Vec<usize> = ChokerKind::ALL.iter().map(|k| k.default_slots()).collect();
+    assert_eq!(leech, vec![4, 1, 1]);
+    let seed: Vec<usize> = SeedChokerKind::ALL
+        .iter()
+        .map(|k| k.default_slots())
+        .collect();
+    assert_eq!(seed, vec![4, 4, 4, 1, 1]);
+    let s = ChokerSettings::default();
+    assert_eq!(ChokerKind::TitForTat.build(&s, 0).max_unchoked(), 5);
+    assert_eq!(ChokerKind::Random.build(&s, 0).max_unchoked(), 1);
+    assert_eq!(SeedChokerKind::MostDeprived.build(&s, 0).max_unchoked(), 1);
+}

@@ -13,6 +13,10 @@
 //! anti-leech needs `pieces`/`total_pieces`, fastest-upload needs
 //! `upload_rate`.
 
+pub mod most_deprived;
+pub mod per_piece;
+pub mod random;
+pub mod ranked;
 pub mod round_robin;
 pub mod tit_for_tat;
 
@@ -20,6 +24,10 @@ use std::time::{Duration, Instant};
 
 use crate::peer::PeerKey;
 
+pub use most_deprived::MostDeprived;
+pub use per_piece::PerPieceConfig;
+pub use random::RandomPeer;
+pub use ranked::{Ranked, RankedConfig, Ranking};
 pub use round_robin::{RoundRobin, RoundRobinConfig};
 pub use tit_for_tat::{TitForTat, TitForTatConfig};
 
