@@ -1,12 +1,20 @@
 //! What the per-piece chokers (random peer, random useful peer, most
 //! deprived peer) share: a turn is one piece.
 //!
-//! In the paper's model an uploader picks a peer, sends it one block, and
+//! In the paper's model an uploader picks a peer, sends it one piece, and
 //! picks again. The caller rechokes a per-piece choker as soon as an
-//! unchoked peer has received a whole piece (see [`super::Choker::per_piece`]),
-//! but also when peers come and go; a peer still in the middle of its piece
-//! at such a rechoke keeps its slot, so the draw is not cut short, and only
-//! the free slots are decided again.
+//! unchoked peer has received a whole piece, and after about one piece time
+//! when the slot went unused (see [`super::Choker::per_piece`]); it also
+//! rechokes when peers come, go or change interest. A peer caught by such a
+//! rechoke in the middle of a piece keeps its slot until that piece is
+//! through, so the transfer is not cut short, and only the free slots are
+//! decided again. A peer that took nothing since its unchoke is not kept:
+//! its slot goes back into the draw.
+//!
+//! "In the middle of a piece" is read from the bytes sent since the unchoke:
+//! not a whole number of pieces. (The caller does not reset that count when
+//! a peer is drawn again for the next piece, so the remainder is what
+//! tells.)
 
 use std::time::{Duration, Instant};
 
@@ -19,11 +27,11 @@ pub struct PerPieceConfig {
     pub slots: usize,
     /// How often the caller rechokes when no piece completes.
     pub rechoke_interval: Duration,
-    /// The torrent's piece length: a turn ends once a peer has received
-    /// this many bytes since its unchoke.
+    /// The torrent's piece length: a turn ends when a peer has received a
+    /// whole number of pieces since its unchoke.
     pub piece_bytes: u64,
-    /// A turn also ends after this long, so a peer that stops requesting
-    /// cannot keep its slot.
+    /// No peer is kept mid-piece once unchoked this long, so a peer that
+    /// stalls halfway cannot keep its slot.
     pub max_turn: Duration,
 }
 
@@ -39,13 +47,13 @@ impl Default for PerPieceConfig {
 }
 
 impl PerPieceConfig {
-    /// Is `p` unchoked and still in the middle of its piece at `now`?
-    /// (`eligible` says whether it may be unchoked at all: a peer that lost
-    /// interest ends its turn.)
+    /// Is `p` unchoked and in the middle of a piece at `now`? (`eligible`
+    /// says whether it may be unchoked at all: a peer that lost interest
+    /// ends its turn.)
     pub fn mid_turn(&self, p: &PeerView, now: Instant, eligible: bool) -> bool {
         eligible
             && p.unchoked_since.is_some()
-            && p.sent_since_unchoke < self.piece_bytes
+            && p.sent_since_unchoke % self.piece_bytes.max(1) != 0
             && p.unchoked_for(now) < self.max_turn
     }
 }

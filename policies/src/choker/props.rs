@@ -161,7 +161,9 @@ fn paper_population() -> impl Strategy<Value = Vec<PaperSpec>> {
         0u32..TOTAL,
         prop::bool::weighted(0.1),
         prop::bool::weighted(0.3),
-        0u64..2 * PIECE,
+        // Whole pieces (a turn over, or nothing taken yet) as often as
+        // partial ones (mid-piece).
+        prop_oneof![(0u64..3).prop_map(|n| n * PIECE), 0u64..3 * PIECE],
         0u64..1000,
     );
     prop::collection::vec(spec, 0..24)

@@ -252,8 +252,16 @@ mod tests {
             others += usize::from(out.regular != vec![PeerKey(3)]);
         }
         assert!(others > 20, "slot not redrawn: {others}");
-        // A peer that stops requesting loses the slot after max_turn.
+        // Half-way through its second piece: kept again.
+        peers[3].sent_since_unchoke = cfg.piece_bytes * 3 / 2;
+        c.rechoke(now, &peers, &mut out);
+        assert_eq!(out.regular, vec![PeerKey(3)]);
+        // A peer that took nothing since its unchoke is not kept.
         peers[3].sent_since_unchoke = 0;
+        c.rechoke(now, &peers, &mut out);
+        assert_eq!(c.last_draw().len(), 1);
+        // A peer that stalls half-way loses the slot after max_turn.
+        peers[3].sent_since_unchoke = 1;
         c.rechoke(t0 + cfg.max_turn, &peers, &mut out);
         assert_eq!(c.last_draw().len(), 1);
     }
