@@ -53,7 +53,9 @@ impl PerPieceConfig {
     pub fn mid_turn(&self, p: &PeerView, now: Instant, eligible: bool) -> bool {
         eligible
             && p.unchoked_since.is_some()
-            && p.sent_since_unchoke % self.piece_bytes.max(1) != 0
+            && p.sent_since_unchoke
+                .checked_rem(self.piece_bytes)
+                .is_some_and(|r| r != 0)
             && p.unchoked_for(now) < self.max_turn
     }
 }
