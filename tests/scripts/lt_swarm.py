@@ -182,11 +182,35 @@ def seed(args):
     }), flush=True)
 
 
+def measure(ses, alerts, h, args):
+    """Download for a while and report the payload received over time."""
+    samples = []
+    start = None
+    deadline = time.time() + 60
+    last_dial = 0
+    while time.time() < deadline:
+        alerts.drain(ses)
+        last_dial = dial_missing([h], args.dial, last_dial)
+        got = h.status().total_payload_download
+        now = time.time()
+        if start is None and got > 0:
+            start = now
+        if start is not None:
+            samples.append([now - start, got])
+            if now - start >= args.measure:
+                break
+        time.sleep(0.05)
+    alerts.drain(ses)
+    print(json.dumps({"samples": samples, "errors": alerts.errors}), flush=True)
+
+
 def leech(args):
     ses = session()
     alerts = Alerts()
     ti = lt.torrent_info(args.torrent)
     h = ses.add_torrent({"ti": ti, "save_path": args.save_path})
+    if args.measure:
+        return measure(ses, alerts, h, args)
     done = (lt.torrent_status.seeding, lt.torrent_status.finished)
     deadline = time.time() + 90
     last_dial = 0
@@ -236,6 +260,9 @@ def main():
     lch.add_argument("save_path")
     lch.add_argument("torrent")
     lch.add_argument("--dial", type=int, action="append", default=[])
+    lch.add_argument("--measure", type=float, default=0,
+                     help="download for this many seconds after the first byte and "
+                          "print [seconds, payload bytes] samples instead of finishing")
     lch.set_defaults(run=leech)
     args = p.parse_args()
     args.run(args)

@@ -137,3 +137,42 @@ pub fn lt_leech(save_path: &Path, torrent: &Path, dial: &[u16]) -> Value {
     }
     lt_swarm(&args)
 }
+
+/// Download `torrent` from the peers on `dial` with libtorrent for
+/// `seconds` after its first payload byte, without finishing; returns
+/// (seconds since the first byte, payload bytes received) samples taken
+/// every 50 ms.
+pub fn lt_leech_measure(
+    save_path: &Path,
+    torrent: &Path,
+    dial: &[u16],
+    seconds: f64,
+) -> Vec<(f64, u64)> {
+    let ports: Vec<String> = dial.iter().map(u16::to_string).collect();
+    let secs = seconds.to_string();
+    let mut args = vec![
+        "leech",
+        path_str(save_path),
+        path_str(torrent),
+        "--measure",
+        &secs,
+    ];
+    for p in &ports {
+        args.push("--dial");
+        args.push(p);
+    }
+    let report = lt_swarm(&args);
+    let errors = report["errors"].as_array().map_or(0, Vec::len);
+    assert_eq!(errors, 0, "libtorrent reported errors: {report}");
+    report["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|s| {
+            (
+                s[0].as_f64().expect("seconds"),
+                s[1].as_u64().expect("bytes"),
+            )
+        })
+        .collect()
+}
