@@ -3,23 +3,42 @@
 //! seeded generator, so the same objects run in the client, the swarm lab
 //! and the simulator, and tests are deterministic.
 //!
-//! Concepts and the terms of the scalability paper they implement:
+//! Concepts and the terms of the scalability paper (paper 002) they
+//! implement:
 //!
 //! - [`peer::PeerKey`]: an opaque peer handle; policies never see sockets.
 //! - [`picker`]: block selection ("what to transmit"). [`picker::PiecePicker`]
-//!   is the seam; [`picker::RarestFirst`] is *rarest first block selection*
-//!   (RFB). Random useful block (RUB) and sequential plug in as other
-//!   [`picker::PieceOrder`]s over the same shared bookkeeping
-//!   ([`picker::BlockBook`]).
+//!   is the seam; one shared engine ([`picker::Picker`]) over shared
+//!   bookkeeping ([`picker::BlockBook`]) asks a [`picker::PieceOrder`] which
+//!   new piece to start:
+//!   - [`picker::RarestFirst`]: *rarest first block* (RFB), ties at random;
+//!   - [`picker::RandomUseful`]: *random useful block* (RUB), a uniformly
+//!     random piece the remote has and we lack;
+//!   - [`picker::Sequential`]: lowest index first (streaming);
+//!   - [`picker::SplitOrder`]: one order for requests to seeds, another for
+//!     everybody else (how the lab gives the publisher its block policy).
 //! - [`choker`]: peer selection ("to whom to transmit"), i.e. who gets our
-//!   upload slots. [`choker::Choker`] is the seam; [`choker::TitForTat`] is
-//!   BitTorrent's reciprocating leecher choker, [`choker::RoundRobin`] is
-//!   libtorrent's seeding rotation. *Random peer* (RP), *random useful peer*
-//!   (RUP) and the publisher's *most deprived peer* (MDP) plug in as other
-//!   chokers over the same per-peer view ([`choker::PeerView`]).
-//! - Still to come behind their own seam: service-rate policies (the
-//!   paper's *one-club throttling*: upload at a reduced rate mu' while
-//!   holding all pieces but one) and swarm bandwidth allocation.
+//!   upload slots. [`choker::Choker`] is the seam, over one per-peer view
+//!   ([`choker::PeerView`]):
+//!   - [`choker::TitForTat`]: BitTorrent's reciprocating leecher choker;
+//!   - [`choker::RoundRobin`]: libtorrent's seeding rotation;
+//!   - [`choker::Ranked`]: libtorrent's *fastest upload* and *anti-leech*
+//!     seed choking;
+//!   - [`choker::RandomPeer`]: *random peer* (RP, slot wasted on a peer that
+//!     wants nothing) and *random useful peer* (RUP), re-drawn per piece;
+//!   - [`choker::MostDeprived`]: the publisher's *most deprived peer* (MDP),
+//!     fewest pieces first, re-decided per piece.
+//! - [`service`]: service-rate policies: [`service::OneClub`] is *one-club
+//!   throttling* (upload at a reduced rate mu' while holding all pieces but
+//!   one).
+//! - [`tracker`]: the tracker's swarm registry and its policies (shielding
+//!   newcomers, admission control).
+//! - [`catalog`]: every policy above by its command-line name
+//!   ([`catalog::PickerKind`], [`catalog::ChokerKind`],
+//!   [`catalog::SeedChokerKind`]), with help lines and builders, so the
+//!   client, the swarm lab and the simulator build the same objects from
+//!   the same names.
+//! - Still to come behind their own seam: swarm bandwidth allocation.
 
 pub mod catalog;
 pub mod choker;

@@ -83,7 +83,7 @@ pub struct DownloadingPiece {
     pub received: u32,
 }
 
-/// What [`BlockBook::receive`] found.
+/// What `BlockBook::receive` found when a block arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Received {
     /// A block we lacked; the piece still misses other blocks.
