@@ -7,11 +7,13 @@
 //! injected generator so runs are reproducible.
 //!
 //! [`TitForTat`] is BitTorrent's leecher choker (reciprocation plus an
-//! optimistic unchoke), [`RoundRobin`] libtorrent's seeding rotation. The
-//! view carries enough for the paper's peer-selection policies too: random
-//! peer (RP) needs `wants_ours`, most deprived peer (MDP) needs `pieces`,
-//! anti-leech needs `pieces`/`total_pieces`, fastest-upload needs
-//! `upload_rate`.
+//! optimistic unchoke), [`RoundRobin`] libtorrent's seeding rotation,
+//! [`Ranked`] libtorrent's fastest-upload and anti-leech seed choking. The
+//! paper's peer-selection policies re-decide for every piece
+//! ([`Choker::per_piece`], [`per_piece`]): [`RandomPeer`] is random peer
+//! (RP; needs `wants_ours`, since a slot drawn for a peer that wants
+//! nothing is wasted) and random useful peer (RUP), [`MostDeprived`] is the
+//! publisher's most deprived peer (MDP; ranks by `pieces`).
 
 pub mod most_deprived;
 pub mod per_piece;
