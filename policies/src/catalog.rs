@@ -187,9 +187,11 @@ const BASE_RECHOKE: Duration = Duration::from_secs(10);
 
 impl ChokerSettings {
     /// `base` (a timer written for a 10 s rechoke interval) scaled to this
-    /// rechoke interval.
+    /// rechoke interval (saturating: an absurd interval read from a file
+    /// gives the longest duration, not a panic).
     pub fn scaled(&self, base: Duration) -> Duration {
-        base.mul_f64(self.rechoke_interval.as_secs_f64() / BASE_RECHOKE.as_secs_f64())
+        let factor = self.rechoke_interval.as_secs_f64() / BASE_RECHOKE.as_secs_f64();
+        Duration::try_from_secs_f64(base.as_secs_f64() * factor).unwrap_or(Duration::MAX)
     }
 
     /// `slots`, or `default` when it is 0.

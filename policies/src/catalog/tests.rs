@@ -94,6 +94,30 @@ fn timers_scale_with_the_rechoke_interval() {
     assert_eq!(rr.min_unchoke_time, Duration::from_millis(600));
     assert_eq!(rr.max_unchoke_time, Duration::from_secs(3));
     assert_eq!(rr.quota_bytes, 20 * 256 * 1024);
+    // Extremes saturate instead of panicking.
+    let huge = ChokerSettings {
+        rechoke_interval: Duration::MAX,
+        ..ChokerSettings::default()
+    };
+    assert_eq!(huge.scaled(Duration::from_secs(30)), Duration::MAX);
+    let zero = ChokerSettings {
+        rechoke_interval: Duration::ZERO,
+        ..ChokerSettings::default()
+    };
+    assert_eq!(zero.scaled(Duration::from_secs(30)), Duration::ZERO);
+    let now = Instant::now();
+    let peers = interested(5, now);
+    let mut out = Unchoke::default();
+    for s in [huge, zero] {
+        let chokers = ChokerKind::ALL
+            .iter()
+            .map(|k| k.build(&s, 0))
+            .chain(SeedChokerKind::ALL.iter().map(|k| k.build(&s, 0)));
+        for mut c in chokers {
+            c.rechoke(now, &peers, &mut out);
+            assert!(!out.is_empty());
+        }
+    }
 }
 
 #[test]
