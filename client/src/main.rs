@@ -34,6 +34,10 @@ enum Command {
     /// Run a local swarm on 127.0.0.1 (a capped seeder and a few leechers,
     /// real sessions over TCP) and show what happens.
     Demo(commands::demo::DemoArgs),
+    /// Simulate an experiment (discrete events, riffle's own policy
+    /// objects) at scales the lab cannot reach; --sweep for throughput
+    /// against the arrival rate.
+    Sim(commands::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Download(args) => commands::download::run_download(args),
         Command::Seed(args) => commands::seed::run_seed(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Sim(args) => commands::sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

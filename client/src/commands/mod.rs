@@ -7,3 +7,4 @@ pub mod info;
 pub mod policy_flags;
 pub mod run;
 pub mod seed;
+pub mod sim;

@@ -251,7 +251,10 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         if v.is_finite() && v >= 0.0 {
             Ok(v)
         } else {
-            Err(err(key, format!("must be zero or a positive number (got {v})")))
+            Err(err(
+                key,
+                format!("must be zero or a positive number (got {v})"),
+            ))
         }
     };
 

@@ -26,7 +26,7 @@ use riffle_policies::catalog::{ChokerKind, PickerKind, SeedChokerKind};
 use serde::Serialize;
 use thiserror::Error;
 
-pub use presets::PRESETS;
+pub use presets::{PRESETS, SIM_PRESETS};
 
 /// One experiment: several runs compared with each other.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -198,7 +198,11 @@ pub enum ExperimentError {
         message: String,
     },
     /// `preset(name)` with a name that is not a preset.
-    #[error("no preset named {name:?}; the presets are: {}", PRESETS.join(", "))]
+    #[error(
+        "no preset named {name:?}; the presets are: {} (and, for riffle sim only: {})",
+        PRESETS.join(", "),
+        SIM_PRESETS.join(", ")
+    )]
     UnknownPreset {
         /// The name asked for.
         name: String,
@@ -258,7 +262,8 @@ pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
     parse(&text).map_err(|e| e.with_origin(&path.display().to_string()))
 }
 
-/// One of the embedded presets ([`PRESETS`]), parsed like a user file.
+/// One of the embedded presets ([`PRESETS`], or [`SIM_PRESETS`] for the
+/// simulator), parsed like a user file.
 pub fn preset(name: &str) -> Result<Experiment, ExperimentError> {
     let text = presets::text(name).ok_or_else(|| ExperimentError::UnknownPreset {
         name: name.to_string(),

@@ -133,7 +133,10 @@ fn none_switches_off_an_optional_default() {
 
 #[test]
 fn runs_keep_file_order_and_each_gets_the_defaults() {
-    let text = format!("{}\n[[run]]\nname = \"second\"\ncap = 3\n", minimal("cap = 8", ""));
+    let text = format!(
+        "{}\n[[run]]\nname = \"second\"\ncap = 3\n",
+        minimal("cap = 8", "")
+    );
     let e = parse(&text).expect("parses");
     let names: Vec<&str> = e.runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["r", "second"]);
@@ -254,10 +257,7 @@ fn load_reads_files_and_prefixes_errors_with_the_path() {
     let msg = load(&bad).expect_err("invalid").to_string();
     assert!(msg.contains("bad.toml") && msg.contains("cap"), "{msg}");
     let missing = dir.path().join("missing.toml");
-    assert!(matches!(
-        load(&missing),
-        Err(ExperimentError::Io { .. })
-    ));
+    assert!(matches!(load(&missing), Err(ExperimentError::Io { .. })));
 }
 
 #[test]
@@ -292,7 +292,10 @@ fn presets_hold_the_runs_the_issue_lists() {
     }
     assert_eq!(mp.runs[0].publisher.seed_choker, SeedChokerKind::Random);
     assert_eq!(mp.runs[0].publisher.picker, PickerKind::RandomUseful);
-    assert_eq!(mp.runs[1].publisher.seed_choker, SeedChokerKind::MostDeprived);
+    assert_eq!(
+        mp.runs[1].publisher.seed_choker,
+        SeedChokerKind::MostDeprived
+    );
     assert_eq!(mp.runs[1].publisher.picker, PickerKind::RarestFirst);
 
     let tl = preset("three-levers").expect("parses");

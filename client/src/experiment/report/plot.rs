@@ -223,7 +223,10 @@ pub fn plot_curves(
     for (i, c) in curves.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                c.points.iter().copied(),
+                color.stroke_width(2),
+            ))
             .map_err(draw_err)?
             .label(c.label.as_str())
             .legend(move |(x, y)| {
@@ -231,11 +234,7 @@ pub fn plot_curves(
             });
         if c.markers {
             chart
-                .draw_series(
-                    c.points
-                        .iter()
-                        .map(|p| Circle::new(*p, 4, color.filled())),
-                )
+                .draw_series(c.points.iter().map(|p| Circle::new(*p, 4, color.filled())))
                 .map_err(draw_err)?;
         }
     }

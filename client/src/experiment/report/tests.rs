@@ -64,7 +64,10 @@ fn stat_of_nothing_is_nan() {
 
 #[test]
 fn table_has_a_header_and_one_aligned_line_per_run() {
-    let s = summarize(&[result("long-run-name", 1, 1.234, 9.0), result("x", 1, 10.5, 2.0)]);
+    let s = summarize(&[
+        result("long-run-name", 1, 1.234, 9.0),
+        result("x", 1, 10.5, 2.0),
+    ]);
     let t = summary_table(&s);
     let lines: Vec<&str> = t.lines().collect();
     assert_eq!(lines.len(), 3);
@@ -108,7 +111,10 @@ fn json_is_a_list_of_runs_with_the_contract_fields() {
 fn csv_round_trips_the_samples() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(csv_file_name("a/b, c", 3));
-    assert_eq!(path.file_name().and_then(|f| f.to_str()), Some("a_b__c-seed3.csv"));
+    assert_eq!(
+        path.file_name().and_then(|f| f.to_str()),
+        Some("a_b__c-seed3.csv")
+    );
     let ss = samples(5);
     write_csv(&path, "a, \"b\"", 3, &ss).expect("writes");
     let text = std::fs::read_to_string(&path).expect("reads");

@@ -1,0 +1,81 @@
+//! `riffle sim`: a discrete-event simulator of the swarm model of paper 002
+//! (the model of the reference simulation: one block per piece, exponential
+//! service times, Poisson arrivals), at scales the lab of real peers cannot
+//! reach. It reads the same experiment files ([`crate::experiment`]) and
+//! produces the same results ([`crate::experiment::report`]).
+//!
+//! The simulator holds no decision logic: which block, whom to serve, at
+//! what rate and whom a peer meets are all answered by riffle-policies
+//! objects (see [`replicate`] for the list). What it adds is the model's
+//! mechanics and one convention where the model and BitTorrent differ:
+//! the publisher is connected to every peer (in the model it sees them
+//! all), while each peer keeps at most `connections` connections, made
+//! with the peers the tracker lists when it arrives, when it first holds a
+//! piece, and every re-announce interval while it has room.
+//!
+//! [`sweep`] runs an experiment's runs over a list of arrival rates
+//! (`riffle sim --sweep-lambda`), to show throughput against lambda up to
+//! saturation next to the paper's formula.
+
+mod peers;
+pub mod replicate;
+mod stats;
+pub mod sweep;
+#[cfg(test)]
+mod tests;
+mod tracker;
+
+use thiserror::Error;
+
+use crate::experiment::report::{Outputs, RunResult, Sample};
+use crate::experiment::{Experiment, RunSpec};
+
+/// Why a simulation stopped.
+#[derive(Debug, Error)]
+pub enum SimError {
+    /// The model's numbers cannot be simulated.
+    #[error("cannot simulate this model: {0}")]
+    Model(String),
+    /// A policy object refused a call the simulator made (a simulator bug).
+    #[error("a policy refused the simulator's call: {0}")]
+    Policy(String),
+}
+
+/// What one replicate produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replicate {
+    /// The figures of the replicate.
+    pub result: RunResult,
+    /// Its time series.
+    pub samples: Vec<Sample>,
+    /// Arrivals the tracker admitted.
+    pub arrivals: u64,
+    /// Arrivals the tracker refused (population cap): lost, as in the model.
+    pub lost_arrivals: u64,
+    /// Events processed (arrivals, upload opportunities, departures).
+    pub events: u64,
+}
+
+/// Simulate one replicate of `spec` with `seed`. Deterministic: the same
+/// spec and seed give the same result.
+pub fn run_replicate(spec: &RunSpec, seed: u64) -> Result<Replicate, SimError> {
+    replicate::Sim::new(spec, seed)?.run()
+}
+
+/// Simulate every run of `exp` with each of its seeds, calling `progress`
+/// after each replicate, and collect the outputs for the report.
+pub fn run_experiment(
+    exp: &Experiment,
+    mut progress: impl FnMut(&RunSpec, &Replicate),
+) -> Result<Outputs, SimError> {
+    let mut out = Outputs::default();
+    for spec in &exp.runs {
+        for &seed in &spec.seeds {
+            let rep = run_replicate(spec, seed)?;
+            progress(spec, &rep);
+            out.results.push(rep.result.clone());
+            out.series.push((spec.name.clone(), seed, rep.samples));
+        }
+    }
+    Ok(out)
+}

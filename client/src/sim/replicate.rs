@@ -1,0 +1,737 @@
+//! One replicate: the event loop of the swarm model.
+//!
+//! The simulator owns only the mechanics of the model: Poisson arrivals,
+//! exponential service times (one block per upload opportunity), the clock,
+//! who is connected to whom and the statistics. Every decision is a call
+//! into riffle-policies:
+//!
+//! - whom an uploader serves: its [`Choker`] (built from the catalog), given
+//!   a [`PeerView`] of each neighbour; per-piece chokers are asked at every
+//!   upload opportunity, others every rechoke interval;
+//! - which block: the receiver's [`PiecePicker`], built with
+//!   `PickerKind::build_split` so requests to seeds follow the publisher's
+//!   block policy;
+//! - at what rate: [`OneClub::rate`] for each peer's piece count;
+//! - whom a peer meets and whether it may join: the tracker [`Registry`]
+//!   (shielding newcomers, population cap), see [`super::tracker`].
+//!
+//! [`Choker`]: riffle_policies::choker::Choker
+//! [`PiecePicker`]: riffle_policies::picker::PiecePicker
+//! [`Registry`]: riffle_policies::tracker::Registry
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use riffle_policies::catalog::ChokerSettings;
+use riffle_policies::choker::{PeerView, Unchoke};
+use riffle_policies::picker::{AvailabilityChange, Received, Remote};
+use riffle_policies::service::OneClub;
+use riffle_policies::tracker::TrackerPolicy;
+use riffle_policies::PeerKey;
+use riffle_protocol::tracker::Event;
+use riffle_protocol::{BlockRef, PieceGeometry, BLOCK_SIZE};
+
+use super::peers::{Peers, SlotSet, PUBLISHER};
+use super::stats::Stats;
+use super::tracker::{Listed, SimTracker};
+use super::{Replicate, SimError};
+use crate::experiment::report::RunResult;
+use crate::experiment::{Arrivals, RunSpec};
+
+/// Rechoke interval of chokers that are not per-piece, in model time units
+/// (10 s in a client; a model time unit is one publisher block time).
+pub const RECHOKE_UNITS: f64 = 10.0;
+
+/// How often a peer with room for more connections asks the tracker for
+/// peers, in model time units, when newcomers are not shielded (with
+/// shielding it is the shield time, so a newcomer the publisher has not
+/// served is listed again as soon as its shield lapses).
+pub const REANNOUNCE_UNITS: f64 = 5.0;
+
+/// Rates are handed to [`OneClub`] in millionths of a block per time unit
+/// (it works in integers).
+const RATE_SCALE: f64 = 1e6;
+
+/// Bytes of one piece (one block per piece, as in the model).
+const PIECE_BYTES: u64 = BLOCK_SIZE as u64;
+
+/// "No slot" in the id -> slot table.
+const GONE: u32 = u32::MAX;
+
+/// A scheduled re-announce.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Timer {
+    /// When (model time).
+    t: f64,
+    /// Whose (slot, checked against `id` when it fires).
+    slot: usize,
+    /// The peer's id, so a timer of a departed peer is ignored.
+    id: u64,
+}
+
+impl Eq for Timer {}
+
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.t.total_cmp(&other.t).then(self.id.cmp(&other.id))
+    }
+}
+
+/// Peers uploading at one rate.
+struct RateClass {
+    /// Rate in blocks per time unit.
+    rate: f64,
+    /// Its rate as [`OneClub`] gave it (the class key).
+    key: u64,
+    /// Its members.
+    members: SlotSet,
+}
+
+/// A fresh, well-mixed seed for policy object `purpose` of peer `id`
+/// (splitmix64 of the replicate seed and both numbers).
+fn sub_seed(seed: u64, id: u64, purpose: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(purpose.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The state of one replicate.
+pub(super) struct Sim<'a> {
+    /// What is simulated.
+    spec: &'a RunSpec,
+    /// The replicate's seed (sub-seeds of every policy object derive from it).
+    seed: u64,
+    /// Model time.
+    t: f64,
+    /// The mechanics' randomness: inter-event times, which event, which
+    /// uploader. Policies have their own seeded generators.
+    rng: StdRng,
+    /// Model time 0.
+    base: Instant,
+    /// Pieces in the torrent.
+    k: u32,
+    /// Piece geometry handed to pickers.
+    geometry: PieceGeometry,
+    /// How peers' chokers are built.
+    choker_settings: ChokerSettings,
+    /// The upload-rate policy (one-club throttling).
+    service: OneClub,
+    /// Every peer and the publisher.
+    peers: Peers,
+    /// id -> slot (GONE once departed).
+    slot_of: Vec<u32>,
+    /// Next peer id (the publisher is 0).
+    next_id: u64,
+    /// The tracker.
+    tracker: SimTracker,
+    /// Upload classes by rate.
+    classes: Vec<RateClass>,
+    /// slot -> index in `classes` (None: no piece to upload).
+    class_of: Vec<Option<usize>>,
+    /// Completed peers still seeding.
+    lingering: SlotSet,
+    /// Re-announces.
+    timers: BinaryHeap<Reverse<Timer>>,
+    /// Re-announce interval (model time).
+    reannounce: f64,
+    /// Peers in the swarm (not the publisher).
+    population: u32,
+    /// Peers one piece short.
+    one_club: u32,
+    /// Statistics.
+    stats: Stats,
+    /// Events processed.
+    events: u64,
+    /// Scratch: views of an uploader's neighbours.
+    views: Vec<PeerView>,
+    /// Scratch: a choker's answer.
+    unchoke: Unchoke,
+    /// Scratch: picked blocks.
+    blocks: Vec<BlockRef>,
+    /// Scratch: end-game cancels (never used with instant delivery).
+    cancels: Vec<PeerKey>,
+    /// Scratch: slots.
+    scratch: Vec<usize>,
+}
+
+impl<'a> Sim<'a> {
+    /// Set up a replicate of `spec` with `seed`: the publisher alone,
+    /// registered with the tracker.
+    pub fn new(spec: &'a RunSpec, seed: u64) -> Result<Self, SimError> {
+        let m = spec.model;
+        let geometry = PieceGeometry::new(m.pieces, BLOCK_SIZE, BLOCK_SIZE)
+            .map_err(|e| SimError::Model(format!("pieces = {}: {e}", m.pieces)))?;
+        let choker_settings = ChokerSettings {
+            slots: 0,
+            rechoke_interval: Duration::from_secs_f64(RECHOKE_UNITS),
+            piece_bytes: PIECE_BYTES,
+        };
+        let to_rate = |r: f64| (r * RATE_SCALE).round().max(1.0) as u64;
+        let service = OneClub {
+            full: Some(to_rate(m.peer_rate)),
+            reduced: m.one_club_rate.map(to_rate),
+        };
+        let reannounce = m.shield_newcomers.unwrap_or(REANNOUNCE_UNITS);
+        let connections = usize::try_from(m.connections).unwrap_or(usize::MAX);
+        let tracker_policy = TrackerPolicy {
+            shield_newcomers: m.shield_newcomers.map(Duration::from_secs_f64),
+            max_peers: m.cap.and_then(|c| usize::try_from(c).ok()),
+            interval: Duration::from_secs_f64(reannounce),
+            min_interval: Duration::from_secs_f64(reannounce / 2.0),
+            // Simulated peers never vanish without `stopped`.
+            peer_expiry: Duration::from_secs_f64(m.duration * 4.0 + 1e6),
+            default_numwant: connections,
+            max_numwant: connections.max(200),
+        };
+        let base = Instant::now();
+        let mut tracker = SimTracker::new(
+            tracker_policy,
+            sub_seed(seed, 0, 3),
+            base,
+            m.pieces,
+            PIECE_BYTES,
+        );
+        let publisher_choker = spec
+            .publisher
+            .seed_choker
+            .build(&choker_settings, sub_seed(seed, 0, 2));
+        let peers = Peers::new(m.pieces, publisher_choker);
+        // The publisher is a seed in the tracker's swarm (never refused).
+        tracker
+            .announce(0.0, 0, m.pieces, Event::Started, 0)
+            .map_err(SimError::Model)?;
+        Ok(Sim {
+            spec,
+            seed,
+            t: 0.0,
+            rng: StdRng::seed_from_u64(sub_seed(seed, 0, 1)),
+            base,
+            k: m.pieces,
+            geometry,
+            choker_settings,
+            service,
+            peers,
+            slot_of: vec![0],
+            next_id: 1,
+            tracker,
+            classes: Vec::new(),
+            class_of: vec![None],
+            lingering: SlotSet::default(),
+            timers: BinaryHeap::new(),
+            reannounce,
+            population: 0,
+            one_club: 0,
+            stats: Stats::new(m.warmup, m.duration),
+            events: 0,
+            views: Vec::new(),
+            unchoke: Unchoke::default(),
+            blocks: Vec::with_capacity(4),
+            cancels: Vec::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Run to the end of the replicate.
+    pub fn run(mut self) -> Result<Replicate, SimError> {
+        let m = self.spec.model;
+        if let Arrivals::Closed { population } = m.arrivals {
+            for _ in 0..population {
+                self.arrive()?;
+            }
+        }
+        let lambda = m.arrival_rate().unwrap_or(0.0);
+        while self.t < m.duration {
+            let rate_peers: f64 = self
+                .classes
+                .iter()
+                .map(|c| c.rate * c.members.len() as f64)
+                .sum();
+            let rate_linger = if m.linger > 0.0 {
+                self.lingering.len() as f64 / m.linger
+            } else {
+                0.0
+            };
+            let total = lambda + m.publisher_rate + rate_peers + rate_linger;
+            let u: f64 = self.rng.gen();
+            let dt = -(1.0 - u).ln() / total;
+            let next = self.t + dt;
+            if let Some(Reverse(timer)) = self.timers.peek().copied() {
+                if timer.t <= next && timer.t < m.duration {
+                    self.timers.pop();
+                    self.advance(timer.t);
+                    self.on_timer(timer)?;
+                    continue;
+                }
+            }
+            if next >= m.duration {
+                self.advance(m.duration);
+                break;
+            }
+            self.advance(next);
+            self.events += 1;
+            let mut x = self.rng.gen::<f64>() * total;
+            if x < lambda {
+                self.arrive()?;
+                continue;
+            }
+            x -= lambda;
+            if x < m.publisher_rate {
+                self.upload(PUBLISHER)?;
+                continue;
+            }
+            x -= m.publisher_rate;
+            if x < rate_peers {
+                if let Some(up) = self.draw_uploader(x) {
+                    self.upload(up)?;
+                }
+                continue;
+            }
+            let n = self.lingering.len();
+            if n > 0 {
+                if let Some(slot) = self.lingering.get(self.rng.gen_range(0..n)) {
+                    self.depart(slot)?;
+                }
+            }
+        }
+        Ok(self.finish())
+    }
+
+    /// The uploader for offset `x` in `[0, sum of class rates)`: a class
+    /// in proportion to its total rate, then a member uniformly.
+    fn draw_uploader(&mut self, mut x: f64) -> Option<usize> {
+        for c in &self.classes {
+            let w = c.rate * c.members.len() as f64;
+            if x < w {
+                let i = ((x / c.rate) as usize).min(c.members.len().saturating_sub(1));
+                return c.members.get(i);
+            }
+            x -= w;
+        }
+        // Rounding at the very top: the last non-empty class.
+        let c = self.classes.iter().rev().find(|c| c.members.len() > 0)?;
+        c.members.get(self.rng.gen_range(0..c.members.len()))
+    }
+
+    /// Let time run to `t` (statistics integrate the state held meanwhile).
+    fn advance(&mut self, t: f64) {
+        self.stats
+            .advance(self.t, t, self.population, self.one_club);
+        self.t = t;
+    }
+
+    fn instant(&self) -> Instant {
+        self.base + Duration::from_secs_f64(self.t)
+    }
+
+    /// The connection cap of peers.
+    fn cap_links(&self) -> usize {
+        usize::try_from(self.spec.model.connections).unwrap_or(usize::MAX)
+    }
+
+    /// Room for more connections at `slot`.
+    fn room(&self, slot: usize) -> usize {
+        self.cap_links()
+            .saturating_sub(self.peers.links[slot].len())
+    }
+
+    /// A Poisson arrival (or a closed system's replacement): ask the
+    /// tracker; if admitted, join with a picker and a choker from the
+    /// catalog and connect to the publisher and to the peers listed.
+    fn arrive(&mut self) -> Result<(), SimError> {
+        let id = self.next_id;
+        let numwant = self.cap_links().saturating_sub(1).max(1);
+        let listed = match self
+            .tracker
+            .announce(self.t, id, 0, Event::Started, numwant)
+        {
+            Ok(l) => l,
+            Err(_) => {
+                self.stats.lost_arrivals += 1;
+                return Ok(());
+            }
+        };
+        self.next_id += 1;
+        self.stats.arrivals += 1;
+        let pol = self.spec.peers;
+        let picker = pol.picker.build_split(
+            self.spec.publisher.picker,
+            self.geometry,
+            sub_seed(self.seed, id, 1),
+        );
+        let choker = pol
+            .choker
+            .build(&self.choker_settings, sub_seed(self.seed, id, 2));
+        let slot = self.peers.allocate(id, self.t, Some(picker), choker);
+        if self.class_of.len() <= slot {
+            self.class_of.resize(slot + 1, None);
+        }
+        self.class_of[slot] = None;
+        let idx = usize::try_from(id).map_err(|_| SimError::Model("too many peers".into()))?;
+        if self.slot_of.len() <= idx {
+            self.slot_of.resize(idx + 1, GONE);
+        }
+        self.slot_of[idx] = u32::try_from(slot).unwrap_or(GONE);
+        self.population += 1;
+        // The publisher is every peer's neighbour (it accepts every
+        // connection and, in the model, sees every peer).
+        self.peers.connect(slot, PUBLISHER, self.t);
+        self.connect_listed(slot, &listed);
+        self.schedule_announce(slot);
+        Ok(())
+    }
+
+    /// Connect `slot` to the listed peers that both have room.
+    fn connect_listed(&mut self, slot: usize, listed: &[Listed]) {
+        let cap = self.cap_links();
+        for l in listed {
+            if self.peers.links[slot].len() >= cap {
+                break;
+            }
+            let Some(&s) = usize::try_from(l.id).ok().and_then(|i| self.slot_of.get(i)) else {
+                continue;
+            };
+            if s == GONE {
+                continue;
+            }
+            let other = s as usize;
+            if other == slot
+                || other == PUBLISHER
+                || self.peers.links[other].len() >= cap
+                || self.peers.connected(slot, other)
+            {
+                continue;
+            }
+            self.peers.connect(slot, other, self.t);
+        }
+    }
+
+    /// Re-announce later if `slot` has room for more connections and no
+    /// announce is scheduled yet.
+    fn schedule_announce(&mut self, slot: usize) {
+        if slot == PUBLISHER || self.peers.announce_pending[slot] || self.room(slot) == 0 {
+            return;
+        }
+        self.peers.announce_pending[slot] = true;
+        // A hair past the interval, so a shield of exactly that length has
+        // lapsed when the tracker looks.
+        let t = self.t + self.reannounce * (1.0 + 1e-9) + 1e-9;
+        self.timers.push(Reverse(Timer {
+            t,
+            slot,
+            id: self.peers.ids[slot],
+        }));
+    }
+
+    /// A regular announce of a peer with room: connect to whom the tracker
+    /// lists.
+    fn on_timer(&mut self, timer: Timer) -> Result<(), SimError> {
+        let live = self.peers.alive.get(timer.slot).copied().unwrap_or(false)
+            && self.peers.ids[timer.slot] == timer.id;
+        if !live {
+            return Ok(());
+        }
+        self.peers.announce_pending[timer.slot] = false;
+        self.announce(timer.slot);
+        self.schedule_announce(timer.slot);
+        Ok(())
+    }
+
+    /// Announce `slot` now (no event) and connect to whom it is given.
+    fn announce(&mut self, slot: usize) {
+        let room = self.room(slot);
+        if room == 0 {
+            return;
+        }
+        let id = self.peers.ids[slot];
+        let have = self.peers.counts[slot];
+        if let Ok(listed) = self.tracker.announce(self.t, id, have, Event::None, room) {
+            self.connect_listed(slot, &listed);
+        }
+    }
+
+    /// An upload opportunity of `up`: its choker decides whom, the
+    /// receiver's picker decides which block; the block arrives at once
+    /// (the exponential service time has just elapsed).
+    fn upload(&mut self, up: usize) -> Result<(), SimError> {
+        if self.peers.links[up].len() == 0 {
+            return Ok(());
+        }
+        let per_piece = self.peers.chokers[up]
+            .as_ref()
+            .is_some_and(|c| c.per_piece());
+        if per_piece || self.t >= self.peers.next_rechoke[up] {
+            self.rechoke(up);
+            if !per_piece {
+                self.peers.next_rechoke[up] = self.t + RECHOKE_UNITS;
+            }
+        }
+        // Serve the unchoked peer that wants a piece of ours and got least
+        // since its unchoke (bandwidth shared among unchoked peers).
+        let mut best: Option<(usize, u64)> = None;
+        for (pos, l) in self.peers.links[up].list.iter().enumerate() {
+            if l.unchoked_since.is_none() {
+                continue;
+            }
+            let n = l.slot as usize;
+            if !self.peers.wants(n, up) {
+                continue;
+            }
+            if best.is_none_or(|(_, s)| l.sent_since_unchoke < s) {
+                best = Some((pos, l.sent_since_unchoke));
+            }
+        }
+        let Some((pos, _)) = best else {
+            return Ok(()); // the slot goes unused for this piece time
+        };
+        let to = self.peers.links[up].list[pos].slot as usize;
+        let up_key = PeerKey(self.peers.ids[up]);
+        self.blocks.clear();
+        let picked = {
+            let Peers {
+                pickers, bitfields, ..
+            } = &mut self.peers;
+            let Some(picker) = pickers[to].as_mut() else {
+                return Ok(());
+            };
+            let remote = Remote {
+                peer: up_key,
+                has: &bitfields[up],
+                snubbed: false,
+            };
+            if picker.pick(remote, 1, &mut self.blocks) == 0 {
+                None
+            } else {
+                let block = self.blocks[0];
+                self.cancels.clear();
+                match picker.block_received(up_key, block, &mut self.cancels) {
+                    Ok(Received::PieceComplete) => {
+                        picker
+                            .piece_passed(block.piece)
+                            .map_err(|e| SimError::Policy(e.to_string()))?;
+                        Some(block.piece.get())
+                    }
+                    Ok(_) => None,
+                    Err(e) => return Err(SimError::Policy(e.to_string())),
+                }
+            }
+        };
+        let Some(piece) = picked else {
+            return Ok(());
+        };
+        {
+            let link = &mut self.peers.links[up].list[pos];
+            link.sent += 1;
+            link.sent_since_unchoke += PIECE_BYTES;
+        }
+        if let Some(p) = self.peers.links[to].find(up) {
+            self.peers.links[to].list[p].got += 1;
+        }
+        self.stats.block_sent(up == PUBLISHER);
+        self.deliver(to, piece)
+    }
+
+    /// Ask `up`'s choker whom to unchoke, from views of its neighbours,
+    /// and record the answer on the links.
+    fn rechoke(&mut self, up: usize) {
+        let now = self.instant();
+        let t = self.t;
+        let k = self.k;
+        self.views.clear();
+        for l in &self.peers.links[up].list {
+            let n = l.slot as usize;
+            let wants = self.peers.wants(n, up);
+            let age = (t - l.connected_at).max(1.0);
+            let per_sec = |blocks: u64| (blocks as f64 * PIECE_BYTES as f64 / age) as u64;
+            self.views.push(PeerView {
+                key: PeerKey(self.peers.ids[n]),
+                interested: wants,
+                wants_ours: wants,
+                download_rate: per_sec(l.got),
+                upload_rate: per_sec(l.sent),
+                pieces: self.peers.counts[n],
+                total_pieces: k,
+                connected_at: self.base + Duration::from_secs_f64(l.connected_at),
+                unchoked_since: l
+                    .unchoked_since
+                    .map(|s| self.base + Duration::from_secs_f64(s)),
+                sent_since_unchoke: l.sent_since_unchoke,
+                snubbed: false,
+                is_seed: self.peers.counts[n] == k,
+            });
+        }
+        if let Some(choker) = self.peers.chokers[up].as_mut() {
+            choker.rechoke(now, &self.views, &mut self.unchoke);
+        } else {
+            self.unchoke.clear();
+        }
+        let ids = &self.peers.ids;
+        for l in &mut self.peers.links[up].list {
+            let key = PeerKey(ids[l.slot as usize]);
+            if self.unchoke.contains(key) {
+                if l.unchoked_since.is_none() {
+                    l.unchoked_since = Some(t);
+                    l.sent_since_unchoke = 0;
+                }
+            } else {
+                l.unchoked_since = None;
+                l.sent_since_unchoke = 0;
+            }
+        }
+    }
+
+    /// `to` now holds `piece`: its neighbours' pickers hear a HAVE, its
+    /// upload rate follows the service policy, and it completes or
+    /// announces its first progress.
+    fn deliver(&mut self, to: usize, piece: u32) -> Result<(), SimError> {
+        let old = self.peers.counts[to];
+        if !self.peers.set_piece(to, piece) {
+            return Ok(());
+        }
+        let new = old + 1;
+        {
+            let Peers { pickers, links, .. } = &mut self.peers;
+            let index = riffle_protocol::PieceIndex::new(piece);
+            for l in &links[to].list {
+                if let Some(p) = pickers[l.slot as usize].as_mut() {
+                    p.on_availability(AvailabilityChange::Have(index));
+                }
+            }
+        }
+        if OneClub::in_club(old, self.k) {
+            self.one_club -= 1;
+        }
+        if OneClub::in_club(new, self.k) {
+            self.one_club += 1;
+        }
+        self.set_class(to);
+        if new == self.k {
+            return self.complete(to);
+        }
+        if old == 0 {
+            // First progress: tell the tracker (this ends shielding) and
+            // meet the peers it now lists.
+            self.announce(to);
+        }
+        Ok(())
+    }
+
+    /// Put `slot` in the upload class of the rate the service policy gives
+    /// its piece count (none while it holds nothing).
+    fn set_class(&mut self, slot: usize) {
+        let have = self.peers.counts[slot];
+        let want = if have == 0 || !self.peers.alive[slot] {
+            None
+        } else {
+            let key = self
+                .service
+                .rate(have, self.k)
+                .or(self.service.full)
+                .unwrap_or(1);
+            Some(match self.classes.iter().position(|c| c.key == key) {
+                Some(i) => i,
+                None => {
+                    self.classes.push(RateClass {
+                        rate: key as f64 / RATE_SCALE,
+                        key,
+                        members: SlotSet::default(),
+                    });
+                    self.classes.len() - 1
+                }
+            })
+        };
+        let cur = self.class_of[slot];
+        if cur == want {
+            return;
+        }
+        if let Some(c) = cur {
+            self.classes[c].members.remove(slot);
+        }
+        if let Some(c) = want {
+            self.classes[c].members.insert(slot);
+        }
+        self.class_of[slot] = want;
+    }
+
+    /// `slot` holds every piece: count the download, then linger or leave.
+    fn complete(&mut self, slot: usize) -> Result<(), SimError> {
+        self.stats.completion(self.t, self.peers.arrived[slot]);
+        if self.spec.model.linger > 0.0 {
+            let id = self.peers.ids[slot];
+            let _ = self
+                .tracker
+                .announce(self.t, id, self.k, Event::Completed, 0);
+            self.lingering.insert(slot);
+            Ok(())
+        } else {
+            self.depart(slot)
+        }
+    }
+
+    /// `slot` leaves: `stopped` to the tracker, its neighbours lose it (and
+    /// look for new peers), and in a closed system a newcomer replaces it.
+    fn depart(&mut self, slot: usize) -> Result<(), SimError> {
+        let id = self.peers.ids[slot];
+        let _ = self
+            .tracker
+            .announce(self.t, id, self.peers.counts[slot], Event::Stopped, 0);
+        if OneClub::in_club(self.peers.counts[slot], self.k) {
+            self.one_club -= 1;
+        }
+        if let Some(c) = self.class_of[slot].take() {
+            self.classes[c].members.remove(slot);
+        }
+        self.lingering.remove(slot);
+        self.population -= 1;
+        let mut former = std::mem::take(&mut self.scratch);
+        self.peers.disconnect_all(slot, &mut former);
+        if let Some(e) = usize::try_from(id)
+            .ok()
+            .and_then(|i| self.slot_of.get_mut(i))
+        {
+            *e = GONE;
+        }
+        self.peers.release(slot);
+        for &n in &former {
+            self.schedule_announce(n);
+        }
+        self.scratch = former;
+        if matches!(self.spec.model.arrivals, Arrivals::Closed { .. }) {
+            self.arrive()?;
+        }
+        Ok(())
+    }
+
+    /// The replicate's result and time series.
+    fn finish(self) -> Replicate {
+        let m = self.spec.model;
+        let s = self.stats;
+        Replicate {
+            result: RunResult {
+                name: self.spec.name.clone(),
+                seed: self.seed,
+                policies: self.spec.policies(),
+                throughput_u: s.throughput() / m.publisher_rate,
+                mean_download_time: s.mean_download_time(),
+                one_club_peak: s.one_club_peak,
+                population_mean: s.population_mean(),
+                completions: s.completions,
+            },
+            lost_arrivals: s.lost_arrivals,
+            arrivals: s.arrivals,
+            events: self.events,
+            samples: s.samples,
+        }
+    }
+}
