@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod experiment;
+pub mod lab;
 pub mod sim;
 pub mod tracker;
 pub mod tracker_server;

@@ -34,6 +34,9 @@ enum Command {
     /// Run a local swarm on 127.0.0.1 (a capped seeder and a few leechers,
     /// real sessions over TCP) and show what happens.
     Demo(commands::demo::DemoArgs),
+    /// Run a swarm of real riffle peers on 127.0.0.1 from an experiment
+    /// file or a preset and report what each policy does.
+    Lab(commands::lab::LabArgs),
     /// Simulate an experiment (discrete events, riffle's own policy
     /// objects) at scales the lab cannot reach; --sweep for throughput
     /// against the arrival rate.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Download(args) => commands::download::run_download(args),
         Command::Seed(args) => commands::seed::run_seed(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Lab(args) => commands::lab::run(args),
         Command::Sim(args) => commands::sim::run(args),
     };
     match result {

@@ -4,6 +4,7 @@ pub mod create;
 pub mod demo;
 pub mod download;
 pub mod info;
+pub mod lab;
 pub mod policy_flags;
 pub mod run;
 pub mod seed;

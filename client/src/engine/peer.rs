@@ -249,8 +249,11 @@ impl PeerTask {
         loop {
             let now = Instant::now();
             self.pump(io, now)?;
+            // Report at least once a piece (at most 1 MiB): a per-piece
+            // choker decides again as soon as a piece has gone.
+            let every = u64::from(self.links.shared.geometry.piece_length()).min(1 << 20);
             if io.uploaded_unreported > 0
-                && (io.uploaded_unreported >= 1 << 20 || io.uploads.is_empty())
+                && (io.uploaded_unreported >= every || io.uploads.is_empty())
             {
                 io.events.push(PeerEvent::Uploaded(io.uploaded_unreported));
                 io.uploaded_unreported = 0;

@@ -1,0 +1,91 @@
+//! The swarm lab: runs an experiment's runs with real riffle peers.
+//!
+//! Every lab peer is a full [`crate::engine::Session`] — its own listener
+//! on 127.0.0.1, storage in a temporary directory, the wire protocol over
+//! TCP, governor buckets at the model's rates — announcing to the lab's
+//! own [`crate::tracker_server::TrackerServer`]. The lab only starts, stops
+//! and observes them (`replicate.rs`). Time runs faster than in a client:
+//! one model time unit (one publisher block time, 1/U) lasts
+//! `time_unit_ms` of wall time and counts as one second of protocol time,
+//! so rechoke, optimistic-unchoke, announce and request timers all scale
+//! with it ([`crate::engine::SessionConfig::with_time_scale`]).
+//!
+//! Results use the same [`crate::experiment::report`] types as `riffle
+//! sim`, so the two can be compared run for run.
+
+mod payload;
+mod replicate;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::experiment::report::{Outputs, RunResult, Sample};
+use crate::experiment::{Experiment, RunSpec};
+
+/// Progress of an experiment, for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Replicates finished.
+    pub done: usize,
+    /// Replicates in all.
+    pub total: usize,
+    /// Model time reached in the current replicate.
+    pub t: f64,
+    /// Its duration.
+    pub duration: f64,
+}
+
+/// Run one replicate of `spec` with `seed`, in a fresh temporary
+/// directory under `work` (removed afterwards).
+pub async fn run_replicate(
+    spec: &RunSpec,
+    seed: u64,
+    work: &Path,
+    tick: impl FnMut(f64),
+) -> Result<(RunResult, Vec<Sample>)> {
+    let dir = tempfile::Builder::new()
+        .prefix("riffle-lab-")
+        .tempdir_in(work)
+        .with_context(|| format!("cannot create a directory in {}", work.display()))?;
+    replicate::run(spec, seed, dir.path(), tick)
+        .await
+        .with_context(|| format!("run {} seed {seed}", spec.name))
+}
+
+/// Run every replicate of `experiment` one after the other; `progress` is
+/// called as time passes.
+pub async fn run_experiment(
+    experiment: &Experiment,
+    work: &Path,
+    mut progress: impl FnMut(Progress),
+) -> Result<Outputs> {
+    let total: usize = experiment.runs.iter().map(|r| r.seeds.len()).sum();
+    let mut outputs = Outputs::default();
+    let mut done = 0;
+    for spec in &experiment.runs {
+        for &seed in &spec.seeds {
+            let duration = spec.model.duration;
+            let (result, samples) = run_replicate(spec, seed, work, |t| {
+                progress(Progress {
+                    done,
+                    total,
+                    t,
+                    duration,
+                })
+            })
+            .await?;
+            tracing::info!(
+                run = %spec.name,
+                seed,
+                throughput_u = result.throughput_u,
+                completions = result.completions,
+                "replicate done"
+            );
+            outputs.results.push(result);
+            outputs.series.push((spec.name.clone(), seed, samples));
+            done += 1;
+        }
+    }
+    Ok(outputs)
+}

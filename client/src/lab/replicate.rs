@@ -1,0 +1,510 @@
+//! One replicate of one run: a tracker, a publisher and arriving peers,
+//! each peer a full [`Session`] on 127.0.0.1, for the run's duration.
+//!
+//! The lab only starts, stops and observes sessions: arrivals follow a
+//! Poisson process in model time (or keep a closed population), an
+//! arrival that finds the swarm at its cap is lost (as in the model;
+//! the lab makes that admission decision itself instead of starting a
+//! session only to have the tracker refuse it), a peer leaves when its
+//! download completes (or lingers for an exponential time), and every
+//! model time unit the lab samples who is present, who is one piece short
+//! and how fast each role uploads.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use riffle_policies::tracker::TrackerPolicy;
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::BLOCK_SIZE;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::engine::{Policies, Session, SessionConfig, TorrentOptions, TorrentStatus};
+use crate::experiment::report::{RunResult, Sample};
+use crate::experiment::{Arrivals, RunSpec};
+use crate::tracker_server::{TrackerConfig, TrackerServer};
+
+/// What a peer's task tells the lab.
+enum PeerNews {
+    /// The session runs; here are its snapshots.
+    Started(u64, watch::Receiver<TorrentStatus>),
+    /// Its download completed (verified) at this instant.
+    Completed(u64, Instant),
+    /// It left the swarm.
+    Left(u64),
+    /// It could not start or failed.
+    Failed(u64, String),
+}
+
+/// A present peer as the lab sees it.
+struct Present {
+    /// When it arrived, in model time.
+    arrived: f64,
+    /// Its snapshots, once started.
+    status: Option<watch::Receiver<TorrentStatus>>,
+    /// Bytes it had uploaded at the previous sample.
+    uploaded_seen: u64,
+    /// It completed (and lingers, or is leaving).
+    completed: bool,
+}
+
+/// The clock of a replicate: model time from wall time.
+#[derive(Clone, Copy)]
+struct Clock {
+    start: Instant,
+    unit: Duration,
+}
+
+impl Clock {
+    fn model(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.start).as_secs_f64() / self.unit.as_secs_f64()
+    }
+
+    fn wall(&self, model: f64) -> Instant {
+        self.start + self.unit.mul_f64(model.max(0.0))
+    }
+}
+
+/// Everything a replicate needs that does not change while it runs.
+struct Setup {
+    spec: RunSpec,
+    meta: Arc<Metainfo>,
+    unit: Duration,
+    /// Protocol-time speed-up: one model time unit is one protocol second.
+    time_scale: f64,
+    dir: PathBuf,
+    /// Turns true when the replicate is over: every peer leaves.
+    stop: watch::Receiver<bool>,
+}
+
+impl Setup {
+    /// Bytes per second of `blocks_per_unit` blocks per model time unit.
+    fn bytes_per_sec(&self, blocks_per_unit: f64) -> u64 {
+        (blocks_per_unit * f64::from(BLOCK_SIZE) / self.unit.as_secs_f64()).round() as u64
+    }
+
+    fn session_config(&self, upload_blocks_per_unit: f64) -> SessionConfig {
+        let mut c = SessionConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen_fallback: false,
+            max_upload_rate: self.bytes_per_sec(upload_blocks_per_unit),
+            burst_bytes: BLOCK_SIZE,
+            hash_workers: 1,
+            stop_announce_timeout: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(2),
+            ..SessionConfig::default()
+        }
+        .with_time_scale(self.time_scale);
+        // Early announces (a newcomer's first piece, a lonely peer) may
+        // come one model time unit apart.
+        c.announce.min_interval = Duration::from_secs(1);
+        c.announce.numwant = self.spec.model.connections.max(1);
+        c.announce.shuffle_tiers = false;
+        c
+    }
+}
+
+/// Run one replicate of `spec` with random seed `seed` in `dir`; `tick` is
+/// called with the model time after every sample.
+pub async fn run(
+    spec: &RunSpec,
+    seed: u64,
+    dir: &Path,
+    mut tick: impl FnMut(f64),
+) -> Result<(RunResult, Vec<Sample>)> {
+    let model = spec.model;
+    let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
+    let time_scale = 1.0 / unit.as_secs_f64();
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    let tracker = TrackerServer::start(TrackerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        time_scale,
+        seed: rng.gen(),
+        policy: TrackerPolicy {
+            shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
+            max_peers: None,
+            interval: unit.mul_f64(5.0),
+            min_interval: unit,
+            peer_expiry: unit.mul_f64(30.0),
+            default_numwant: model.connections as usize,
+            max_numwant: (model.connections as usize).max(200),
+        },
+    })
+    .await
+    .context("cannot start the lab's tracker")?;
+    let meta = super::payload::make(
+        &dir.join("publisher"),
+        model.pieces,
+        seed,
+        &tracker.announce_url(),
+    )?;
+    let (stop_tx, stop) = watch::channel(false);
+    let setup = Arc::new(Setup {
+        spec: spec.clone(),
+        meta: Arc::new(meta),
+        unit,
+        time_scale,
+        dir: dir.to_path_buf(),
+        stop,
+    });
+
+    // The publisher: a seed from the start, at rate U.
+    let publisher = Session::start(setup.session_config(model.publisher_rate))
+        .await
+        .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;
+    let mut options = TorrentOptions::new(dir.join("publisher"));
+    options.seed = true;
+    options.require_complete = true;
+    options.durable = false;
+    options.max_peers = model.cap.map_or(1000, |c| c as usize + 10).min(2000);
+    options.policies = Policies {
+        seed_choker: spec.publisher.seed_choker,
+        random_seed: Some(rng.gen()),
+        ..Policies::default()
+    };
+    let publisher_handle = publisher
+        .add_torrent((*setup.meta).clone(), options)
+        .map_err(|e| anyhow!("cannot add the lab torrent to the publisher: {e}"))?;
+    let publisher_status = publisher_handle.status();
+    wait_ready(&publisher_status).await?;
+
+    let clock = Clock {
+        start: Instant::now(),
+        unit,
+    };
+    let (news_tx, mut news_rx) = mpsc::channel::<PeerNews>(1024);
+    let mut present: HashMap<u64, Present> = HashMap::new();
+    let mut next_id = 0u64;
+    let mut samples = Vec::new();
+    let mut completions: Vec<(f64, f64)> = Vec::new(); // (completed at, download time)
+    let mut departures = 0u64;
+    let mut publisher_seen = 0u64;
+    let mut failures: Vec<String> = Vec::new();
+    let mut next_sample = 1.0f64;
+    let mut next_arrival = match model.arrivals {
+        Arrivals::Open { rate } => exp(&mut rng, rate),
+        Arrivals::Closed { .. } => f64::INFINITY,
+    };
+    if let Arrivals::Closed { population } = model.arrivals {
+        for _ in 0..population {
+            arrive(&setup, &mut rng, &mut next_id, &mut present, 0.0, &news_tx);
+        }
+    }
+    loop {
+        let now_model = clock.model(Instant::now());
+        if now_model >= model.duration {
+            break;
+        }
+        let wake = next_arrival.min(next_sample).min(model.duration);
+        tokio::select! {
+            news = news_rx.recv() => {
+                let Some(news) = news else { break };
+                match news {
+                    PeerNews::Started(id, rx) => {
+                        if let Some(p) = present.get_mut(&id) {
+                            p.status = Some(rx);
+                        }
+                    }
+                    PeerNews::Completed(id, at) => {
+                        if let Some(p) = present.get_mut(&id) {
+                            if !p.completed {
+                                p.completed = true;
+                                departures += 1;
+                                let t = clock.model(at);
+                                completions.push((t, t - p.arrived));
+                            }
+                        }
+                        if let Arrivals::Closed { .. } = model.arrivals {
+                            let t = clock.model(Instant::now());
+                            arrive(&setup, &mut rng, &mut next_id, &mut present, t, &news_tx);
+                        }
+                    }
+                    PeerNews::Left(id) => {
+                        present.remove(&id);
+                    }
+                    PeerNews::Failed(id, e) => {
+                        present.remove(&id);
+                        if failures.len() < 5 {
+                            failures.push(e);
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(clock.wall(wake)) => {
+                let t = clock.model(Instant::now());
+                if t >= next_arrival {
+                    let rate = model.arrival_rate().unwrap_or(0.0);
+                    next_arrival = t + exp(&mut rng, rate);
+                    let full = model.cap.is_some_and(|c| present.len() >= c as usize);
+                    if !full {
+                        arrive(&setup, &mut rng, &mut next_id, &mut present, t, &news_tx);
+                    }
+                }
+                if t >= next_sample {
+                    let elapsed = t - (next_sample - 1.0);
+                    next_sample += 1.0;
+                    let s = sample(&setup, t, elapsed, &mut present, departures,
+                        &publisher_status, &mut publisher_seen);
+                    samples.push(s);
+                    tick(t);
+                }
+            }
+        }
+    }
+    drop(news_tx);
+    // Everyone leaves; the samples taken so far are the result.
+    let _ = stop_tx.send(true);
+    publisher.shutdown().await;
+    publisher_handle.join().await;
+    tracker.shutdown().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !present.is_empty() && Instant::now() < deadline {
+        match tokio::time::timeout_at(deadline, news_rx.recv()).await {
+            Ok(Some(PeerNews::Left(id))) | Ok(Some(PeerNews::Failed(id, _))) => {
+                present.remove(&id);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if completions.is_empty() && !failures.is_empty() {
+        return Err(anyhow!("lab peers failed: {}", failures.join("; ")));
+    }
+    Ok((result(spec, seed, &samples, &completions), samples))
+}
+
+/// An exponential draw with `rate` (infinite when the rate is 0).
+fn exp(rng: &mut StdRng, rate: f64) -> f64 {
+    if rate <= 0.0 {
+        return f64::INFINITY;
+    }
+    let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+    -u.ln() / rate
+}
+
+/// Wait until the publisher has checked its data.
+async fn wait_ready(status: &watch::Receiver<TorrentStatus>) -> Result<()> {
+    let mut rx = status.clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        {
+            let st = rx.borrow_and_update();
+            if let crate::engine::TorrentState::Failed(e) = &st.state {
+                return Err(anyhow!("the publisher failed: {e}"));
+            }
+            if st.is_complete() {
+                return Ok(());
+            }
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            return Err(anyhow!("the publisher did not become ready"));
+        }
+    }
+}
+
+/// A new peer arrives at model time `t`.
+fn arrive(
+    setup: &Arc<Setup>,
+    rng: &mut StdRng,
+    next_id: &mut u64,
+    present: &mut HashMap<u64, Present>,
+    t: f64,
+    news: &mpsc::Sender<PeerNews>,
+) {
+    let id = *next_id;
+    *next_id += 1;
+    present.insert(
+        id,
+        Present {
+            arrived: t,
+            status: None,
+            uploaded_seen: 0,
+            completed: false,
+        },
+    );
+    let linger = if setup.spec.model.linger > 0.0 {
+        Some(setup.unit.mul_f64(exp(rng, 1.0 / setup.spec.model.linger)))
+    } else {
+        None
+    };
+    let random_seed = rng.gen();
+    tokio::spawn(peer_life(
+        setup.clone(),
+        id,
+        linger,
+        random_seed,
+        news.clone(),
+    ));
+}
+
+/// One peer from arrival to departure.
+async fn peer_life(
+    setup: Arc<Setup>,
+    id: u64,
+    linger: Option<Duration>,
+    random_seed: u64,
+    news: mpsc::Sender<PeerNews>,
+) {
+    let spec = &setup.spec;
+    let model = spec.model;
+    let dir = setup.dir.join(format!("peer-{id}"));
+    let mut config = setup.session_config(model.peer_rate);
+    config.max_upload_rate = setup.bytes_per_sec(model.peer_rate);
+    let session = match Session::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = news.send(PeerNews::Failed(id, e.to_string())).await;
+            return;
+        }
+    };
+    let mut options = TorrentOptions::new(&dir);
+    options.seed = linger.is_some();
+    options.durable = false;
+    options.max_peers = model.connections as usize;
+    options.policies = Policies {
+        picker: spec.peers.picker,
+        seed_picker: Some(spec.publisher.picker),
+        choker: spec.peers.choker,
+        seed_choker: spec.publisher.seed_choker,
+        one_club_rate: model
+            .one_club_rate
+            .map_or(0, |r| setup.bytes_per_sec(r).max(1)),
+        random_seed: Some(random_seed),
+        ..Policies::default()
+    };
+    let handle = match session.add_torrent((*setup.meta).clone(), options) {
+        Ok(h) => h,
+        Err(e) => {
+            session.shutdown().await;
+            let _ = news.send(PeerNews::Failed(id, e.to_string())).await;
+            return;
+        }
+    };
+    let mut rx = handle.status();
+    let mut stop = setup.stop.clone();
+    if news.send(PeerNews::Started(id, rx.clone())).await.is_err() {
+        session.shutdown().await;
+        return;
+    }
+    // Until complete, or until the lab is over (the channel closes).
+    let completed = loop {
+        let failed = {
+            let st = rx.borrow_and_update();
+            if st.is_complete() && st.state != crate::engine::TorrentState::Checking {
+                break true;
+            }
+            match &st.state {
+                crate::engine::TorrentState::Failed(e) => Some(e.clone()),
+                _ => None,
+            }
+        };
+        if let Some(e) = failed {
+            let _ = news.send(PeerNews::Failed(id, e)).await;
+            session.shutdown().await;
+            return;
+        }
+        if *stop.borrow() {
+            break false;
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { break false },
+            _ = stop.changed() => {}
+        }
+    };
+    if completed {
+        let _ = news.send(PeerNews::Completed(id, Instant::now())).await;
+        if let Some(l) = linger {
+            tokio::select! {
+                _ = tokio::time::sleep(l) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        }
+    }
+    session.shutdown().await;
+    handle.join().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = news.send(PeerNews::Left(id)).await;
+}
+
+/// One row of the time series at model time `t`, `elapsed` time units
+/// after the previous one.
+fn sample(
+    setup: &Setup,
+    t: f64,
+    elapsed: f64,
+    present: &mut HashMap<u64, Present>,
+    departures: u64,
+    publisher: &watch::Receiver<TorrentStatus>,
+    publisher_seen: &mut u64,
+) -> Sample {
+    let block = f64::from(BLOCK_SIZE);
+    let u = setup.spec.model.publisher_rate;
+    let elapsed = elapsed.max(1e-9);
+    let mut population = 0u32;
+    let mut one_club = 0u32;
+    let mut peer_bytes = 0u64;
+    for p in present.values_mut() {
+        population += 1;
+        let Some(rx) = &p.status else { continue };
+        let st = rx.borrow();
+        if st.one_club && !p.completed {
+            one_club += 1;
+        }
+        peer_bytes += st.uploaded.saturating_sub(p.uploaded_seen);
+        p.uploaded_seen = st.uploaded;
+    }
+    let pub_now = publisher.borrow().uploaded;
+    let pub_bytes = pub_now.saturating_sub(*publisher_seen);
+    *publisher_seen = pub_now;
+    Sample {
+        t,
+        population,
+        one_club,
+        departures,
+        publisher_rate: pub_bytes as f64 / block / elapsed / u,
+        peer_rate: peer_bytes as f64 / block / elapsed / u,
+    }
+}
+
+/// The replicate's figures from its samples and completions.
+fn result(spec: &RunSpec, seed: u64, samples: &[Sample], completions: &[(f64, f64)]) -> RunResult {
+    let model = spec.model;
+    let measured: Vec<&(f64, f64)> = completions
+        .iter()
+        .filter(|(at, _)| *at >= model.warmup)
+        .collect();
+    let window = model.measured_time().max(1e-9);
+    let throughput_u = measured.len() as f64 / window / model.publisher_rate;
+    let mean_download_time = if measured.is_empty() {
+        f64::NAN
+    } else {
+        measured.iter().map(|(_, d)| d).sum::<f64>() / measured.len() as f64
+    };
+    let after: Vec<&Sample> = samples.iter().filter(|s| s.t >= model.warmup).collect();
+    let one_club_peak = after.iter().map(|s| s.one_club).max().unwrap_or(0);
+    let population_mean = if after.is_empty() {
+        0.0
+    } else {
+        after.iter().map(|s| f64::from(s.population)).sum::<f64>() / after.len() as f64
+    };
+    RunResult {
+        name: spec.name.clone(),
+        seed,
+        policies: spec.policies(),
+        throughput_u,
+        mean_download_time,
+        one_club_peak,
+        population_mean,
+        completions: measured.len() as u64,
+    }
+}
