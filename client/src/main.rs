@@ -34,6 +34,9 @@ enum Command {
     /// Run a local swarm on 127.0.0.1 (a capped seeder and a few leechers,
     /// real sessions over TCP) and show what happens.
     Demo(commands::demo::DemoArgs),
+    /// Run an HTTP and UDP BitTorrent tracker, with the paper's shielding of
+    /// newcomers and admission control as options.
+    Tracker(commands::tracker::TrackerArgs),
     /// Run a swarm of real riffle peers on 127.0.0.1 from an experiment
     /// file or a preset and report what each policy does.
     Lab(commands::lab::LabArgs),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Download(args) => commands::download::run_download(args),
         Command::Seed(args) => commands::seed::run_seed(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Tracker(args) => commands::tracker::run(args),
         Command::Lab(args) => commands::lab::run(args),
         Command::Sim(args) => commands::sim::run(args),
     };

@@ -9,3 +9,4 @@ pub mod policy_flags;
 pub mod run;
 pub mod seed;
 pub mod sim;
+pub mod tracker;

@@ -83,20 +83,21 @@ impl TrackerConfig {
 #[derive(Debug, Error)]
 pub enum TrackerServerError {
     /// The TCP listener for HTTP could not be bound.
-    #[error("cannot listen for HTTP on {addr}: {source}")]
+    #[error("cannot listen for HTTP on {addr}: {reason}")]
     BindHttp {
         /// The address asked for.
         addr: SocketAddr,
-        /// Why.
-        source: io::Error,
+        /// Why (in the message; not a `source`, so a chained report does
+        /// not repeat it).
+        reason: io::Error,
     },
     /// The UDP socket could not be bound (on the HTTP listener's port).
-    #[error("cannot listen for UDP on {addr}: {source}")]
+    #[error("cannot listen for UDP on {addr}: {reason}")]
     BindUdp {
         /// The address asked for.
         addr: SocketAddr,
-        /// Why.
-        source: io::Error,
+        /// Why (in the message, as for `BindHttp`).
+        reason: io::Error,
     },
 }
 
@@ -190,15 +191,15 @@ impl TrackerServer {
         let (tcp, udp_socket) = bind(config.listen).await?;
         let http_addr = tcp
             .local_addr()
-            .map_err(|source| TrackerServerError::BindHttp {
+            .map_err(|reason| TrackerServerError::BindHttp {
                 addr: config.listen,
-                source,
+                reason,
             })?;
         let udp_addr = udp_socket
             .local_addr()
-            .map_err(|source| TrackerServerError::BindUdp {
+            .map_err(|reason| TrackerServerError::BindUdp {
                 addr: config.listen,
-                source,
+                reason,
             })?;
         let shared = Arc::new(Shared::new(&config));
         let (stop, stopped) = watch::channel(false);
@@ -273,9 +274,9 @@ impl Drop for TrackerServer {
 /// few ports.
 async fn bind(listen: SocketAddr) -> Result<(TcpListener, UdpSocket), TrackerServerError> {
     const ATTEMPTS: u32 = 16;
-    let http_err = |source| TrackerServerError::BindHttp {
+    let http_err = |reason| TrackerServerError::BindHttp {
         addr: listen,
-        source,
+        reason,
     };
     let mut attempt = 0;
     loop {
@@ -292,10 +293,10 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, UdpSocket), TrackerSer
             {
                 continue
             }
-            Err(source) => {
+            Err(reason) => {
                 return Err(TrackerServerError::BindUdp {
                     addr: udp_addr,
-                    source,
+                    reason,
                 })
             }
         }

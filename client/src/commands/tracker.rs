@@ -1,0 +1,154 @@
+//! `riffle tracker`: run the built-in HTTP + UDP tracker until stopped,
+//! with the tracker-side policies of the scalability paper (shielding
+//! newcomers, admission control) as flags.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use riffle_client::tracker_server::{TrackerConfig, TrackerServer};
+use riffle_policies::tracker::TrackerPolicy;
+
+use super::run::parse_listen;
+
+#[derive(Args, Debug)]
+pub struct TrackerArgs {
+    /// Address for both the HTTP tracker (/announce, /scrape) and the UDP
+    /// tracker (BEP 15): the same port number serves both.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen, default_value = "0.0.0.0:6969")]
+    listen: SocketAddr,
+    /// Shield newcomers for SECS (paper 002, "shielding newcomers"): a peer
+    /// that announces with nothing downloaded is left out of the lists
+    /// given to other leechers and is itself given seeds only, until it
+    /// announces progress or SECS pass, so the publisher serves it first.
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_secs)]
+    shield_newcomers: Option<Duration>,
+    /// Admission control (paper 002): at most N downloading peers per
+    /// swarm; a new one past N is refused with a failure reason and a
+    /// retry interval. Seeds are always admitted.
+    #[arg(long, value_name = "N", value_parser = parse_max_peers)]
+    max_peers: Option<usize>,
+    /// Seconds between a client's announces; `min interval` is half of it
+    /// and a peer silent for two intervals is dropped.
+    #[arg(long, value_name = "SECS", value_parser = parse_interval, default_value = "1800")]
+    interval: Duration,
+}
+
+/// A positive number of seconds (fractions allowed), at most a year.
+fn parse_positive_secs(text: &str) -> std::result::Result<Duration, String> {
+    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= YEAR => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds above 0 (at most a year)"
+        )),
+    }
+}
+
+/// An announce interval: at least 1 s (intervals go on the wire in whole
+/// seconds).
+fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
+    let d = parse_positive_secs(text)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("{text:?}: the interval must be at least 1 second"));
+    }
+    Ok(d)
+}
+
+/// A population cap of at least 1.
+fn parse_max_peers(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text:?} is not a peer count of 1 or more")),
+    }
+}
+
+impl TrackerArgs {
+    fn policy(&self) -> TrackerPolicy {
+        TrackerPolicy {
+            shield_newcomers: self.shield_newcomers,
+            max_peers: self.max_peers,
+            ..TrackerPolicy::with_interval(self.interval)
+        }
+    }
+}
+
+/// Run the tracker until SIGINT or SIGTERM.
+pub fn run(args: TrackerArgs) -> Result<()> {
+    let policy = args.policy();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("riffle-tracker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let tracker = TrackerServer::start(TrackerConfig::new(args.listen, policy)).await?;
+        println!(
+            "tracker listening on {} and {}",
+            tracker.announce_url(),
+            tracker.udp_url()
+        );
+        println!("{}", describe(&policy));
+        let _ = std::io::stdout().flush();
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot watch SIGTERM")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm.recv() => {}
+        }
+        tracker.shutdown().await;
+        println!("tracker stopped");
+        Ok(())
+    })
+}
+
+/// One line saying which policies are in force.
+fn describe(p: &TrackerPolicy) -> String {
+    let shield = p
+        .shield_newcomers
+        .map_or("off".to_owned(), |d| format!("{} s", d.as_secs_f64()));
+    let cap = p.max_peers.map_or("none".to_owned(), |n| {
+        format!("{n} downloading peers per swarm")
+    });
+    format!(
+        "announce interval {} s, shield newcomers: {shield}, admission cap: {cap}",
+        p.interval.as_secs_f64()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_reject_bad_values() {
+        assert_eq!(parse_positive_secs("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["0", "-1", "nan", "inf", "x", "1e12"] {
+            assert!(parse_positive_secs(bad).is_err(), "{bad}");
+        }
+        assert!(parse_interval("0.5").is_err());
+        assert_eq!(parse_interval("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_max_peers("3"), Ok(3));
+        assert!(parse_max_peers("0").is_err());
+        assert!(parse_max_peers("-2").is_err());
+    }
+
+    #[test]
+    fn policy_follows_the_flags() {
+        let args = TrackerArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            shield_newcomers: Some(Duration::from_secs(5)),
+            max_peers: Some(4),
+            interval: Duration::from_secs(60),
+        };
+        let p = args.policy();
+        assert_eq!(p.shield_newcomers, Some(Duration::from_secs(5)));
+        assert_eq!(p.max_peers, Some(4));
+        assert_eq!(p.interval, Duration::from_secs(60));
+        assert_eq!(p.peer_expiry, Duration::from_secs(120));
+        assert!(describe(&p).contains("4 downloading peers"));
+    }
+}
