@@ -72,7 +72,10 @@ impl Stats {
         if to >= self.warmup {
             self.one_club_peak = self.one_club_peak.max(one_club);
         }
-        while self.next_sample <= to && self.next_sample <= self.duration + 1e-9 {
+        // A little tolerance so the last grid point (duration) is not lost
+        // to rounding.
+        let eps = 1e-9 * self.duration.max(1.0);
+        while self.next_sample <= to + eps && self.next_sample <= self.duration + eps {
             let span = (self.next_sample - self.last_sample).max(1e-12);
             self.samples.push(Sample {
                 t: self.next_sample,
@@ -85,7 +88,8 @@ impl Stats {
             self.publisher_blocks = 0;
             self.peer_blocks = 0;
             self.last_sample = self.next_sample;
-            self.next_sample += self.sample_every;
+            // From the index, not by accumulation, so rounding does not drift.
+            self.next_sample = self.sample_every * (self.samples.len() + 1) as f64;
         }
     }
 

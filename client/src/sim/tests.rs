@@ -1,16 +1,201 @@
-//! Model-level facts the simulator must reproduce, with fixed seeds.
+//! Model-level facts the simulator must reproduce, with fixed seeds and
+//! runs long enough to be stable (and short enough for a debug build).
 
 use super::*;
-use crate::experiment::{parse, preset};
+use crate::experiment::{parse, preset, Arrivals};
+
+/// Run `name` of preset `p`, shortened to `duration` with `warmup`.
+fn shortened(p: &str, name: &str, duration: f64, warmup: f64) -> RunSpec {
+    let exp = preset(p).expect("preset parses");
+    let mut spec = exp
+        .runs
+        .into_iter()
+        .find(|r| r.name == name)
+        .expect("run exists");
+    spec.model.duration = duration;
+    spec.model.warmup = warmup;
+    spec
+}
 
 #[test]
-fn same_seed_same_result() {
-    let exp = preset("missing-piece").expect("preset");
-    let mut spec = exp.runs[1].clone();
-    spec.model.duration = 60.0;
-    spec.model.warmup = 10.0;
+fn same_seed_same_result_other_seed_other_result() {
+    let spec = shortened("missing-piece", "most-deprived", 60.0, 10.0);
     let a = run_replicate(&spec, 7).expect("runs");
     let b = run_replicate(&spec, 7).expect("runs");
     assert_eq!(a, b);
-    let _ = parse;
+    let c = run_replicate(&spec, 8).expect("runs");
+    assert_ne!(a.samples, c.samples);
+    assert_eq!(a.result.name, "most-deprived");
+    assert_eq!(a.result.seed, 7);
+    assert_eq!(a.result.policies["publisher"], "most-deprived+rarest-first");
+}
+
+#[test]
+fn random_publisher_shows_the_missing_piece_syndrome() {
+    // Hajek and Zhou: a random publisher supports at most about U; the
+    // peers all end one piece short and the one club fills the cap.
+    let spec = shortened("missing-piece", "random-publisher", 300.0, 100.0);
+    let r = run_replicate(&spec, 1).expect("runs").result;
+    assert!(r.throughput_u <= 1.3, "throughput {}", r.throughput_u);
+    assert!(r.throughput_u >= 0.5, "throughput {}", r.throughput_u);
+    assert!(r.one_club_peak >= 45, "one club peak {}", r.one_club_peak);
+    assert!(
+        r.population_mean >= 45.0,
+        "population {}",
+        r.population_mean
+    );
+}
+
+#[test]
+fn most_deprived_publisher_beats_the_random_one() {
+    let rp = shortened("missing-piece", "random-publisher", 300.0, 100.0);
+    let md = shortened("missing-piece", "most-deprived", 300.0, 100.0);
+    let rp = run_replicate(&rp, 2).expect("runs").result;
+    let md = run_replicate(&md, 2).expect("runs").result;
+    assert!(
+        md.throughput_u >= 1.5 * rp.throughput_u,
+        "most-deprived {} vs random {}",
+        md.throughput_u,
+        rp.throughput_u
+    );
+    // It serves every arrival (lambda = 2U): throughput near 2U, a small
+    // population and short downloads.
+    assert!((md.throughput_u - 2.0).abs() < 0.4, "{}", md.throughput_u);
+    assert!(md.population_mean < 25.0, "{}", md.population_mean);
+    assert!(md.mean_download_time < rp.mean_download_time);
+}
+
+#[test]
+fn one_club_throttling_multiplies_throughput() {
+    let md = shortened("three-levers", "most-deprived", 100.0, 30.0);
+    let th = shortened("three-levers", "most-deprived+throttling", 100.0, 30.0);
+    let md = run_replicate(&md, 1).expect("runs").result;
+    let th = run_replicate(&th, 1).expect("runs").result;
+    assert!(
+        th.throughput_u >= 2.0 * md.throughput_u,
+        "throttled {} vs plain {}",
+        th.throughput_u,
+        md.throughput_u
+    );
+    // The paper's model puts it near 10U (reference model: 10.2U).
+    assert!(
+        th.throughput_u > 7.0 && th.throughput_u < 13.0,
+        "{}",
+        th.throughput_u
+    );
+}
+
+#[test]
+fn the_cap_bounds_the_population_and_loses_arrivals() {
+    let spec = shortened("admission", "cap-5", 100.0, 20.0);
+    let rep = run_replicate(&spec, 3).expect("runs");
+    assert!(rep.samples.iter().all(|s| s.population <= 5));
+    assert!(rep.samples.iter().any(|s| s.population == 5));
+    assert!(rep.lost_arrivals > 0);
+    // lambda = 16U and at most 5 peers: most arrivals are lost.
+    assert!(rep.lost_arrivals > rep.arrivals, "{rep:?}");
+    assert!(rep.result.population_mean <= 5.0);
+    // Time series: ~400 samples on a regular grid, departures cumulative.
+    assert!(rep.samples.len() >= 399 && rep.samples.len() <= 401);
+    assert!(rep
+        .samples
+        .windows(2)
+        .all(|w| w[1].departures >= w[0].departures && w[1].t > w[0].t));
+    let sent: f64 = rep.samples.iter().map(|s| s.publisher_rate).sum::<f64>() / 400.0;
+    // The publisher is busy nearly all the time (rate U = 1).
+    assert!(sent > 0.8 && sent <= 1.2, "publisher rate {sent}");
+}
+
+fn small_model(extra: &str) -> RunSpec {
+    let text = format!(
+        "name = \"t\"\n[defaults]\npieces = 4\npeer_rate = 2.0\narrivals = {{ rate = 1.0 }}\nduration = 200.0\nwarmup = 50.0\n\
+         publisher = {{ seed_choker = \"most-deprived\", picker = \"rarest-first\" }}\n\
+         peers = {{ choker = \"random\", picker = \"random-useful\" }}\n{extra}\n[[run]]\nname = \"r\"\n"
+    );
+    parse(&text).expect("parses").runs.remove(0)
+}
+
+#[test]
+fn below_saturation_every_arrival_is_served() {
+    // lambda = U, well below lambda* = K U = 4U: throughput = lambda.
+    let spec = small_model("");
+    let rep = run_replicate(&spec, 5).expect("runs");
+    assert_eq!(rep.lost_arrivals, 0);
+    assert!(
+        (rep.result.throughput_u - 1.0).abs() < 0.2,
+        "{:?}",
+        rep.result
+    );
+}
+
+#[test]
+fn a_closed_system_keeps_its_population() {
+    let mut spec = small_model("");
+    spec.model.arrivals = Arrivals::Closed { population: 12 };
+    let rep = run_replicate(&spec, 1).expect("runs");
+    assert!(rep.samples.iter().all(|s| s.population == 12));
+    assert!((rep.result.population_mean - 12.0).abs() < 1e-9);
+    assert!(rep.result.completions > 0);
+}
+
+#[test]
+fn lingering_peers_stay_and_serve() {
+    let plain = small_model("");
+    let linger = small_model("linger = 5.0");
+    let a = run_replicate(&plain, 4).expect("runs").result;
+    let b = run_replicate(&linger, 4).expect("runs").result;
+    // Each completed peer stays ~5 time units more: about lambda * 5 more
+    // peers on average (Little), and they add upload capacity.
+    assert!(
+        b.population_mean > a.population_mean + 2.5,
+        "{} vs {}",
+        b.population_mean,
+        a.population_mean
+    );
+    assert!(b.mean_download_time <= a.mean_download_time * 1.1);
+}
+
+#[test]
+fn a_sweep_reports_each_run_at_each_rate() {
+    let mut exp = parse(
+        "name = \"s\"\n[defaults]\npieces = 4\npeer_rate = 2.0\narrivals = { rate = 1.0 }\nduration = 80.0\nwarmup = 20.0\nseeds = [1]\n\
+         publisher = { seed_choker = \"most-deprived\", picker = \"rarest-first\" }\n\
+         peers = { choker = \"random\", picker = \"random-useful\" }\n\
+         [[run]]\nname = \"plain\"\n[[run]]\nname = \"throttled\"\none_club_rate = 0.2\n",
+    )
+    .expect("parses");
+    exp.runs[0].seeds = vec![1];
+    let mut calls = 0;
+    let points = sweep::sweep(&exp, &[0.5, 1.0], |_, _| calls += 1).expect("sweeps");
+    assert_eq!(points.len(), 4);
+    assert_eq!(calls, 4);
+    assert_eq!(points[0].run, "plain");
+    assert_eq!(points[1].lambda_u, 1.0);
+    assert_eq!(points[0].saturation_u, 4.0);
+    // 2 + (4 - 2) * 2 / 0.2 = 22
+    assert!((points[2].saturation_u - 22.0).abs() < 1e-9);
+    assert!(points.iter().all(|p| p.throughput_u.mean > 0.0));
+    let table = sweep::sweep_table(&points);
+    assert_eq!(table.lines().count(), 5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = sweep::write_sweep(dir.path(), "s", &points).expect("writes");
+    assert_eq!(files.len(), 3);
+    let svg = std::fs::read_to_string(dir.path().join("sweep.svg")).expect("svg");
+    assert!(svg.contains("lambda*"));
+    assert!(sweep::sweep(&exp, &[0.0], |_, _| {}).is_err());
+}
+
+#[test]
+fn run_experiment_collects_every_replicate() {
+    let mut exp = preset("missing-piece").expect("parses");
+    for r in &mut exp.runs {
+        r.model.duration = 30.0;
+        r.model.warmup = 5.0;
+        r.seeds = vec![1, 2];
+    }
+    let out = run_experiment(&exp, |_, _| {}).expect("runs");
+    assert_eq!(out.results.len(), 4);
+    assert_eq!(out.series.len(), 4);
+    assert_eq!(out.series[1].0, "random-publisher");
+    assert_eq!(out.series[1].1, 2);
 }
