@@ -248,6 +248,9 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
 
 impl Torrent {
     async fn run(mut self) {
+        // The first announce must carry what we still need: a leecher that
+        // said `left=0` would be taken for a seed and given no seeds.
+        self.report_progress();
         self.start_trackers();
         self.candidates.add_pinned(&self.options.peers.clone());
         let mut tick = tokio::time::interval(self.config.scaled(TICK).max(MIN_TICK));
