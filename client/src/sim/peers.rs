@@ -7,6 +7,8 @@
 //! something I have") and as a protocol [`Bitfield`] (what the picker
 //! takes).
 
+use std::time::Instant;
+
 use riffle_policies::choker::Choker;
 use riffle_policies::picker::{AvailabilityChange, PiecePicker};
 use riffle_protocol::{Bitfield, PieceIndex};
@@ -22,10 +24,15 @@ const NONE: u32 = u32::MAX;
 pub(super) struct Link {
     /// The slot of the peer at the other end.
     pub slot: u32,
+    /// Its key (its id; fixed while connected, so views need not look it
+    /// up).
+    pub key: riffle_policies::PeerKey,
     /// When the connection was made (model time).
     pub connected_at: f64,
+    /// The same as an `Instant`, as chokers take it.
+    pub connected_instant: Instant,
     /// When we unchoked it, if it is unchoked now.
-    pub unchoked_since: Option<f64>,
+    pub unchoked_since: Option<Instant>,
     /// Bytes sent to it since that unchoke.
     pub sent_since_unchoke: u64,
     /// Blocks we sent it over the connection's life.
@@ -283,6 +290,15 @@ impl Peers {
         true
     }
 
+    /// Pieces `slot` holds (from its words: one memory access for small
+    /// torrents, where the hot loop needs it).
+    pub fn count_of(&self, slot: usize) -> u32 {
+        self.words[slot * self.stride..(slot + 1) * self.stride]
+            .iter()
+            .map(|w| w.count_ones())
+            .sum()
+    }
+
     /// Does `from` hold a piece `to` lacks?
     pub fn wants(&self, to: usize, from: usize) -> bool {
         let a = &self.words[from * self.stride..(from + 1) * self.stride];
@@ -300,14 +316,16 @@ impl Peers {
         }
     }
 
-    /// Connect `a` and `b` at `t`: both get a link and each one's picker
-    /// learns what the other holds (its BITFIELD).
-    pub fn connect(&mut self, a: usize, b: usize, t: f64) {
+    /// Connect `a` and `b` at `t` (`now` as an `Instant`): both get a link
+    /// and each one's picker learns what the other holds (its BITFIELD).
+    pub fn connect(&mut self, a: usize, b: usize, t: f64, now: Instant) {
         for (x, y) in [(a, b), (b, a)] {
             let y32 = u32::try_from(y).unwrap_or(NONE);
             self.links[x].push(Link {
                 slot: y32,
+                key: riffle_policies::PeerKey(self.ids[y]),
                 connected_at: t,
+                connected_instant: now,
                 unchoked_since: None,
                 sent_since_unchoke: 0,
                 sent: 0,
@@ -366,7 +384,9 @@ mod tests {
         for s in 1..6u32 {
             l.push(Link {
                 slot: s,
+                key: riffle_policies::PeerKey(u64::from(s)),
                 connected_at: 0.0,
+                connected_instant: Instant::now(),
                 unchoked_since: None,
                 sent_since_unchoke: 0,
                 sent: 0,

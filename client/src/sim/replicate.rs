@@ -386,7 +386,8 @@ impl<'a> Sim<'a> {
         self.population += 1;
         // The publisher is every peer's neighbour (it accepts every
         // connection and, in the model, sees every peer).
-        self.peers.connect(slot, PUBLISHER, self.t);
+        let now = self.instant();
+        self.peers.connect(slot, PUBLISHER, self.t, now);
         self.connect_listed(slot, &listed);
         self.schedule_announce(slot);
         Ok(())
@@ -413,7 +414,8 @@ impl<'a> Sim<'a> {
             {
                 continue;
             }
-            self.peers.connect(slot, other, self.t);
+            let now = self.instant();
+            self.peers.connect(slot, other, self.t, now);
         }
     }
 
@@ -552,23 +554,22 @@ impl<'a> Sim<'a> {
         for l in &self.peers.links[up].list {
             let n = l.slot as usize;
             let wants = self.peers.wants(n, up);
+            let pieces = self.peers.count_of(n);
             let age = (t - l.connected_at).max(1.0);
             let per_sec = |blocks: u64| (blocks as f64 * PIECE_BYTES as f64 / age) as u64;
             self.views.push(PeerView {
-                key: PeerKey(self.peers.ids[n]),
+                key: l.key,
                 interested: wants,
                 wants_ours: wants,
                 download_rate: per_sec(l.got),
                 upload_rate: per_sec(l.sent),
-                pieces: self.peers.counts[n],
+                pieces,
                 total_pieces: k,
-                connected_at: self.base + Duration::from_secs_f64(l.connected_at),
-                unchoked_since: l
-                    .unchoked_since
-                    .map(|s| self.base + Duration::from_secs_f64(s)),
+                connected_at: l.connected_instant,
+                unchoked_since: l.unchoked_since,
                 sent_since_unchoke: l.sent_since_unchoke,
                 snubbed: false,
-                is_seed: self.peers.counts[n] == k,
+                is_seed: pieces == k,
             });
         }
         if let Some(choker) = self.peers.chokers[up].as_mut() {
@@ -576,12 +577,11 @@ impl<'a> Sim<'a> {
         } else {
             self.unchoke.clear();
         }
-        let ids = &self.peers.ids;
-        for l in &mut self.peers.links[up].list {
-            let key = PeerKey(ids[l.slot as usize]);
-            if self.unchoke.contains(key) {
+        // Views and links are in the same order.
+        for (l, v) in self.peers.links[up].list.iter_mut().zip(&self.views) {
+            if self.unchoke.contains(v.key) {
                 if l.unchoked_since.is_none() {
-                    l.unchoked_since = Some(t);
+                    l.unchoked_since = Some(now);
                     l.sent_since_unchoke = 0;
                 }
             } else {
