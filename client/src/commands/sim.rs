@@ -55,6 +55,11 @@ pub struct SimArgs {
     /// lambda* = U (2 + (K-2) mu/mu') (paper 002).
     #[arg(long, value_name = "LAMBDAS", value_delimiter = ',')]
     sweep: Vec<f64>,
+    /// Start each replicate with N peers holding every piece but the same
+    /// one (an initial one club: the regime the paper's saturation formula
+    /// assumes). Simulator only.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    one_club: u32,
 }
 
 /// Load the experiment and apply the overrides.
@@ -111,6 +116,9 @@ fn experiment_from(args: &SimArgs) -> Result<Experiment> {
 /// Run `riffle sim`.
 pub fn run(args: SimArgs) -> Result<()> {
     let exp = experiment_from(&args)?;
+    let options = sim::SimOptions {
+        initial_one_club: args.one_club,
+    };
     let out = args
         .out
         .clone()
@@ -131,14 +139,14 @@ pub fn run(args: SimArgs) -> Result<()> {
         }
     };
     if !args.sweep.is_empty() {
-        let points = sweep::sweep(&exp, &args.sweep, progress)?;
+        let points = sweep::sweep(&exp, &args.sweep, options, progress)?;
         let written = sweep::write_sweep(&out, &exp.name, &points)
             .with_context(|| format!("cannot write the results into {}", out.display()))?;
         print!("{}", sweep::sweep_table(&points));
         println!("wrote {} files into {}", written.len(), out.display());
         return Ok(());
     }
-    let outputs = sim::run_experiment(&exp, progress)?;
+    let outputs = sim::run_experiment(&exp, options, progress)?;
     let written = write_outputs(&out, &exp.name, &outputs)
         .with_context(|| format!("cannot write the results into {}", out.display()))?;
     let summaries = summarize(&outputs.results);

@@ -56,22 +56,42 @@ pub struct Replicate {
     pub events: u64,
 }
 
+/// Settings of the simulator that are not part of the experiment file
+/// (the lab has no equivalent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Peers present at time 0 holding every piece but piece 0: an initial
+    /// one club, the regime the paper's saturation formula describes (it
+    /// assumes an infinite one club). 0: start from an empty swarm.
+    pub initial_one_club: u32,
+}
+
 /// Simulate one replicate of `spec` with `seed`. Deterministic: the same
 /// spec and seed give the same result.
 pub fn run_replicate(spec: &RunSpec, seed: u64) -> Result<Replicate, SimError> {
-    replicate::Sim::new(spec, seed)?.run()
+    run_replicate_with(spec, seed, SimOptions::default())
+}
+
+/// [`run_replicate`] with simulator-only settings.
+pub fn run_replicate_with(
+    spec: &RunSpec,
+    seed: u64,
+    options: SimOptions,
+) -> Result<Replicate, SimError> {
+    replicate::Sim::new(spec, seed, options)?.run()
 }
 
 /// Simulate every run of `exp` with each of its seeds, calling `progress`
 /// after each replicate, and collect the outputs for the report.
 pub fn run_experiment(
     exp: &Experiment,
+    options: SimOptions,
     mut progress: impl FnMut(&RunSpec, &Replicate),
 ) -> Result<Outputs, SimError> {
     let mut out = Outputs::default();
     for spec in &exp.runs {
         for &seed in &spec.seeds {
-            let rep = run_replicate(spec, seed)?;
+            let rep = run_replicate_with(spec, seed, options)?;
             progress(spec, &rep);
             out.results.push(rep.result.clone());
             out.series.push((spec.name.clone(), seed, rep.samples));

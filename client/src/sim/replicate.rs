@@ -37,7 +37,7 @@ use riffle_protocol::{BlockRef, PieceGeometry, BLOCK_SIZE};
 use super::peers::{Peers, SlotSet, PUBLISHER};
 use super::stats::Stats;
 use super::tracker::{Listed, SimTracker};
-use super::{Replicate, SimError};
+use super::{Replicate, SimError, SimOptions};
 use crate::experiment::report::RunResult;
 use crate::experiment::{Arrivals, RunSpec};
 
@@ -113,6 +113,8 @@ pub(super) struct Sim<'a> {
     spec: &'a RunSpec,
     /// The replicate's seed (sub-seeds of every policy object derive from it).
     seed: u64,
+    /// Simulator-only settings.
+    options: SimOptions,
     /// Model time.
     t: f64,
     /// The mechanics' randomness: inter-event times, which event, which
@@ -169,7 +171,7 @@ pub(super) struct Sim<'a> {
 impl<'a> Sim<'a> {
     /// Set up a replicate of `spec` with `seed`: the publisher alone,
     /// registered with the tracker.
-    pub fn new(spec: &'a RunSpec, seed: u64) -> Result<Self, SimError> {
+    pub fn new(spec: &'a RunSpec, seed: u64, options: SimOptions) -> Result<Self, SimError> {
         let m = spec.model;
         let geometry = PieceGeometry::new(m.pieces, BLOCK_SIZE, BLOCK_SIZE)
             .map_err(|e| SimError::Model(format!("pieces = {}: {e}", m.pieces)))?;
@@ -215,6 +217,7 @@ impl<'a> Sim<'a> {
         Ok(Sim {
             spec,
             seed,
+            options,
             t: 0.0,
             rng: StdRng::seed_from_u64(sub_seed(seed, 0, 1)),
             base,
@@ -250,6 +253,9 @@ impl<'a> Sim<'a> {
             for _ in 0..population {
                 self.arrive()?;
             }
+        }
+        for _ in 0..self.options.initial_one_club {
+            self.join(true)?;
         }
         let lambda = m.arrival_rate().unwrap_or(0.0);
         while self.t < m.duration {
@@ -350,20 +356,27 @@ impl<'a> Sim<'a> {
     /// tracker; if admitted, join with a picker and a choker from the
     /// catalog and connect to the publisher and to the peers listed.
     fn arrive(&mut self) -> Result<(), SimError> {
+        self.join(false)
+    }
+
+    /// A peer joins: empty (an arrival), or (`one_club`) holding every
+    /// piece but piece 0, as the initial one club of `--one-club`.
+    fn join(&mut self, one_club: bool) -> Result<(), SimError> {
         let id = self.next_id;
         let numwant = self.cap_links().saturating_sub(1).max(1);
+        let have = if one_club { self.k - 1 } else { 0 };
         let listed = match self
             .tracker
-            .announce(self.t, id, 0, Event::Started, numwant)
+            .announce(self.t, id, have, Event::Started, numwant)
         {
             Ok(l) => l,
             Err(_) => {
-                self.stats.lost_arrivals += 1;
+                self.stats.lost_arrivals += u64::from(!one_club);
                 return Ok(());
             }
         };
         self.next_id += 1;
-        self.stats.arrivals += 1;
+        self.stats.arrivals += u64::from(!one_club);
         let pol = self.spec.peers;
         let picker = pol.picker.build_split(
             self.spec.publisher.picker,
@@ -384,6 +397,17 @@ impl<'a> Sim<'a> {
         }
         self.slot_of[idx] = u32::try_from(slot).unwrap_or(GONE);
         self.population += 1;
+        if one_club {
+            for i in 1..self.k {
+                if let Some(p) = self.peers.pickers[slot].as_mut() {
+                    p.we_have(riffle_protocol::PieceIndex::new(i))
+                        .map_err(|e| SimError::Policy(e.to_string()))?;
+                }
+                self.peers.set_piece(slot, i);
+            }
+            self.one_club += 1;
+            self.set_class(slot);
+        }
         // The publisher is every peer's neighbour (it accepts every
         // connection and, in the model, sees every peer).
         let now = self.instant();

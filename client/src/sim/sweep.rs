@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::experiment::report::{plot_curves, Curve, PlotError, Stat};
 use crate::experiment::{Arrivals, Experiment, RunSpec};
 
-use super::{run_replicate, Replicate, SimError};
+use super::{run_replicate_with, Replicate, SimError, SimOptions};
 
 /// One run at one arrival rate, over its seeds.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +45,7 @@ pub fn at_rate(spec: &RunSpec, lambda_u: f64) -> RunSpec {
 pub fn sweep(
     exp: &Experiment,
     lambdas_u: &[f64],
+    options: SimOptions,
     mut progress: impl FnMut(&RunSpec, &Replicate),
 ) -> Result<Vec<SweepPoint>, SimError> {
     let mut points = Vec::new();
@@ -58,7 +59,7 @@ pub fn sweep(
             let s = at_rate(spec, lambda);
             let mut reps = Vec::new();
             for &seed in &s.seeds {
-                let rep = run_replicate(&s, seed)?;
+                let rep = run_replicate_with(&s, seed, options)?;
                 progress(&s, &rep);
                 reps.push(rep);
             }

@@ -166,7 +166,8 @@ fn a_sweep_reports_each_run_at_each_rate() {
     .expect("parses");
     exp.runs[0].seeds = vec![1];
     let mut calls = 0;
-    let points = sweep::sweep(&exp, &[0.5, 1.0], |_, _| calls += 1).expect("sweeps");
+    let points =
+        sweep::sweep(&exp, &[0.5, 1.0], SimOptions::default(), |_, _| calls += 1).expect("sweeps");
     assert_eq!(points.len(), 4);
     assert_eq!(calls, 4);
     assert_eq!(points[0].run, "plain");
@@ -182,7 +183,7 @@ fn a_sweep_reports_each_run_at_each_rate() {
     assert_eq!(files.len(), 3);
     let svg = std::fs::read_to_string(dir.path().join("sweep.svg")).expect("svg");
     assert!(svg.contains("lambda*"));
-    assert!(sweep::sweep(&exp, &[0.0], |_, _| {}).is_err());
+    assert!(sweep::sweep(&exp, &[0.0], SimOptions::default(), |_, _| {}).is_err());
 }
 
 #[test]
@@ -193,9 +194,29 @@ fn run_experiment_collects_every_replicate() {
         r.model.warmup = 5.0;
         r.seeds = vec![1, 2];
     }
-    let out = run_experiment(&exp, |_, _| {}).expect("runs");
+    let out = run_experiment(&exp, SimOptions::default(), |_, _| {}).expect("runs");
     assert_eq!(out.results.len(), 4);
     assert_eq!(out.series.len(), 4);
     assert_eq!(out.series[1].0, "random-publisher");
     assert_eq!(out.series[1].1, 2);
+}
+
+#[test]
+fn an_initial_one_club_starts_in_the_club_and_drains() {
+    let mut spec = small_model("cap = 100");
+    spec.model.duration = 40.0;
+    spec.model.warmup = 0.0;
+    let opts = SimOptions {
+        initial_one_club: 30,
+    };
+    let rep = run_replicate_with(&spec, 2, opts).expect("runs");
+    let first = rep.samples.first().expect("samples");
+    assert!(first.one_club >= 25, "{first:?}");
+    assert!(first.population >= 30, "{first:?}");
+    // The club members complete once the rare piece spreads: more
+    // completions than arrivals.
+    assert!(rep.result.completions > rep.arrivals, "{rep:?}");
+    // Without the option the swarm starts empty.
+    let plain = run_replicate(&spec, 2).expect("runs");
+    assert_eq!(plain.samples.first().map(|s| s.one_club), Some(0));
 }
