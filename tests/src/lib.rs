@@ -15,6 +15,7 @@ pub mod make_torrent;
 pub mod opentracker;
 pub mod payload;
 pub mod riffle_proc;
+pub mod riffle_tracker;
 pub mod tools;
 pub mod transmission;
 
