@@ -404,3 +404,30 @@ fn shield_newcomers_gives_a_newcomer_seeds_only_and_hides_it_from_leechers() {
     phases.mark("shielded newcomer downloaded");
     drop(seeder);
 }
+
+#[test]
+fn riffle_tracker_bad_input_exits_2_with_one_line() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = busy.local_addr().unwrap().to_string();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--max-peers", "0"], "--max-peers"),
+        (&["--shield-newcomers", "0"], "--shield-newcomers"),
+        (&["--interval", "0.5"], "at least 1 second"),
+        (&["--listen", "nowhere"], "not a listening address"),
+        (&["--listen", &busy], "cannot listen for HTTP"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["tracker"];
+        all.extend_from_slice(args);
+        let out = riffle_tests::riffle(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "riffle {all:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(want), "riffle {all:?}: first line {first:?}");
+        assert!(
+            out.stdout.is_empty(),
+            "riffle {all:?} printed {:?}",
+            out.stdout
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The HTTP tracker: `GET /announce?…` and `GET /scrape?…`.
 //!
 //! hyper reads and writes HTTP/1.1 (keep-alive, pipelining, bounded
-//! heads); [`respond`] decides the reply from the path and query alone.
+//! heads); `respond` decides the reply from the path and query alone.
 //! Every tracker-level error — a malformed announce, a refusal — is a
 //! `200 OK` with a bencoded `failure reason`, the form clients show to
 //! their user; refusals add BEP 31's `retry in` (minutes).

@@ -5,9 +5,9 @@
 //! policies (shielding newcomers, admission control) apply to real
 //! clients.
 //!
-//! - [`http`]: hyper serves the connections; [`http::respond`] turns a
+//! - [`http`]: hyper serves the connections; `respond` turns a
 //!   path and query into a status and a bencoded body, without sockets.
-//! - [`udp`]: one datagram in, at most one out ([`udp::handle_packet`]);
+//! - [`udp`]: one datagram in, at most one out (`handle_packet`);
 //!   connection ids are keyed hashes of the client's address and the
 //!   current minute, so they expire without the tracker storing them.
 //!
