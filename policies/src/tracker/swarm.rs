@@ -95,9 +95,10 @@ impl Swarm {
         }
     }
 
-    /// Leechers now.
+    /// Leechers now (constant time: admission asks on every arrival).
     pub fn leechers(&self) -> usize {
-        self.peers.iter().filter(|p| !p.is_seed()).count()
+        let seeds = usize::try_from(self.seeds).unwrap_or(usize::MAX);
+        self.peers.len().saturating_sub(seeds)
     }
 
     /// The record for `id`.
