@@ -340,6 +340,19 @@ impl Peers {
         }
     }
 
+    /// Drop the connection between `a` and `b`: each one's picker forgets
+    /// the other's pieces.
+    pub fn disconnect(&mut self, a: usize, b: usize) {
+        for (x, y) in [(a, b), (b, a)] {
+            if self.links[x].remove(y).is_some() {
+                let key = riffle_policies::PeerKey(self.ids[y]);
+                if let Some(p) = self.pickers[x].as_mut() {
+                    p.peer_left(key, &self.bitfields[y]);
+                }
+            }
+        }
+    }
+
     /// Drop every connection of `slot`: each neighbour's picker forgets
     /// its pieces. Returns the former neighbours.
     pub fn disconnect_all(&mut self, slot: usize, out: &mut Vec<usize>) {

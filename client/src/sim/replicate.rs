@@ -412,13 +412,19 @@ impl<'a> Sim<'a> {
         // connection and, in the model, sees every peer).
         let now = self.instant();
         self.peers.connect(slot, PUBLISHER, self.t, now);
-        self.connect_listed(slot, &listed);
+        self.connect_listed(slot, &listed, true);
         self.schedule_announce(slot);
         Ok(())
     }
 
-    /// Connect `slot` to the listed peers that both have room.
-    fn connect_listed(&mut self, slot: usize, listed: &[Listed]) {
+    /// Connect `slot` to the listed peers. A listed peer at its connection
+    /// cap accepts only with `turnover` (a newcomer joining the mesh), and
+    /// then drops one of its other peer connections at random to make room
+    /// (peer turnover, as libtorrent does at its connection limit): without
+    /// it a swarm much larger than the cap freezes into a fixed graph whose
+    /// newcomers find nobody with room, and meet only the publisher, unlike
+    /// the model's uniform random contacts.
+    fn connect_listed(&mut self, slot: usize, listed: &[Listed], turnover: bool) {
         let cap = self.cap_links();
         for l in listed {
             if self.peers.links[slot].len() >= cap {
@@ -431,16 +437,35 @@ impl<'a> Sim<'a> {
                 continue;
             }
             let other = s as usize;
-            if other == slot
-                || other == PUBLISHER
-                || self.peers.links[other].len() >= cap
-                || self.peers.connected(slot, other)
-            {
+            if other == slot || other == PUBLISHER || self.peers.connected(slot, other) {
+                continue;
+            }
+            if self.peers.links[other].len() >= cap && (!turnover || !self.make_room(other)) {
                 continue;
             }
             let now = self.instant();
             self.peers.connect(slot, other, self.t, now);
         }
+    }
+
+    /// Drop a random peer connection of `slot` (never the publisher's);
+    /// the dropped peer looks for another. False if it has none.
+    fn make_room(&mut self, slot: usize) -> bool {
+        let n = self.peers.links[slot].len();
+        if n == 0 {
+            return false;
+        }
+        // A few draws suffice: at most one link is the publisher's.
+        for _ in 0..4 {
+            let i = self.rng.gen_range(0..n);
+            let victim = self.peers.links[slot].list[i].slot as usize;
+            if victim != PUBLISHER {
+                self.peers.disconnect(slot, victim);
+                self.schedule_announce(victim);
+                return true;
+            }
+        }
+        false
     }
 
     /// Re-announce later if `slot` has room for more connections and no
@@ -469,13 +494,14 @@ impl<'a> Sim<'a> {
             return Ok(());
         }
         self.peers.announce_pending[timer.slot] = false;
-        self.announce(timer.slot);
+        self.announce(timer.slot, false);
         self.schedule_announce(timer.slot);
         Ok(())
     }
 
-    /// Announce `slot` now (no event) and connect to whom it is given.
-    fn announce(&mut self, slot: usize) {
+    /// Announce `slot` now (no event) and connect to whom it is given
+    /// (`turnover`: see [`Sim::connect_listed`]).
+    fn announce(&mut self, slot: usize, turnover: bool) {
         let room = self.room(slot);
         if room == 0 {
             return;
@@ -483,7 +509,7 @@ impl<'a> Sim<'a> {
         let id = self.peers.ids[slot];
         let have = self.peers.counts[slot];
         if let Ok(listed) = self.tracker.announce(self.t, id, have, Event::None, room) {
-            self.connect_listed(slot, &listed);
+            self.connect_listed(slot, &listed, turnover);
         }
     }
 
@@ -646,7 +672,7 @@ impl<'a> Sim<'a> {
         if old == 0 {
             // First progress: tell the tracker (this ends shielding) and
             // meet the peers it now lists.
-            self.announce(to);
+            self.announce(to, true);
         }
         Ok(())
     }
