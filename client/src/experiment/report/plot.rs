@@ -140,7 +140,12 @@ pub fn plot_throughput(path: &Path, title: &str, runs: &[RunSummary]) -> Result<
         .margin(14)
         .x_label_area_size(40)
         .y_label_area_size(200)
-        .build_cartesian_2d(x_range, (0..runs.len()).into_segmented())
+        // A segmented range over 0..m has m + 1 rows: 0..n-1 gives one row
+        // per run (one run needs 0..1 to draw at all).
+        .build_cartesian_2d(
+            x_range,
+            (0..(runs.len().saturating_sub(1)).max(1)).into_segmented(),
+        )
         .map_err(draw_err)?;
     chart
         .configure_mesh()
