@@ -11,7 +11,13 @@
 //! the publisher is connected to every peer (in the model it sees them
 //! all), while each peer keeps at most `connections` connections, made
 //! with the peers the tracker lists when it arrives, when it first holds a
-//! piece, and every re-announce interval while it has room.
+//! piece, and every re-announce interval while it has room; a peer at its
+//! cap accepts a joining peer by dropping a random other connection (peer
+//! turnover), so a swarm far larger than the cap keeps mixing as the
+//! model's uniform random contacts do. Completed peers that linger keep
+//! their leecher choker. Non-per-piece chokers (tit-for-tat, round-robin,
+//! ...) rechoke every 10 time units and share the upload among the
+//! unchoked peers; per-piece ones are asked at every upload opportunity.
 //!
 //! [`sweep`] runs an experiment's runs over a list of arrival rates
 //! (`riffle sim --sweep-lambda`), to show throughput against lambda up to
