@@ -12,7 +12,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
+use riffle_protocol::{Bitfield, PieceIndex};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -247,6 +248,23 @@ impl ChokerSettings {
 }
 
 impl PickerKind {
+    /// As a seed's block selection: the piece to suggest (BEP 6) to a peer
+    /// lacking some of ours — see [`crate::picker::suggest`].
+    pub fn suggest(
+        self,
+        ours: &Bitfield,
+        remote: &Bitfield,
+        availability: impl Fn(PieceIndex) -> u32,
+        rng: &mut dyn RngCore,
+    ) -> Option<PieceIndex> {
+        use crate::picker::suggest;
+        match self {
+            PickerKind::RarestFirst => suggest::rarest(ours, remote, availability, rng),
+            PickerKind::RandomUseful => suggest::random_useful(ours, remote, rng),
+            PickerKind::Sequential => suggest::lowest(ours, remote),
+        }
+    }
+
     /// One line for `--help`: what it does and where it comes from.
     pub fn help(self) -> &'static str {
         match self {

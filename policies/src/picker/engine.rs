@@ -170,10 +170,11 @@ impl<O: PieceOrder, R: RngCore + Send> Picker<O, R> {
     }
 
     /// End-game step: hand `peer` blocks already requested from others,
-    /// least-duplicated first. Returns how many.
+    /// least-duplicated first (of piece `only` if given). Returns how many.
     fn take_duplicates(
         &mut self,
         remote: &Remote<'_>,
+        only: Option<PieceIndex>,
         need: usize,
         out: &mut Vec<BlockRef>,
     ) -> usize {
@@ -183,7 +184,7 @@ impl<O: PieceOrder, R: RngCore + Send> Picker<O, R> {
                 let Some(d) = self.book.downloading().get(slot) else {
                     continue;
                 };
-                if !remote.has.has(d.piece) {
+                if !remote.has.has(d.piece) || only.is_some_and(|p| p != d.piece) {
                     continue;
                 }
                 for b in 0..d.blocks.len() {
@@ -285,10 +286,50 @@ impl<O: PieceOrder, R: RngCore + Send> PiecePicker for Picker<O, R> {
 
         // 3. End-game duplicates.
         if need > 0 && self.book.is_end_game() {
-            need -= self.take_duplicates(&remote, need, out);
+            need -= self.take_duplicates(&remote, None, need, out);
         }
         self.debug_check();
         want - need
+    }
+
+    fn pick_busy(&mut self, remote: Remote<'_>, want: usize, out: &mut Vec<BlockRef>) -> usize {
+        if want == 0 || self.book.is_finished() {
+            return 0;
+        }
+        let taken = self.take_duplicates(&remote, None, want, out);
+        self.debug_check();
+        taken
+    }
+
+    fn pick_piece(
+        &mut self,
+        remote: Remote<'_>,
+        piece: PieceIndex,
+        want: usize,
+        out: &mut Vec<BlockRef>,
+    ) -> usize {
+        if want == 0 || piece.get() >= self.book.geometry().piece_count() || !remote.has.has(piece)
+        {
+            return 0;
+        }
+        let slot = match self.book.state(piece) {
+            PieceState::Open => self.start(piece),
+            PieceState::Downloading => self
+                .book
+                .downloading()
+                .iter()
+                .position(|d| d.piece == piece),
+            _ => None,
+        };
+        let Some(slot) = slot else {
+            return 0;
+        };
+        let mut taken = self.take_open(slot, remote.peer, want, out);
+        if taken == 0 {
+            taken = self.take_duplicates(&remote, Some(piece), want, out);
+        }
+        self.debug_check();
+        taken
     }
 
     fn mark_requested(&mut self, peer: PeerKey, block: BlockRef) -> Result<bool, PickerError> {

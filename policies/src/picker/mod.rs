@@ -23,6 +23,7 @@ pub mod random_useful;
 pub mod rarest;
 pub mod sequential;
 pub mod split;
+pub mod suggest;
 
 #[cfg(test)]
 mod fixture;
@@ -140,6 +141,33 @@ pub trait PiecePicker: Send {
     /// twice; in end-game blocks already requested from other peers are
     /// handed out again (never twice to the same peer).
     fn pick(&mut self, remote: Remote<'_>, want: usize, out: &mut Vec<BlockRef>) -> usize;
+
+    /// Nothing free for `remote`: every missing block it holds is already
+    /// requested from other peers. Hand out up to `want` of those busy
+    /// blocks anyway (least-requested first, never one `remote` already
+    /// has), as libtorrent does outside end-game when a peer has only busy
+    /// blocks, so an unchoke from such a peer is not wasted. The caller
+    /// asks only when it has no request outstanding with `remote`, which
+    /// bounds the duplicates. Returns how many were appended.
+    fn pick_busy(&mut self, remote: Remote<'_>, want: usize, out: &mut Vec<BlockRef>) -> usize {
+        let _ = (remote, want, out);
+        0
+    }
+
+    /// Blocks of one chosen `piece` for `remote` (a seed suggested it,
+    /// BEP 6): its open blocks, or if it is all requested elsewhere, busy
+    /// ones (never one `remote` already has). Nothing if the remote lacks
+    /// it or it is ours. Returns how many were appended.
+    fn pick_piece(
+        &mut self,
+        remote: Remote<'_>,
+        piece: PieceIndex,
+        want: usize,
+        out: &mut Vec<BlockRef>,
+    ) -> usize {
+        let _ = (remote, piece, want, out);
+        0
+    }
 
     /// Record a request the client made without `pick` (e.g. re-sent after
     /// a reconnect). Returns false if nothing changed.

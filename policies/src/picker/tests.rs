@@ -41,6 +41,81 @@ fn never_picks_what_the_remote_lacks_or_we_have() {
 }
 
 #[test]
+fn busy_blocks_go_to_a_peer_with_nothing_free_never_twice() {
+    let mut p = picker("1222", "..x.", "....", 7);
+    // Peer 1 takes everything pieces 1 and 3 hold; not end-game (piece 0
+    // is unrequested), so plain picking gives peer 2 nothing.
+    let first = pick(&mut p, 1, ".xxx", 100);
+    assert!(pick(&mut p, 2, ".xxx", 100).is_empty());
+    assert!(!p.is_end_game());
+    let bits = Bitfield::from_pattern(".xxx");
+    let mut out = Vec::new();
+    let n = p.pick_busy(super::Remote::new(PeerKey(2), &bits), 1, &mut out);
+    assert_eq!(n, 1);
+    assert!(
+        first.contains(&out[0]),
+        "{out:?} is not one of peer 1's blocks"
+    );
+    // Peer 1 already has every busy block requested: none for it.
+    let mut again = Vec::new();
+    assert_eq!(
+        p.pick_busy(super::Remote::new(PeerKey(1), &bits), 5, &mut again),
+        0
+    );
+    // Peer 2 never gets the same block twice.
+    let mut more = Vec::new();
+    p.pick_busy(super::Remote::new(PeerKey(2), &bits), 100, &mut more);
+    assert!(!more.contains(&out[0]));
+}
+
+#[test]
+fn a_suggested_piece_is_requested_first_even_when_busy() {
+    let mut p = picker("1222", "....", "....", 7);
+    let bits = Bitfield::from_pattern("xxxx");
+    let mut out = Vec::new();
+    // Piece 3 is not the rarest, but it is the one suggested.
+    let n = p.pick_piece(
+        super::Remote::new(PeerKey(1), &bits),
+        PieceIndex::new(3),
+        100,
+        &mut out,
+    );
+    assert_eq!(n, BLOCKS as usize);
+    assert_eq!(pieces(&out), vec![3]);
+    // Another peer suggested the same piece gets busy copies, once each.
+    let mut dup = Vec::new();
+    let n = p.pick_piece(
+        super::Remote::new(PeerKey(2), &bits),
+        PieceIndex::new(3),
+        100,
+        &mut dup,
+    );
+    assert_eq!(n, BLOCKS as usize);
+    assert_eq!(pieces(&dup), vec![3]);
+    let mut none = Vec::new();
+    assert_eq!(
+        p.pick_piece(
+            super::Remote::new(PeerKey(2), &bits),
+            PieceIndex::new(3),
+            100,
+            &mut none
+        ),
+        0
+    );
+    // A piece the remote lacks is never picked.
+    let lacks = Bitfield::from_pattern("xxx.");
+    assert_eq!(
+        p.pick_piece(
+            super::Remote::new(PeerKey(3), &lacks),
+            PieceIndex::new(3),
+            1,
+            &mut none
+        ),
+        0
+    );
+}
+
+#[test]
 fn ties_are_broken_at_random() {
     let mut seen = [0u32; 4];
     for seed in 0..200 {

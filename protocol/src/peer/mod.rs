@@ -398,6 +398,24 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// Suggest that the peer download `piece` next (BEP 6 SUGGEST PIECE):
+    /// a seed uses it to choose which piece a peer it serves gets. Needs
+    /// the fast extension on both sides and a piece we have.
+    pub fn suggest_piece(&mut self, now: Instant, piece: PieceIndex) -> Result<(), CommandError> {
+        self.check_connected()?;
+        if !self.fast {
+            return Err(CommandError::FastNotNegotiated);
+        }
+        if piece.get() >= self.geometry.piece_count() {
+            return Err(CommandError::InvalidBlock);
+        }
+        if !self.our_pieces.has(piece) {
+            return Err(CommandError::WeLackPiece);
+        }
+        self.send(now, &Message::SuggestPiece(piece.get()));
+        Ok(())
+    }
+
     /// Answer a request of the peer with `data`. `NotRequested` means the
     /// request is gone (cancelled, or we choked since): drop the data.
     pub fn send_block(

@@ -154,6 +154,29 @@ fn handshake_and_have_all_with_fast() {
 }
 
 #[test]
+fn a_seed_suggests_a_piece_it_has_and_only_with_fast() {
+    let mut p = Pair::new("1101", "0000", offer(true, false), offer(true, false));
+    let now = p.now;
+    p.a.suggest_piece(now, PieceIndex::new(1)).unwrap();
+    p.deliver().unwrap();
+    assert!(p.b_events.contains(&Event::Suggest(PieceIndex::new(1))));
+    assert_eq!(
+        p.a.suggest_piece(now, PieceIndex::new(2)),
+        Err(CommandError::WeLackPiece)
+    );
+    assert_eq!(
+        p.a.suggest_piece(now, PieceIndex::new(9)),
+        Err(CommandError::InvalidBlock)
+    );
+    let mut q = Pair::new("1111", "0000", offer(false, false), offer(true, false));
+    let now = q.now;
+    assert_eq!(
+        q.a.suggest_piece(now, PieceIndex::new(0)),
+        Err(CommandError::FastNotNegotiated)
+    );
+}
+
+#[test]
 fn bitfield_exchange_without_fast() {
     let p = Pair::new("1100", "0000", offer(false, false), offer(true, false));
     assert!(!p.a.fast(), "fast needs both sides");

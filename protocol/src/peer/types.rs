@@ -245,6 +245,10 @@ pub enum CommandError {
     WrongDataLength,
     #[error("the extension protocol was not negotiated")]
     ExtensionNotNegotiated,
+    #[error("the fast extension was not negotiated")]
+    FastNotNegotiated,
+    #[error("we do not have the piece")]
+    WeLackPiece,
 }
 
 /// Byte counters, split as trackers and rate limits want them.
