@@ -24,6 +24,8 @@ pub struct Orders {
     pub choke: Option<bool>,
     /// Latest interest decision.
     pub interested: Option<bool>,
+    /// Suggest this piece to the peer (BEP 6): a seed's block choice.
+    pub suggest: Option<PieceIndex>,
     /// End the connection, with the reason (for logs).
     pub close: Option<String>,
 }

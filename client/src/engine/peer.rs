@@ -31,6 +31,10 @@ use super::shared::{Counters, TorrentShared};
 const READ_ROUND: usize = 1 << 20;
 /// Room reserved in the read buffer before each read.
 const READ_CHUNK: usize = 256 * 1024;
+/// Room a new connection starts with: a block and its header. It doubles
+/// up to [`READ_CHUNK`] while reads fill it, so idle and short-lived
+/// connections (the lab makes thousands) do not each map 256 KiB.
+const FIRST_READ: usize = 32 * 1024;
 /// Stop serving uploads while this much is waiting to be written.
 const WRITE_HIGH_WATER: usize = 2 << 20;
 /// Most buffers handed to one vectored write.
@@ -65,6 +69,8 @@ pub enum FromPeer {
 /// One thing that happened on a connection.
 #[derive(Debug)]
 pub enum PeerEvent {
+    /// The peer (a seed choosing what we take from it) suggests a piece.
+    Suggest(PieceIndex),
     /// Handshakes exchanged.
     Handshake {
         /// The peer's id.
@@ -178,6 +184,8 @@ struct Io {
     upload_paused_until: Option<Instant>,
     events: Vec<PeerEvent>,
     uploaded_unreported: u64,
+    /// Bytes reserved before each read (grows while reads fill it).
+    read_size: usize,
     /// The last range read from storage for uploads: (piece, offset, data).
     read_cache: Option<(PieceIndex, u32, Bytes)>,
 }
@@ -202,7 +210,8 @@ impl PeerTask {
     pub async fn run(mut self) {
         let _ = self.stream.set_nodelay(true);
         let mut io = Io {
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::with_capacity(FIRST_READ),
+            read_size: FIRST_READ,
             pending: VecDeque::new(),
             pending_bytes: 0,
             uploads: VecDeque::new(),
@@ -398,10 +407,10 @@ impl PeerTask {
                 reqq: h.reqq,
                 client: h.client,
             },
-            Event::AllowedFast(_)
-            | Event::Suggest(_)
-            | Event::DhtPort(_)
-            | Event::ExtendedMessage { .. } => return Ok(()),
+            Event::Suggest(piece) => PeerEvent::Suggest(piece),
+            Event::AllowedFast(_) | Event::DhtPort(_) | Event::ExtendedMessage { .. } => {
+                return Ok(())
+            }
         };
         io.events.push(out);
         Ok(())
@@ -458,6 +467,12 @@ impl PeerTask {
         if let Some(i) = o.interested {
             let _ = self.conn.set_interested(now, i);
         }
+        // Before an UNCHOKE, so the peer knows what we would like it to
+        // take when it starts requesting.
+        if let Some(p) = o.suggest {
+            // Advisory: a peer without the fast extension just misses it.
+            let _ = self.conn.suggest_piece(now, p);
+        }
         match o.choke {
             Some(true) => {
                 let _ = self.conn.choke_peer(now);
@@ -494,8 +509,13 @@ impl PeerTask {
                     .try_read(&mut bite)
                     .inspect(|&n| io.rbuf.extend_from_slice(&bite[..n]))
             } else {
-                io.rbuf.reserve(READ_CHUNK);
-                self.stream.try_read_buf(&mut io.rbuf)
+                io.rbuf.reserve(io.read_size);
+                let room = io.rbuf.capacity() - io.rbuf.len();
+                let got = self.stream.try_read_buf(&mut io.rbuf);
+                if matches!(got, Ok(n) if n == room) {
+                    io.read_size = (io.read_size * 2).min(READ_CHUNK);
+                }
+                got
             };
             match got {
                 Ok(0) => {

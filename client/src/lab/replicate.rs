@@ -52,6 +52,10 @@ struct Present {
     uploaded_seen: u64,
     /// It completed (and lingers, or is leaving).
     completed: bool,
+    /// It completed and does not linger: its session is closing. It is no
+    /// longer part of the swarm (the model removes it at once), so it
+    /// neither holds a place under the cap nor counts in the population.
+    leaving: bool,
 }
 
 /// The clock of a replicate: model time from wall time.
@@ -166,6 +170,7 @@ pub async fn run(
     options.max_peers = model.cap.map_or(1000, |c| c as usize + 10).min(2000);
     options.policies = Policies {
         seed_choker: spec.publisher.seed_choker,
+        picker: spec.publisher.picker,
         random_seed: Some(rng.gen()),
         ..Policies::default()
     };
@@ -216,6 +221,7 @@ pub async fn run(
                         if let Some(p) = present.get_mut(&id) {
                             if !p.completed {
                                 p.completed = true;
+                                p.leaving = model.linger <= 0.0;
                                 departures += 1;
                                 let t = clock.model(at);
                                 completions.push((t, t - p.arrived));
@@ -242,7 +248,8 @@ pub async fn run(
                 if t >= next_arrival {
                     let rate = model.arrival_rate().unwrap_or(0.0);
                     next_arrival = t + exp(&mut rng, rate);
-                    let full = model.cap.is_some_and(|c| present.len() >= c as usize);
+                    let in_swarm = present.values().filter(|p| !p.leaving).count();
+                    let full = model.cap.is_some_and(|c| in_swarm >= c as usize);
                     if !full {
                         arrive(&setup, &mut rng, &mut next_id, &mut present, t, &news_tx);
                     }
@@ -330,6 +337,7 @@ fn arrive(
             status: None,
             uploaded_seen: 0,
             completed: false,
+            leaving: false,
         },
     );
     let linger = if setup.spec.model.linger > 0.0 {
@@ -372,8 +380,10 @@ async fn peer_life(
     options.durable = false;
     options.max_peers = model.connections as usize;
     options.policies = Policies {
+        // The publisher's block policy acts at the publisher: it suggests
+        // (BEP 6) the piece each peer it serves should take.
         picker: spec.peers.picker,
-        seed_picker: Some(spec.publisher.picker),
+        seed_picker: None,
         choker: spec.peers.choker,
         seed_choker: spec.publisher.seed_choker,
         one_club_rate: model
@@ -397,9 +407,22 @@ async fn peer_life(
         return;
     }
     // Until complete, or until the lab is over (the channel closes).
+    let born = Instant::now();
+    let mut first_peer = None;
+    let mut first_piece = None;
+    let mut ready = None;
     let completed = loop {
         let failed = {
             let st = rx.borrow_and_update();
+            if ready.is_none() && st.state != crate::engine::TorrentState::Checking {
+                ready = Some(born.elapsed());
+            }
+            if first_peer.is_none() && !st.peers.is_empty() {
+                first_peer = Some(born.elapsed());
+            }
+            if first_piece.is_none() && st.have_pieces > 0 {
+                first_piece = Some(born.elapsed());
+            }
             if st.is_complete() && st.state != crate::engine::TorrentState::Checking {
                 break true;
             }
@@ -421,6 +444,15 @@ async fn peer_life(
             _ = stop.changed() => {}
         }
     };
+    tracing::debug!(
+        id,
+        ready_units = ready.map(|d| d.as_secs_f64() / setup.unit.as_secs_f64()),
+        first_peer_units = first_peer.map(|d| d.as_secs_f64() / setup.unit.as_secs_f64()),
+        first_piece_units = first_piece.map(|d| d.as_secs_f64() / setup.unit.as_secs_f64()),
+        done_units = born.elapsed().as_secs_f64() / setup.unit.as_secs_f64(),
+        completed,
+        "lab peer timeline"
+    );
     if completed {
         let _ = news.send(PeerNews::Completed(id, Instant::now())).await;
         if let Some(l) = linger {
@@ -454,7 +486,9 @@ fn sample(
     let mut one_club = 0u32;
     let mut peer_bytes = 0u64;
     for p in present.values_mut() {
-        population += 1;
+        if !p.leaving {
+            population += 1;
+        }
         let Some(rx) = &p.status else { continue };
         let st = rx.borrow();
         if st.one_club && !p.completed {

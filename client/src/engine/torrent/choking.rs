@@ -164,13 +164,30 @@ impl Torrent {
             &mut self.leech_choker
         };
         choker.rechoke(now.into_std(), &views, &mut unchoke);
+        let seeding = self.completed;
+        let piece_bytes = u64::from(self.shared.geometry.piece_length());
         for (k, e) in self.peers.iter_mut() {
             if e.link != Link::Connected {
                 continue;
             }
             // A new decision starts a new piece's worth of credit.
+            let piece_done = e.piece_credit >= piece_bytes;
             e.piece_credit = 0;
             let choke = !unchoke.contains(*k);
+            if seeding && !choke && (e.am_choking || piece_done) {
+                // A seed chooses the piece too (the paper's publisher-side
+                // block selection): suggest it to each peer it starts
+                // serving, by its picker's rule over what our peers hold.
+                let book = self.picker.book();
+                if let Some(p) = self.options.policies.picker.suggest(
+                    &self.have,
+                    &e.has,
+                    |p| book.availability(p),
+                    &mut self.rng,
+                ) {
+                    e.mailbox.post(|o| o.suggest = Some(p));
+                }
+            }
             if choke != e.am_choking {
                 e.am_choking = choke;
                 if choke {

@@ -184,6 +184,7 @@ impl Torrent {
     }
 
     fn dial_one(&mut self, addr: SocketAddr) {
+        tracing::debug!(peer = %addr, "dialling");
         let key = self.new_key();
         let entry = self.new_entry(addr, true);
         let links = self.links(&entry);

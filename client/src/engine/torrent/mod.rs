@@ -196,6 +196,9 @@ pub(crate) struct Torrent {
     service: choking::Service,
     /// When a per-piece choker decides again if no piece goes out first.
     per_piece_deadline: Option<Instant>,
+    /// Random draws of the torrent's own decisions (which piece a seed
+    /// suggests), seeded like the policies.
+    rng: rand::rngs::StdRng,
     /// Pieces verified and held.
     have: Bitfield,
     peers: HashMap<PeerKey, PeerEntry>,
@@ -290,6 +293,8 @@ impl Torrent {
                 Some(inc) = self.incoming.recv() => self.accept(inc),
                 Some(addrs) = recv_opt(&mut self.tracker_peers) => {
                     self.candidates.add_discovered(&addrs);
+                    // Dial now, not at the next tick.
+                    self.dial(Instant::now());
                 }
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Shutdown(reply)) => {

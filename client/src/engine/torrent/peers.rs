@@ -109,6 +109,8 @@ pub struct PeerEntry {
     pub unchoked_since: Option<Instant>,
     /// Bytes sent since that unchoke.
     pub sent_since_unchoke: u64,
+    /// The piece it (a seed) last suggested we take, until we ask for it.
+    pub suggested: Option<riffle_protocol::PieceIndex>,
     /// Bytes sent since the last choking decision: a per-piece choker
     /// decides again once this reaches a piece.
     pub piece_credit: u64,
@@ -159,6 +161,7 @@ impl PeerEntry {
             unchoked_since: None,
             sent_since_unchoke: 0,
             piece_credit: 0,
+            suggested: None,
             last_block_at: now,
             snubbed: false,
             passed: 0,
@@ -222,15 +225,31 @@ impl Torrent {
         };
         match ev {
             PeerEvent::Handshake { peer_id, reserved } => {
-                let duplicate = self
+                let banned = self.candidates.is_banned_id(&peer_id);
+                // Two connections to one peer (both sides dialled): keep
+                // the one dialled by the side with the lower peer id, so
+                // both ends keep the same one.
+                let we_dial = self.shared.our_id.0 < peer_id.0;
+                let outgoing = e.outgoing;
+                let other = self
                     .peers
                     .iter()
-                    .any(|(k, o)| *k != key && o.peer_id == Some(peer_id));
-                let banned = self.candidates.is_banned_id(&peer_id);
+                    .find(|(k, o)| **k != key && o.peer_id == Some(peer_id))
+                    .map(|(k, o)| (*k, o.outgoing));
+                let keep_new = match other {
+                    None => true,
+                    Some((_, old_outgoing)) => outgoing != old_outgoing && outgoing == we_dial,
+                };
+                if let (Some((old, _)), true) = (other, keep_new) {
+                    if let Some(o) = self.peers.get(&old) {
+                        o.mailbox
+                            .post(|m| m.close = Some("already connected".into()));
+                    }
+                }
                 let Some(e) = self.peers.get_mut(&key) else {
                     return;
                 };
-                if duplicate || banned {
+                if !keep_new || banned {
                     e.mailbox.post(|o| {
                         o.close = Some(
                             if banned {
@@ -248,6 +267,7 @@ impl Torrent {
                 e.link = Link::Connected;
                 e.connected_at = now;
                 e.last_block_at = now;
+                tracing::debug!(peer = %e.addr, outgoing = e.outgoing, "handshake done");
                 self.candidates.connected(e.addr, e.outgoing);
             }
             PeerEvent::Bitfield(b) => {
@@ -351,6 +371,11 @@ impl Torrent {
                 }
                 if client.is_some() {
                     e.client = client;
+                }
+            }
+            PeerEvent::Suggest(piece) => {
+                if !self.have.has(piece) {
+                    e.suggested = Some(piece);
                 }
             }
             PeerEvent::Uploaded(n) => {
@@ -461,12 +486,23 @@ impl Torrent {
                 self.pick_whole_piece(key, &mut out);
             }
         } else {
+            let suggested = e.suggested.take();
             let remote = Remote {
                 peer: key,
                 has: &e.has,
                 snubbed: e.snubbed,
             };
-            self.picker.pick(remote, want, &mut out);
+            if let Some(piece) = suggested {
+                // The seed's choice first (BEP 6 suggestion).
+                self.picker.pick_piece(remote, piece, want, &mut out);
+            }
+            let more = want.saturating_sub(out.len());
+            self.picker.pick(remote, more, &mut out);
+            if out.is_empty() && e.outstanding == 0 {
+                // All it has is being fetched elsewhere: one busy block
+                // rather than an unused unchoke.
+                self.picker.pick_busy(remote, 1, &mut out);
+            }
         }
         if out.is_empty() {
             return;

@@ -205,6 +205,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         torrent_up,
         service,
         per_piece_deadline: None,
+        rng: StdRng::seed_from_u64(seeds.next_u64()),
         have,
         peers: HashMap::new(),
         next_key: 0,
