@@ -270,11 +270,11 @@ impl PickerKind {
         match self {
             PickerKind::RarestFirst => {
                 "start the piece with the fewest copies among connected peers, ties at random \
-                 (rarest first block, RFB: BitTorrent, paper 002)"
+                 (rarest first block, RFB: BitTorrent; swarm scalability paper)"
             }
             PickerKind::RandomUseful => {
                 "start a uniformly random piece the remote has and we lack \
-                 (random useful block, RUB: paper 002, Hajek and Zhou)"
+                 (random useful block, RUB: swarm scalability paper; Hajek and Zhou)"
             }
             PickerKind::Sequential => {
                 "start the lowest-numbered missing piece the remote has \
@@ -329,11 +329,11 @@ impl ChokerKind {
             }
             ChokerKind::Random => {
                 "one slot re-drawn for every piece uniformly among all connected peers, wasted \
-                 when the drawn peer wants nothing we have (random peer, RP: paper 002)"
+                 when the drawn peer wants nothing we have (random peer, RP: swarm scalability paper)"
             }
             ChokerKind::RandomUseful => {
                 "one slot re-drawn for every piece uniformly among the peers that want something \
-                 we have (random useful peer, RUP: paper 002)"
+                 we have (random useful peer, RUP: swarm scalability paper)"
             }
         }
     }
@@ -378,11 +378,11 @@ impl SeedChokerKind {
             }
             SeedChokerKind::MostDeprived => {
                 "serve first the interested peers holding the fewest pieces, newcomers first, \
-                 re-decided for every piece (most deprived peer, MDP: paper 002)"
+                 re-decided for every piece (most deprived peer, MDP: swarm scalability paper)"
             }
             SeedChokerKind::Random => {
                 "one slot re-drawn for every piece uniformly among all connected peers \
-                 (random peer, RP: paper 002)"
+                 (random peer, RP: swarm scalability paper)"
             }
         }
     }

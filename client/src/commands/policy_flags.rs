@@ -17,21 +17,21 @@ fn listing<T: Copy + std::fmt::Display>(all: &[T], help: impl Fn(T) -> &'static 
 
 fn picker_help() -> String {
     format!(
-        "Which missing piece to request next [default: rarest-first]:\n{}",
+        "Which missing piece to request next:\n{}",
         listing(PickerKind::ALL, PickerKind::help)
     )
 }
 
 fn choker_help() -> String {
     format!(
-        "Whom to upload to while downloading [default: tit-for-tat]:\n{}",
+        "Whom to upload to while downloading:\n{}",
         listing(ChokerKind::ALL, ChokerKind::help)
     )
 }
 
 fn seed_choker_help() -> String {
     format!(
-        "Whom to upload to once complete (seeding) [default: round-robin]:\n{}",
+        "Whom to upload to once complete (seeding):\n{}",
         listing(SeedChokerKind::ALL, SeedChokerKind::help)
     )
 }

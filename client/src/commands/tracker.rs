@@ -19,13 +19,13 @@ pub struct TrackerArgs {
     /// tracker (BEP 15): the same port number serves both.
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen, default_value = "0.0.0.0:6969")]
     listen: SocketAddr,
-    /// Shield newcomers for SECS (paper 002, "shielding newcomers"): a peer
+    /// Shield newcomers for SECS (the swarm scalability paper's "shielding newcomers"): a peer
     /// that announces with nothing downloaded is left out of the lists
     /// given to other leechers and is itself given seeds only, until it
     /// announces progress or SECS pass, so the publisher serves it first.
     #[arg(long, value_name = "SECS", value_parser = parse_positive_secs)]
     shield_newcomers: Option<Duration>,
-    /// Admission control (paper 002): at most N downloading peers per
+    /// Admission control (swarm scalability paper): at most N downloading peers per
     /// swarm; a new one past N is refused with a failure reason and a
     /// retry interval. Seeds are always admitted.
     #[arg(long, value_name = "N", value_parser = parse_max_peers)]
