@@ -198,8 +198,9 @@ fn announce_response(shared: &Shared, reply: &AnnounceReply, ip: IpAddr) -> Anno
             peer_id: Some(p.peer_id),
         })
         .collect();
-    let mut resp = AnnounceResponse::new(shared.wire.interval, peers);
-    resp.min_interval = Some(shared.wire.min_interval);
+    let wire = shared.wire_times(reply);
+    let mut resp = AnnounceResponse::new(wire.interval, peers);
+    resp.min_interval = Some(wire.min_interval);
     resp.complete = Some(reply.counts.seeds);
     resp.incomplete = Some(reply.counts.leechers);
     resp.external_ip = Some(ip);

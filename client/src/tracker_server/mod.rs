@@ -163,6 +163,15 @@ impl Shared {
         }
     }
 
+    /// The intervals of one reply on the wire (a shielded newcomer is asked
+    /// back sooner than everyone else).
+    pub(crate) fn wire_times(&self, reply: &riffle_policies::tracker::AnnounceReply) -> WireTimes {
+        WireTimes {
+            interval: wire_secs(reply.interval, self.time_scale),
+            min_interval: wire_secs(reply.min_interval, self.time_scale),
+        }
+    }
+
     /// The registry (a panic elsewhere while holding it leaves it usable:
     /// every registry operation keeps its invariants at each step).
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {

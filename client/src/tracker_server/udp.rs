@@ -145,7 +145,7 @@ pub(crate) fn handle_packet(
                     );
                     Response::Announce {
                         transaction_id: a.transaction_id,
-                        interval: shared.wire.interval,
+                        interval: shared.wire_times(&reply).interval,
                         leechers: saturate(reply.counts.leechers),
                         seeders: saturate(reply.counts.seeds),
                         peers: peers_for_family(reply.peers.iter().map(|p| p.addr), family),

@@ -135,7 +135,14 @@ impl Registry {
             })
         };
         let counts = swarm.counts();
-        Ok(self.reply(peers, counts))
+        let mut reply = self.reply(peers, counts);
+        if let Some(left) = record.shield_left(now, shield) {
+            // A shielded newcomer is asked back when its shield lapses, so
+            // it then learns the leechers (as the model makes it visible).
+            reply.interval = reply.interval.min(left);
+            reply.min_interval = reply.min_interval.min(reply.interval);
+        }
+        Ok(reply)
     }
 
     /// Check a peer not yet in the swarm may join it.

@@ -49,6 +49,17 @@ impl PeerRecord {
         }
     }
 
+    /// How long it stays hidden after `now` (None: not shielded).
+    pub fn shield_left(&self, now: Instant, shield: Option<Duration>) -> Option<Duration> {
+        match (shield, self.newcomer_since) {
+            (Some(time), Some(since)) => {
+                let left = time.saturating_sub(now.saturating_duration_since(since));
+                (!left.is_zero()).then_some(left)
+            }
+            _ => None,
+        }
+    }
+
     fn as_reply(&self) -> ReplyPeer {
         ReplyPeer {
             peer_id: self.id,

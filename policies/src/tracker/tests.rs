@@ -217,6 +217,9 @@ fn a_shielded_newcomer_is_given_seeds_only_and_hidden_from_leechers() {
     r.announce(t, &leecher(2)).unwrap();
     let first = r.announce(t, &newcomer(3)).unwrap();
     assert_eq!(ids(&first), HashSet::from([id(1)]), "seeds only");
+    // Asked back when its shield lapses, not after the usual interval.
+    assert_eq!(first.interval, Duration::from_secs(10));
+    assert!(first.min_interval <= first.interval);
     assert_eq!(first.counts.leechers, 2, "it is counted all the same");
     let other = r.announce(t, &leecher(2)).unwrap();
     assert_eq!(ids(&other), HashSet::from([id(1)]), "hidden from leechers");
@@ -231,11 +234,13 @@ fn a_shielded_newcomer_is_given_seeds_only_and_hidden_from_leechers() {
         .announce(t + Duration::from_secs(5), &ann(3, 1000, 0))
         .unwrap();
     assert_eq!(ids(&again), HashSet::from([id(1)]));
+    assert_eq!(again.interval, Duration::from_secs(5));
     // Progress lifts the shield at once.
     let progress = r
         .announce(t + Duration::from_secs(6), &ann(3, 900, 100))
         .unwrap();
     assert_eq!(ids(&progress), HashSet::from([id(1), id(2)]));
+    assert_eq!(progress.interval, TrackerPolicy::default().interval);
     let other = r.announce(t + Duration::from_secs(6), &leecher(2)).unwrap();
     assert_eq!(ids(&other), HashSet::from([id(1), id(3)]));
 }
