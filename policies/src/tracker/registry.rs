@@ -135,6 +135,10 @@ impl Registry {
             })
         };
         let counts = swarm.counts();
+        // Seeds first (the draw stays uniform; only the order changes): a
+        // client that dials in list order reaches the content first.
+        let mut peers = peers;
+        peers.sort_by_key(|p| !p.seed);
         let mut reply = self.reply(peers, counts);
         if let Some(left) = record.shield_left(now, shield) {
             // A shielded newcomer is asked back when its shield lapses, so

@@ -246,6 +246,23 @@ fn a_shielded_newcomer_is_given_seeds_only_and_hidden_from_leechers() {
 }
 
 #[test]
+fn seeds_come_first_in_a_leechers_list() {
+    let (mut r, t) = registry(TrackerPolicy::default());
+    for i in 10..20 {
+        r.announce(t, &leecher(i)).unwrap();
+    }
+    r.announce(t, &seed(1)).unwrap();
+    r.announce(t, &seed(2)).unwrap();
+    let reply = r.announce(t, &leecher(30)).unwrap();
+    assert_eq!(reply.peers.len(), 12);
+    let seeds: Vec<bool> = reply.peers.iter().map(|p| p.seed).collect();
+    assert!(
+        seeds[..2].iter().all(|s| *s) && !seeds[2..].iter().any(|s| *s),
+        "{seeds:?}"
+    );
+}
+
+#[test]
 fn the_shield_ends_with_its_time() {
     let policy = TrackerPolicy {
         shield_newcomers: Some(Duration::from_secs(10)),

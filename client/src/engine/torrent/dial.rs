@@ -3,7 +3,9 @@
 //! few times), connections we dial and connections the listener hands us.
 //! Banned addresses and peer ids are never used again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -42,7 +44,7 @@ struct Candidate {
 /// Known peer addresses and their dial schedule.
 #[derive(Debug, Default)]
 pub struct Candidates {
-    known: HashMap<SocketAddr, Candidate>,
+    known: IndexMap<SocketAddr, Candidate>,
     banned_addrs: HashSet<SocketAddr>,
     banned_ids: HashSet<PeerId>,
 }
@@ -93,7 +95,7 @@ impl Candidates {
 
     /// Ban an address (and id). Returns true if it was not banned before.
     pub fn ban(&mut self, addr: SocketAddr, id: Option<PeerId>) -> bool {
-        self.known.remove(&addr);
+        self.known.shift_remove(&addr);
         if let Some(id) = id {
             self.banned_ids.insert(id);
         }
@@ -120,7 +122,7 @@ impl Candidates {
         c.busy = false;
         c.failures = c.failures.saturating_add(1);
         if !c.pinned && c.failures >= DISCOVERED_TRIES {
-            self.known.remove(&addr);
+            self.known.shift_remove(&addr);
             return;
         }
         let shift = c.failures.saturating_sub(1).min(5);
