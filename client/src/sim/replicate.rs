@@ -8,9 +8,13 @@
 //! - whom an uploader serves: its [`Choker`] (built from the catalog), given
 //!   a [`PeerView`] of each neighbour; per-piece chokers are asked at every
 //!   upload opportunity, others every rechoke interval;
-//! - which block: the receiver's [`PiecePicker`], built with
-//!   `PickerKind::build_split` so requests to seeds follow the publisher's
-//!   block policy;
+//! - which block: a seed (the publisher, or a lingering peer) suggests
+//!   one (BEP 6) with its picker kind's `PickerKind::suggest`, over what
+//!   its neighbours hold — the publisher's block policy (RFB/RUB in the
+//!   paper) acts here, as in the lab's engine; the receiver's
+//!   [`PiecePicker`] (its own kind, `PickerKind::build`) honours it with
+//!   `pick_piece`, and otherwise (no suggestion, or from a non-seed) picks
+//!   by its own rule;
 //! - at what rate: [`OneClub::rate`] for each peer's piece count;
 //! - whom a peer meets and whether it may join: the tracker [`Registry`]
 //!   (shielding newcomers, population cap), see [`super::tracker`].
@@ -120,6 +124,9 @@ pub(super) struct Sim<'a> {
     /// The mechanics' randomness: inter-event times, which event, which
     /// uploader. Policies have their own seeded generators.
     rng: StdRng,
+    /// The seeds' suggestion rule's randomness (ties among the rarest, a
+    /// random useful piece); a policy's own seeded generator.
+    suggest_rng: StdRng,
     /// Model time 0.
     base: Instant,
     /// Pieces in the torrent.
@@ -220,6 +227,7 @@ impl<'a> Sim<'a> {
             options,
             t: 0.0,
             rng: StdRng::seed_from_u64(sub_seed(seed, 0, 1)),
+            suggest_rng: StdRng::seed_from_u64(sub_seed(seed, 0, 4)),
             base,
             k: m.pieces,
             geometry,
@@ -378,11 +386,7 @@ impl<'a> Sim<'a> {
         self.next_id += 1;
         self.stats.arrivals += u64::from(!one_club);
         let pol = self.spec.peers;
-        let picker = pol.picker.build_split(
-            self.spec.publisher.picker,
-            self.geometry,
-            sub_seed(self.seed, id, 1),
-        );
+        let picker = pol.picker.build(self.geometry, sub_seed(self.seed, id, 1));
         let choker = pol
             .choker
             .build(&self.choker_settings, sub_seed(self.seed, id, 2));
@@ -549,6 +553,7 @@ impl<'a> Sim<'a> {
         };
         let to = self.peers.links[up].list[pos].slot as usize;
         let up_key = PeerKey(self.peers.ids[up]);
+        let suggested = self.suggestion(up, to);
         self.blocks.clear();
         let picked = {
             let Peers {
@@ -562,7 +567,14 @@ impl<'a> Sim<'a> {
                 has: &bitfields[up],
                 snubbed: false,
             };
-            if picker.pick(remote, 1, &mut self.blocks) == 0 {
+            if let Some(piece) = suggested {
+                // The seed's choice first (BEP 6 suggestion), as the
+                // engine's leechers do.
+                picker.pick_piece(remote, piece, 1, &mut self.blocks);
+            }
+            let more = 1usize.saturating_sub(self.blocks.len());
+            picker.pick(remote, more, &mut self.blocks);
+            if self.blocks.is_empty() {
                 None
             } else {
                 let block = self.blocks[0];
@@ -592,6 +604,40 @@ impl<'a> Sim<'a> {
         }
         self.stats.block_sent(up == PUBLISHER);
         self.deliver(to, piece)
+    }
+
+    /// The piece seed `up` suggests to `to` (BEP 6), by its picker kind's
+    /// rule (the publisher's from the experiment's publisher policy, a
+    /// lingering peer's from the peers' policy) over what `up`'s neighbours
+    /// hold. None when `up` is not a seed (leechers do not suggest) or it
+    /// has nothing `to` lacks.
+    fn suggestion(&mut self, up: usize, to: usize) -> Option<riffle_protocol::PieceIndex> {
+        if self.peers.counts[up] < self.k {
+            return None;
+        }
+        let kind = if up == PUBLISHER {
+            self.spec.publisher.picker
+        } else {
+            self.spec.peers.picker
+        };
+        let Peers {
+            bitfields, links, ..
+        } = &self.peers;
+        let neighbours = &links[up].list;
+        // Copies among `up`'s neighbours, counted only if the rule asks.
+        let availability = |p: riffle_protocol::PieceIndex| {
+            let n = neighbours
+                .iter()
+                .filter(|l| bitfields[l.slot as usize].has(p))
+                .count();
+            u32::try_from(n).unwrap_or(u32::MAX)
+        };
+        kind.suggest(
+            &bitfields[up],
+            &bitfields[to],
+            availability,
+            &mut self.suggest_rng,
+        )
     }
 
     /// Ask `up`'s choker whom to unchoke, from views of its neighbours,
