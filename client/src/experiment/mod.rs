@@ -60,8 +60,9 @@ pub struct PublisherPolicies {
     /// Whom the publisher serves (MDP, RP, round-robin, ...).
     pub seed_choker: SeedChokerKind,
     /// Which block the publisher serves (RFB, RUB). In BitTorrent the
-    /// downloader chooses blocks, so this becomes the leechers' picker for
-    /// requests to seeds (`PickerKind::build_split`).
+    /// downloader chooses blocks, so the publisher suggests it (BEP 6
+    /// SUGGEST PIECE, `PickerKind::suggest` over what its peers hold) to
+    /// each peer it starts serving, and the peer requests it first.
     pub picker: PickerKind,
 }
 
