@@ -1,0 +1,130 @@
+//! Issue 4: the swarm lab in seconds. A closed swarm of four real riffle
+//! peers around a most-deprived publisher runs 30 model time units at 40 ms
+//! each; `riffle lab --json` must report, for each run, its policies, a
+//! positive throughput in units of U, a download time, the one-club peak
+//! and the mean population (four peers), and write the CSV time series,
+//! the summary and both plots. A second case runs the `missing-piece`
+//! preset shortened the same way, through the same parser.
+
+use std::path::Path;
+
+use riffle_tests::riffle;
+use serde_json::Value;
+
+const EXPERIMENT: &str = r#"
+name = "smoke"
+description = "four peers, two runs"
+
+[defaults]
+pieces = 4
+publisher_rate = 1.0
+peer_rate = 4.0
+arrivals = { population = 4 }
+duration = 30.0
+warmup = 5.0
+connections = 20
+time_unit_ms = 40.0
+seeds = [7]
+publisher = { seed_choker = "most-deprived", picker = "rarest-first" }
+
+[defaults.peers]
+choker = "random-useful"
+picker = "random-useful"
+
+[[run]]
+name = "plain"
+
+[[run]]
+name = "throttled"
+one_club_rate = 0.4
+"#;
+
+fn run_lab(args: &[&str]) -> Vec<Value> {
+    let out = riffle(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "riffle {args:?} failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let runs: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("--json printed {stdout:?}: {e}"));
+    runs.as_array().expect("a list of runs").clone()
+}
+
+fn assert_outputs(dir: &Path, runs: &[&str], seed: u64) {
+    for f in [
+        "summary.txt",
+        "summary.json",
+        "timeseries.svg",
+        "throughput.svg",
+    ] {
+        let p = dir.join(f);
+        let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 100, "{} missing or empty", p.display());
+    }
+    for r in runs {
+        let csv = std::fs::read_to_string(dir.join(format!("{r}-seed{seed}.csv")))
+            .unwrap_or_else(|e| panic!("no CSV for {r}: {e}"));
+        let rows = csv.lines().count();
+        assert!(rows > 10, "{r}: only {rows} CSV lines");
+        assert!(csv.starts_with("run,seed,t,population,one_club,departures"));
+    }
+}
+
+#[test]
+fn a_small_experiment_runs_in_seconds_and_reports_every_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("smoke.toml");
+    std::fs::write(&file, EXPERIMENT).unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        file.to_str().unwrap(),
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for (run, name) in runs.iter().zip(["plain", "throttled"]) {
+        assert_eq!(run["name"], name);
+        assert_eq!(run["policies"]["publisher"], "most-deprived+rarest-first");
+        assert_eq!(run["policies"]["peers"], "random-useful+random-useful");
+        let thr = run["throughput_u"].as_f64().expect("throughput_u");
+        // Four peers at mu = 4U with a publisher at U complete many times
+        // in 25 time units; a lab that moved nothing would report 0.
+        assert!(thr > 0.2, "{name}: throughput {thr} U");
+        let t = run["mean_download_time"].as_f64().expect("download time");
+        assert!(t > 0.0 && t < 25.0, "{name}: mean download time {t}");
+        let pop = run["population_mean"].as_f64().expect("population_mean");
+        assert!((3.0..=4.0).contains(&pop), "{name}: population {pop}");
+        let peak = run["one_club_peak"].as_f64().expect("one_club_peak");
+        assert!((0.0..=4.0).contains(&peak), "{name}: one-club peak {peak}");
+    }
+    assert_outputs(&out, &["plain", "throttled"], 7);
+}
+
+#[test]
+fn a_preset_runs_through_the_same_parser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        "--preset",
+        "missing-piece",
+        "--seeds",
+        "1",
+        "--duration",
+        "25",
+        "--warmup",
+        "5",
+        "--time-unit-ms",
+        "40",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let names: Vec<&str> = runs.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["random-publisher", "most-deprived"]);
+    for r in &runs {
+        assert!(r["population_mean"].as_f64().unwrap_or(0.0) > 1.0, "{r}");
+    }
+    assert_outputs(&out, &names, 1);
+}
