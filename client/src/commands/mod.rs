@@ -3,6 +3,7 @@
 pub mod create;
 pub mod demo;
 pub mod download;
+pub mod experiment_args;
 pub mod info;
 pub mod lab;
 pub mod policy_flags;

@@ -5,54 +5,26 @@
 //! throughput with the paper's saturation formula.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use riffle_client::experiment::report::{json_summary, summarize, summary_table, write_outputs};
-use riffle_client::experiment::{self, Experiment, PRESETS, SIM_PRESETS};
+use riffle_client::experiment::{self, Experiment};
+
+use super::experiment_args::ExperimentArgs;
 use riffle_client::sim::{self, sweep};
 
 /// Arguments of `riffle sim`.
 #[derive(Args, Debug)]
 pub struct SimArgs {
-    /// Experiment file (TOML; see docs/lab.md).
-    #[arg(
-        value_name = "EXPERIMENT.toml",
-        required_unless_present = "preset",
-        conflicts_with = "preset"
-    )]
-    file: Option<PathBuf>,
-    /// Run a built-in experiment instead: missing-piece, three-levers,
-    /// admission, or (simulator only) saturation.
-    #[arg(long, value_name = "NAME")]
-    preset: Option<String>,
-    /// Print the summary as JSON on stdout (a list of runs with name,
-    /// policies, throughput_u, mean_download_time, one_club_peak,
-    /// population_mean) instead of the table.
-    #[arg(long)]
-    json: bool,
-    /// Directory for the CSV time series, summary and plots [default:
-    /// lab-out/<experiment>-sim].
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Replicates per run: seeds 1..=N instead of the file's seeds.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
-    seeds: Option<u64>,
-    /// Run only these runs (repeatable; by name).
-    #[arg(long = "run", value_name = "NAME")]
-    runs: Vec<String>,
-    /// Override the duration of every run (model time units).
-    #[arg(long, value_name = "T")]
-    duration: Option<f64>,
-    /// Override the warm-up of every run (model time units).
-    #[arg(long, value_name = "T")]
-    warmup: Option<f64>,
+    /// The experiment, its runs and seeds, and where results go.
+    #[command(flatten)]
+    experiment: ExperimentArgs,
     /// Sweep the arrival rate: run every run at each of these rates (in
     /// units of U, comma-separated, e.g. 5,10,20,40) and report throughput
     /// against lambda next to the saturation formula
-    /// lambda* = U (2 + (K-2) mu/mu') (paper 002).
+    /// lambda* = U (2 + (K-2) mu/mu') (swarm scalability paper).
     #[arg(long, value_name = "LAMBDAS", value_delimiter = ',')]
     sweep: Vec<f64>,
     /// Start each replicate with N peers holding every piece but the same
@@ -64,47 +36,7 @@ pub struct SimArgs {
 
 /// Load the experiment and apply the overrides.
 fn experiment_from(args: &SimArgs) -> Result<Experiment> {
-    let mut exp = match (&args.file, &args.preset) {
-        (Some(f), _) => experiment::load(f)?,
-        (None, Some(p)) => experiment::preset(p)?,
-        (None, None) => bail!(
-            "name an experiment file or --preset ({}, {})",
-            PRESETS.join(", "),
-            SIM_PRESETS.join(", ")
-        ),
-    };
-    for r in &args.runs {
-        if !exp.runs.iter().any(|s| &s.name == r) {
-            let names: Vec<&str> = exp.runs.iter().map(|s| s.name.as_str()).collect();
-            bail!(
-                "no run named {r:?} in {} (runs: {})",
-                exp.name,
-                names.join(", ")
-            );
-        }
-    }
-    if !args.runs.is_empty() {
-        exp.runs.retain(|s| args.runs.contains(&s.name));
-    }
-    if let Some(n) = args.seeds {
-        exp.set_seed_count(n);
-    }
-    for spec in &mut exp.runs {
-        let m = &mut spec.model;
-        if let Some(d) = args.duration {
-            m.duration = d;
-        }
-        if let Some(w) = args.warmup {
-            m.warmup = w;
-        }
-        if !(m.duration.is_finite() && m.duration > 0.0 && m.warmup >= 0.0 && m.warmup < m.duration)
-        {
-            bail!(
-                "run {}: the warm-up must be shorter than the duration",
-                spec.name
-            );
-        }
-    }
+    let exp = args.experiment.load(true)?;
     for &l in &args.sweep {
         if !(l.is_finite() && l > 0.0) {
             bail!("--sweep: {l} is not a positive arrival rate");
@@ -119,11 +51,8 @@ pub fn run(args: SimArgs) -> Result<()> {
     let options = sim::SimOptions {
         initial_one_club: args.one_club,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("lab-out").join(format!("{}-sim", exp.name)));
-    let chatty = std::io::stderr().is_terminal() || !args.json;
+    let out = args.experiment.out_dir(&exp, "-sim");
+    let chatty = std::io::stderr().is_terminal() || !args.experiment.json;
     let started = Instant::now();
     let progress = |spec: &experiment::RunSpec, rep: &sim::Replicate| {
         if chatty {
@@ -150,7 +79,7 @@ pub fn run(args: SimArgs) -> Result<()> {
     let written = write_outputs(&out, &exp.name, &outputs)
         .with_context(|| format!("cannot write the results into {}", out.display()))?;
     let summaries = summarize(&outputs.results);
-    if args.json {
+    if args.experiment.json {
         println!("{}", json_summary(&summaries));
     } else {
         print!("{}", summary_table(&summaries));
