@@ -122,6 +122,9 @@ pub enum PeerEvent {
         reqq: Option<u32>,
         /// `v`.
         client: Option<String>,
+        /// `p`: the port it listens on (an incoming connection comes from
+        /// another port).
+        listen_port: Option<u16>,
     },
     /// Payload bytes sent since the last report.
     Uploaded(u64),
@@ -406,6 +409,7 @@ impl PeerTask {
             Event::ExtendedHandshake(h) => PeerEvent::Extended {
                 reqq: h.reqq,
                 client: h.client,
+                listen_port: h.listen_port,
             },
             Event::Suggest(piece) => PeerEvent::Suggest(piece),
             Event::AllowedFast(_) | Event::DhtPort(_) | Event::ExtendedMessage { .. } => {

@@ -379,6 +379,10 @@ async fn peer_life(
     options.seed = linger.is_some();
     options.durable = false;
     options.max_peers = model.connections as usize;
+    // A newcomer to a full swarm meets as many peers as anyone (the
+    // model's uniform meeting): a peer at its cap lets it in by dropping
+    // a random idle connection.
+    options.peer_turnover = true;
     options.policies = Policies {
         // The publisher's block policy acts at the publisher: it suggests
         // (BEP 6) the piece each peer it serves should take.
@@ -422,6 +426,7 @@ async fn peer_life(
             }
             if first_piece.is_none() && st.have_pieces > 0 {
                 first_piece = Some(born.elapsed());
+                tracing::debug!(id, have = ?st.have, "lab peer first piece");
             }
             if st.is_complete() && st.state != crate::engine::TorrentState::Checking {
                 break true;
@@ -485,18 +490,32 @@ fn sample(
     let mut population = 0u32;
     let mut one_club = 0u32;
     let mut peer_bytes = 0u64;
+    // Which piece the one club lacks (one club or several?), for the log.
+    let mut club_lacks: std::collections::BTreeMap<u32, u32> = Default::default();
+    // Connections and unchokes by pieces held, for the log.
+    let mut by_have: std::collections::BTreeMap<u32, (u32, usize, usize)> = Default::default();
     for p in present.values_mut() {
         if !p.leaving {
             population += 1;
         }
         let Some(rx) = &p.status else { continue };
         let st = rx.borrow();
+        let e = by_have.entry(st.have_pieces).or_default();
+        e.0 += 1;
+        e.1 += st.peers.len();
+        e.2 += st.peers.iter().filter(|q| !q.peer_choking).count();
         if st.one_club && !p.completed {
             one_club += 1;
+            if let Some(i) =
+                (0..st.have.len()).find(|&i| !st.have.has(riffle_protocol::PieceIndex::new(i)))
+            {
+                *club_lacks.entry(i).or_default() += 1;
+            }
         }
         peer_bytes += st.uploaded.saturating_sub(p.uploaded_seen);
         p.uploaded_seen = st.uploaded;
     }
+    tracing::debug!(t, population, one_club, ?club_lacks, ?by_have, "lab sample");
     let pub_now = publisher.borrow().uploaded;
     let pub_bytes = pub_now.saturating_sub(*publisher_seen);
     *publisher_seen = pub_now;

@@ -172,6 +172,15 @@ pub trait Choker: Send {
     fn per_piece(&self) -> bool {
         false
     }
+
+    /// For per-piece chokers: did the last [`Choker::rechoke`] spend a
+    /// slot on a peer that cannot use it (the random peer's wasted draw)?
+    /// The caller then holds that turn for one piece time — events such
+    /// as a newly interested peer do not buy a second draw — as in the
+    /// model, where an upload opportunity that found nobody is lost.
+    fn wasted_turn(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct RandomPeer<R> {
     /// The peers drawn at the last rechoke, wasted draws included (for
     /// tests and statistics).
     drawn: Vec<PeerKey>,
+    /// The last rechoke drew a peer that wants nothing.
+    wasted: bool,
 }
 
 impl<R: RngCore + Send> RandomPeer<R> {
@@ -58,6 +60,7 @@ impl<R: RngCore + Send> RandomPeer<R> {
             rng,
             pool: Vec::new(),
             drawn: Vec::new(),
+            wasted: false,
         }
     }
 
@@ -83,6 +86,7 @@ impl<R: RngCore + Send> Choker for RandomPeer<R> {
     fn rechoke(&mut self, now: Instant, peers: &[PeerView], out: &mut Unchoke) {
         out.clear();
         self.drawn.clear();
+        self.wasted = false;
         let mut pool = std::mem::take(&mut self.pool);
         pool.clear();
         for (i, p) in peers.iter().enumerate() {
@@ -103,6 +107,8 @@ impl<R: RngCore + Send> Choker for RandomPeer<R> {
             self.drawn.push(p.key);
             if useful(p) {
                 out.regular.push(p.key);
+            } else {
+                self.wasted = true;
             }
         }
         self.pool = pool;
@@ -114,6 +120,10 @@ impl<R: RngCore + Send> Choker for RandomPeer<R> {
 
     fn max_unchoked(&self) -> usize {
         self.config.slots
+    }
+
+    fn wasted_turn(&self) -> bool {
+        self.wasted
     }
 
     fn per_piece(&self) -> bool {

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use riffle_policies::choker::{PeerView, Unchoke};
 use riffle_policies::service::OneClub;
+use riffle_protocol::BLOCK_SIZE;
 use tokio::time::Instant;
 
 use super::peers::Link;
@@ -110,20 +111,63 @@ impl Torrent {
         Some(Duration::from_secs_f64(bytes as f64 / rate as f64))
     }
 
+    /// One block's time at the torrent's current upload rate, if limited:
+    /// how long the buckets (whose burst is about a block) take to pay for
+    /// the next block after a send.
+    fn block_time(&self) -> Option<Duration> {
+        let rate = self
+            .shared
+            .up
+            .iter()
+            .map(|b| b.rate())
+            .filter(|&r| r > 0)
+            .min()?;
+        let bytes = u64::from(self.shared.geometry.piece_length()).min(u64::from(BLOCK_SIZE));
+        Some(Duration::from_secs_f64(bytes as f64 / rate as f64))
+    }
+
     /// `n` bytes went out to `peer` (reported by its task): a per-piece
-    /// choker decides again once a whole piece has gone.
+    /// choker's turn ends once a whole piece has gone.
+    ///
+    /// With an upload limit the next turn starts when the buckets can pay
+    /// for a block again, not now: the peer is choked at once (nothing more
+    /// leaves before the next decision) and the choker draws at that
+    /// moment, so that the peer it picks is served the instant it is
+    /// picked. That is the model's upload opportunity (decide and send at
+    /// once); deciding now and sending a piece time later would give the
+    /// piece to a peer that has meanwhile filled up from others.
     pub(super) fn on_uploaded(&mut self, key: riffle_policies::PeerKey, n: u64) {
         if self.service.throttled {
             self.service.throttled_bytes += n;
         }
         let piece = u64::from(self.shared.geometry.piece_length());
         let per_piece = self.per_piece();
-        if let Some(e) = self.peers.get_mut(&key) {
-            e.piece_credit += n;
-            if per_piece && !e.am_choking && e.piece_credit >= piece {
-                self.rechoke_soon = true;
-            }
+        let wait = self.block_time();
+        let Some(e) = self.peers.get_mut(&key) else {
+            return;
+        };
+        e.piece_credit += n;
+        if !(per_piece && !e.am_choking && e.piece_credit >= piece) {
+            return;
         }
+        match wait {
+            Some(wait) => {
+                e.am_choking = true;
+                e.unchoked_since = None;
+                e.mailbox.post(|o| o.choke = Some(true));
+                let at = Instant::now() + wait;
+                self.per_piece_deadline = Some(self.per_piece_deadline.map_or(at, |d| d.min(at)));
+                self.turn_held = true;
+            }
+            None => self.rechoke_soon = true,
+        }
+    }
+
+    /// Is a per-piece turn running (a peer drawn and not through its piece,
+    /// a wasted draw, or the buckets refilling after a piece)? Events such
+    /// as a newly interested peer then wait for the turn to end.
+    pub(super) fn turn_running(&self, now: Instant) -> bool {
+        self.turn_held && self.per_piece() && self.per_piece_deadline.is_some_and(|d| d > now)
     }
 
     /// When the next rechoke is due without any event.
@@ -185,6 +229,7 @@ impl Torrent {
                     |p| book.availability(p),
                     &mut self.rng,
                 ) {
+                    tracing::debug!(peer = %e.addr, pieces = e.has.count_ones(), piece = ?p, "serving a peer, suggesting a piece");
                     e.mailbox.post(|o| o.suggest = Some(p));
                 }
             }
@@ -199,11 +244,20 @@ impl Torrent {
                 e.mailbox.post(|o| o.choke = Some(choke));
             }
         }
+        let wasted = if self.completed {
+            self.seed_choker.wasted_turn()
+        } else {
+            self.leech_choker.wasted_turn()
+        };
+        // A turn is held (events wait for it) while a drawn peer takes its
+        // piece or a wasted draw runs out; with nobody to serve, the next
+        // interested peer starts one at once.
+        self.turn_held = per_piece && (!unchoke.is_empty() || wasted);
         self.per_piece_deadline = if per_piece {
-            // Decide again after one piece time: at once when the piece has
-            // gone (see on_uploaded), at the deadline when the slot went
-            // unused or the peer took nothing. A slow transfer gets half a
-            // piece time more before its slot is redrawn.
+            // Decide again after one piece time: when the piece has gone
+            // (see on_uploaded), at the deadline when the slot went unused
+            // or the peer took nothing. A slow transfer gets half a piece
+            // time more before its slot is redrawn.
             let t = self.piece_time().unwrap_or_else(|| self.choker_interval());
             let t = if unchoke.is_empty() {
                 t

@@ -83,6 +83,14 @@ impl Candidates {
         }
     }
 
+    /// Do not dial `addr` again unless it is given to us anew (a tracker
+    /// list, the user). Pinned addresses are kept.
+    pub fn forget(&mut self, addr: &SocketAddr) {
+        if self.known.get(addr).is_some_and(|c| !c.pinned) {
+            self.known.shift_remove(addr);
+        }
+    }
+
     /// Is this peer id banned?
     pub fn is_banned_id(&self, id: &PeerId) -> bool {
         self.banned_ids.contains(id)
@@ -174,7 +182,11 @@ impl Torrent {
         if self.completed && !self.options.seed {
             return;
         }
-        let connected: HashSet<SocketAddr> = self.peers.values().map(|e| e.addr).collect();
+        let connected: HashSet<SocketAddr> = self
+            .peers
+            .values()
+            .flat_map(|e| std::iter::once(e.addr).chain(e.listen_addr))
+            .collect();
         for addr in self.candidates.due(now, room, &connected) {
             self.dial_one(addr);
         }
@@ -228,9 +240,11 @@ impl Torrent {
 
     /// A connection the listener accepted for this torrent.
     pub(super) fn accept(&mut self, inc: Incoming) {
-        if self.stopping
-            || self.candidates.is_banned_addr(&inc.addr)
-            || self.peers.len() >= self.options.max_peers
+        if self.stopping || self.candidates.is_banned_addr(&inc.addr) {
+            return;
+        }
+        if self.peers.len() >= self.options.max_peers
+            && !(self.options.peer_turnover && self.make_room())
         {
             return;
         }
@@ -255,6 +269,43 @@ impl Torrent {
             }
             .run(),
         );
+    }
+
+    /// Peer turnover: close a random connected peer that is idle between
+    /// us (we choke it, it has none of our requests, it is not a seed) to
+    /// make room for a newcomer, preferring one that neither side wants
+    /// anything from (two members of the one club, say) over one that
+    /// merely waits — often a newcomer itself. False if there is none.
+    fn make_room(&mut self) -> bool {
+        use rand::seq::SliceRandom;
+        let mut useless = Vec::new();
+        let mut idle = Vec::new();
+        for (k, e) in &self.peers {
+            if e.link != super::peers::Link::Connected
+                || !e.am_choking
+                || e.outstanding != 0
+                || e.is_seed()
+            {
+                continue;
+            }
+            if !e.peer_interested && !e.am_interested {
+                useless.push(*k);
+            } else {
+                idle.push(*k);
+            }
+        }
+        let pool = if useless.is_empty() { &idle } else { &useless };
+        let Some(&victim) = pool.choose(&mut self.rng) else {
+            return false;
+        };
+        if let Some(e) = self.peers.get(&victim) {
+            let addr = e.addr;
+            e.mailbox
+                .post(|o| o.close = Some("peer turnover: room for a newcomer".into()));
+            self.peer_gone(victim, "peer turnover", false);
+            self.candidates.forget(&addr);
+        }
+        true
     }
 
     /// A peer entry with this torrent's per-peer rate limits.

@@ -71,6 +71,12 @@ pub struct TorrentOptions {
     pub max_download_rate: u64,
     /// Most connected peers.
     pub max_peers: usize,
+    /// Peer turnover: at `max_peers`, a new incoming connection is let in
+    /// by closing a random connected peer that neither side is serving
+    /// (not a seed), instead of being refused. Newcomers to a full swarm
+    /// then meet as many peers as everyone else (the swarm lab's random
+    /// meeting); off by default, as in most clients.
+    pub peer_turnover: bool,
     /// Use the trackers named in the torrent.
     pub use_trackers: bool,
     /// The decisions this torrent makes: picker, chokers, service rate.
@@ -136,6 +142,7 @@ impl TorrentOptions {
             max_upload_rate: 0,
             max_download_rate: 0,
             max_peers: 60,
+            peer_turnover: false,
             use_trackers: true,
             policies: Policies::default(),
             durable: true,
@@ -196,6 +203,9 @@ pub(crate) struct Torrent {
     service: choking::Service,
     /// When a per-piece choker decides again if no piece goes out first.
     per_piece_deadline: Option<Instant>,
+    /// A per-piece turn holds until `per_piece_deadline` (see
+    /// `Torrent::turn_running`).
+    turn_held: bool,
     /// Random draws of the torrent's own decisions (which piece a seed
     /// suggests), seeded like the policies.
     rng: rand::rngs::StdRng,
@@ -228,6 +238,9 @@ pub(crate) struct Torrent {
     /// When peer rates were last folded.
     status_rate_at: Instant,
     rechoke_soon: bool,
+    /// A dial slot came free (a dial ended, in a handshake or a failure):
+    /// dial the next candidates now, not at the next tick.
+    dial_soon: bool,
     completed: bool,
     stopping: bool,
 }
@@ -283,6 +296,10 @@ impl Torrent {
                         // An interested peer and a free slot: do not make it
                         // wait for the tick.
                         self.rechoke(Instant::now());
+                    }
+                    if self.dial_soon {
+                        self.dial_soon = false;
+                        self.dial(Instant::now());
                     }
                     self.refill_dirty();
                 }
@@ -412,6 +429,9 @@ impl Torrent {
         self.status.uploaded = Counters::get(&c.uploaded);
         self.status.wasted = Counters::get(&c.wasted);
         self.status.have_pieces = self.have.count_ones();
+        if self.status.have != self.have {
+            self.status.have = self.have.clone();
+        }
         self.status.peers = self.peer_statuses();
         self.status.seeds = self.peers.values().filter(|e| e.is_seed()).count();
         self.status.download_rate = self.peers.values().map(|e| e.rate_down.rate()).sum();

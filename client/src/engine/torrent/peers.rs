@@ -75,6 +75,10 @@ pub enum Link {
 pub struct PeerEntry {
     /// Its address.
     pub addr: SocketAddr,
+    /// Where it listens, when that differs from `addr` (an incoming
+    /// connection that named its port in the extended handshake): a
+    /// tracker listing that address is not dialled while connected.
+    pub listen_addr: Option<SocketAddr>,
     /// Orders to its task.
     pub mailbox: Arc<Mailbox>,
     /// Handshake done?
@@ -143,6 +147,7 @@ impl PeerEntry {
     pub fn new(addr: SocketAddr, pieces: u32, outgoing: bool, now: Instant) -> PeerEntry {
         PeerEntry {
             addr,
+            listen_addr: None,
             mailbox: Arc::new(Mailbox::default()),
             link: Link::Connecting,
             peer_id: None,
@@ -220,6 +225,7 @@ impl Torrent {
 
     fn on_peer_event(&mut self, key: PeerKey, ev: PeerEvent) {
         let now = Instant::now();
+        let turn_running = self.turn_running(now);
         let Some(e) = self.peers.get_mut(&key) else {
             return;
         };
@@ -269,6 +275,7 @@ impl Torrent {
                 e.last_block_at = now;
                 tracing::debug!(peer = %e.addr, outgoing = e.outgoing, "handshake done");
                 self.candidates.connected(e.addr, e.outgoing);
+                self.dial_soon |= e.outgoing;
             }
             PeerEvent::Bitfield(b) => {
                 if e.counted {
@@ -322,7 +329,7 @@ impl Torrent {
             }
             PeerEvent::Interested => {
                 e.peer_interested = true;
-                if e.am_choking {
+                if e.am_choking && !turn_running {
                     self.rechoke_soon = true;
                 }
             }
@@ -365,9 +372,17 @@ impl Torrent {
                 e.mailbox.post(|o| o.cancels.push(block));
                 let _ = self.picker.request_returned(key, block);
             }
-            PeerEvent::Extended { reqq, client } => {
+            PeerEvent::Extended {
+                reqq,
+                client,
+                listen_port,
+            } => {
                 if let Some(q) = reqq {
                     e.reqq = q as usize;
+                }
+                if let Some(port) = listen_port.filter(|&p| p != 0 && !e.outgoing) {
+                    // Where it listens: we need not dial it there.
+                    e.listen_addr = Some(SocketAddr::new(e.addr.ip(), port));
                 }
                 if client.is_some() {
                     e.client = client;
@@ -429,8 +444,16 @@ impl Torrent {
         } else {
             tracing::debug!(peer = %e.addr, %reason, "peer gone");
         }
-        self.candidates
-            .disconnected(e.addr, e.outgoing, Instant::now());
+        if self.options.peer_turnover && e.peer_id.is_some() {
+            // With turnover, a peer that closed an established connection
+            // made room for someone else: dialling it again would only
+            // push another of its peers out, and so on down the swarm.
+            self.candidates.forget(&e.addr);
+        } else {
+            self.candidates
+                .disconnected(e.addr, e.outgoing, Instant::now());
+        }
+        self.dial_soon |= e.outgoing;
     }
 
     /// Re-decide whether we want anything from `key`.

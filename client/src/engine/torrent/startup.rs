@@ -205,6 +205,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         torrent_up,
         service,
         per_piece_deadline: None,
+        turn_held: false,
         rng: StdRng::seed_from_u64(seeds.next_u64()),
         have,
         peers: HashMap::new(),
@@ -229,6 +230,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         last_want_peers: now,
         status_rate_at: now,
         rechoke_soon: false,
+        dial_soon: false,
         completed: false,
         stopping: false,
     })

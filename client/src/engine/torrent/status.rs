@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use riffle_protocol::InfoHash;
+use riffle_protocol::{Bitfield, InfoHash};
 
 /// Where a torrent stands.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -107,6 +107,8 @@ pub struct TorrentStatus {
     pub one_club_time: std::time::Duration,
     /// Payload bytes sent while throttled.
     pub uploaded_throttled: u64,
+    /// Which pieces we hold (verified), one bit per piece.
+    pub have: Bitfield,
 }
 
 impl TorrentStatus {
