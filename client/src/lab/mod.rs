@@ -13,7 +13,7 @@
 //! Results use the same [`crate::experiment::report`] types as `riffle
 //! sim`, so the two can be compared run for run.
 
-mod payload;
+pub mod payload;
 mod replicate;
 
 use std::path::Path;

@@ -18,11 +18,22 @@ const NAME: &str = "lab-payload.bin";
 /// Write `pieces` blocks of random data under `dir` and return the torrent
 /// for it, announcing to `announce`.
 pub fn make(dir: &Path, pieces: u32, seed: u64, announce: &str) -> Result<Metainfo> {
+    make_named(dir, NAME, pieces, seed, announce)
+}
+
+/// [`make`] with the file named `name` (the demo's swarm).
+pub fn make_named(
+    dir: &Path,
+    name: &str,
+    pieces: u32,
+    seed: u64,
+    announce: &str,
+) -> Result<Metainfo> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut data = vec![0u8; BLOCK_SIZE as usize * pieces as usize];
     rng.fill_bytes(&mut data);
-    let path = dir.join(NAME);
+    let path = dir.join(name);
     let mut f = std::fs::File::create(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(&data)
@@ -30,12 +41,12 @@ pub fn make(dir: &Path, pieces: u32, seed: u64, announce: &str) -> Result<Metain
     drop(f);
     // Hashed through storage, as `riffle create` does.
     let layout = Layout::new(vec![data.len() as u64], BLOCK_SIZE)?;
-    let storage = FsStorage::new(dir, layout, &[vec![NAME.to_string()]])?;
+    let storage = FsStorage::new(dir, layout, &[vec![name.to_string()]])?;
     let mut verifier = Verifier::new();
     let hashes = (0..pieces)
         .map(|p| verifier.hash_piece(&storage, PieceIndex::new(p)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut builder = TorrentBuilder::new(NAME.into(), BLOCK_SIZE);
+    let mut builder = TorrentBuilder::new(name.into(), BLOCK_SIZE);
     builder.single_file(data.len() as u64);
     builder.piece_hashes(hashes);
     builder.tracker_tier(vec![announce.to_string()]);
