@@ -3,8 +3,8 @@
 # Debian's packages. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-# transmission-remote ships in transmission-cli.
-packages=(python3-libtorrent opentracker aria2 transmission-cli transmission-daemon)
+# transmission-remote ships in transmission-cli; tmux drives the TUI test.
+packages=(python3-libtorrent opentracker aria2 transmission-cli transmission-daemon tmux)
 
 missing=()
 for p in "${packages[@]}"; do

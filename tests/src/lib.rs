@@ -21,7 +21,7 @@ pub mod transmission;
 
 /// The command that installs everything the end-to-end tests need.
 pub const INSTALL_HINT: &str = "scripts/install-test-deps.sh (or: apt-get install -y \
-     python3-libtorrent opentracker aria2 transmission-cli transmission-daemon)";
+     python3-libtorrent opentracker aria2 transmission-cli transmission-daemon tmux)";
 
 /// Path of the `riffle` binary, built once per test process with the same
 /// cargo that runs the tests (a no-op when it is up to date).
