@@ -236,6 +236,7 @@ pub fn status_line(st: &TorrentStatus) -> String {
         TorrentState::Checking => format!("checking {}/{}", st.checked_pieces, st.piece_count),
         TorrentState::Downloading => "downloading".into(),
         TorrentState::Seeding => "seeding".into(),
+        TorrentState::Paused => "paused".into(),
         TorrentState::Stopped => "stopped".into(),
         TorrentState::Failed(e) => format!("failed: {e}"),
     };
@@ -349,6 +350,7 @@ impl Bars {
                 }
                 TorrentState::Downloading => "downloading".into(),
                 TorrentState::Seeding => "seeding".into(),
+                TorrentState::Paused => "paused".into(),
                 TorrentState::Stopped => "stopped".into(),
                 TorrentState::Failed(e) => format!("failed: {e}"),
             };

@@ -15,6 +15,7 @@ mod listener;
 mod mailbox;
 mod peer;
 pub mod rate;
+mod remove;
 mod session;
 mod shared;
 pub mod torrent;
@@ -27,9 +28,10 @@ use std::time::Duration;
 
 use riffle_protocol::peer::PeerConfig;
 
+pub use remove::{delete_torrent_data, layout_paths, DeleteError, Deleted};
 pub use session::{Session, TorrentHandle};
-pub use torrent::status::{PeerStatus, TorrentState, TorrentStatus};
-pub use torrent::{resume_path, Policies, TorrentOptions};
+pub use torrent::status::{PeerStatus, PieceStatus, TorrentState, TorrentStatus};
+pub use torrent::{resume_path, Policies, PolicyUpdate, TorrentOptions};
 
 /// Session-wide settings.
 #[derive(Debug, Clone)]

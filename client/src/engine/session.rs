@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::listener::{self, Routes};
 use super::rate::Bucket;
-use super::torrent::{self, Command, TorrentOptions};
+use super::torrent::{self, Command, PolicyUpdate, TorrentOptions};
 use super::{SessionConfig, TorrentStatus};
 
 /// Ports tried after the one asked for, when it is busy.
@@ -68,6 +68,34 @@ impl TorrentHandle {
     /// Dial more peers.
     pub async fn add_peers(&self, addrs: Vec<SocketAddr>) {
         let _ = self.commands.send(Command::AddPeers(addrs)).await;
+    }
+
+    /// Pause: close every peer, stop dialling and accepting connections
+    /// for it, tell its trackers `stopped`; status `Paused`. Verified data
+    /// and progress are kept. It stays paused until [`Self::resume`].
+    pub async fn pause(&self) {
+        let _ = self.commands.send(Command::Pause).await;
+    }
+
+    /// Resume a paused torrent: announce `started`, dial, accept.
+    pub async fn resume(&self) {
+        let _ = self.commands.send(Command::Resume).await;
+    }
+
+    /// Switch policies (picker, chokers, one-club rate) in the running
+    /// torrent; `TorrentStatus::policies` then describes the new ones.
+    pub async fn set_policies(&self, update: PolicyUpdate) {
+        let _ = self.commands.send(Command::SetPolicies(update)).await;
+    }
+
+    /// Change the torrent's own limits, bytes/s (0: unlimited). While
+    /// one-club throttling holds, the upload bucket stays at the reduced
+    /// rate and returns to `upload` when it ends.
+    pub async fn set_rate_limits(&self, upload: u64, download: u64) {
+        let _ = self
+            .commands
+            .send(Command::SetRateLimits { upload, download })
+            .await;
     }
 
     /// Stop the torrent cleanly and wait until it has.
@@ -135,6 +163,19 @@ impl Session {
     /// The session's download bucket.
     pub fn download_bucket(&self) -> Arc<Bucket> {
         self.down.clone()
+    }
+
+    /// Change the session-wide limits, bytes/s (0: unlimited); every
+    /// torrent's peers draw from these buckets at once.
+    pub fn set_rate_limits(&self, upload: u64, download: u64) {
+        self.up.set_rate(upload);
+        self.down.set_rate(download);
+    }
+
+    /// The session-wide limits now, bytes/s (upload, download; 0:
+    /// unlimited).
+    pub fn rate_limits(&self) -> (u64, u64) {
+        (self.up.rate(), self.down.rate())
     }
 
     /// Start a torrent. Its data is checked in the background (status

@@ -119,6 +119,16 @@ impl Candidates {
         }
     }
 
+    /// Resuming: every known address may be dialled now (the backoff
+    /// earned by the pause's closes is forgotten).
+    pub fn retry_now(&mut self, now: Instant) {
+        for c in self.known.values_mut() {
+            c.failures = 0;
+            c.next_try = now;
+            c.busy = false;
+        }
+    }
+
     /// A connection to `addr` ended (or a dial failed).
     pub fn disconnected(&mut self, addr: SocketAddr, outgoing: bool, now: Instant) {
         if !outgoing {
@@ -162,7 +172,7 @@ impl Candidates {
 impl Torrent {
     /// Dial due candidates while there is room for more peers.
     pub(super) fn dial(&mut self, now: Instant) {
-        if self.stopping {
+        if self.stopping || self.paused {
             return;
         }
         let connecting = self
@@ -240,7 +250,7 @@ impl Torrent {
 
     /// A connection the listener accepted for this torrent.
     pub(super) fn accept(&mut self, inc: Incoming) {
-        if self.stopping || self.candidates.is_banned_addr(&inc.addr) {
+        if self.stopping || self.paused || self.candidates.is_banned_addr(&inc.addr) {
             return;
         }
         if self.peers.len() >= self.options.max_peers

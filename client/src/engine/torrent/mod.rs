@@ -14,6 +14,7 @@
 //! - `status.rs`: the snapshots published to the user.
 
 mod choking;
+mod control;
 mod dial;
 mod peers;
 mod pieces;
@@ -44,6 +45,7 @@ use super::peer::FromPeer;
 use super::rate::Bucket;
 use super::shared::TorrentShared;
 
+pub use self::control::PolicyUpdate;
 pub use self::startup::resume_path;
 
 /// How often the torrent looks at its clock (divided by the time scale).
@@ -170,6 +172,19 @@ pub enum Command {
     Shutdown(oneshot::Sender<()>),
     /// Dial these peers too.
     AddPeers(Vec<SocketAddr>),
+    /// Close every peer, stop dialling and accepting, announce `stopped`.
+    Pause,
+    /// Announce `started` again, dial and accept.
+    Resume,
+    /// Switch policies in the running torrent.
+    SetPolicies(PolicyUpdate),
+    /// The torrent's own limits, bytes/s (0: unlimited).
+    SetRateLimits {
+        /// Upload limit (mu of the one-club policy).
+        upload: u64,
+        /// Download limit.
+        download: u64,
+    },
 }
 
 /// What the session hands a new torrent.
@@ -199,6 +214,11 @@ pub(crate) struct Torrent {
     /// This torrent's own upload bucket (second in `shared.up`): the
     /// one-club policy changes its rate.
     torrent_up: Arc<Bucket>,
+    /// This torrent's own download bucket (second in `shared.down`), so
+    /// its limit can be changed at run time.
+    torrent_down: Arc<Bucket>,
+    /// Paused by the user: no peers, no dials, no incoming connections.
+    paused: bool,
     /// One-club throttling state.
     service: choking::Service,
     /// When a per-piece choker decides again if no piece goes out first.
@@ -319,6 +339,12 @@ impl Torrent {
                         break;
                     }
                     Some(Command::AddPeers(addrs)) => self.candidates.add_pinned(&addrs),
+                    Some(Command::Pause) => self.pause(),
+                    Some(Command::Resume) => self.resume(),
+                    Some(Command::SetPolicies(u)) => self.set_policies(u),
+                    Some(Command::SetRateLimits { upload, download }) => {
+                        self.set_rate_limits(upload, download)
+                    }
                     None => break,
                 },
                 _ = tick.tick() => self.on_tick(),
@@ -346,6 +372,7 @@ impl Torrent {
         }
         self.publish_status();
         if !self.completed
+            && !self.paused
             && self.peers.is_empty()
             && now >= self.last_want_peers + Duration::from_secs(5)
         {
@@ -443,6 +470,11 @@ impl Torrent {
         self.status.one_club = self.service.club_since.is_some();
         self.status.throttled = self.service.throttled;
         self.status.upload_limit = self.torrent_up.rate();
+        self.status.download_limit = self.torrent_down.rate();
+        if self.status.policy_values.as_ref() != Some(&self.options.policies) {
+            self.status.policy_values = Some(self.options.policies.clone());
+        }
+        self.refresh_piece_map();
         self.status.one_club_time = self.service.time_in_club(now);
         self.status.uploaded_throttled = self.service.throttled_bytes;
         self.status_tx.send_replace(self.status.clone());

@@ -164,7 +164,9 @@ impl Torrent {
             return;
         }
         self.completed = true;
-        self.status.state = TorrentState::Seeding;
+        if !self.paused {
+            self.status.state = TorrentState::Seeding;
+        }
         tracing::info!(name = %self.meta.info.name, "download complete");
         if let Some(a) = &self.announcer {
             a.completed();
@@ -186,7 +188,7 @@ impl Torrent {
         self.publish_status();
     }
 
-    fn save_resume_in_background(&self) {
+    pub(super) fn save_resume_in_background(&self) {
         let fut = self.save_resume();
         tokio::spawn(async move {
             if let Err(e) = fut.await {

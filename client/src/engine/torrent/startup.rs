@@ -28,7 +28,7 @@ use crate::engine::rate::Bucket;
 use crate::engine::shared::{Counters, TorrentShared};
 
 /// BitTorrent's rechoke interval in protocol time (the lab scales it).
-const RECHOKE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const RECHOKE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where a torrent saved under `save_dir` keeps its resume record.
 pub fn resume_path(save_dir: &Path, info_hash: &InfoHash) -> PathBuf {
@@ -158,6 +158,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     let burst = s.config.burst_bytes;
     let torrent_up = Bucket::shared_with_burst(s.options.max_upload_rate, burst);
     let torrent_down = Bucket::shared_with_burst(s.options.max_download_rate, burst);
+    let torrent_down_handle = torrent_down.clone();
     let offer = Offer {
         fast: true,
         extended: Some(ExtendedHandshake {
@@ -203,6 +204,8 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         leech_choker,
         seed_choker,
         torrent_up,
+        torrent_down: torrent_down_handle,
+        paused: false,
         service,
         per_piece_deadline: None,
         turn_held: false,

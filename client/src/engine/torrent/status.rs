@@ -16,10 +16,24 @@ pub enum TorrentState {
     Downloading,
     /// Holding every piece and serving them.
     Seeding,
+    /// Paused by the user: no peer connected, no dial, no incoming
+    /// connection, trackers told `stopped`; verified data is kept.
+    Paused,
     /// Stopped (shut down).
     Stopped,
     /// Stopped by an error (disk failure).
     Failed(String),
+}
+
+/// One piece as the TUI's piece map shows it (whether we hold it is
+/// `TorrentStatus::have`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PieceStatus {
+    /// How many connected peers hold it (shades the map; the rarest
+    /// pieces stand out).
+    pub availability: u32,
+    /// Blocks of it are requested or received but it is not verified yet.
+    pub downloading: bool,
 }
 
 /// One connected peer, as shown to the user.
@@ -103,12 +117,21 @@ pub struct TorrentStatus {
     pub throttled: bool,
     /// The torrent's own upload limit now, bytes/s (0: unlimited).
     pub upload_limit: u64,
+    /// The torrent's own download limit now, bytes/s (0: unlimited).
+    pub download_limit: u64,
     /// Time spent holding every piece but one.
     pub one_club_time: std::time::Duration,
     /// Payload bytes sent while throttled.
     pub uploaded_throttled: u64,
     /// Which pieces we hold (verified), one bit per piece.
     pub have: Bitfield,
+    /// Per piece, in index order: availability among connected peers and
+    /// whether it is being downloaded (rebuilt in place at each status
+    /// publication, never per message).
+    pub pieces: Vec<PieceStatus>,
+    /// The policies it runs, as values (what `policies` describes), so a
+    /// user interface can show and cycle them.
+    pub policy_values: Option<super::Policies>,
 }
 
 impl TorrentStatus {
