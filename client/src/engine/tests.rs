@@ -12,6 +12,8 @@ use sha1::{Digest, Sha1};
 
 use super::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentState};
 
+mod controls;
+
 const PIECE: u32 = 64 * 1024;
 
 /// Files of these lengths under `dir/name`, and their torrent.
