@@ -7,8 +7,9 @@
 
 use rand::RngCore;
 use riffle_policies::catalog::{ChokerKind, ChokerSettings, PickerKind, SeedChokerKind};
-use riffle_policies::picker::{AvailabilityChange, BlockState, PiecePicker};
+use riffle_policies::picker::{AvailabilityChange, BlockBook, BlockState, PiecePicker};
 use riffle_policies::PeerKey;
+use riffle_protocol::Bitfield;
 use tokio::time::Instant;
 
 use super::status::{PieceStatus, TorrentState};
@@ -30,6 +31,49 @@ pub struct PolicyUpdate {
     pub choker: Option<ChokerKind>,
     /// One-club throttling rate, bytes/s (0: off).
     pub one_club_rate: Option<u64>,
+}
+
+/// Teach a new picker what the old one (`old`) knew: our pieces (`have`),
+/// the pieces of each connected peer (`peers`, as counted in `old`), the
+/// blocks received of started pieces and every request in flight, under
+/// the same peers — so their deliveries and returns land as before.
+pub(crate) fn carry_over<'a>(
+    old: &BlockBook,
+    new: &mut dyn PiecePicker,
+    have: &Bitfield,
+    peers: impl Iterator<Item = &'a Bitfield>,
+) {
+    for piece in have.ones() {
+        let _ = new.we_have(piece);
+    }
+    for has in peers {
+        new.on_availability(AvailabilityChange::Bitfield(has));
+    }
+    let geometry = *old.geometry();
+    let mut cancel = Vec::new();
+    for d in old.downloading() {
+        for (i, state) in d.blocks.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else {
+                break;
+            };
+            let block = geometry.block(d.piece, i);
+            match state {
+                BlockState::Open => {}
+                BlockState::Requested { first, more } => {
+                    for peer in std::iter::once(first).chain(more.iter()) {
+                        let _ = new.mark_requested(*peer, block);
+                    }
+                }
+                BlockState::Received => {
+                    // Its piece may be hashing now: the hash result lands
+                    // in the new picker as it would have in the old.
+                    let _ = new.mark_requested(CARRIED, block);
+                    cancel.clear();
+                    let _ = new.block_received(CARRIED, block, &mut cancel);
+                }
+            }
+        }
+    }
 }
 
 impl Torrent {
@@ -171,35 +215,12 @@ impl Torrent {
             }
             _ => p.picker.build(geometry, seed),
         };
-        for piece in self.have.ones() {
-            let _ = picker.we_have(piece);
-        }
-        for e in self.peers.values().filter(|e| e.counted) {
-            picker.on_availability(AvailabilityChange::Bitfield(&e.has));
-        }
-        let mut cancel = Vec::new();
-        for d in self.picker.book().downloading() {
-            for (i, state) in d.blocks.iter().enumerate() {
-                let Ok(i) = u32::try_from(i) else {
-                    break;
-                };
-                let block = geometry.block(d.piece, i);
-                match state {
-                    BlockState::Open => {}
-                    BlockState::Requested { first, more } => {
-                        for peer in std::iter::once(first).chain(more.iter()) {
-                            let _ = picker.mark_requested(*peer, block);
-                        }
-                    }
-                    BlockState::Received => {
-                        // Its piece may be hashing now: the hash result
-                        // lands in the new picker as in the old.
-                        let _ = picker.mark_requested(CARRIED, block);
-                        let _ = picker.block_received(CARRIED, block, &mut cancel);
-                    }
-                }
-            }
-        }
+        carry_over(
+            self.picker.book(),
+            &mut *picker,
+            &self.have,
+            self.peers.values().filter(|e| e.counted).map(|e| &e.has),
+        );
         self.picker = picker;
     }
 
@@ -222,6 +243,88 @@ impl Torrent {
             if let Some(cell) = cells.get_mut(d.piece.idx()) {
                 cell.downloading = true;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use riffle_policies::picker::{PieceState, Remote};
+    use riffle_protocol::{PieceGeometry, PieceIndex};
+
+    use super::*;
+
+    /// Every piece's state and availability, and every started piece's
+    /// block states.
+    fn snapshot(book: &BlockBook) -> Vec<(PieceState, u32, Option<Vec<BlockState>>)> {
+        (0..book.geometry().piece_count())
+            .map(|i| {
+                let p = PieceIndex::new(i);
+                (
+                    book.state(p),
+                    book.availability(p),
+                    book.blocks_of(p).map(|b| b.to_vec()),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Whatever state the old picker is in (peers' pieces, our pieces,
+        /// requests to several peers, blocks received), the rebuilt picker
+        /// of another kind holds the same book.
+        #[test]
+        fn a_rebuilt_picker_keeps_the_book(
+            pieces in 2u32..12,
+            blocks in 1u32..4,
+            peer_bits in proptest::collection::vec(proptest::collection::vec(any::<bool>(), 12), 1..4),
+            have_bits in proptest::collection::vec(any::<bool>(), 12),
+            wants in proptest::collection::vec(0usize..6, 1..4),
+            receive_every in 1usize..4,
+            from in 0usize..3,
+            to in 0usize..3,
+            seed in any::<u64>(),
+        ) {
+            let kinds = [PickerKind::RarestFirst, PickerKind::RandomUseful, PickerKind::Sequential];
+            let block = u32::from(riffle_protocol::BLOCK_SIZE);
+            let geometry = PieceGeometry::new(pieces, blocks * block, block).unwrap();
+            let mut old = kinds[from].build(geometry, seed);
+            let mut have = Bitfield::new(pieces);
+            for i in 0..pieces {
+                if have_bits[i as usize] {
+                    have.set(PieceIndex::new(i), true);
+                    old.we_have(PieceIndex::new(i)).unwrap();
+                }
+            }
+            let peers: Vec<Bitfield> = peer_bits
+                .iter()
+                .map(|bits| {
+                    let mut b = Bitfield::new(pieces);
+                    for i in 0..pieces {
+                        b.set(PieceIndex::new(i), bits[i as usize]);
+                    }
+                    b
+                })
+                .collect();
+            for b in &peers {
+                old.on_availability(AvailabilityChange::Bitfield(b));
+            }
+            let mut cancel = Vec::new();
+            for (n, (b, want)) in peers.iter().zip(wants.iter().cycle()).enumerate() {
+                let key = PeerKey(n as u64 + 1);
+                let mut out = Vec::new();
+                old.pick(Remote { peer: key, has: b, snubbed: false }, *want, &mut out);
+                for (j, r) in out.iter().enumerate() {
+                    if j % receive_every == 0 {
+                        old.block_received(key, *r, &mut cancel).unwrap();
+                    }
+                }
+            }
+            let mut new = kinds[to].build(geometry, seed ^ 1);
+            carry_over(old.book(), &mut *new, &have, peers.iter());
+            prop_assert_eq!(snapshot(old.book()), snapshot(new.book()));
+            prop_assert_eq!(old.book().open_blocks(), new.book().open_blocks());
         }
     }
 }
