@@ -287,7 +287,7 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let kinds = [PickerKind::RarestFirst, PickerKind::RandomUseful, PickerKind::Sequential];
-            let block = u32::from(riffle_protocol::BLOCK_SIZE);
+            let block = riffle_protocol::BLOCK_SIZE;
             let geometry = PieceGeometry::new(pieces, blocks * block, block).unwrap();
             let mut old = kinds[from].build(geometry, seed);
             let mut have = Bitfield::new(pieces);
