@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use rand::RngCore;
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::listener::{self, Routes};
 use super::rate::Bucket;
+use super::remove::{delete_torrent_data, DeleteError, Deleted};
 use super::torrent::{self, Command, PolicyUpdate, TorrentOptions};
 use super::{SessionConfig, TorrentStatus};
 
@@ -57,6 +59,10 @@ pub struct TorrentHandle {
     status: watch::Receiver<TorrentStatus>,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
+    /// The torrent, so its files can be found to delete on removal.
+    meta: Arc<Metainfo>,
+    /// Where its data lives.
+    save_dir: PathBuf,
 }
 
 impl TorrentHandle {
@@ -105,6 +111,36 @@ impl TorrentHandle {
             let _ = rx.await;
         }
         let _ = self.task.await;
+    }
+
+    /// Remove the torrent: stop it cleanly (as [`Self::shutdown`]), then,
+    /// if `delete_data`, delete exactly the files of its layout under its
+    /// save directory, its resume record and the directories they leave
+    /// empty (see [`delete_torrent_data`]). Returns what was deleted.
+    pub async fn remove(self, delete_data: bool) -> Result<Option<Deleted>, DeleteError> {
+        let meta = self.meta.clone();
+        let save_dir = self.save_dir.clone();
+        self.shutdown().await;
+        if !delete_data {
+            return Ok(None);
+        }
+        tokio::task::spawn_blocking(move || delete_torrent_data(&meta, &save_dir))
+            .await
+            .map_err(|e| DeleteError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(e),
+            })?
+            .map(Some)
+    }
+
+    /// The torrent's metainfo.
+    pub fn metainfo(&self) -> &Metainfo {
+        &self.meta
+    }
+
+    /// The directory its data lives under.
+    pub fn save_dir(&self) -> &std::path::Path {
+        &self.save_dir
     }
 
     /// Has the task ended (complete without seeding, failed or stopped)?
@@ -200,8 +236,10 @@ impl Session {
             piece_count: meta.info.piece_count(),
             ..TorrentStatus::default()
         });
+        let meta = Arc::new(meta);
+        let save_dir = options.save_dir.clone();
         let task = torrent::spawn(torrent::Spawn {
-            meta: Arc::new(meta),
+            meta: meta.clone(),
             options,
             our_id: self.our_id,
             listen_port: self.listen_addr.port(),
@@ -222,6 +260,8 @@ impl Session {
             status: status_rx,
             commands: cmd_tx,
             task,
+            meta,
+            save_dir,
         })
     }
 

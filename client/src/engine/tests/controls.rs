@@ -264,6 +264,10 @@ async fn deleting_data_removes_exactly_the_layout() {
     std::fs::write(&beside, b"neither").unwrap();
 
     let deleted = delete_torrent_data(&meta, &save).unwrap();
+    assert!(
+        !save.join(".riffle").exists(),
+        "the emptied resume directory is left"
+    );
     assert_eq!(deleted.files.len(), meta.info.files.len());
     for i in 0..meta.info.files.len() {
         let rel: std::path::PathBuf = meta.info.file_path(i).iter().collect();
@@ -280,6 +284,31 @@ async fn deleting_data_removes_exactly_the_layout() {
     let again = delete_torrent_data(&meta, &save).unwrap();
     assert!(again.files.is_empty());
     assert!(foreign.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_with_data_stops_the_torrent_and_deletes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = payload(dir.path(), "t", &[150_000, 20_000], 16);
+    let foreign = dir.path().join("t").join("d1").join("keep.txt");
+    std::fs::write(&foreign, b"keep").unwrap();
+    let s = Session::start(local()).await.unwrap();
+    let h = s
+        .add_torrent(meta.clone(), seed_options(dir.path()))
+        .unwrap();
+    wait_complete(&h, Duration::from_secs(10)).await;
+    let rx = h.status();
+    let deleted = h.remove(true).await.unwrap().unwrap();
+    assert_eq!(rx.borrow().state, TorrentState::Stopped);
+    assert_eq!(deleted.files.len(), 2);
+    assert!(!dir.path().join("t").join("d0").exists());
+    assert_eq!(std::fs::read(&foreign).unwrap(), b"keep");
+    // Removed: it can be added again.
+    let h = s
+        .add_torrent(meta.clone(), TorrentOptions::new(dir.path()))
+        .unwrap();
+    assert!(h.remove(false).await.unwrap().is_none());
+    s.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
