@@ -12,6 +12,8 @@
 //! - `dial.rs`: peer addresses, dialling, incoming connections.
 //! - `startup.rs`: opening storage and checking what is on disk.
 //! - `status.rs`: the snapshots published to the user.
+//! - `control.rs`: run-time controls (pause/resume, policies, limits) and
+//!   the piece map.
 
 mod choking;
 mod control;
