@@ -3,3 +3,4 @@
 //! Elm-style: the client sends [`model::Snapshot`]s and keys in as actions,
 //! `update` answers with commands for the client to run, and `view` draws
 //! the model. Neither does I/O; only `terminal` touches the terminal.
+pub mod model;
