@@ -2,8 +2,9 @@
 //!
 //! Elm-style: the client sends [`model::Snapshot`]s and keys in as
 //! [`app::Action`]s, [`app::App::update`] answers with [`app::Command`]s
-//! for the client to run. Neither does I/O. Still to come: `view` (the
-//! screens, drawn from the `App` alone) and `terminal` (the only module
-//! that touches the terminal).
+//! for the client to run, and [`view::view`] draws the `App` alone. Neither
+//! does I/O. Still to come: `terminal`, the only module that will touch
+//! the terminal.
 pub mod app;
 pub mod model;
+pub mod view;
