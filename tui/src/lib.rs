@@ -3,8 +3,8 @@
 //! Elm-style: the client sends [`model::Snapshot`]s and keys in as
 //! [`app::Action`]s, [`app::App::update`] answers with [`app::Command`]s
 //! for the client to run, and [`view::view`] draws the `App` alone. Neither
-//! does I/O. Still to come: `terminal`, the only module that will touch
-//! the terminal.
+//! does I/O; [`terminal::run`] is the only code that touches the terminal.
 pub mod app;
 pub mod model;
+pub mod terminal;
 pub mod view;
