@@ -17,8 +17,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "riffle", version, max_term_width = 100)]
 struct Cli {
+    /// Without a command: the terminal UI on a terminal, this help
+    /// otherwise.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -31,9 +33,13 @@ enum Command {
     Download(commands::download::DownloadArgs),
     /// Check a torrent's data and seed it until stopped.
     Seed(commands::seed::SeedArgs),
-    /// Run a local swarm on 127.0.0.1 (a capped seeder and a few leechers,
-    /// real sessions over TCP) and show what happens.
+    /// Run a local swarm on 127.0.0.1 (real sessions over TCP): on a
+    /// terminal, a swarm that keeps going in the terminal UI (q quits);
+    /// otherwise a capped seeder and a few leechers, plain output.
     Demo(commands::demo::DemoArgs),
+    /// The terminal UI on a local session: torrents, peers, pieces, rates,
+    /// and the policies switched at run time.
+    Tui(commands::tui::TuiArgs),
     /// Run an HTTP and UDP BitTorrent tracker, with the paper's shielding of
     /// newcomers and admission control as options.
     Tracker(commands::tracker::TrackerArgs),
@@ -56,8 +62,24 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_tracing();
-    let result = match cli.command {
+    let command = match cli.command {
+        Some(c) => c,
+        None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+                match Cli::try_parse_from(["riffle", "tui"]) {
+                    Ok(Cli { command: Some(c) }) => c,
+                    _ => return ExitCode::from(2),
+                }
+            } else {
+                use clap::CommandFactory;
+                let _ = Cli::command().print_help();
+                return ExitCode::SUCCESS;
+            }
+        }
+    };
+    init_tracing(&command);
+    let result = match command {
         Command::Create(args) => commands::create::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Download(args) => commands::download::run_download(args),
@@ -66,6 +88,7 @@ fn main() -> ExitCode {
         Command::Tracker(args) => commands::tracker::run(args),
         Command::Lab(args) => commands::lab::run(args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Tui(args) => commands::tui::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,11 +110,22 @@ fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
-fn init_tracing() {
+fn init_tracing(command: &Command) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RIFFLE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // The terminal UI owns the screen: its logs go to a file when asked
+    // for (RIFFLE_LOG_FILE), nowhere otherwise.
+    if commands::uses_screen(command) {
+        if let Some(file) =
+            std::env::var_os("RIFFLE_LOG_FILE").and_then(|p| std::fs::File::create(p).ok())
+        {
+            let _ = builder
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .try_init();
+        }
+        return;
+    }
+    let _ = builder.with_writer(std::io::stderr).try_init();
 }

@@ -194,3 +194,14 @@ fn download_and_seed_refuse_bad_input_with_status_2() {
         "incomplete: 0 of",
     );
 }
+
+#[test]
+fn bare_riffle_without_a_terminal_prints_its_help() {
+    let out = riffle(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("Usage") && stdout.contains("tui"),
+        "bare riffle should print the help naming the tui: {stdout}"
+    );
+}

@@ -208,7 +208,11 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
             t.policies.picker,
             t.policies.choker,
             t.policies.seed_choker,
-            limit(t.policies.one_club_rate),
+            if t.policies.one_club_rate == 0 {
+                "off".to_string()
+            } else {
+                rate(t.policies.one_club_rate)
+            },
             limit(t.upload_limit)
         )),
     ];

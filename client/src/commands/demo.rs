@@ -39,6 +39,15 @@ pub struct DemoArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 55)]
     timeout: u64,
+    /// Plain output even on a terminal (the swarm of a few leechers that
+    /// ends by itself), instead of the live swarm in the terminal UI.
+    #[arg(long)]
+    plain: bool,
+}
+
+/// Does this demo run in the terminal UI (a terminal, and not --plain)?
+pub fn wants_tui(args: &DemoArgs) -> bool {
+    !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 fn parse_payload(s: &str) -> std::result::Result<u64, String> {
@@ -53,6 +62,9 @@ const PIECE_LENGTH: u32 = 256 * 1024;
 
 /// Run `riffle demo`.
 pub fn run(args: DemoArgs) -> Result<()> {
+    if wants_tui(&args) {
+        return super::demo_live::run();
+    }
     let dir = tempfile::Builder::new()
         .prefix("riffle-demo-")
         .tempdir()

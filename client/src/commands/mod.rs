@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod demo;
+pub mod demo_live;
 pub mod download;
 pub mod experiment_args;
 pub mod info;
@@ -11,3 +12,14 @@ pub mod run;
 pub mod seed;
 pub mod sim;
 pub mod tracker;
+pub mod tui;
+
+/// Does `command` take over the terminal (the TUI)? Its logs must not be
+/// written over the screen.
+pub fn uses_screen(command: &super::Command) -> bool {
+    match command {
+        super::Command::Tui(_) => true,
+        super::Command::Demo(args) => demo::wants_tui(args),
+        _ => false,
+    }
+}

@@ -1,0 +1,269 @@
+//! `riffle demo` on a terminal: a local swarm that keeps going, shown in
+//! the TUI until the user quits.
+//!
+//! You are the publisher: a slow seed (most-deprived seeding, rarest-first
+//! suggestions) announcing to riffle's own tracker on 127.0.0.1. Leechers
+//! arrive over time (Poisson), each a full session with one-club
+//! throttling on (the paper's random peer / random useful block, so the
+//! one club forms), stay a moment once complete, and leave. Within a
+//! minute the screen shows the rarest pieces, peers in the one club, and
+//! completions; policies switched from the TUI change the publisher.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use riffle_client::engine::{Policies, Session, SessionConfig, TorrentOptions};
+use riffle_client::tracker_server::{TrackerConfig, TrackerServer};
+use riffle_policies::tracker::TrackerPolicy;
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::BLOCK_SIZE;
+use tokio::sync::Mutex;
+
+use super::tui::{drive, Controller};
+
+/// Pieces in the demo's file (one 16 KiB block each).
+const PIECES: u32 = 48;
+/// The publisher's upload: 2 pieces a second.
+const PUBLISHER_RATE: u64 = 2 * BLOCK_SIZE as u64;
+/// A leecher's upload (mu): 4x the publisher.
+const PEER_RATE: u64 = 4 * PUBLISHER_RATE;
+/// A leecher's upload while one piece short (mu' = mu/8).
+const ONE_CLUB_RATE: u64 = PEER_RATE / 8;
+/// Mean time between arrivals.
+const ARRIVAL_MEAN: Duration = Duration::from_millis(1200);
+/// Most leechers at once.
+const CAP: usize = 14;
+/// How long a complete leecher keeps seeding before it leaves.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Run the live demo in the TUI until the user quits.
+pub fn run() -> Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("riffle-demo-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("riffle")
+        .build()
+        .context("cannot start the async runtime")?;
+    let (controller, tracker, meta) = runtime.block_on(start(dir.path()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let lines = controller.extra_lines.clone();
+    let swarm = runtime.spawn(arrivals(
+        dir.path().to_path_buf(),
+        Arc::new(meta),
+        stop.clone(),
+        lines,
+    ));
+    let controller = Arc::new(Mutex::new(controller));
+    let outcome = drive(&runtime, controller.clone(), Duration::from_millis(250));
+    stop.store(true, Ordering::Relaxed);
+    runtime.block_on(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), swarm).await;
+        if let Ok(c) = Arc::try_unwrap(controller) {
+            c.into_inner().shutdown().await;
+        }
+        tracker.shutdown().await;
+    });
+    outcome
+}
+
+fn local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A session config for a demo peer uploading at `rate`.
+fn session_config(rate: u64) -> SessionConfig {
+    let mut c = SessionConfig {
+        listen: local(),
+        listen_fallback: false,
+        max_upload_rate: rate,
+        burst_bytes: BLOCK_SIZE,
+        hash_workers: 1,
+        stop_announce_timeout: Duration::from_millis(500),
+        connect_timeout: Duration::from_secs(2),
+        ..SessionConfig::default()
+    };
+    c.announce.min_interval = Duration::from_secs(1);
+    c
+}
+
+/// The tracker, the payload and the publisher (the TUI's session).
+async fn start(dir: &Path) -> Result<(Controller, TrackerServer, Metainfo)> {
+    let tracker = TrackerServer::start(TrackerConfig {
+        listen: local(),
+        time_scale: 1.0,
+        seed: rand::random(),
+        policy: TrackerPolicy {
+            shield_newcomers: None,
+            max_peers: None,
+            interval: Duration::from_secs(5),
+            min_interval: Duration::from_secs(1),
+            peer_expiry: Duration::from_secs(30),
+            default_numwant: 50,
+            max_numwant: 200,
+        },
+    })
+    .await
+    .context("cannot start the demo's tracker")?;
+    let meta = riffle_client::lab::payload::make_named(
+        &dir.join("publisher"),
+        "riffle-demo.bin",
+        PIECES,
+        rand::random(),
+        &tracker.announce_url(),
+    )?;
+    let session = Session::start(session_config(PUBLISHER_RATE))
+        .await
+        .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;
+    let mut options = TorrentOptions::new(dir.join("publisher"));
+    options.seed = true;
+    options.require_complete = true;
+    options.durable = false;
+    options.policies = Policies {
+        seed_choker: "most-deprived".parse().map_err(|e| anyhow!("{e}"))?,
+        picker: "rarest-first".parse().map_err(|e| anyhow!("{e}"))?,
+        ..Policies::default()
+    };
+    let mut defaults = TorrentOptions::new(dir.join("added"));
+    defaults.seed = true;
+    let mut controller = Controller::new(session, defaults);
+    controller.add(meta.clone(), options)?;
+    Ok((controller, tracker, meta))
+}
+
+/// Leechers arrive until `stop`; `lines` gets the swarm's counts.
+async fn arrivals(
+    dir: PathBuf,
+    meta: Arc<Metainfo>,
+    stop: Arc<AtomicBool>,
+    lines: Arc<StdMutex<Vec<String>>>,
+) {
+    let mut rng = StdRng::from_entropy();
+    let counts = Arc::new(StdMutex::new(Counts::default()));
+    let mut next = 0u64;
+    let mut tasks = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+        let wait = ARRIVAL_MEAN.mul_f64(-u.ln()).min(Duration::from_secs(6));
+        tokio::time::sleep(wait).await;
+        let present = counts.lock().map(|c| c.present).unwrap_or(CAP);
+        if present < CAP {
+            next += 1;
+            if let Ok(mut c) = counts.lock() {
+                c.present += 1;
+            }
+            tasks.push(tokio::spawn(leecher(
+                dir.join(format!("leecher-{next}")),
+                meta.clone(),
+                rng.gen(),
+                stop.clone(),
+                counts.clone(),
+            )));
+        }
+        tasks.retain(|t| !t.is_finished());
+        if let (Ok(c), Ok(mut l)) = (counts.lock(), lines.lock()) {
+            *l = vec![format!(
+                "swarm: {} leechers, {} in the one club, {} downloads completed",
+                c.present, c.one_club, c.completed
+            )];
+        }
+    }
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(3), t).await;
+    }
+}
+
+/// What the arrivals task shows about the swarm.
+#[derive(Debug, Default)]
+struct Counts {
+    present: usize,
+    one_club: usize,
+    completed: u64,
+}
+
+/// One leecher from arrival to departure.
+async fn leecher(
+    dir: PathBuf,
+    meta: Arc<Metainfo>,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    counts: Arc<StdMutex<Counts>>,
+) {
+    let leave = |counts: &StdMutex<Counts>| {
+        if let Ok(mut c) = counts.lock() {
+            c.present = c.present.saturating_sub(1);
+        }
+    };
+    let Ok(session) = Session::start(session_config(PEER_RATE)).await else {
+        leave(&counts);
+        return;
+    };
+    let mut options = TorrentOptions::new(&dir);
+    options.seed = true;
+    options.durable = false;
+    options.policies = Policies {
+        picker: "random-useful".parse().unwrap_or_default(),
+        choker: "random".parse().unwrap_or_default(),
+        one_club_rate: ONE_CLUB_RATE,
+        random_seed: Some(seed),
+        ..Policies::default()
+    };
+    let Ok(handle) = session.add_torrent((*meta).clone(), options) else {
+        session.shutdown().await;
+        leave(&counts);
+        return;
+    };
+    let mut rx = handle.status();
+    let mut in_club = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let complete = loop {
+        tick.tick().await;
+        if stop.load(Ordering::Relaxed) {
+            break false;
+        }
+        let (club, done) = {
+            let st = rx.borrow_and_update();
+            (st.one_club, st.is_complete())
+        };
+        if club != in_club {
+            in_club = club;
+            if let Ok(mut c) = counts.lock() {
+                if club {
+                    c.one_club += 1;
+                } else {
+                    c.one_club = c.one_club.saturating_sub(1);
+                }
+            }
+        }
+        if done {
+            break true;
+        }
+    };
+    if in_club {
+        if let Ok(mut c) = counts.lock() {
+            c.one_club = c.one_club.saturating_sub(1);
+        }
+    }
+    if complete {
+        if let Ok(mut c) = counts.lock() {
+            c.completed += 1;
+        }
+        let mut waited = Duration::ZERO;
+        while waited < LINGER && !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            waited += Duration::from_millis(200);
+        }
+    }
+    session.shutdown().await;
+    handle.join().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    leave(&counts);
+}
