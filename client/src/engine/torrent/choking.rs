@@ -100,6 +100,12 @@ impl Torrent {
 
     /// One piece's time at the torrent's current upload rate, if limited.
     fn piece_time(&self) -> Option<Duration> {
+        self.send_time(u64::from(self.shared.geometry.piece_length()))
+    }
+
+    /// How long `bytes` take at the slowest limited upload bucket (None
+    /// when unlimited).
+    fn send_time(&self, bytes: u64) -> Option<Duration> {
         let rate = self
             .shared
             .up
@@ -107,7 +113,6 @@ impl Torrent {
             .map(|b| b.rate())
             .filter(|&r| r > 0)
             .min()?;
-        let bytes = u64::from(self.shared.geometry.piece_length());
         Some(Duration::from_secs_f64(bytes as f64 / rate as f64))
     }
 
@@ -115,15 +120,8 @@ impl Torrent {
     /// how long the buckets (whose burst is about a block) take to pay for
     /// the next block after a send.
     fn block_time(&self) -> Option<Duration> {
-        let rate = self
-            .shared
-            .up
-            .iter()
-            .map(|b| b.rate())
-            .filter(|&r| r > 0)
-            .min()?;
-        let bytes = u64::from(self.shared.geometry.piece_length()).min(u64::from(BLOCK_SIZE));
-        Some(Duration::from_secs_f64(bytes as f64 / rate as f64))
+        let piece = u64::from(self.shared.geometry.piece_length());
+        self.send_time(piece.min(u64::from(BLOCK_SIZE)))
     }
 
     /// `n` bytes went out to `peer` (reported by its task): a per-piece
