@@ -265,6 +265,10 @@ pub(crate) struct Torrent {
     dial_soon: bool,
     completed: bool,
     stopping: bool,
+    /// Resume saves started in the background; shutdown waits for them so
+    /// none writes after the torrent has stopped (a removal deleting the
+    /// record must not race one).
+    resume_saves: tokio::task::JoinSet<()>,
 }
 
 /// Start a torrent's task. Storage is opened and checked inside the task
@@ -434,6 +438,7 @@ impl Torrent {
                 a.stop(within).await;
             }
         };
+        while self.resume_saves.join_next().await.is_some() {}
         let save = self.save_resume();
         let (_, saved) = tokio::join!(announce, save);
         if let Err(e) = saved {

@@ -188,9 +188,11 @@ impl Torrent {
         self.publish_status();
     }
 
-    pub(super) fn save_resume_in_background(&self) {
+    pub(super) fn save_resume_in_background(&mut self) {
+        // Finished saves are reaped here so the set stays small.
+        while self.resume_saves.try_join_next().is_some() {}
         let fut = self.save_resume();
-        tokio::spawn(async move {
+        self.resume_saves.spawn(async move {
             if let Err(e) = fut.await {
                 tracing::warn!("could not save resume data: {e:#}");
             }

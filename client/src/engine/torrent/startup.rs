@@ -236,5 +236,6 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         dial_soon: false,
         completed: false,
         stopping: false,
+        resume_saves: tokio::task::JoinSet::new(),
     })
 }
