@@ -183,6 +183,14 @@ impl App {
         if s.torrents.is_empty() {
             self.screen = Screen::List;
         }
+        // A dialog about a torrent that has gone meanwhile closes: its
+        // answer would act on nothing (or, later, on the wrong torrent).
+        if let Dialog::ConfirmRemove(id) | Dialog::OneClubRate(id, _) = self.dialog {
+            if !s.torrents.iter().any(|t| t.id == id) {
+                self.dialog = Dialog::None;
+                self.status = "that torrent has gone".into();
+            }
+        }
         self.snapshot = s;
     }
 

@@ -106,8 +106,18 @@ pub fn view(app: &App, frame: &mut Frame) {
         Paragraph::new(format!(
             "riffle {} down {} up {} limits: down {}, up {}",
             s.listen,
-            rate(s.torrents.iter().map(|t| t.download_rate).sum()),
-            rate(s.torrents.iter().map(|t| t.upload_rate).sum()),
+            rate(
+                s.torrents
+                    .iter()
+                    .map(|t| t.download_rate)
+                    .fold(0, u64::saturating_add)
+            ),
+            rate(
+                s.torrents
+                    .iter()
+                    .map(|t| t.upload_rate)
+                    .fold(0, u64::saturating_add)
+            ),
             limit(s.download_limit),
             limit(s.upload_limit)
         ))
@@ -127,14 +137,36 @@ pub fn view(app: &App, frame: &mut Frame) {
     dialog(app, frame, area);
 }
 
+/// The policies of a torrent in one line.
+fn policies_line(t: &TorrentView) -> String {
+    format!(
+        "picker {}  choker {}  seed choker {}  one-club rate {}",
+        t.policies.picker,
+        t.policies.choker,
+        t.policies.seed_choker,
+        if t.policies.one_club_rate == 0 {
+            "off".to_string()
+        } else {
+            rate(t.policies.one_club_rate)
+        },
+    )
+}
+
+/// From this width the list has a policies column; below it the selected
+/// torrent's policies show on the line under the table only.
+const WIDE: u16 = 120;
+
 fn list(app: &App, frame: &mut Frame, area: Rect) {
+    let wide = area.width >= WIDE;
+    let [table_area, selected_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(area);
     let rows = app.snapshot.torrents.iter().enumerate().map(|(i, t)| {
         let style = if i == app.selected {
             Style::default().add_modifier(Modifier::REVERSED)
         } else {
             Style::default()
         };
-        Row::new(vec![
+        let mut cells = vec![
             Cell::from(t.name.clone()),
             Cell::from(bytes(t.size)),
             Cell::from(format!("{:.1}%", t.progress * 100.0)),
@@ -143,7 +175,9 @@ fn list(app: &App, frame: &mut Frame, area: Rect) {
             Cell::from(format!("{} ({})", t.peers, t.seeds)),
             Cell::from(ratio(t)),
             Cell::from(state(&t.state)),
-            Cell::from(format!(
+        ];
+        if wide {
+            cells.push(Cell::from(format!(
                 "{} / {}{}",
                 t.policies.picker,
                 t.policies.seed_choker,
@@ -152,46 +186,50 @@ fn list(app: &App, frame: &mut Frame, area: Rect) {
                 } else {
                     String::new()
                 }
-            )),
-        ])
-        .style(style)
+            )));
+        }
+        Row::new(cells).style(style)
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(15),
-            Constraint::Length(9),
-            Constraint::Length(6),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(6),
-            Constraint::Length(5),
-            Constraint::Length(8),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "name", "size", "done", "down", "up", "peers", "ratio", "state", "policies",
-        ])
-        .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
-    .block(Block::default().borders(Borders::ALL).title(" torrents "));
-    frame.render_widget(table, area);
-    if app.snapshot.torrents.is_empty() && area.height > 2 {
-        let inner = Rect::new(area.x + 2, area.y + 2, area.width.saturating_sub(4), 1);
+    let mut widths = vec![
+        Constraint::Min(12),
+        Constraint::Length(9),
+        Constraint::Length(6),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(11),
+    ];
+    let mut header = vec![
+        "name", "size", "done", "down", "up", "peers", "ratio", "state",
+    ];
+    if wide {
+        widths.push(Constraint::Fill(2));
+        header.push("policies");
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .block(Block::default().borders(Borders::ALL).title(" torrents "));
+    frame.render_widget(table, table_area);
+    if app.snapshot.torrents.is_empty() && table_area.height > 2 {
+        let inner = Rect::new(
+            table_area.x + 2,
+            table_area.y + 2,
+            table_area.width.saturating_sub(4),
+            1,
+        );
         frame.render_widget(Paragraph::new("no torrents: a adds one"), inner);
+    }
+    if let Some(t) = app.snapshot.torrents.get(app.selected) {
+        let line = format!("{}: {}", t.name, policies_line(t));
+        frame.render_widget(
+            Paragraph::new(line).wrap(Wrap { trim: false }),
+            selected_area,
+        );
     }
 }
 
 fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
-    let [info, map, spark, peers] = Layout::vertical([
-        Constraint::Length(4),
-        Constraint::Length(4),
-        Constraint::Length(3),
-        Constraint::Min(3),
-    ])
-    .areas(area);
     let mut lines = vec![
         Line::from(format!(
             "{}  {}  {:.1}%  {}  down {} up {}  ratio {}",
@@ -203,16 +241,10 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
             rate(t.upload_rate),
             ratio(t)
         )),
+        Line::from(policies_line(t)),
         Line::from(format!(
-            "picker {}  choker {}  seed choker {}  one-club rate {}  upload limit {}",
-            t.policies.picker,
-            t.policies.choker,
-            t.policies.seed_choker,
-            if t.policies.one_club_rate == 0 {
-                "off".to_string()
-            } else {
-                rate(t.policies.one_club_rate)
-            },
+            "limits: down {}, up {}",
+            limit(t.download_limit),
             limit(t.upload_limit)
         )),
     ];
@@ -230,7 +262,19 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
     for tr in &t.trackers {
         lines.push(Line::from(format!("tracker: {tr}")));
     }
-    frame.render_widget(Paragraph::new(lines), info);
+    // Long lines wrap; the block grows with them, up to a third of the
+    // screen, leaving the rest to the map, the sparklines and the peers.
+    let width = area.width.max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let info_height = (wrapped as u16).min(area.height / 3).max(1);
+    let [info, map, spark, peers] = Layout::vertical([
+        Constraint::Length(info_height),
+        Constraint::Length(4),
+        Constraint::Length(3),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), info);
     frame.render_widget(piece_map(t, map.width.saturating_sub(2) as usize), map);
     let [d, u] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(spark);
     if let Some((down, up)) = app.history.get(&t.id) {
@@ -305,12 +349,16 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
 }
 
 /// The piece map: one cell per piece (or per group of pieces when they do
-/// not fit), `#` ours, `+` downloading, `.` missing shaded by
-/// availability, `!` the rarest missing pieces (and the one club's
-/// missing piece).
+/// not fit). `#` ours, `*` ours and among the swarm's rarest, `+`
+/// downloading, `.` missing, `!` missing and among the rarest (or the one
+/// club's missing piece). Colour shades by availability (how many
+/// connected peers hold the piece), so a seed sees where the swarm is thin.
 fn piece_map(t: &TorrentView, width: usize) -> Paragraph<'static> {
     let n = t.pieces.len();
     let rarest = t.pieces.iter().map(|p| p.availability).min().unwrap_or(0);
+    let most = t.pieces.iter().map(|p| p.availability).max().unwrap_or(0);
+    // Rarest means something only when some pieces are more common.
+    let uneven = rarest < most;
     let cells = width.saturating_mul(2).max(1);
     let per = n.div_ceil(cells).max(1);
     let mut spans = Vec::new();
@@ -318,33 +366,45 @@ fn piece_map(t: &TorrentView, width: usize) -> Paragraph<'static> {
         let have = chunk.iter().all(|p| p.state == PieceState::Have);
         let down = chunk.iter().any(|p| p.state == PieceState::Downloading);
         let avail = chunk.iter().map(|p| p.availability).min().unwrap_or(0);
-        let (glyph, style) = if have {
-            ("#", Style::default().fg(Color::Green))
+        let is_rarest = avail == rarest && (uneven || !have);
+        let (glyph, style) = if have && is_rarest {
+            (
+                "*",
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            )
+        } else if have {
+            ("#", Style::default().fg(shade(avail, most, Color::Green)))
         } else if down {
             ("+", Style::default().fg(Color::Cyan))
-        } else if avail == rarest || t.one_club {
+        } else if is_rarest || t.one_club {
             (
                 "!",
                 Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
             )
         } else {
-            let shade = match avail {
-                0 => Color::DarkGray,
-                1..=2 => Color::Gray,
-                _ => Color::White,
-            };
-            (".", Style::default().fg(shade))
+            (".", Style::default().fg(shade(avail, most, Color::White)))
         };
         spans.push(Span::styled(glyph, style));
     }
-    let mut legend_note =
-        format!(" pieces ({n}; rarest held by {rarest}): # ours + downloading . missing ! rarest ");
-    if t.one_club {
-        legend_note = format!(" pieces ({n}): ! the one club's missing piece ");
-    }
+    let title = if t.one_club {
+        format!(" pieces ({n}): ! the one club's missing piece ")
+    } else {
+        format!(" pieces ({n}; rarest held by {rarest}): # ours * ours, rarest + downloading . missing ! rarest ")
+    };
     Paragraph::new(Line::from(spans))
         .wrap(Wrap { trim: false })
-        .block(Block::default().borders(Borders::ALL).title(legend_note))
+        .block(Block::default().borders(Borders::ALL).title(title))
+}
+
+/// Dimmer for pieces few peers hold, `full` for the best-spread ones.
+fn shade(avail: u32, most: u32, full: Color) -> Color {
+    if most == 0 || avail * 3 < most {
+        Color::DarkGray
+    } else if avail * 3 < most * 2 {
+        Color::Gray
+    } else {
+        full
+    }
 }
 
 fn dialog(app: &App, frame: &mut Frame, area: Rect) {

@@ -190,3 +190,27 @@ fn q_quits_and_help_opens_and_closes() {
     assert_eq!(keys(&mut app, &[Key::Char('q')]), vec![Command::Quit]);
     assert!(app.should_quit());
 }
+
+#[test]
+fn a_dialog_about_a_torrent_that_went_away_closes() {
+    for opener in ['d', 'o'] {
+        let two = || Snapshot {
+            torrents: vec![
+                torrent(1, "a", TorrentState::Seeding),
+                torrent(2, "b", TorrentState::Seeding),
+            ],
+            ..Snapshot::default()
+        };
+        let mut app = App::new();
+        app.update(Action::Snapshot(two()));
+        app.update(Action::Key(Key::Char(opener)));
+        assert_ne!(app.dialog, Dialog::None);
+        let mut gone = two();
+        gone.torrents.remove(0);
+        app.update(Action::Snapshot(gone));
+        assert_eq!(app.dialog, Dialog::None, "after {opener}");
+        assert_eq!(app.status, "that torrent has gone");
+        // The confirming key now does nothing to any torrent.
+        assert!(app.update(Action::Key(Key::Char('D'))).is_empty());
+    }
+}

@@ -96,8 +96,23 @@ fn list_shows_each_column_by_name() {
             assert!(s.contains(needle), "{w}x{h} list lacks {needle:?}:\n{s}");
         }
     }
-    // The active policies: in full from 120 columns, cut below.
-    assert!(draw(&app, 100, 30).contains("rarest-first / mo"));
+    // The active policies: a column from 120 columns, and in full for the
+    // selected torrent under the table at every width.
+    for (w, h) in [(80, 24), (100, 30), (120, 30)] {
+        // Words as they read, whatever the wrapping.
+        let s = draw(&app, w, h)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for needle in [
+            "picker rarest-first",
+            "choker tit-for-tat",
+            "seed choker most-deprived",
+            "one-club rate off",
+        ] {
+            assert!(s.contains(needle), "{w}x{h} lacks {needle:?}:\n{s}");
+        }
+    }
     let s = draw(&app, 120, 30);
     assert!(s.contains("rarest-first / most-deprived"), "{s}");
 }
@@ -124,8 +139,8 @@ fn detail_shows_peers_flags_club_pieces_and_trackers() {
     let row = |port: &str| s.lines().find(|l| l.contains(port)).unwrap().to_string();
     assert!(row("40002").split_whitespace().any(|w| w == "U"));
     assert!(!row("40003").split_whitespace().any(|w| w == "U"));
-    // The rarest piece stands out in the map.
-    assert!(s.contains('!'), "no rarest-piece marker:\n{s}");
+    // The rarest piece stands out in the map, even on a seed.
+    assert_eq!(map_row(&s).matches('*').count(), 1, "{s}");
 }
 
 #[test]
@@ -167,6 +182,124 @@ fn tiny_and_odd_sizes_do_not_panic() {
             let s = draw(&app, w, h);
             assert_eq!(s.lines().count(), h as usize);
         }
+    }
+}
+
+/// The piece map's first row of cells (the line under its title).
+fn map_row(screen: &str) -> String {
+    let mut lines = screen.lines();
+    lines.find(|l| l.contains(" pieces ("));
+    lines
+        .next()
+        .unwrap_or_default()
+        .trim_matches(|c: char| c == '│' || c == ' ')
+        .to_string()
+}
+
+/// A leecher's torrent: 20 pieces ours, 4 downloading, 24 missing with
+/// availability 1..=3 except two nobody connected has.
+fn leecher() -> App {
+    let mut app = model();
+    let mut snap = app.snapshot.clone();
+    let t = &mut snap.torrents[0];
+    t.state = TorrentState::Downloading;
+    for (i, p) in t.pieces.iter_mut().enumerate() {
+        p.state = match i {
+            0..20 => PieceState::Have,
+            20..24 => PieceState::Downloading,
+            _ => PieceState::Missing,
+        };
+        p.availability = 1 + (i as u32 % 3);
+    }
+    t.pieces[30].availability = 0;
+    t.pieces[40].availability = 0;
+    app.update(Action::Snapshot(snap));
+    app.update(Action::Key(Key::Enter));
+    app
+}
+
+#[test]
+fn piece_map_marks_ours_downloading_missing_and_rarest() {
+    let s = draw(&leecher(), 100, 30);
+    let row = map_row(&s);
+    assert_eq!(row.len(), 48, "one cell per piece at 100 columns: {row:?}");
+    assert_eq!(&row[..20], "#".repeat(20));
+    assert_eq!(&row[20..24], "++++");
+    // The two pieces no peer holds are the rarest; the rest are plain.
+    let bangs: Vec<usize> = row.match_indices('!').map(|(i, _)| i).collect();
+    assert_eq!(bangs, vec![30, 40], "{row}");
+    assert_eq!(row[24..].matches('.').count(), 22);
+    assert!(s.contains("rarest held by 0"), "{s}");
+}
+
+#[test]
+fn a_seeds_piece_map_shows_which_of_its_pieces_are_rarest() {
+    let mut app = model();
+    let mut snap = app.snapshot.clone();
+    for (i, p) in snap.torrents[0].pieces.iter_mut().enumerate() {
+        p.availability = if i % 7 == 3 { 1 } else { 4 };
+    }
+    app.update(Action::Snapshot(snap.clone()));
+    app.update(Action::Key(Key::Enter));
+    let row = map_row(&draw(&app, 100, 30));
+    let stars: Vec<usize> = row.match_indices('*').map(|(i, _)| i).collect();
+    assert_eq!(stars, (0..48).filter(|i| i % 7 == 3).collect::<Vec<_>>());
+    // Evenly spread pieces (or no peers at all): nothing is "rarest".
+    for p in &mut snap.torrents[0].pieces {
+        p.availability = 2;
+    }
+    app.update(Action::Snapshot(snap));
+    let row = map_row(&draw(&app, 100, 30));
+    assert_eq!(row, "#".repeat(48));
+}
+
+#[test]
+fn a_one_club_member_shows_its_missing_piece() {
+    let mut app = leecher();
+    let mut snap = app.snapshot.clone();
+    let t = &mut snap.torrents[0];
+    t.one_club = true;
+    t.throttled = true;
+    t.uploaded_throttled = 64 * 1024;
+    for p in &mut t.pieces {
+        p.state = PieceState::Have;
+    }
+    t.pieces[9].state = PieceState::Missing;
+    app.update(Action::Snapshot(snap));
+    let s = draw(&app, 100, 30);
+    assert!(s.contains("in the one club, throttled"), "{s}");
+    assert!(s.contains("64.0 KiB sent throttled"), "{s}");
+    assert!(s.contains("the one club's missing piece"), "{s}");
+    assert_eq!(map_row(&s).find('!'), Some(9), "{s}");
+}
+
+/// Every screen at its usual sizes, stored in `snapshots/` (review a change
+/// with `cargo insta review`, or `INSTA_UPDATE=always` and `git diff`).
+#[test]
+fn screens_match_their_stored_snapshots() {
+    let keyed = |keys: &[Key]| {
+        let mut app = model();
+        for k in keys {
+            app.update(Action::Key(*k));
+        }
+        app
+    };
+    let cases: Vec<(&str, App, u16, u16)> = vec![
+        ("list_80x24", model(), 80, 24),
+        ("list_100x30", model(), 100, 30),
+        ("list_120x30", model(), 120, 30),
+        ("list_empty_80x24", App::new(), 80, 24),
+        ("detail_seed_100x30", keyed(&[Key::Enter]), 100, 30),
+        ("detail_seed_80x24", keyed(&[Key::Enter]), 80, 24),
+        ("detail_leecher_100x30", leecher(), 100, 30),
+        ("help_80x24", keyed(&[Key::Char('?')]), 80, 24),
+        ("remove_80x24", keyed(&[Key::Char('d')]), 80, 24),
+        ("add_80x24", keyed(&[Key::Char('a')]), 80, 24),
+        ("limits_80x24", keyed(&[Key::Char('l')]), 80, 24),
+        ("one_club_rate_80x24", keyed(&[Key::Char('o')]), 80, 24),
+    ];
+    for (name, app, w, h) in cases {
+        insta::assert_snapshot!(name, draw(&app, w, h));
     }
 }
 
