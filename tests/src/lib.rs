@@ -16,6 +16,7 @@ pub mod opentracker;
 pub mod payload;
 pub mod riffle_proc;
 pub mod riffle_tracker;
+pub mod tmux;
 pub mod tools;
 pub mod transmission;
 

@@ -5,94 +5,10 @@
 //! peers it serves at once), and `q` quits with status 0.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use riffle_tests::{riffle_bin, INSTALL_HINT};
-
-/// A tmux server of our own (its socket name), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(cmd: &str, width: u16, height: u16) -> Tmux {
-        let found = Command::new("tmux").arg("-V").output();
-        assert!(
-            found.map(|o| o.status.success()).unwrap_or(false),
-            "tmux is not installed; install it with: {INSTALL_HINT}"
-        );
-        let socket = format!("riffle-test-{}", std::process::id());
-        let t = Tmux { socket };
-        let out = t.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "riffle",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            cmd,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("could not run tmux")
-    }
-
-    /// The screen as text.
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "riffle"]).stdout)
-            .into_owned()
-    }
-
-    /// Type keys (tmux key names: "Enter", "q", ...).
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "riffle"];
-        args.extend_from_slice(keys);
-        let out = self.run(&args);
-        assert!(out.status.success(), "tmux send-keys failed");
-    }
-
-    /// Wait until `pred` holds for the screen; the last screen either way.
-    fn wait_for(&self, limit: Duration, mut pred: impl FnMut(&str) -> bool) -> (bool, String) {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return (true, s);
-            }
-            if start.elapsed() > limit {
-                return (false, s);
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn shell_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
-}
+use riffle_tests::riffle_bin;
+use riffle_tests::tmux::{shell_quote, Tmux};
 
 /// The `riffle demo` command line that records its exit status in `status`.
 fn demo_command(status: &Path, log: &Path) -> String {
