@@ -243,7 +243,7 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
         )),
         Line::from(policies_line(t)),
         Line::from(format!(
-            "limits: down {}, up {}",
+            "torrent limits: down {}, up {}",
             limit(t.download_limit),
             limit(t.upload_limit)
         )),

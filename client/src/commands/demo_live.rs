@@ -28,7 +28,7 @@ use tokio::sync::Mutex;
 use super::tui::{drive, Controller};
 
 /// Pieces in the demo's file (one 16 KiB block each).
-const PIECES: u32 = 48;
+const PIECES: u32 = 24;
 /// The publisher's upload: 2 pieces a second.
 const PUBLISHER_RATE: u64 = 2 * BLOCK_SIZE as u64;
 /// A leecher's upload (mu): 4x the publisher.
@@ -36,11 +36,11 @@ const PEER_RATE: u64 = 4 * PUBLISHER_RATE;
 /// A leecher's upload while one piece short (mu' = mu/8).
 const ONE_CLUB_RATE: u64 = PEER_RATE / 8;
 /// Mean time between arrivals.
-const ARRIVAL_MEAN: Duration = Duration::from_millis(1200);
+const ARRIVAL_MEAN: Duration = Duration::from_millis(800);
 /// Most leechers at once.
-const CAP: usize = 14;
+const CAP: usize = 16;
 /// How long a complete leecher keeps seeding before it leaves.
-const LINGER: Duration = Duration::from_secs(2);
+const LINGER: Duration = Duration::from_millis(500);
 
 /// Run the live demo in the TUI until the user quits.
 pub fn run() -> Result<()> {
