@@ -90,3 +90,40 @@ fn q_leaves_the_terminal_clean_too() {
         "{screen}"
     );
 }
+
+/// CPU time (user + system) of process `pid` so far, in clock ticks.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_tui_does_not_spin() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    // `exec` keeps the shell's pid, which the shell wrote down.
+    let cmd = format!(
+        "echo $$ > {}; exec {} tui -o {}",
+        shell_quote(&pid_file),
+        shell_quote(riffle_tests::riffle_bin()),
+        shell_quote(dir.path()),
+    );
+    let tmux = Tmux::start(&cmd, 80, 24);
+    let (ok, screen) = tmux.wait_for(Duration::from_secs(30), |s| s.contains("no torrents"));
+    assert!(ok, "riffle tui did not show its empty list:\n{screen}");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let before = cpu_ticks(&pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(&pid) - before;
+    eprintln!("idle riffle tui: {used} ticks of CPU in 3 s");
+    // 100 ticks a second: a busy loop would use ~300 here.
+    assert!(used < 30, "an idle TUI used {used} ticks of CPU in 3 s");
+    tmux.keys(&["q"]);
+}

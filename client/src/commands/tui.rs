@@ -161,8 +161,9 @@ impl Controller {
                     .with_context(|| format!("cannot delete the data of {name}"))?;
                 match deleted {
                     Some(d) => Ok(format!(
-                        "removed {name} and deleted its data ({} files)",
-                        d.files.len()
+                        "removed {name} and deleted its data ({} file{})",
+                        d.files.len(),
+                        if d.files.len() == 1 { "" } else { "s" }
                     )),
                     None => Ok(format!("removed {name} (data kept)")),
                 }
@@ -382,3 +383,6 @@ pub fn run(args: TuiArgs) -> Result<()> {
     });
     outcome
 }
+
+#[cfg(test)]
+mod tests;
