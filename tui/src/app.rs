@@ -125,6 +125,8 @@ pub struct App {
     pub history: HashMap<u64, (VecDeque<u64>, VecDeque<u64>)>,
     /// A line for the status bar (results, errors).
     pub status: String,
+    /// First row of the detail screen's peers table (Up/Down scroll it).
+    pub peer_scroll: usize,
     quit: bool,
 }
 
@@ -208,6 +210,20 @@ impl App {
                 self.dialog = Dialog::Help;
                 Vec::new()
             }
+            // In the detail screen the arrows scroll the peers table.
+            Key::Up | Key::Char('k') if self.screen == Screen::Detail => {
+                self.peer_scroll = self.peer_scroll.saturating_sub(1);
+                Vec::new()
+            }
+            Key::Down | Key::Char('j') if self.screen == Screen::Detail => {
+                let peers = self
+                    .snapshot
+                    .torrents
+                    .get(self.selected)
+                    .map_or(0, |t| t.peer_list.len());
+                self.peer_scroll = (self.peer_scroll + 1).min(peers.saturating_sub(1));
+                Vec::new()
+            }
             Key::Up | Key::Char('k') => {
                 self.selected = self.selected.saturating_sub(1);
                 Vec::new()
@@ -219,6 +235,7 @@ impl App {
             }
             Key::Enter if id.is_some() => {
                 self.screen = Screen::Detail;
+                self.peer_scroll = 0;
                 Vec::new()
             }
             Key::Esc => {

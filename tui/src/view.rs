@@ -12,7 +12,10 @@ use crate::model::{PieceState, TorrentState, TorrentView};
 
 /// Every key, for the help screen and its test.
 pub const KEYS: [(&str, &str); 13] = [
-    ("Up/Down, j/k", "select a torrent"),
+    (
+        "Up/Down, j/k",
+        "select a torrent; in the detail, scroll the peers",
+    ),
     ("Enter", "open the torrent's detail"),
     ("Esc", "back to the list / close a dialog"),
     ("a", "add a torrent (path to a .torrent file)"),
@@ -102,24 +105,31 @@ pub fn view(app: &App, frame: &mut Frame) {
     ])
     .areas(area);
     let s = &app.snapshot;
+    let with_limit = |rate_now: u64, max: u64| {
+        if max == 0 {
+            rate(rate_now)
+        } else {
+            format!("{} (max {})", rate(rate_now), rate(max))
+        }
+    };
     frame.render_widget(
         Paragraph::new(format!(
-            "riffle {} down {} up {} limits: down {}, up {}",
+            "riffle {}  down {}  up {}",
             s.listen,
-            rate(
+            with_limit(
                 s.torrents
                     .iter()
                     .map(|t| t.download_rate)
-                    .fold(0, u64::saturating_add)
+                    .fold(0, u64::saturating_add),
+                s.download_limit
             ),
-            rate(
+            with_limit(
                 s.torrents
                     .iter()
                     .map(|t| t.upload_rate)
-                    .fold(0, u64::saturating_add)
+                    .fold(0, u64::saturating_add),
+                s.upload_limit
             ),
-            limit(s.download_limit),
-            limit(s.upload_limit)
         ))
         .style(Style::default().add_modifier(Modifier::REVERSED)),
         header,
@@ -267,9 +277,15 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
     let width = area.width.max(1) as usize;
     let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
     let info_height = (wrapped as u16).min(area.height / 3).max(1);
+    // The map takes one row of cells when every piece fits on it, else two.
+    let map_rows = if t.pieces.len() <= area.width.saturating_sub(2) as usize {
+        1
+    } else {
+        2
+    };
     let [info, map, spark, peers] = Layout::vertical([
         Constraint::Length(info_height),
-        Constraint::Length(4),
+        Constraint::Length(map_rows + 2),
         Constraint::Length(3),
         Constraint::Min(3),
     ])
@@ -293,7 +309,17 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
             u,
         );
     }
-    let rows = t.peer_list.iter().map(|p| {
+    // Most complete first (the one club on top), then by address; the
+    // arrows scroll.
+    let mut sorted: Vec<&crate::model::PeerRow> = t.peer_list.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.progress
+            .total_cmp(&a.progress)
+            .then_with(|| a.addr.cmp(&b.addr))
+    });
+    let skip = app.peer_scroll.min(sorted.len().saturating_sub(1));
+    let shown = peers.height.saturating_sub(3) as usize;
+    let rows = sorted.iter().skip(skip).map(|p| {
         let mut flags = Vec::new();
         if !p.am_choking {
             flags.push("U"); // we upload to it
@@ -343,7 +369,17 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
     .block(
         Block::default()
             .borders(Borders::ALL)
-            .title(format!(" peers {} ({} seeds) ", t.peers, t.seeds)),
+            .title(if sorted.len() > shown {
+                format!(
+                    " peers {} ({} seeds), {}-{} (Up/Down) ",
+                    t.peers,
+                    t.seeds,
+                    skip + 1,
+                    (skip + shown).min(sorted.len())
+                )
+            } else {
+                format!(" peers {} ({} seeds) ", t.peers, t.seeds)
+            }),
     );
     frame.render_widget(table, peers);
 }

@@ -90,7 +90,7 @@ fn list_shows_each_column_by_name() {
             "32.0 KiB/s",
             "3 (0)",
             "seeding",
-            "limits: down unlimited, up 32.0 KiB/s",
+            "up 32.0 KiB/s (max 32.0 KiB/s)",
             "? help",
         ] {
             assert!(s.contains(needle), "{w}x{h} list lacks {needle:?}:\n{s}");
@@ -271,6 +271,60 @@ fn a_one_club_member_shows_its_missing_piece() {
     assert!(s.contains("64.0 KiB sent throttled"), "{s}");
     assert!(s.contains("the one club's missing piece"), "{s}");
     assert_eq!(map_row(&s).find('!'), Some(9), "{s}");
+}
+
+#[test]
+fn peers_sort_most_complete_first_and_scroll() {
+    let mut app = model();
+    let mut snap = app.snapshot.clone();
+    let t = &mut snap.torrents[0];
+    t.peer_list = (0..20u16)
+        .map(|i| PeerRow {
+            addr: format!("127.0.0.1:{}", 41000 + i),
+            client: "riffle 0.1".into(),
+            progress: f64::from(i) / 20.0,
+            one_club: i == 19,
+            ..PeerRow::default()
+        })
+        .collect();
+    t.peers = 20;
+    app.update(Action::Snapshot(snap));
+    app.update(Action::Key(Key::Enter));
+    let rows = |app: &App| -> Vec<String> {
+        draw(app, 80, 24)
+            .lines()
+            .filter(|l| l.contains("127.0.0.1:41"))
+            .map(|l| {
+                l.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_start_matches('│')
+                    .to_string()
+            })
+            .collect()
+    };
+    let first = rows(&app);
+    assert!(first.len() < 20, "all 20 fit at 80x24?");
+    // The club member (95%) on top, then down by progress.
+    assert_eq!(first[0], "127.0.0.1:41019");
+    assert_eq!(first[1], "127.0.0.1:41018");
+    let s = draw(&app, 80, 24);
+    assert!(s.contains(&format!("1-{} (Up/Down)", first.len())), "{s}");
+    for _ in 0..3 {
+        app.update(Action::Key(Key::Down));
+    }
+    assert_eq!(rows(&app)[0], "127.0.0.1:41016");
+    // It stops at the last peer, and Up comes back.
+    for _ in 0..50 {
+        app.update(Action::Key(Key::Char('j')));
+    }
+    assert_eq!(rows(&app), vec!["127.0.0.1:41000".to_string()]);
+    for _ in 0..50 {
+        app.update(Action::Key(Key::Up));
+    }
+    assert_eq!(rows(&app), first);
+    // The arrows do not change the selected torrent in the detail.
+    assert_eq!(app.selected, 0);
 }
 
 /// Every screen at its usual sizes, stored in `snapshots/` (review a change
