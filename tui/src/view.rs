@@ -425,11 +425,17 @@ fn piece_map(t: &TorrentView, width: usize) -> Paragraph<'static> {
     let title = if t.one_club {
         format!(" pieces ({n}): ! the one club's missing piece ")
     } else {
-        format!(" pieces ({n}; rarest held by {rarest}): # ours * ours, rarest + downloading . missing ! rarest ")
+        format!(" pieces ({n}; rarest held by {rarest}) ")
     };
+    let legend = " # ours  * ours, rarest  + downloading  . missing  ! missing, rarest ";
     Paragraph::new(Line::from(spans))
         .wrap(Wrap { trim: false })
-        .block(Block::default().borders(Borders::ALL).title(title))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .title_bottom(legend),
+        )
 }
 
 /// Dimmer for pieces few peers hold, `full` for the best-spread ones.
