@@ -456,6 +456,7 @@ async fn peer_life(
         first_piece_units = first_piece.map(|d| d.as_secs_f64() / setup.unit.as_secs_f64()),
         done_units = born.elapsed().as_secs_f64() / setup.unit.as_secs_f64(),
         completed,
+        uploaded_blocks = rx.borrow().uploaded / u64::from(BLOCK_SIZE),
         "lab peer timeline"
     );
     if completed {
