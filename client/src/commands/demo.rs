@@ -76,10 +76,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         dir.path().display()
     );
     let meta = make_payload(&seed_dir, args.size).context("cannot generate the payload")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime("riffle")?;
     runtime.block_on(swarm(args, dir.path(), meta))
 }
 

@@ -48,11 +48,7 @@ pub fn run() -> Result<()> {
         .prefix("riffle-demo-")
         .tempdir()
         .context("cannot create a temporary directory")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("riffle")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime("riffle")?;
     let (controller, tracker, meta) = runtime.block_on(start(dir.path()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let lines = controller.extra_lines.clone();

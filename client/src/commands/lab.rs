@@ -60,11 +60,7 @@ pub fn run(args: LabArgs) -> Result<()> {
         b.enable_steady_tick(Duration::from_millis(200));
         b
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("riffle-lab")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime("riffle-lab")?;
     let mut last_line = std::time::Instant::now();
     let outputs = runtime.block_on(lab::run_experiment(&exp, &work, |p| {
         let frac = (p.done as f64 + p.t / p.duration) / p.total.max(1) as f64;

@@ -107,11 +107,7 @@ pub fn run(plan: Plan) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(&plan.options.save_dir)
         .with_context(|| format!("cannot create {}", plan.options.save_dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("riffle")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime("riffle")?;
     runtime.block_on(async move {
         let session = Session::start(plan.session.clone())
             .await

@@ -117,11 +117,16 @@ impl Controller {
         }
     }
 
-    fn entry(&self, id: u64) -> Result<&Entry> {
+    /// Where torrent `id` is in the list.
+    fn index(&self, id: u64) -> Result<usize> {
         self.torrents
             .iter()
-            .find(|e| e.id == id)
+            .position(|e| e.id == id)
             .ok_or_else(|| anyhow!("no torrent {id}"))
+    }
+
+    fn entry(&self, id: u64) -> Result<&Entry> {
+        Ok(&self.torrents[self.index(id)?])
     }
 
     /// Run one command on the session; the answer is a line for the TUI's
@@ -147,12 +152,7 @@ impl Controller {
                 Ok(format!("resumed {}", e.meta.info.name))
             }
             Command::Remove { id, delete_data } => {
-                let i = self
-                    .torrents
-                    .iter()
-                    .position(|e| e.id == id)
-                    .ok_or_else(|| anyhow!("no torrent {id}"))?;
-                let e = self.torrents.remove(i);
+                let e = self.torrents.remove(self.index(id)?);
                 let name = e.meta.info.name.clone();
                 let deleted = e
                     .handle
@@ -177,11 +177,8 @@ impl Controller {
                 ))
             }
             Command::SetPolicy { id, change } => {
-                let e = self
-                    .torrents
-                    .iter_mut()
-                    .find(|e| e.id == id)
-                    .ok_or_else(|| anyhow!("no torrent {id}"))?;
+                let i = self.index(id)?;
+                let e = &mut self.torrents[i];
                 let mut update = PolicyUpdate::default();
                 let what = match change {
                     PolicyChange::Picker(name) => {
@@ -361,11 +358,7 @@ pub fn run(args: TuiArgs) -> Result<()> {
     let mut options = TorrentOptions::new(&args.output);
     args.peer.apply(&mut config, &mut options);
     options.seed = true;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("riffle")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime("riffle")?;
     let controller = runtime.block_on(async {
         let session = Session::start(config).await.map_err(|e| anyhow!(e))?;
         let mut c = Controller::new(session, options.clone());
