@@ -97,6 +97,7 @@ impl PolicyFlags {
             peer_upload_rate: self.peer_upload_rate,
             peer_download_rate: self.peer_download_rate,
             random_seed: None,
+            poisson_turns: false,
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct Orders {
     pub haves: Vec<PieceIndex>,
     /// Latest choke decision (`Some(true)`: choke the peer).
     pub choke: Option<bool>,
+    /// With an unchoke: serve at most this many bytes, then choke the peer
+    /// (a per-piece choker's turn is one piece; the peer task stops at the
+    /// piece's end itself, so nothing more leaves before the next draw).
+    pub turn_bytes: Option<u64>,
     /// Latest interest decision.
     pub interested: Option<bool>,
     /// Suggest this piece to the peer (BEP 6): a seed's block choice.

@@ -185,6 +185,8 @@ struct Io {
     down_debt: Debt,
     read_paused_until: Option<Instant>,
     upload_paused_until: Option<Instant>,
+    /// Bytes left in the peer's per-piece turn (None: no limit).
+    turn_left: Option<u64>,
     events: Vec<PeerEvent>,
     uploaded_unreported: u64,
     /// Bytes reserved before each read (grows while reads fill it).
@@ -222,6 +224,7 @@ impl PeerTask {
             down_debt: Debt::default(),
             read_paused_until: None,
             upload_paused_until: None,
+            turn_left: None,
             events: Vec::new(),
             uploaded_unreported: 0,
             read_cache: None,
@@ -451,6 +454,16 @@ impl PeerTask {
             if self.conn.send_block(now.into_std(), block, data).is_ok() {
                 Counters::add(&shared.counters.uploaded, u64::from(block.length));
                 io.uploaded_unreported += u64::from(block.length);
+                if let Some(left) = &mut io.turn_left {
+                    *left = left.saturating_sub(u64::from(block.length));
+                    if *left == 0 {
+                        // The turn is over: choke now, before the bucket
+                        // lets another block out.
+                        io.turn_left = None;
+                        let _ = self.conn.choke_peer(now.into_std());
+                        io.uploads.clear();
+                    }
+                }
             }
             while let Some(chunk) = self.conn.poll_transmit() {
                 io.pending_bytes += chunk.len();
@@ -481,9 +494,11 @@ impl PeerTask {
             Some(true) => {
                 let _ = self.conn.choke_peer(now);
                 io.uploads.clear();
+                io.turn_left = None;
             }
             Some(false) => {
                 let _ = self.conn.unchoke_peer(now);
+                io.turn_left = o.turn_bytes;
             }
             None => {}
         }

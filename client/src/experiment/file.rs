@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{
     Arrivals, Experiment, ExperimentError, Model, PeerPolicies, Place, PublisherPolicies, RunSpec,
+    Turns,
 };
 
 /// Built-in defaults for keys neither `[defaults]` nor the run sets.
@@ -51,6 +52,7 @@ struct RawSettings {
     warmup: Option<f64>,
     connections: Option<u32>,
     time_unit_ms: Option<f64>,
+    turns: Option<Turns>,
     seeds: Option<Vec<u64>>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
@@ -366,6 +368,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
             warmup,
             connections,
             time_unit_ms,
+            turns: pick(&r.turns, &d.turns).unwrap_or_default(),
         },
         publisher,
         peers,

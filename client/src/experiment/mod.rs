@@ -23,7 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use riffle_policies::catalog::{ChokerKind, PickerKind, SeedChokerKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use presets::{PRESETS, SIM_PRESETS};
@@ -124,6 +124,21 @@ pub struct Model {
     pub connections: u32,
     /// Lab only: wall-clock milliseconds per model time unit.
     pub time_unit_ms: f64,
+    /// Lab only: when uploaders take their turns (the simulator's are
+    /// always Poisson, as in the model).
+    pub turns: Turns,
+}
+
+/// When a lab peer (and the publisher) takes its next upload turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Turns {
+    /// At exponential intervals, a Poisson process at the upload rate: the
+    /// model's upload opportunities.
+    #[default]
+    Poisson,
+    /// One block time apart, as the bucket refills.
+    Fixed,
 }
 
 impl Model {

@@ -23,6 +23,7 @@ duration = 90.0
 warmup = 10
 connections = 12
 time_unit_ms = 20.0
+turns = "fixed"
 seeds = [4, 5]
 publisher = { seed_choker = "most-deprived", picker = "random-useful" }
 peers = { choker = "random-useful", picker = "sequential" }
@@ -75,6 +76,7 @@ fn every_key_is_read() {
     assert_eq!(m.warmup, 10.0);
     assert_eq!(m.connections, 12);
     assert_eq!(m.time_unit_ms, 20.0);
+    assert_eq!(m.turns, Turns::Fixed);
     assert_eq!(r.publisher.seed_choker, SeedChokerKind::MostDeprived);
     assert_eq!(r.publisher.picker, PickerKind::RandomUseful);
     assert_eq!(r.peers.choker, ChokerKind::RandomUseful);
@@ -93,6 +95,11 @@ fn built_in_defaults_fill_unset_keys() {
     assert_eq!(r.model.warmup, 0.0);
     assert_eq!(r.model.connections, 60);
     assert_eq!(r.model.time_unit_ms, 100.0);
+    assert_eq!(
+        r.model.turns,
+        Turns::Poisson,
+        "the model's turns by default"
+    );
     assert_eq!(r.seeds, vec![1, 2, 3]);
     assert_eq!(r.publisher, PublisherPolicies::default());
     assert_eq!(r.peers, PeerPolicies::default());
@@ -168,6 +175,11 @@ fn wrong_types_and_policy_names_are_syntax_errors_naming_the_value() {
     assert!(msg.contains("bogus-choker"), "{msg}");
     let msg = syntax(&minimal("", "cap = \"lots\""));
     assert!(msg.contains("cap") && msg.contains("none"), "{msg}");
+    let msg = syntax(&minimal("", "turns = \"sometimes\""));
+    assert!(
+        msg.contains("sometimes") && msg.contains("poisson"),
+        "{msg}"
+    );
     let msg = syntax(&minimal("", "cap = -3"));
     assert!(msg.contains("cap"), "{msg}");
     let msg = syntax("name = \"x\"\n[[run]\n");

@@ -27,7 +27,10 @@ use tokio::time::Instant;
 
 use crate::engine::{Policies, Session, SessionConfig, TorrentOptions, TorrentStatus};
 use crate::experiment::report::{RunResult, Sample};
-use crate::experiment::{Arrivals, RunSpec};
+use crate::experiment::{Arrivals, RunSpec, Turns};
+
+/// Upload bucket burst under Poisson turns, in blocks.
+const POISSON_BURST_BLOCKS: u32 = 16;
 use crate::tracker_server::{TrackerConfig, TrackerServer};
 
 /// What a peer's task tells the lab.
@@ -56,6 +59,26 @@ struct Present {
     /// longer part of the swarm (the model removes it at once), so it
     /// neither holds a place under the cap nor counts in the population.
     leaving: bool,
+}
+
+/// Upload bytes already counted in the samples.
+#[derive(Default)]
+struct Counted {
+    /// The publisher's upload counter at the last sample.
+    publisher: u64,
+    /// Bytes peers that left since the last sample uploaded after it (a
+    /// peer gone from `present` still counts in the next sample's rate).
+    departed: u64,
+}
+
+impl Counted {
+    /// A peer left: keep what it uploaded since the last sample.
+    fn departs(&mut self, p: Option<Present>) {
+        if let Some(st) = p.as_ref().and_then(|p| p.status.as_ref()) {
+            let p = p.as_ref().map_or(0, |p| p.uploaded_seen);
+            self.departed += st.borrow().uploaded.saturating_sub(p);
+        }
+    }
 }
 
 /// The clock of a replicate: model time from wall time.
@@ -93,12 +116,23 @@ impl Setup {
         (blocks_per_unit * f64::from(BLOCK_SIZE) / self.unit.as_secs_f64()).round() as u64
     }
 
+    /// The upload buckets' burst: one block for fixed turns (a peer that
+    /// idled cannot send faster than its rate afterwards); a few blocks
+    /// for Poisson turns, so a short gap is not held back by the bucket
+    /// (a turn is still one piece: the peer task chokes at its end).
+    fn burst_bytes(&self) -> u32 {
+        match self.spec.model.turns {
+            Turns::Fixed => BLOCK_SIZE,
+            Turns::Poisson => POISSON_BURST_BLOCKS * BLOCK_SIZE,
+        }
+    }
+
     fn session_config(&self, upload_blocks_per_unit: f64) -> SessionConfig {
         let mut c = SessionConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             listen_fallback: false,
             max_upload_rate: self.bytes_per_sec(upload_blocks_per_unit),
-            burst_bytes: BLOCK_SIZE,
+            burst_bytes: self.burst_bytes(),
             hash_workers: 1,
             stop_announce_timeout: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(2),
@@ -172,6 +206,7 @@ pub async fn run(
         seed_choker: spec.publisher.seed_choker,
         picker: spec.publisher.picker,
         random_seed: Some(rng.gen()),
+        poisson_turns: model.turns == Turns::Poisson,
         ..Policies::default()
     };
     let publisher_handle = publisher
@@ -190,7 +225,7 @@ pub async fn run(
     let mut samples = Vec::new();
     let mut completions: Vec<(f64, f64)> = Vec::new(); // (completed at, download time)
     let mut departures = 0u64;
-    let mut publisher_seen = 0u64;
+    let mut counted = Counted::default();
     let mut failures: Vec<String> = Vec::new();
     let mut next_sample = 1.0f64;
     let mut next_arrival = match model.arrivals {
@@ -233,10 +268,10 @@ pub async fn run(
                         }
                     }
                     PeerNews::Left(id) => {
-                        present.remove(&id);
+                        counted.departs(present.remove(&id));
                     }
                     PeerNews::Failed(id, e) => {
-                        present.remove(&id);
+                        counted.departs(present.remove(&id));
                         if failures.len() < 5 {
                             failures.push(e);
                         }
@@ -258,7 +293,7 @@ pub async fn run(
                     let elapsed = t - (next_sample - 1.0);
                     next_sample += 1.0;
                     let s = sample(&setup, t, elapsed, &mut present, departures,
-                        &publisher_status, &mut publisher_seen);
+                        &publisher_status, &mut counted);
                     samples.push(s);
                     tick(t);
                 }
@@ -394,6 +429,7 @@ async fn peer_life(
             .one_club_rate
             .map_or(0, |r| setup.bytes_per_sec(r).max(1)),
         random_seed: Some(random_seed),
+        poisson_turns: model.turns == Turns::Poisson,
         ..Policies::default()
     };
     let handle = match session.add_torrent((*setup.meta).clone(), options) {
@@ -483,7 +519,7 @@ fn sample(
     present: &mut HashMap<u64, Present>,
     departures: u64,
     publisher: &watch::Receiver<TorrentStatus>,
-    publisher_seen: &mut u64,
+    counted: &mut Counted,
 ) -> Sample {
     let block = f64::from(BLOCK_SIZE);
     let u = setup.spec.model.publisher_rate;
@@ -518,8 +554,9 @@ fn sample(
     }
     tracing::debug!(t, population, one_club, ?club_lacks, ?by_have, "lab sample");
     let pub_now = publisher.borrow().uploaded;
-    let pub_bytes = pub_now.saturating_sub(*publisher_seen);
-    *publisher_seen = pub_now;
+    let pub_bytes = pub_now.saturating_sub(counted.publisher);
+    counted.publisher = pub_now;
+    peer_bytes += std::mem::take(&mut counted.departed);
     Sample {
         t,
         population,

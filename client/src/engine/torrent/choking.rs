@@ -23,6 +23,10 @@ use tokio::time::Instant;
 use super::peers::Link;
 use super::Torrent;
 
+/// How long after we announce a piece to a peer that lacks it the peer
+/// counts as interested before its INTERESTED arrives (protocol time).
+const INTEREST_GRACE: Duration = Duration::from_secs(1);
+
 /// The one-club policy's state on a running torrent.
 #[derive(Debug, Clone)]
 pub(crate) struct Service {
@@ -148,17 +152,32 @@ impl Torrent {
         if !(per_piece && !e.am_choking && e.piece_credit >= piece) {
             return;
         }
+        // The peer task has choked the peer at the piece's end (see
+        // `Orders::turn_bytes`); the torrent agrees.
+        e.am_choking = true;
+        e.unchoked_since = None;
+        e.mailbox.post(|o| o.choke = Some(true));
         match wait {
             Some(wait) => {
-                e.am_choking = true;
-                e.unchoked_since = None;
-                e.mailbox.post(|o| o.choke = Some(true));
+                let wait = self.turn_gap(wait);
                 let at = Instant::now() + wait;
                 self.per_piece_deadline = Some(self.per_piece_deadline.map_or(at, |d| d.min(at)));
                 self.turn_held = true;
             }
             None => self.rechoke_soon = true,
         }
+    }
+
+    /// The wait before the next per-piece turn, `mean` on average: exactly
+    /// `mean`, or exponential with that mean under Poisson turns (paper
+    /// 002's model, whose upload opportunities are a Poisson process).
+    fn turn_gap(&mut self, mean: Duration) -> Duration {
+        if !self.options.policies.poisson_turns {
+            return mean;
+        }
+        let u: f64 = rand::Rng::gen(&mut self.rng);
+        // u in [0, 1): the factor is finite and >= 0.
+        mean.mul_f64(-(1.0 - u).ln())
     }
 
     /// Is a per-piece turn running (a peer drawn and not through its piece,
@@ -179,14 +198,29 @@ impl Torrent {
         self.rechoke_soon = false;
         self.last_rechoke = now;
         let total = self.have.len();
+        let per_piece = self.per_piece();
+        // A per-piece choker decides at one instant: a peer that lacks a
+        // piece we announced a moment ago counts as interested, since its
+        // INTERESTED is still on the way (the model has no such lag, and a
+        // drawn peer missed for it wastes a whole turn). Only once we know
+        // what it holds: before its bitfield a peer looks empty.
+        let grace = self.config.scaled(INTEREST_GRACE);
         let views: Vec<PeerView> = self
             .peers
             .iter()
             .filter(|(_, e)| e.link == Link::Connected)
-            .map(|(k, e)| PeerView {
+            .map(|(k, e)| {
+                let wants_ours = self.have.has_any_missing_from(&e.has);
+                let due = per_piece
+                    && e.counted
+                    && wants_ours
+                    && now.duration_since(e.announced_at) < grace;
+                (k, e, wants_ours, due)
+            })
+            .map(|(k, e, wants_ours, due)| PeerView {
                 key: *k,
-                interested: e.peer_interested,
-                wants_ours: self.have.has_any_missing_from(&e.has),
+                interested: e.peer_interested || due,
+                wants_ours,
                 download_rate: e.rate_down.rate(),
                 upload_rate: e.rate_up.rate(),
                 pieces: e.has.count_ones(),
@@ -199,7 +233,6 @@ impl Torrent {
             })
             .collect();
         let mut unchoke = Unchoke::default();
-        let per_piece = self.per_piece();
         let choker = if self.completed {
             &mut self.seed_choker
         } else {
@@ -239,7 +272,13 @@ impl Torrent {
                     e.unchoked_since = Some(now);
                     e.sent_since_unchoke = 0;
                 }
-                e.mailbox.post(|o| o.choke = Some(choke));
+                // A per-piece turn is one piece: the peer task chokes the
+                // peer itself once it has gone.
+                let turn = (per_piece && !choke).then_some(piece_bytes);
+                e.mailbox.post(|o| {
+                    o.choke = Some(choke);
+                    o.turn_bytes = turn;
+                });
             }
         }
         let wasted = if self.completed {
@@ -250,7 +289,11 @@ impl Torrent {
         // A turn is held (events wait for it) while a drawn peer takes its
         // piece or a wasted draw runs out; with nobody to serve, the next
         // interested peer starts one at once.
-        self.turn_held = per_piece && (!unchoke.is_empty() || wasted);
+        // Under Poisson turns an opportunity with nobody to serve is lost
+        // as well, as in the model: the next comes at the next tick of the
+        // clock, not with the next interested peer.
+        let poisson = self.options.policies.poisson_turns;
+        self.turn_held = per_piece && (!unchoke.is_empty() || wasted || poisson);
         self.per_piece_deadline = if per_piece {
             // Decide again after one piece time: when the piece has gone
             // (see on_uploaded), at the deadline when the slot went unused
@@ -258,7 +301,7 @@ impl Torrent {
             // time more before its slot is redrawn.
             let t = self.piece_time().unwrap_or_else(|| self.choker_interval());
             let t = if unchoke.is_empty() {
-                t
+                self.turn_gap(t)
             } else {
                 t.mul_f64(1.5)
             };

@@ -175,6 +175,24 @@ impl Torrent {
         if self.stopping || self.paused {
             return;
         }
+        if self.options.peer_turnover {
+            // Under turnover a full peer lets a newcomer in by closing
+            // another connection; if the peer so closed dialled at once to
+            // replace it, it would push someone else out, and so on: an
+            // endless chain of dials through a full swarm. So a peer fills
+            // up to its cap, then dials again only once it has lost a
+            // quarter of it.
+            let n = self.peers.len();
+            let cap = self.options.max_peers;
+            if n >= cap {
+                self.filling = false;
+            } else if n < cap - cap / 4 {
+                self.filling = true;
+            }
+            if !self.filling {
+                return;
+            }
+        }
         let connecting = self
             .peers
             .values()

@@ -118,6 +118,12 @@ pub struct Policies {
     /// Seed of the policies' random draws (None: from the OS), so lab runs
     /// can be repeated.
     pub random_seed: Option<u64>,
+    /// Per-piece turns (random peer, random useful peer, most deprived)
+    /// come at exponential intervals, a Poisson process at the upload rate
+    /// as in paper 002's model, instead of one block time apart. The swarm
+    /// lab sets it; the upload bucket then needs a burst of a few blocks so
+    /// that short gaps are not held back.
+    pub poisson_turns: bool,
 }
 
 impl Policies {
@@ -263,6 +269,9 @@ pub(crate) struct Torrent {
     /// A dial slot came free (a dial ended, in a handshake or a failure):
     /// dial the next candidates now, not at the next tick.
     dial_soon: bool,
+    /// With peer turnover: dialling to fill up to `max_peers` (see
+    /// `Torrent::dial`).
+    filling: bool,
     completed: bool,
     stopping: bool,
     /// Resume saves started in the background; shutdown waits for them so

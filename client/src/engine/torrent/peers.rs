@@ -109,6 +109,9 @@ pub struct PeerEntry {
     pub rate_up: RateMeter,
     /// When the handshake completed.
     pub connected_at: Instant,
+    /// When we last told it of a piece it lacks (our bitfield at the
+    /// handshake, then HAVEs): its INTERESTED may still be on the way.
+    pub announced_at: Instant,
     /// When we last unchoked it, while unchoked.
     pub unchoked_since: Option<Instant>,
     /// Bytes sent since that unchoke.
@@ -163,6 +166,7 @@ impl PeerEntry {
             rate_down: RateMeter::default(),
             rate_up: RateMeter::default(),
             connected_at: now,
+            announced_at: now,
             unchoked_since: None,
             sent_since_unchoke: 0,
             piece_credit: 0,
@@ -272,6 +276,7 @@ impl Torrent {
                 e.fast = reserved.fast();
                 e.link = Link::Connected;
                 e.connected_at = now;
+                e.announced_at = now;
                 e.last_block_at = now;
                 tracing::debug!(peer = %e.addr, outgoing = e.outgoing, "handshake done");
                 self.candidates.connected(e.addr, e.outgoing);

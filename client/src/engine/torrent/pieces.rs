@@ -80,8 +80,12 @@ impl Torrent {
                 }
             }
         }
-        for e in self.peers.values() {
+        let now = tokio::time::Instant::now();
+        for e in self.peers.values_mut() {
             e.mailbox.post(|o| o.haves.push(piece));
+            if !e.has.has(piece) {
+                e.announced_at = now;
+            }
         }
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {

@@ -234,6 +234,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         status_rate_at: now,
         rechoke_soon: false,
         dial_soon: false,
+        filling: true,
         completed: false,
         stopping: false,
         resume_saves: tokio::task::JoinSet::new(),
