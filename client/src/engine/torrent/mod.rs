@@ -400,7 +400,7 @@ impl Torrent {
     }
 
     /// Tell the announcer the byte counts it will send next.
-    fn report_progress(&self) {
+    pub(super) fn report_progress(&self) {
         use super::shared::Counters;
         let c = &self.shared.counters;
         let left = self

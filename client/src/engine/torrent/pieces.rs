@@ -172,6 +172,10 @@ impl Torrent {
             self.status.state = TorrentState::Seeding;
         }
         tracing::info!(name = %self.meta.info.name, "download complete");
+        // The completed announce must say left=0 (trackers such as
+        // opentracker count a download only then): publish the progress
+        // now, not at the next tick.
+        self.report_progress();
         if let Some(a) = &self.announcer {
             a.completed();
         }
