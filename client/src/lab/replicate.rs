@@ -28,10 +28,10 @@ use tokio::time::Instant;
 use crate::engine::{Policies, Session, SessionConfig, TorrentOptions, TorrentStatus};
 use crate::experiment::report::{RunResult, Sample};
 use crate::experiment::{Arrivals, RunSpec, Turns};
+use crate::tracker_server::{TrackerConfig, TrackerServer};
 
 /// Upload bucket burst under Poisson turns, in blocks.
 const POISSON_BURST_BLOCKS: u32 = 16;
-use crate::tracker_server::{TrackerConfig, TrackerServer};
 
 /// What a peer's task tells the lab.
 enum PeerNews {
@@ -74,9 +74,13 @@ struct Counted {
 impl Counted {
     /// A peer left: keep what it uploaded since the last sample.
     fn departs(&mut self, p: Option<Present>) {
-        if let Some(st) = p.as_ref().and_then(|p| p.status.as_ref()) {
-            let p = p.as_ref().map_or(0, |p| p.uploaded_seen);
-            self.departed += st.borrow().uploaded.saturating_sub(p);
+        if let Some(Present {
+            status: Some(st),
+            uploaded_seen,
+            ..
+        }) = p
+        {
+            self.departed += st.borrow().uploaded.saturating_sub(uploaded_seen);
         }
     }
 }

@@ -215,21 +215,20 @@ impl Torrent {
                     && e.counted
                     && wants_ours
                     && now.duration_since(e.announced_at) < grace;
-                (k, e, wants_ours, due)
-            })
-            .map(|(k, e, wants_ours, due)| PeerView {
-                key: *k,
-                interested: e.peer_interested || due,
-                wants_ours,
-                download_rate: e.rate_down.rate(),
-                upload_rate: e.rate_up.rate(),
-                pieces: e.has.count_ones(),
-                total_pieces: total,
-                connected_at: e.connected_at.into_std(),
-                unchoked_since: e.unchoked_since.map(|t| t.into_std()),
-                sent_since_unchoke: e.sent_since_unchoke,
-                snubbed: e.snubbed,
-                is_seed: e.is_seed(),
+                PeerView {
+                    key: *k,
+                    interested: e.peer_interested || due,
+                    wants_ours,
+                    download_rate: e.rate_down.rate(),
+                    upload_rate: e.rate_up.rate(),
+                    pieces: e.has.count_ones(),
+                    total_pieces: total,
+                    connected_at: e.connected_at.into_std(),
+                    unchoked_since: e.unchoked_since.map(|t| t.into_std()),
+                    sent_since_unchoke: e.sent_since_unchoke,
+                    snubbed: e.snubbed,
+                    is_seed: e.is_seed(),
+                }
             })
             .collect();
         let mut unchoke = Unchoke::default();
