@@ -144,8 +144,11 @@ impl Setup {
         }
         .with_time_scale(self.time_scale);
         // Early announces (a newcomer's first piece, a lonely peer) may
-        // come one model time unit apart.
-        c.announce.min_interval = Duration::from_secs(1);
+        // come a twentieth of a model time unit apart: a shielded
+        // newcomer's first piece must reach the tracker at once (the model
+        // makes it visible when served), the tracker's own min interval
+        // still spaces everyone else's.
+        c.announce.min_interval = Duration::from_millis(50);
         c.announce.numwant = self.spec.model.connections.max(1);
         c.announce.shuffle_tiers = false;
         c

@@ -200,7 +200,7 @@ fn announce_response(shared: &Shared, reply: &AnnounceReply, ip: IpAddr) -> Anno
         .collect();
     let wire = shared.wire_times(reply);
     let mut resp = AnnounceResponse::new(wire.interval, peers);
-    resp.min_interval = Some(wire.min_interval);
+    resp.min_interval = (wire.min_interval > 0).then_some(wire.min_interval);
     resp.complete = Some(reply.counts.seeds);
     resp.incomplete = Some(reply.counts.leechers);
     resp.external_ip = Some(ip);

@@ -106,7 +106,7 @@ pub enum TrackerServerError {
 pub(crate) struct WireTimes {
     /// `interval`.
     pub interval: u32,
-    /// `min interval`.
+    /// `min interval` (0: none, the key is left out).
     pub min_interval: u32,
 }
 
@@ -164,11 +164,15 @@ impl Shared {
     }
 
     /// The intervals of one reply on the wire (a shielded newcomer is asked
-    /// back sooner than everyone else).
+    /// back sooner than everyone else, with no least interval).
     pub(crate) fn wire_times(&self, reply: &riffle_policies::tracker::AnnounceReply) -> WireTimes {
         WireTimes {
             interval: wire_secs(reply.interval, self.time_scale),
-            min_interval: wire_secs(reply.min_interval, self.time_scale),
+            min_interval: if reply.min_interval.is_zero() {
+                0
+            } else {
+                wire_secs(reply.min_interval, self.time_scale)
+            },
         }
     }
 

@@ -85,6 +85,26 @@ fn http_announce_lists_other_peers_compact_and_not() {
 }
 
 #[test]
+fn http_shielded_newcomer_is_asked_back_at_the_lapse_with_no_min_interval() {
+    let s = shared(TrackerPolicy {
+        shield_newcomers: Some(Duration::from_secs(20)),
+        ..TrackerPolicy::default()
+    });
+    let t = Instant::now();
+    http(&s, t, &query(1, 0, 0, true), 1);
+    let newcomer = parse_announce_response(&http(&s, t, &query(2, 10, 0, true), 2)).unwrap();
+    assert_eq!(newcomer.peers.len(), 1, "the seed only");
+    assert_eq!(newcomer.interval, 20, "back when the shield lapses");
+    assert_eq!(
+        newcomer.min_interval, None,
+        "its first piece is welcome at once"
+    );
+    // With progress it is an ordinary leecher again.
+    let later = parse_announce_response(&http(&s, t, &query(2, 5, 5, true), 2)).unwrap();
+    assert_eq!((later.interval, later.min_interval), (1800, Some(900)));
+}
+
+#[test]
 fn http_refusal_has_reason_and_retry_in() {
     let s = shared(TrackerPolicy {
         max_peers: Some(1),

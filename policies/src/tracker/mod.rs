@@ -142,7 +142,8 @@ pub struct AnnounceReply {
     pub counts: SwarmCounts,
     /// When to announce again.
     pub interval: Duration,
-    /// Least time before announcing again.
+    /// Least time before announcing again (zero: none; a shielded
+    /// newcomer may announce its first piece at once).
     pub min_interval: Duration,
 }
 

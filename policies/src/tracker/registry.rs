@@ -1,7 +1,7 @@
 //! All swarms a tracker knows, and its answers to announces and scrapes.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -142,9 +142,12 @@ impl Registry {
         let mut reply = self.reply(peers, counts);
         if let Some(left) = record.shield_left(now, shield) {
             // A shielded newcomer is asked back when its shield lapses, so
-            // it then learns the leechers (as the model makes it visible).
+            // it then learns the leechers (as the model makes it visible),
+            // and may come back at once with its first piece: progress
+            // ends the shield, and the sooner we hear of it the sooner the
+            // leechers are given it.
             reply.interval = reply.interval.min(left);
-            reply.min_interval = reply.min_interval.min(reply.interval);
+            reply.min_interval = Duration::ZERO;
         }
         Ok(reply)
     }

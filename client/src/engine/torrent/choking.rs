@@ -84,6 +84,7 @@ impl Torrent {
             let rate = self.service.policy.rate(have, total).unwrap_or(0);
             // A fresh limiter: nothing saved at the old rate carries over.
             self.torrent_up.set_rate(rate);
+            self.redraw_turn_gap(now);
             tracing::info!(
                 rate,
                 throttled,
@@ -159,9 +160,16 @@ impl Torrent {
         e.mailbox.post(|o| o.choke = Some(true));
         match wait {
             Some(wait) => {
-                let wait = self.turn_gap(wait);
-                let at = Instant::now() + wait;
-                self.per_piece_deadline = Some(self.per_piece_deadline.map_or(at, |d| d.min(at)));
+                let at = Instant::now() + self.turn_gap(wait);
+                // The turn is over, and so is its deadline (set for a slow
+                // transfer at the unchoke). Under Poisson turns the gap is
+                // the whole exponential draw: cut at that deadline, its
+                // mean would be ~25% short and the peer would upload
+                // faster than its rate. Fixed turns keep their cadence.
+                self.per_piece_deadline = Some(match self.per_piece_deadline {
+                    Some(d) if !self.options.policies.poisson_turns => d.min(at),
+                    _ => at,
+                });
                 self.turn_held = true;
             }
             None => self.rechoke_soon = true,
@@ -178,6 +186,42 @@ impl Torrent {
         let u: f64 = rand::Rng::gen(&mut self.rng);
         // u in [0, 1): the factor is finite and >= 0.
         mean.mul_f64(-(1.0 - u).ln())
+    }
+
+    /// Under Poisson turns, upload opportunities come from the torrent's
+    /// clock from the start, also while it has nothing to serve (in the
+    /// model a peer's first opportunity after its first piece is an
+    /// exponential wait away, not at once): start the clock if no turn is
+    /// pending. Called every tick.
+    pub(super) fn keep_turn_clock(&mut self, now: Instant) {
+        if !(self.options.policies.poisson_turns && self.per_piece())
+            || self.per_piece_deadline.is_some()
+        {
+            return;
+        }
+        if let Some(mean) = self.piece_time() {
+            self.per_piece_deadline = Some(now + self.turn_gap(mean));
+            self.turn_held = true;
+        }
+    }
+
+    /// The upload rate changed (one-club throttling): under Poisson turns
+    /// a pending gap is drawn again at the new rate (memoryless, as the
+    /// model switches a peer's rate the moment it enters the club); a
+    /// gap drawn at mu would give a peer just throttled to mu' one more
+    /// turn at mu's pace. A turn whose peer is taking its piece keeps its
+    /// deadline.
+    fn redraw_turn_gap(&mut self, now: Instant) {
+        if !(self.options.policies.poisson_turns && self.per_piece())
+            || self.per_piece_deadline.is_none()
+            || self.peers.values().any(|e| !e.am_choking)
+        {
+            return;
+        }
+        if let Some(mean) = self.piece_time() {
+            self.per_piece_deadline = Some(now + self.turn_gap(mean));
+            self.turn_held = true;
+        }
     }
 
     /// Is a per-piece turn running (a peer drawn and not through its piece,

@@ -377,6 +377,7 @@ impl Torrent {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.update_rates(now);
+        self.keep_turn_clock(now);
         if self.rechoke_soon || now >= self.next_rechoke() {
             self.rechoke(now);
         }

@@ -94,7 +94,9 @@ impl Torrent {
         self.apply_service_rate(tokio::time::Instant::now());
         if self.have.count_ones() == 1 {
             // Our first piece: a tracker that shields newcomers lists us
-            // only once we announce progress, so tell it now.
+            // only once we announce progress, so tell it now (with the
+            // figures as they are now, not as of the last tick).
+            self.report_progress();
             if let Some(a) = &self.announcer {
                 a.want_more_peers();
             }
