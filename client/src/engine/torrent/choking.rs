@@ -158,14 +158,22 @@ impl Torrent {
         e.am_choking = true;
         e.unchoked_since = None;
         e.mailbox.post(|o| o.choke = Some(true));
+        let next = self.next_opportunity.take();
         match wait {
             Some(wait) => {
-                let at = Instant::now() + self.turn_gap(wait);
+                let now = Instant::now();
                 // The turn is over, and so is its deadline (set for a slow
-                // transfer at the unchoke). Under Poisson turns the gap is
-                // the whole exponential draw: cut at that deadline, its
-                // mean would be ~25% short and the peer would upload
-                // faster than its rate. Fixed turns keep their cadence.
+                // transfer at the unchoke). Under Poisson turns the next
+                // opportunity was drawn whole when this turn started (cut
+                // at that deadline, the gap's mean would be ~25% short and
+                // the peer would upload faster than its rate; drawn only
+                // now, every turn would also cost the piece's round trip
+                // and the peer would upload slower). Fixed turns keep
+                // their cadence.
+                let at = match next {
+                    Some(next) if self.options.policies.poisson_turns => next.max(now),
+                    _ => now + self.turn_gap(wait),
+                };
                 self.per_piece_deadline = Some(match self.per_piece_deadline {
                     Some(d) if !self.options.policies.poisson_turns => d.min(at),
                     _ => at,
@@ -212,13 +220,20 @@ impl Torrent {
     /// turn at mu's pace. A turn whose peer is taking its piece keeps its
     /// deadline.
     fn redraw_turn_gap(&mut self, now: Instant) {
-        if !(self.options.policies.poisson_turns && self.per_piece())
-            || self.per_piece_deadline.is_none()
-            || self.peers.values().any(|e| !e.am_choking)
-        {
+        if !(self.options.policies.poisson_turns && self.per_piece()) {
             return;
         }
-        if let Some(mean) = self.piece_time() {
+        let Some(mean) = self.piece_time() else {
+            self.next_opportunity = None;
+            return;
+        };
+        if self.peers.values().any(|e| !e.am_choking) {
+            // Serving: the piece keeps its deadline, the opportunity
+            // after it is drawn again.
+            if self.next_opportunity.is_some() {
+                self.next_opportunity = Some(now + self.turn_gap(mean));
+            }
+        } else if self.per_piece_deadline.is_some() {
             self.per_piece_deadline = Some(now + self.turn_gap(mean));
             self.turn_held = true;
         }
@@ -344,8 +359,14 @@ impl Torrent {
             // time more before its slot is redrawn.
             let t = self.piece_time().unwrap_or_else(|| self.choker_interval());
             let t = if unchoke.is_empty() {
+                self.next_opportunity = None;
                 self.turn_gap(t)
             } else {
+                // Under Poisson turns the next opportunity comes one
+                // exponential gap after this one, however long the piece
+                // takes to go (see on_uploaded).
+                self.next_opportunity =
+                    (poisson && self.piece_time().is_some()).then(|| now + self.turn_gap(t));
                 t.mul_f64(1.5)
             };
             Some(now + t)

@@ -92,6 +92,7 @@ impl Torrent {
             self.peer_gone(key, "paused", false);
         }
         self.per_piece_deadline = None;
+        self.next_opportunity = None;
         self.turn_held = false;
         self.rechoke_soon = false;
         self.dial_soon = false;
@@ -151,6 +152,7 @@ impl Torrent {
             // The new choker knows nothing of the old one's turns: decide
             // afresh now.
             self.per_piece_deadline = None;
+            self.next_opportunity = None;
             self.turn_held = false;
             self.rechoke_soon = true;
             if !self.paused {

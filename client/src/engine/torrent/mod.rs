@@ -231,6 +231,10 @@ pub(crate) struct Torrent {
     service: choking::Service,
     /// When a per-piece choker decides again if no piece goes out first.
     per_piece_deadline: Option<Instant>,
+    /// Under Poisson turns, the upload opportunity after the turn being
+    /// served, drawn when the turn started: the piece's round trip is
+    /// part of the gap, not added to it.
+    next_opportunity: Option<Instant>,
     /// A per-piece turn holds until `per_piece_deadline` (see
     /// `Torrent::turn_running`).
     turn_held: bool,

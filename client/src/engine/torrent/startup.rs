@@ -208,6 +208,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         paused: false,
         service,
         per_piece_deadline: None,
+        next_opportunity: None,
         turn_held: false,
         rng: StdRng::seed_from_u64(seeds.next_u64()),
         have,
