@@ -171,8 +171,8 @@ impl Torrent {
                 // and the peer would upload slower). Fixed turns keep
                 // their cadence.
                 let at = match next {
-                    Some(next) if self.options.policies.poisson_turns => next.max(now),
-                    _ => now + self.turn_gap(wait),
+                    Some(next) => next.max(now),
+                    None => now + self.turn_gap(wait),
                 };
                 self.per_piece_deadline = Some(match self.per_piece_deadline {
                     Some(d) if !self.options.policies.poisson_turns => d.min(at),
@@ -357,7 +357,8 @@ impl Torrent {
             // (see on_uploaded), at the deadline when the slot went unused
             // or the peer took nothing. A slow transfer gets half a piece
             // time more before its slot is redrawn.
-            let t = self.piece_time().unwrap_or_else(|| self.choker_interval());
+            let piece_time = self.piece_time();
+            let t = piece_time.unwrap_or_else(|| self.choker_interval());
             let t = if unchoke.is_empty() {
                 self.next_opportunity = None;
                 self.turn_gap(t)
@@ -366,7 +367,7 @@ impl Torrent {
                 // exponential gap after this one, however long the piece
                 // takes to go (see on_uploaded).
                 self.next_opportunity =
-                    (poisson && self.piece_time().is_some()).then(|| now + self.turn_gap(t));
+                    (poisson && piece_time.is_some()).then(|| now + self.turn_gap(t));
                 t.mul_f64(1.5)
             };
             Some(now + t)
