@@ -57,16 +57,27 @@ fn download(extra: &[&str], pieces: u32) -> (Turns, u32) {
     args.extend_from_slice(extra);
     let mut riffle = RiffleProc::start("riffle seed", &args, &tmp.path().join("riffle.log"));
 
-    let sock = TcpStream::connect(("127.0.0.1", riffle.port)).unwrap();
-    let mut s = PeerStream::new(sock).unwrap();
+    // `listening on` comes before the torrent has checked its data; until
+    // then the listener drops a handshake for it: try again for a while.
     let never = || false;
-    s.send_handshake(
-        meta.info_hash,
-        PeerId(*b"-SC0001-turnstests00"),
-        Reserved::default(),
-    )
-    .unwrap();
-    s.read_handshake(&never).unwrap();
+    let started = Instant::now();
+    let mut s = loop {
+        let sock = TcpStream::connect(("127.0.0.1", riffle.port)).unwrap();
+        let mut s = PeerStream::new(sock).unwrap();
+        s.send_handshake(
+            meta.info_hash,
+            PeerId(*b"-SC0001-turnstests00"),
+            Reserved::default(),
+        )
+        .unwrap();
+        match s.read_handshake(&never) {
+            Ok(_) => break s,
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("riffle seed never accepted the handshake: {e:?}"),
+        }
+    };
     s.send(&Message::Interested).unwrap();
 
     let blocks: Vec<RawBlock> = (0..pieces)
