@@ -30,7 +30,7 @@ use riffle_protocol::peer::PeerConfig;
 
 pub use remove::{delete_torrent_data, layout_paths, DeleteError, Deleted};
 pub use session::{Session, TorrentHandle};
-pub use torrent::status::{PeerStatus, PieceStatus, TorrentState, TorrentStatus};
+pub use torrent::status::{PeerStatus, PieceStatus, TorrentState, TorrentStatus, TurnCounts};
 pub use torrent::{resume_path, Policies, PolicyUpdate, TorrentOptions};
 
 /// Session-wide settings.

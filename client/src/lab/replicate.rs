@@ -112,6 +112,11 @@ struct Setup {
     dir: PathBuf,
     /// Turns true when the replicate is over: every peer leaves.
     stop: watch::Receiver<bool>,
+    /// Where the publisher listens: every peer dials it from the start
+    /// (the model's publisher reaches every peer; a tracker's random peer
+    /// list would leave a newcomer without it whenever the swarm is
+    /// larger than the peer's connection cap).
+    publisher: Option<SocketAddr>,
 }
 
 impl Setup {
@@ -191,14 +196,15 @@ pub async fn run(
         &tracker.announce_url(),
     )?;
     let (stop_tx, stop) = watch::channel(false);
-    let setup = Arc::new(Setup {
+    let mut setup = Setup {
         spec: spec.clone(),
         meta: Arc::new(meta),
         unit,
         time_scale,
         dir: dir.to_path_buf(),
         stop,
-    });
+        publisher: None,
+    };
 
     // The publisher: a seed from the start, at rate U.
     let publisher = Session::start(setup.session_config(model.publisher_rate))
@@ -221,6 +227,8 @@ pub async fn run(
         .map_err(|e| anyhow!("cannot add the lab torrent to the publisher: {e}"))?;
     let publisher_status = publisher_handle.status();
     wait_ready(&publisher_status).await?;
+    setup.publisher = Some(publisher.listen_addr());
+    let setup = Arc::new(setup);
 
     let clock = Clock {
         start: Instant::now(),
@@ -421,6 +429,7 @@ async fn peer_life(
     options.seed = linger.is_some();
     options.durable = false;
     options.max_peers = model.connections as usize;
+    options.peers.extend(setup.publisher);
     // A newcomer to a full swarm meets as many peers as anyone (the
     // model's uniform meeting): a peer at its cap lets it in by dropping
     // a random idle connection.
@@ -500,6 +509,7 @@ async fn peer_life(
         done_units = born.elapsed().as_secs_f64() / setup.unit.as_secs_f64(),
         completed,
         uploaded_blocks = rx.borrow().uploaded / u64::from(BLOCK_SIZE),
+        turns = ?rx.borrow().turns,
         "lab peer timeline"
     );
     if completed {
@@ -559,8 +569,11 @@ fn sample(
         peer_bytes += st.uploaded.saturating_sub(p.uploaded_seen);
         p.uploaded_seen = st.uploaded;
     }
-    tracing::debug!(t, population, one_club, ?club_lacks, ?by_have, "lab sample");
-    let pub_now = publisher.borrow().uploaded;
+    let (pub_now, pub_peers) = {
+        let st = publisher.borrow();
+        (st.uploaded, st.peers.len())
+    };
+    tracing::debug!(t, population, one_club, pub_peers, ?club_lacks, ?by_have, "lab sample");
     let pub_bytes = pub_now.saturating_sub(counted.publisher);
     counted.publisher = pub_now;
     peer_bytes += std::mem::take(&mut counted.departed);

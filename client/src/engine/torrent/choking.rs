@@ -158,6 +158,7 @@ impl Torrent {
         e.am_choking = true;
         e.unchoked_since = None;
         e.mailbox.post(|o| o.choke = Some(true));
+        self.status.turns.served += 1;
         let next = self.next_opportunity.take();
         match wait {
             Some(wait) => {
@@ -351,6 +352,16 @@ impl Torrent {
         // as well, as in the model: the next comes at the next tick of the
         // clock, not with the next interested peer.
         let poisson = self.options.policies.poisson_turns;
+        if per_piece {
+            let t = &mut self.status.turns;
+            if !unchoke.is_empty() {
+                t.drawn += 1;
+            } else if wasted {
+                t.wasted += 1;
+            } else {
+                t.idle += 1;
+            }
+        }
         self.turn_held = per_piece && (!unchoke.is_empty() || wasted || poisson);
         self.per_piece_deadline = if per_piece {
             // Decide again after one piece time: when the piece has gone

@@ -36,6 +36,23 @@ pub struct PieceStatus {
     pub downloading: bool,
 }
 
+/// What a per-piece choker's upload turns came to since start (all zero
+/// for a choker that is not per-piece). A turn is one upload opportunity:
+/// the choker draws whom to serve one piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TurnCounts {
+    /// Turns that unchoked a peer.
+    pub drawn: u64,
+    /// Turns whose piece went out whole (the rest of `drawn` lapsed: the
+    /// peer took nothing before the turn's deadline).
+    pub served: u64,
+    /// Turns whose drawn peer wanted nothing we have (the random choker:
+    /// the slot goes unused, as in the model).
+    pub wasted: u64,
+    /// Turns with nobody to draw.
+    pub idle: u64,
+}
+
 /// One connected peer, as shown to the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerStatus {
@@ -123,6 +140,8 @@ pub struct TorrentStatus {
     pub one_club_time: std::time::Duration,
     /// Payload bytes sent while throttled.
     pub uploaded_throttled: u64,
+    /// What the per-piece choker's turns came to.
+    pub turns: TurnCounts,
     /// Which pieces we hold (verified), one bit per piece.
     pub have: Bitfield,
     /// Per piece, in index order: availability among connected peers and
