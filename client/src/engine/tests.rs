@@ -243,3 +243,51 @@ async fn dead_trackers_do_not_hold_up_a_download_with_peers() {
     );
     seeder.shutdown().await;
 }
+
+/// A per-piece seed choker's turns are counted in the status: with one
+/// leecher and no other source, every piece the leecher holds is one
+/// served turn of the seed, and a most-deprived choker never wastes one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_piece_turns_are_counted() {
+    use riffle_policies::catalog::SeedChokerKind;
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    // 12 pieces; at 4 MB/s a 64 KiB piece takes ~16 ms.
+    let meta = payload(&seed_dir, "t", &[12 * u64::from(PIECE)], 5);
+    let seeder = Session::start(SessionConfig {
+        max_upload_rate: 4_000_000,
+        ..local()
+    })
+    .await
+    .unwrap();
+    let mut o = TorrentOptions::new(&seed_dir);
+    o.seed = true;
+    o.require_complete = true;
+    o.policies.seed_choker = SeedChokerKind::MostDeprived;
+    o.policies.poisson_turns = true;
+    o.policies.random_seed = Some(7);
+    let sh = seeder.add_torrent(meta.clone(), o).unwrap();
+    let l = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("l"));
+    o.peers = vec![seeder.listen_addr()];
+    let h = l.add_torrent(meta.clone(), o).unwrap();
+    wait_complete(&h, Duration::from_secs(30)).await;
+    same_tree(&seed_dir, &dir.path().join("l"), &meta);
+    // The seed's status catches up at its next publication.
+    let pieces = u64::from(meta.info.piece_count());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let turns = loop {
+        let t = sh.status().borrow().turns;
+        if t.served >= pieces || Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(turns.served, pieces, "{turns:?}");
+    assert!(turns.drawn >= turns.served, "{turns:?}");
+    assert_eq!(turns.wasted, 0, "{turns:?}");
+    // The leecher's own choker is tit-for-tat, not per-piece.
+    assert_eq!(h.status().borrow().turns, super::TurnCounts::default());
+    l.shutdown().await;
+    seeder.shutdown().await;
+}

@@ -352,6 +352,24 @@ impl Torrent {
         // as well, as in the model: the next comes at the next tick of the
         // clock, not with the next interested peer.
         let poisson = self.options.policies.poisson_turns;
+        if per_piece && tracing::enabled!(tracing::Level::TRACE) {
+            let wants = views.iter().filter(|v| v.wants_ours).count();
+            let useful = views
+                .iter()
+                .filter(|v| v.wants_ours && v.interested)
+                .count();
+            let seeds = views.iter().filter(|v| v.is_seed).count();
+            tracing::trace!(
+                have = self.have.count_ones(),
+                pool = views.len(),
+                seeds,
+                wants,
+                useful,
+                drawn = !unchoke.is_empty(),
+                wasted,
+                "per-piece turn"
+            );
+        }
         if per_piece {
             let t = &mut self.status.turns;
             if !unchoke.is_empty() {
