@@ -62,6 +62,28 @@ fn local() -> SessionConfig {
     }
 }
 
+/// A session seeding `meta` from `seed_dir` at `rate` bytes/s, with
+/// `policies` applied to its torrent options.
+async fn start_seeder(
+    seed_dir: &Path,
+    meta: &Metainfo,
+    rate: u64,
+    policies: impl FnOnce(&mut super::Policies),
+) -> (Session, TorrentHandle) {
+    let seeder = Session::start(SessionConfig {
+        max_upload_rate: rate,
+        ..local()
+    })
+    .await
+    .unwrap();
+    let mut o = TorrentOptions::new(seed_dir);
+    o.seed = true;
+    o.require_complete = true;
+    policies(&mut o.policies);
+    let h = seeder.add_torrent(meta.clone(), o).unwrap();
+    (seeder, h)
+}
+
 async fn wait_complete(h: &TorrentHandle, limit: Duration) {
     let start = Instant::now();
     let mut rx = h.status();
@@ -97,16 +119,7 @@ async fn leechers_complete_from_a_seeder_and_each_other() {
     let seed_dir = dir.path().join("seed");
     // An empty file and sizes that do not divide the piece length.
     let meta = payload(&seed_dir, "t", &[300_000, 0, 1_000_001, 77, 500_000], 1);
-    let seeder = Session::start(SessionConfig {
-        max_upload_rate: 2_000_000,
-        ..local()
-    })
-    .await
-    .unwrap();
-    let mut o = TorrentOptions::new(&seed_dir);
-    o.seed = true;
-    o.require_complete = true;
-    let seed_h = seeder.add_torrent(meta.clone(), o).unwrap();
+    let (seeder, seed_h) = start_seeder(&seed_dir, &meta, 2_000_000, |_| {}).await;
 
     let a = Session::start(local()).await.unwrap();
     let b = Session::start(local()).await.unwrap();
@@ -254,19 +267,12 @@ async fn per_piece_turns_are_counted() {
     let seed_dir = dir.path().join("seed");
     // 12 pieces; at 4 MB/s a 64 KiB piece takes ~16 ms.
     let meta = payload(&seed_dir, "t", &[12 * u64::from(PIECE)], 5);
-    let seeder = Session::start(SessionConfig {
-        max_upload_rate: 4_000_000,
-        ..local()
+    let (seeder, sh) = start_seeder(&seed_dir, &meta, 4_000_000, |p| {
+        p.seed_choker = SeedChokerKind::MostDeprived;
+        p.poisson_turns = true;
+        p.random_seed = Some(7);
     })
-    .await
-    .unwrap();
-    let mut o = TorrentOptions::new(&seed_dir);
-    o.seed = true;
-    o.require_complete = true;
-    o.policies.seed_choker = SeedChokerKind::MostDeprived;
-    o.policies.poisson_turns = true;
-    o.policies.random_seed = Some(7);
-    let sh = seeder.add_torrent(meta.clone(), o).unwrap();
+    .await;
     let l = Session::start(local()).await.unwrap();
     let mut o = TorrentOptions::new(dir.path().join("l"));
     o.peers = vec![seeder.listen_addr()];
