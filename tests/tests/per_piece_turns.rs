@@ -64,10 +64,14 @@ fn download(extra: &[&str], pieces: u32) -> (Turns, u32) {
     let mut s = loop {
         let sock = TcpStream::connect(("127.0.0.1", riffle.port)).unwrap();
         let mut s = PeerStream::new(sock).unwrap();
+        // The fast extension (BEP 6): a request the seed drops at a
+        // choke comes back rejected, so we know which requests are still
+        // pending. Without it a request sent before our CHOKE arrived could
+        // be taken up after the seed's next UNCHOKE and asked for again.
         s.send_handshake(
             meta.info_hash,
             PeerId(*b"-SC0001-turnstests00"),
-            Reserved::default(),
+            Reserved::default().with(Reserved::FAST, true),
         )
         .unwrap();
         match s.read_handshake(&never) {
@@ -90,6 +94,8 @@ fn download(extra: &[&str], pieces: u32) -> (Turns, u32) {
         })
         .collect();
     let mut got = vec![false; blocks.len()];
+    // Requests sent and neither answered nor rejected.
+    let mut pending = vec![false; blocks.len()];
     let mut turns = Turns::default();
     let mut unchoked = false;
     let mut stretch = 0u64;
@@ -102,9 +108,13 @@ fn download(extra: &[&str], pieces: u32) -> (Turns, u32) {
             Message::Unchoke if !unchoked => {
                 unchoked = true;
                 stretch = 0;
-                // Ask for everything still missing, every time.
-                for (b, _) in blocks.iter().zip(&got).filter(|(_, g)| !**g) {
-                    s.send(&Message::Request(*b)).unwrap();
+                // Ask for everything still missing and not pending, every
+                // time.
+                for (i, b) in blocks.iter().enumerate() {
+                    if !got[i] && !pending[i] {
+                        s.send(&Message::Request(*b)).unwrap();
+                        pending[i] = true;
+                    }
                 }
             }
             Message::Choke if unchoked => {
@@ -122,8 +132,14 @@ fn download(extra: &[&str], pieces: u32) -> (Turns, u32) {
                     .expect("a block we asked for");
                 assert!(!got[i], "block {piece}/{offset} sent twice");
                 got[i] = true;
+                pending[i] = false;
                 stretch += data.len() as u64;
                 turns.total += data.len() as u64;
+            }
+            Message::RejectRequest(r) => {
+                if let Some(i) = blocks.iter().position(|b| *b == r) {
+                    pending[i] = false;
+                }
             }
             _ => {}
         }
