@@ -144,6 +144,38 @@ impl Setup {
         }
     }
 
+    /// A lab peer's torrent options: the run's peer policies, the
+    /// connection cap, peer turnover, and the publisher to dial at once.
+    /// `seed`: it lingers as a seed once complete.
+    fn peer_options(&self, dir: &Path, seed: bool, random_seed: u64) -> TorrentOptions {
+        let spec = &self.spec;
+        let model = spec.model;
+        let mut options = TorrentOptions::new(dir);
+        options.seed = seed;
+        options.durable = false;
+        options.max_peers = model.connections as usize;
+        options.peers.extend(self.publisher);
+        // A newcomer to a full swarm meets as many peers as anyone (the
+        // model's uniform meeting): a peer at its cap lets it in by dropping
+        // a random idle connection.
+        options.peer_turnover = true;
+        options.policies = Policies {
+            // The publisher's block policy acts at the publisher: it suggests
+            // (BEP 6) the piece each peer it serves should take.
+            picker: spec.peers.picker,
+            seed_picker: None,
+            choker: spec.peers.choker,
+            seed_choker: spec.publisher.seed_choker,
+            one_club_rate: model
+                .one_club_rate
+                .map_or(0, |r| self.bytes_per_sec(r).max(1)),
+            random_seed: Some(random_seed),
+            poisson_turns: model.turns == Turns::Poisson,
+            ..Policies::default()
+        };
+        options
+    }
+
     fn session_config(&self, upload_blocks_per_unit: f64) -> SessionConfig {
         let mut c = SessionConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -433,29 +465,7 @@ async fn peer_life(
             return;
         }
     };
-    let mut options = TorrentOptions::new(&dir);
-    options.seed = linger.is_some();
-    options.durable = false;
-    options.max_peers = model.connections as usize;
-    options.peers.extend(setup.publisher);
-    // A newcomer to a full swarm meets as many peers as anyone (the
-    // model's uniform meeting): a peer at its cap lets it in by dropping
-    // a random idle connection.
-    options.peer_turnover = true;
-    options.policies = Policies {
-        // The publisher's block policy acts at the publisher: it suggests
-        // (BEP 6) the piece each peer it serves should take.
-        picker: spec.peers.picker,
-        seed_picker: None,
-        choker: spec.peers.choker,
-        seed_choker: spec.publisher.seed_choker,
-        one_club_rate: model
-            .one_club_rate
-            .map_or(0, |r| setup.bytes_per_sec(r).max(1)),
-        random_seed: Some(random_seed),
-        poisson_turns: model.turns == Turns::Poisson,
-        ..Policies::default()
-    };
+    let options = setup.peer_options(&dir, linger.is_some(), random_seed);
     let handle = match session.add_torrent((*setup.meta).clone(), options) {
         Ok(h) => h,
         Err(e) => {
@@ -634,5 +644,56 @@ fn result(spec: &RunSpec, seed: u64, samples: &[Sample], completions: &[(f64, f6
         one_club_peak,
         population_mean,
         completions: measured.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lab_peer_dials_the_publisher_and_runs_the_run_policies() {
+        let exp = crate::experiment::preset("admission").unwrap();
+        let spec = exp
+            .runs
+            .iter()
+            .find(|r| r.name == "cap-160-throttled")
+            .unwrap()
+            .clone();
+        let dir = tempfile::tempdir().unwrap();
+        let meta = super::super::payload::make(
+            &dir.path().join("publisher"),
+            spec.model.pieces,
+            1,
+            "http://127.0.0.1:1/announce",
+        )
+        .unwrap();
+        let (_tx, stop) = watch::channel(false);
+        let publisher: SocketAddr = "127.0.0.1:6881".parse().unwrap();
+        let setup = Setup {
+            spec,
+            meta: Arc::new(meta),
+            unit: Duration::from_millis(800),
+            time_scale: 1.25,
+            dir: dir.path().to_path_buf(),
+            stop,
+            publisher: Some(publisher),
+        };
+        let o = setup.peer_options(&dir.path().join("peer-0"), false, 9);
+        // A swarm of 160 and 100 connections: the tracker's list alone
+        // would often leave the publisher out.
+        assert_eq!(o.peers, vec![publisher]);
+        assert_eq!(o.max_peers, 100);
+        assert!(o.peer_turnover);
+        assert!(!o.seed);
+        assert!(o.policies.poisson_turns);
+        assert_eq!(o.policies.random_seed, Some(9));
+        // mu' = 0.4 blocks per 800 ms unit.
+        assert_eq!(
+            o.policies.one_club_rate,
+            (0.4 * f64::from(BLOCK_SIZE) / 0.8).round() as u64
+        );
+        // The turn clock sets the rate; the bucket must not run dry.
+        assert_eq!(setup.burst_bytes(), POISSON_BURST_BLOCKS * BLOCK_SIZE);
     }
 }
