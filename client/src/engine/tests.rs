@@ -84,6 +84,24 @@ async fn start_seeder(
     (seeder, h)
 }
 
+/// A plain leecher of `meta` into `into` that dials `seeder`, run until it
+/// completes (within `limit`) with the seed's files.
+async fn leech_from(
+    seeder: &Session,
+    seed_dir: &Path,
+    into: &Path,
+    meta: &Metainfo,
+    limit: Duration,
+) -> (Session, TorrentHandle) {
+    let l = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(into);
+    o.peers = vec![seeder.listen_addr()];
+    let h = l.add_torrent(meta.clone(), o).unwrap();
+    wait_complete(&h, limit).await;
+    same_tree(seed_dir, into, meta);
+    (l, h)
+}
+
 async fn wait_complete(h: &TorrentHandle, limit: Duration) {
     let start = Instant::now();
     let mut rx = h.status();
@@ -240,12 +258,14 @@ async fn dead_trackers_do_not_hold_up_a_download_with_peers() {
     o.seed = true;
     o.require_complete = true;
     let _sh = seeder.add_torrent(meta.clone(), o).unwrap();
-    let l = Session::start(local()).await.unwrap();
-    let mut o = TorrentOptions::new(dir.path().join("l"));
-    o.peers = vec![seeder.listen_addr()];
-    let h = l.add_torrent(meta.clone(), o).unwrap();
-    wait_complete(&h, Duration::from_secs(20)).await;
-    same_tree(&seed_dir, &dir.path().join("l"), &meta);
+    let (l, _h) = leech_from(
+        &seeder,
+        &seed_dir,
+        &dir.path().join("l"),
+        &meta,
+        Duration::from_secs(20),
+    )
+    .await;
     // Shutting down with an unanswering tracker is bounded too.
     let started = Instant::now();
     l.shutdown().await;
@@ -273,12 +293,14 @@ async fn per_piece_turns_are_counted() {
         p.random_seed = Some(7);
     })
     .await;
-    let l = Session::start(local()).await.unwrap();
-    let mut o = TorrentOptions::new(dir.path().join("l"));
-    o.peers = vec![seeder.listen_addr()];
-    let h = l.add_torrent(meta.clone(), o).unwrap();
-    wait_complete(&h, Duration::from_secs(30)).await;
-    same_tree(&seed_dir, &dir.path().join("l"), &meta);
+    let (l, h) = leech_from(
+        &seeder,
+        &seed_dir,
+        &dir.path().join("l"),
+        &meta,
+        Duration::from_secs(30),
+    )
+    .await;
     // The seed's status catches up at its next publication.
     let pieces = u64::from(meta.info.piece_count());
     let deadline = Instant::now() + Duration::from_secs(5);
