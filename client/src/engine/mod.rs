@@ -49,6 +49,11 @@ pub struct SessionConfig {
     pub peer: PeerConfig,
     /// Give up a dial after this long.
     pub connect_timeout: Duration,
+    /// Dials in flight at once per torrent (8 in a client, as a home
+    /// router's table of half-open connections expects). The swarm lab,
+    /// all on 127.0.0.1, raises it so a newcomer meets a large swarm at
+    /// once, as the model's newcomer does.
+    pub half_open: usize,
     /// A peer that delivers nothing for this long while asked is snubbed.
     pub snub_after: Duration,
     /// The `stopped` announce at shutdown waits at most this long.
@@ -107,6 +112,7 @@ impl Default for SessionConfig {
             max_download_rate: 0,
             peer: PeerConfig::default(),
             connect_timeout: Duration::from_secs(10),
+            half_open: 8,
             snub_after: Duration::from_secs(30),
             stop_announce_timeout: Duration::from_secs(2),
             hash_workers: std::thread::available_parallelism()

@@ -26,8 +26,6 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A tracker-given address that failed this many times in a row is dropped.
 const DISCOVERED_TRIES: u32 = 3;
-/// Dials in flight at once.
-const MAX_HALF_OPEN: usize = 8;
 
 #[derive(Debug)]
 struct Candidate {
@@ -202,7 +200,7 @@ impl Torrent {
             .options
             .max_peers
             .saturating_sub(self.peers.len())
-            .min(MAX_HALF_OPEN.saturating_sub(connecting));
+            .min(self.config.half_open.max(1).saturating_sub(connecting));
         if room == 0 {
             return;
         }

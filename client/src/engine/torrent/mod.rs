@@ -287,18 +287,26 @@ pub(crate) struct Torrent {
 /// Start a torrent's task. Storage is opened and checked inside the task
 /// (status `Checking`); an error there ends the task with status `Failed`.
 pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let status_tx = s.status.clone();
-        match startup::start(s).await {
-            Ok(torrent) => torrent.run().await,
-            Err(e) => {
-                // The status carries it to the user; a log line would say
-                // it twice.
-                tracing::debug!("torrent failed to start: {e:#}");
-                status_tx.send_modify(|st| st.state = TorrentState::Failed(format!("{e:#}")));
+    use tracing::Instrument;
+    // Every line the torrent logs names it by its listening port: in a
+    // session with many torrents, or a lab with many sessions, that is
+    // what tells them apart.
+    let span = tracing::debug_span!("torrent", port = s.listen_port);
+    tokio::spawn(
+        async move {
+            let status_tx = s.status.clone();
+            match startup::start(s).await {
+                Ok(torrent) => torrent.run().await,
+                Err(e) => {
+                    // The status carries it to the user; a log line would say
+                    // it twice.
+                    tracing::debug!("torrent failed to start: {e:#}");
+                    status_tx.send_modify(|st| st.state = TorrentState::Failed(format!("{e:#}")));
+                }
             }
         }
-    })
+        .instrument(span),
+    )
 }
 
 impl Torrent {

@@ -72,6 +72,16 @@ impl Torrent {
         }
         self.shared.verified.set(piece.idx());
         self.status.have_bytes += u64::from(self.shared.geometry.length_of(piece));
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            // Who sent it, by listening address where known: with the
+            // torrent span's port, the lab's logs trace every piece.
+            let from: Vec<_> = writers
+                .iter()
+                .filter_map(|k| self.peers.get(k))
+                .map(|e| e.listen_addr.unwrap_or(e.addr))
+                .collect();
+            tracing::debug!(%piece, have = self.have.count_ones(), ?from, "piece verified");
+        }
         for k in writers {
             if let Some(e) = self.peers.get_mut(k) {
                 e.passed += 1;
