@@ -9,7 +9,7 @@ runs=${2:-3}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 scripts/install-test-deps.sh
-cargo build --release -q -p riffle-client
+cargo build --release -q -p riffle-cli
 head -c "$((size * 1024 * 1024))" /dev/urandom > "$dir/payload.bin"
 cat > "$dir/lt_create.py" <<'PY'
 import sys

@@ -55,7 +55,7 @@ build() {
     log "WARNING: build of $1 failed; using the existing $exe from $(date -r "$exe" -u +%H:%M:%SZ)"
   fi
 }
-[ -n "${BENCH_RIFFLE:-}" ] || build riffle-client
+[ -n "${BENCH_RIFFLE:-}" ] || build riffle-cli
 build riffle-tests null_leecher
 have_download=0
 have_seed=0

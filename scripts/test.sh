@@ -10,7 +10,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The end-to-end tests run the riffle binary: build it once here rather
 # than inside the first test of each test binary (a cold build there eats
 # into that test's time limit).
-cargo build --quiet -p riffle-client --bin riffle
+cargo build --quiet -p riffle-cli --bin riffle
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

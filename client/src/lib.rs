@@ -1,13 +1,10 @@
-//! riffle-client: the running program — a tokio session of torrents, peer
-//! connections, trackers and rate limits — behind the `riffle` binary.
+//! riffle-client: the engine everything drives — a tokio session of
+//! torrents, peer connections, tracker announces and rate limits.
 //!
-//! The library half exists so the command line, the end-to-end tests and
-//! (later) the swarm lab drive the same session code.
+//! It knows nothing of commands, experiments, plots or screens: the
+//! `riffle` binary (riffle-cli), the swarm lab (riffle-lab), the terminal
+//! UI's controller and the end-to-end tests all drive this same session
+//! code from above.
 
 pub mod engine;
-pub mod experiment;
-pub mod lab;
-pub mod sim;
 pub mod tracker;
-pub mod tracker_server;
-pub mod units;

@@ -37,7 +37,7 @@ pub fn riffle_bin() -> &'static Path {
                 "--quiet",
                 "--message-format=json",
                 "-p",
-                "riffle-client",
+                "riffle-cli",
                 "--bin",
                 "riffle",
             ])

@@ -1,6 +1,15 @@
-//! The crate layering of DESIGN.md holds: only `riffle-client` reaches
-//! tokio, and riffle's own crates depend one way (protocol on none of ours,
-//! storage and policies on protocol only).
+//! The crate layering of docs/ARCHITECTURE.md holds, checked on the
+//! resolved graph of normal dependencies (`cargo metadata`):
+//!
+//! - protocol depends on none of ours; storage and policies on protocol
+//!   only; the TUI on none of ours. None of them reaches tokio.
+//! - client (the engine) stands on those three and reaches none of the
+//!   crates built on it (tracker, lab, cli, tui), nor the libraries of
+//!   programs: argument parsing, progress bars, plots, experiment files,
+//!   screens.
+//! - tracker (the built-in tracker) stands on protocol and policies only.
+//! - lab stands on the engine and the tracker, and reaches no cli or tui.
+//! - cli (the `riffle` binary) is the top: no crate of ours depends on it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -64,8 +73,23 @@ fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet
     seen
 }
 
+/// riffle's own crates `krate` depends on directly.
+fn ours(graph: &BTreeMap<String, BTreeSet<String>>, krate: &str) -> BTreeSet<String> {
+    graph
+        .get(krate)
+        .unwrap_or_else(|| panic!("{krate} is not in the workspace"))
+        .iter()
+        .filter(|d| d.starts_with("riffle-"))
+        .cloned()
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
 #[test]
-fn only_the_client_depends_on_tokio() {
+fn only_the_engine_and_above_reach_tokio() {
     let graph = normal_graph();
     for krate in ["riffle-protocol", "riffle-storage", "riffle-policies"] {
         let deps = reachable(&graph, krate);
@@ -78,21 +102,62 @@ fn only_the_client_depends_on_tokio() {
             "{krate} must not depend on an I/O reactor"
         );
     }
+    // The terminal UI reads keys through crossterm (which has its own mio
+    // poll) but runs no async runtime: the binary drives it.
+    assert!(!reachable(&graph, "riffle-tui").contains("tokio"));
     assert!(reachable(&graph, "riffle-client").contains("tokio"));
 }
 
 #[test]
 fn riffle_crates_depend_one_way() {
     let graph = normal_graph();
-    let ours = |krate: &str| -> BTreeSet<String> {
-        graph[krate]
-            .iter()
-            .filter(|d| d.starts_with("riffle-"))
-            .cloned()
-            .collect()
-    };
-    assert!(ours("riffle-protocol").is_empty());
-    let only_protocol: BTreeSet<String> = ["riffle-protocol".to_owned()].into();
-    assert_eq!(ours("riffle-storage"), only_protocol);
-    assert_eq!(ours("riffle-policies"), only_protocol);
+    assert!(ours(&graph, "riffle-protocol").is_empty());
+    assert!(ours(&graph, "riffle-tui").is_empty());
+    assert_eq!(ours(&graph, "riffle-storage"), set(&["riffle-protocol"]));
+    assert_eq!(ours(&graph, "riffle-policies"), set(&["riffle-protocol"]));
+    assert_eq!(
+        ours(&graph, "riffle-client"),
+        set(&["riffle-protocol", "riffle-storage", "riffle-policies"])
+    );
+    assert_eq!(
+        ours(&graph, "riffle-tracker"),
+        set(&["riffle-protocol", "riffle-policies"])
+    );
+}
+
+#[test]
+fn the_engine_reaches_nothing_built_on_it() {
+    let graph = normal_graph();
+    let deps = reachable(&graph, "riffle-client");
+    for above in ["riffle-tracker", "riffle-lab", "riffle-cli", "riffle-tui"] {
+        assert!(!deps.contains(above), "riffle-client must not reach {above}");
+    }
+    // The libraries of programs, not of an engine.
+    for lib in ["clap", "indicatif", "plotters", "toml", "ratatui", "crossterm"] {
+        assert!(!deps.contains(lib), "riffle-client must not reach {lib}");
+    }
+}
+
+#[test]
+fn the_lab_reaches_no_front_end() {
+    let graph = normal_graph();
+    let deps = reachable(&graph, "riffle-lab");
+    assert!(deps.contains("riffle-client") && deps.contains("riffle-tracker"));
+    for above in ["riffle-cli", "riffle-tui"] {
+        assert!(!deps.contains(above), "riffle-lab must not reach {above}");
+    }
+    for lib in ["clap", "indicatif", "ratatui"] {
+        assert!(!deps.contains(lib), "riffle-lab must not reach {lib}");
+    }
+}
+
+#[test]
+fn nothing_depends_on_the_binary() {
+    let graph = normal_graph();
+    for (krate, deps) in &graph {
+        assert!(
+            !deps.contains("riffle-cli"),
+            "{krate} depends on riffle-cli, the binary's crate"
+        );
+    }
 }

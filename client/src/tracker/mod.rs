@@ -46,6 +46,7 @@ mod announcer;
 mod config;
 mod error;
 pub mod http;
+mod shared;
 mod status;
 mod tier;
 pub mod udp;
@@ -56,11 +57,12 @@ mod tests;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-pub use announcer::{spawn_announcer, AnnounceSetup, AnnouncerHandle, Transfer};
+pub use announcer::{spawn_announcer, AnnounceSetup, AnnouncerHandle};
 pub use config::AnnounceConfig;
 pub use error::TrackerError;
 pub use riffle_protocol::tracker::http::AnnounceRequest;
 pub use riffle_protocol::tracker::Event;
+pub use shared::Transfer;
 pub use status::{TrackerState, TrackerStatus};
 
 /// What one successful announce brought back, whatever the transport.

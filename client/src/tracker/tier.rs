@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::announcer::Shared;
+use super::shared::Shared;
 use super::status::TrackerState;
 use super::{announce_once, AnnounceOutcome, AnnounceRequest, TrackerError};
 

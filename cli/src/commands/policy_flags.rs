@@ -4,7 +4,7 @@
 use riffle_client::engine::Policies;
 use riffle_policies::catalog::{ChokerKind, PickerKind, SeedChokerKind};
 
-use super::run::parse_rate;
+use crate::units::parse_rate;
 
 /// `NAME  what it does` lines for a flag's long help.
 fn listing<T: Copy + std::fmt::Display>(all: &[T], help: impl Fn(T) -> &'static str) -> String {

@@ -6,7 +6,7 @@
 
 mod commands;
 
-pub(crate) use riffle_client::units;
+mod units;
 
 use std::process::ExitCode;
 

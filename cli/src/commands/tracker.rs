@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use riffle_client::tracker_server::{TrackerConfig, TrackerServer};
 use riffle_policies::tracker::TrackerPolicy;
+use riffle_tracker::{TrackerConfig, TrackerServer};
 
 use super::run::parse_listen;
 

@@ -21,7 +21,7 @@ use riffle_storage::{FsStorage, Layout, Storage, Verifier};
 
 use super::info::human_bytes;
 use super::run::status_line;
-use crate::units::parse_size;
+use crate::units::{parse_rate, parse_size};
 
 /// Arguments of `riffle demo`.
 #[derive(Args, Debug)]
@@ -34,7 +34,7 @@ pub struct DemoArgs {
     size: u64,
     /// The seeder's upload cap: small, so the leechers have to trade with
     /// each other.
-    #[arg(long, default_value = "12MiB", value_parser = super::run::parse_rate)]
+    #[arg(long, default_value = "12MiB", value_parser = parse_rate)]
     seed_rate: u64,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 55)]

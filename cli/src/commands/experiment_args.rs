@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use riffle_client::experiment::{self, Experiment, PRESETS, SIM_PRESETS};
+use riffle_lab::experiment::{self, Experiment, PRESETS, SIM_PRESETS};
 
 /// The experiment and its overrides (flattened into `lab` and `sim`).
 #[derive(Args, Debug)]

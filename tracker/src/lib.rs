@@ -16,8 +16,8 @@
 //! bounds the number of peers it holds.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), riffle_client::tracker_server::TrackerServerError> {
-//! use riffle_client::tracker_server::{TrackerConfig, TrackerServer};
+//! # async fn demo() -> Result<(), riffle_tracker::TrackerServerError> {
+//! use riffle_tracker::{TrackerConfig, TrackerServer};
 //! use riffle_policies::tracker::TrackerPolicy;
 //!
 //! let config = TrackerConfig::new("127.0.0.1:0".parse().unwrap(), TrackerPolicy::default());

@@ -52,6 +52,12 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     Ok(v as u64)
 }
 
+/// A rate as typed on the command line ("10MiB", "500k", "0"), for clap's
+/// `value_parser`.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    parse_size(text).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

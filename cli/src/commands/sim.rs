@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use riffle_client::experiment::report::{json_summary, summarize, summary_table, write_outputs};
-use riffle_client::experiment::{self, Experiment};
+use riffle_lab::experiment::report::{json_summary, summarize, summary_table, write_outputs};
+use riffle_lab::experiment::{self, Experiment};
 
 use super::experiment_args::ExperimentArgs;
-use riffle_client::sim::{self, sweep};
+use riffle_lab::sim::{self, sweep};
 
 /// Arguments of `riffle sim`.
 #[derive(Args, Debug)]

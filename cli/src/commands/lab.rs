@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use riffle_client::experiment::report::{json_summary, summarize, summary_table, write_outputs};
-use riffle_client::lab;
+use riffle_lab::experiment::report::{json_summary, summarize, summary_table, write_outputs};
+use riffle_lab::lab;
 
 use super::experiment_args::ExperimentArgs;
 

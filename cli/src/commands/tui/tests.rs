@@ -20,7 +20,7 @@ fn local() -> SessionConfig {
 /// A complete 8-piece payload under `dir` and a .torrent file for it
 /// (info dictionary only: no trackers to wait for).
 fn payload(dir: &Path) -> (PathBuf, Metainfo) {
-    let meta = riffle_client::lab::payload::make_named(
+    let meta = riffle_lab::lab::payload::make_named(
         dir,
         "tui-test.bin",
         8,

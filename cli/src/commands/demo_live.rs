@@ -19,10 +19,10 @@ use anyhow::{anyhow, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use riffle_client::engine::{Policies, Session, SessionConfig, TorrentOptions};
-use riffle_client::tracker_server::{TrackerConfig, TrackerServer};
 use riffle_policies::tracker::TrackerPolicy;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::BLOCK_SIZE;
+use riffle_tracker::{TrackerConfig, TrackerServer};
 use tokio::sync::Mutex;
 
 use super::tui::{drive, Controller};
@@ -109,7 +109,7 @@ async fn start(dir: &Path) -> Result<(Controller, TrackerServer, Metainfo)> {
     })
     .await
     .context("cannot start the demo's tracker")?;
-    let meta = riffle_client::lab::payload::make_named(
+    let meta = riffle_lab::lab::payload::make_named(
         &dir.join("publisher"),
         "riffle-demo.bin",
         PIECES,

@@ -14,7 +14,7 @@ use riffle_client::engine::{
 };
 
 use super::info::{human_bytes, load_torrent};
-use crate::units::parse_size;
+use crate::units::parse_rate;
 
 /// How often a status line is printed when stdout is not a terminal.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -30,11 +30,6 @@ impl std::fmt::Display for RuntimeFailure {
 }
 
 impl std::error::Error for RuntimeFailure {}
-
-/// A rate as typed on the command line ("10MiB", "500k", "0").
-pub fn parse_rate(text: &str) -> std::result::Result<u64, String> {
-    parse_size(text).map_err(|e| e.to_string())
-}
 
 /// A peer address: `IP:PORT` or `HOST:PORT`.
 pub fn parse_peer(text: &str) -> std::result::Result<SocketAddr, String> {

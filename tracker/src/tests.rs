@@ -18,7 +18,7 @@ use riffle_protocol::types::{InfoHash, PeerId};
 use super::http::respond;
 use super::udp::{handle_packet, ID_EPOCH};
 use super::*;
-use crate::tracker::{announce_once, AnnounceConfig, TrackerError};
+use riffle_client::tracker::{announce_once, AnnounceConfig, TrackerError};
 
 const HASH: InfoHash = InfoHash([7; 20]);
 

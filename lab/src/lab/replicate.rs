@@ -25,10 +25,10 @@ use riffle_protocol::BLOCK_SIZE;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::engine::{Policies, Session, SessionConfig, TorrentOptions, TorrentStatus};
 use crate::experiment::report::{RunResult, Sample};
 use crate::experiment::{Arrivals, RunSpec, Turns};
-use crate::tracker_server::{TrackerConfig, TrackerServer};
+use riffle_client::engine::{Policies, Session, SessionConfig, TorrentOptions, TorrentStatus};
+use riffle_tracker::{TrackerConfig, TrackerServer};
 
 /// Upload bucket burst under Poisson turns, in blocks. The turn clock
 /// already spends blocks at the bucket's own rate on average, so the
@@ -399,7 +399,7 @@ async fn wait_ready(status: &watch::Receiver<TorrentStatus>) -> Result<()> {
     loop {
         {
             let st = rx.borrow_and_update();
-            if let crate::engine::TorrentState::Failed(e) = &st.state {
+            if let riffle_client::engine::TorrentState::Failed(e) = &st.state {
                 return Err(anyhow!("the publisher failed: {e}"));
             }
             if st.is_complete() {
@@ -494,7 +494,7 @@ async fn peer_life(
     let completed = loop {
         let failed = {
             let st = rx.borrow_and_update();
-            if ready.is_none() && st.state != crate::engine::TorrentState::Checking {
+            if ready.is_none() && st.state != riffle_client::engine::TorrentState::Checking {
                 ready = Some(born.elapsed());
             }
             if first_peer.is_none() && !st.peers.is_empty() {
@@ -504,11 +504,11 @@ async fn peer_life(
                 first_piece = Some(born.elapsed());
                 tracing::debug!(id, have = ?st.have, "lab peer first piece");
             }
-            if st.is_complete() && st.state != crate::engine::TorrentState::Checking {
+            if st.is_complete() && st.state != riffle_client::engine::TorrentState::Checking {
                 break true;
             }
             match &st.state {
-                crate::engine::TorrentState::Failed(e) => Some(e.clone()),
+                riffle_client::engine::TorrentState::Failed(e) => Some(e.clone()),
                 _ => None,
             }
         };

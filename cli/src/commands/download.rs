@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::Args;
 use riffle_client::engine::{SessionConfig, TorrentOptions};
 
-use super::run::{parse_rate, run, PeerFlags, Plan};
+use super::run::{run, PeerFlags, Plan};
+use crate::units::parse_rate;
 
 /// Arguments of `riffle download`.
 #[derive(Args, Debug)]

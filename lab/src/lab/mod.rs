@@ -1,14 +1,14 @@
 //! The swarm lab: runs an experiment's runs with real riffle peers.
 //!
-//! Every lab peer is a full [`crate::engine::Session`] — its own listener
+//! Every lab peer is a full [`riffle_client::engine::Session`] — its own listener
 //! on 127.0.0.1, storage in a temporary directory, the wire protocol over
 //! TCP, governor buckets at the model's rates — announcing to the lab's
-//! own [`crate::tracker_server::TrackerServer`]. The lab only starts, stops
+//! own [`riffle_tracker::TrackerServer`]. The lab only starts, stops
 //! and observes them (`replicate.rs`). Time runs faster than in a client:
 //! one model time unit (one publisher block time, 1/U) lasts
 //! `time_unit_ms` of wall time and counts as one second of protocol time,
 //! so rechoke, optimistic-unchoke, announce and request timers all scale
-//! with it ([`crate::engine::SessionConfig::with_time_scale`]).
+//! with it ([`riffle_client::engine::SessionConfig::with_time_scale`]).
 //!
 //! Results use the same [`crate::experiment::report`] types as `riffle
 //! sim`, so the two can be compared run for run.

@@ -1,0 +1,118 @@
+//! What a torrent's announcer and its tier tasks share: the torrent's
+//! identity, its latest [`Transfer`] counters, the peer channel and the
+//! status board ([`Shared`]). The announcer builds it; each tier reads it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use riffle_protocol::tracker::http::AnnounceRequest;
+use riffle_protocol::tracker::Event;
+use riffle_protocol::{InfoHash, PeerId};
+use tokio::sync::{mpsc, watch};
+
+use super::status::TrackerStatus;
+use super::AnnounceConfig;
+
+/// What a torrent tells its announcer; the announcer reads the latest
+/// value when it announces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transfer {
+    /// Payload bytes sent to peers since the torrent started.
+    pub uploaded: u64,
+    /// Payload bytes received (and kept) since the torrent started.
+    pub downloaded: u64,
+    /// Bytes still missing; 0 for a seed.
+    pub left: u64,
+}
+
+/// What the tier tasks share.
+pub(super) struct Shared {
+    /// The torrent.
+    pub info_hash: InfoHash,
+    /// Ours.
+    pub peer_id: PeerId,
+    /// Ours.
+    pub port: u16,
+    /// Random per announcer, so a tracker can recognise us across address
+    /// changes (HTTP `key`, BEP 15 key).
+    pub key: Vec<u8>,
+    /// Knobs.
+    pub config: AnnounceConfig,
+    /// The torrent's latest counters.
+    pub transfer: watch::Receiver<Transfer>,
+    /// Where peers go.
+    pub peers: mpsc::Sender<Vec<SocketAddr>>,
+    /// The status board, one entry per tracker URL.
+    pub status: watch::Sender<Vec<TrackerStatus>>,
+}
+
+impl Shared {
+    /// An announce request with the latest counters.
+    pub fn request(&self, event: Event, tracker_id: Option<Vec<u8>>) -> AnnounceRequest {
+        let t = *self.transfer.borrow();
+        let mut req = AnnounceRequest::new(self.info_hash, self.peer_id, self.port, t.left);
+        req.uploaded = t.uploaded;
+        req.downloaded = t.downloaded;
+        req.event = event;
+        req.numwant = Some(if event == Event::Stopped {
+            0
+        } else {
+            self.config.numwant
+        });
+        req.key = Some(self.key.clone());
+        req.tracker_id = tracker_id;
+        req
+    }
+
+    /// Edit one tracker's status entry.
+    pub fn update(&self, index: usize, edit: impl FnOnce(&mut TrackerStatus)) {
+        self.status.send_modify(|all| {
+            if let Some(s) = all.get_mut(index) {
+                edit(s);
+            }
+        });
+    }
+
+    /// Hand peers to the torrent without ever waiting on it: a torrent
+    /// that is not draining its channel gets this batch dropped. Our own
+    /// entry is left out: trackers such as opentracker list the announcer
+    /// itself (on loopback, or at the `external ip` the tracker saw).
+    pub fn deliver(&self, mut peers: Vec<SocketAddr>, external_ip: Option<IpAddr>) {
+        peers.retain(|p| !is_self(*p, self.port, external_ip));
+        if peers.is_empty() {
+            return;
+        }
+        if let Err(e) = self.peers.try_send(peers) {
+            tracing::debug!(error = %e, "peer channel full or closed; dropping tracker peers");
+        }
+    }
+}
+
+/// Whether `peer` is us: our port, at a loopback or unspecified address
+/// or at the address the tracker says it saw us at.
+pub(super) fn is_self(peer: SocketAddr, our_port: u16, external_ip: Option<IpAddr>) -> bool {
+    let ip = peer.ip().to_canonical();
+    peer.port() == our_port
+        && (ip.is_loopback()
+            || ip.is_unspecified()
+            || external_ip.is_some_and(|e| e.to_canonical() == ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_our_own_entry() {
+        let ext: Option<IpAddr> = Some("203.0.113.5".parse().unwrap());
+        let me = |s: &str| is_self(s.parse().unwrap(), 6881, ext);
+        assert!(me("127.0.0.1:6881"));
+        assert!(me("[::1]:6881"));
+        assert!(me("[::ffff:127.0.0.1]:6881"));
+        assert!(me("0.0.0.0:6881"));
+        assert!(me("203.0.113.5:6881"));
+        assert!(me("[::ffff:203.0.113.5]:6881"));
+        assert!(!me("127.0.0.1:6882"));
+        assert!(!me("203.0.113.6:6881"));
+        assert!(!is_self("203.0.113.5:6881".parse().unwrap(), 6881, None));
+    }
+}
