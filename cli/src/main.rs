@@ -5,7 +5,11 @@
 //! a backtrace.
 
 mod commands;
-
+mod controller;
+mod flags;
+mod output;
+mod runner;
+mod torrent_file;
 mod units;
 
 use std::process::ExitCode;
@@ -96,7 +100,7 @@ fn main() -> ExitCode {
             eprintln!("riffle: error: {}", one_line(&e));
             // Bad input is 2; a failure while running (disk, interrupted
             // download) is 1.
-            if e.downcast_ref::<commands::run::RuntimeFailure>().is_some() {
+            if e.downcast_ref::<runner::RuntimeFailure>().is_some() {
                 ExitCode::from(1)
             } else {
                 ExitCode::from(2)

@@ -7,8 +7,11 @@
 //! - `sim`: a discrete-event simulator of the paper's model, every
 //!   decision a riffle-policies call, for scales the lab cannot reach.
 //!
+//! - `demo`: the demo swarms `riffle demo` shows.
+//!
 //! It sits above the engine: nothing below it depends on it.
 
+pub mod demo;
 pub mod experiment;
 pub mod lab;
 pub mod sim;

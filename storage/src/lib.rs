@@ -17,6 +17,8 @@
 //! - Verification ([`verify_piece`], [`Verifier`], [`check_pieces`]) hashes
 //!   pieces in fixed-size chunks with the `sha1` crate, one piece or a whole
 //!   torrent across worker threads.
+//! - [`Source`] lists the files of a new torrent (a file or a folder) and
+//!   hashes their pieces on several threads through the same read path.
 //! - [`ResumeRecord`] remembers which pieces verified and each file's length
 //!   and modification time, so a restart can skip re-hashing unchanged files.
 //!   It is bencoded and saved atomically.
@@ -57,6 +59,7 @@
 //! ```
 
 mod backend;
+mod create;
 mod error;
 mod fs;
 mod handle_cache;
@@ -66,6 +69,7 @@ mod resume;
 mod verify;
 
 pub use backend::{FileStatus, Storage};
+pub use create::{CreateError, Source, SourceFile};
 pub use error::StorageError;
 pub use fs::{FsStorage, DEFAULT_HANDLE_CACHE};
 pub use layout::{FileSpan, Layout, Spans};

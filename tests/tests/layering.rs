@@ -130,10 +130,20 @@ fn the_engine_reaches_nothing_built_on_it() {
     let graph = normal_graph();
     let deps = reachable(&graph, "riffle-client");
     for above in ["riffle-tracker", "riffle-lab", "riffle-cli", "riffle-tui"] {
-        assert!(!deps.contains(above), "riffle-client must not reach {above}");
+        assert!(
+            !deps.contains(above),
+            "riffle-client must not reach {above}"
+        );
     }
     // The libraries of programs, not of an engine.
-    for lib in ["clap", "indicatif", "plotters", "toml", "ratatui", "crossterm"] {
+    for lib in [
+        "clap",
+        "indicatif",
+        "plotters",
+        "toml",
+        "ratatui",
+        "crossterm",
+    ] {
         assert!(!deps.contains(lib), "riffle-client must not reach {lib}");
     }
 }

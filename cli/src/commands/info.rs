@@ -1,17 +1,14 @@
 //! `riffle info`: print what a .torrent file holds.
 
-use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use riffle_protocol::magnet::Magnet;
-use riffle_protocol::metainfo::Metainfo;
 use serde::Serialize;
 
-/// Largest .torrent accepted. Real ones are a few MiB at most; this keeps a
-/// wrong path (a disk image, say) from being read into memory.
-const MAX_TORRENT_BYTES: u64 = 64 * 1024 * 1024;
+use crate::output::human_bytes;
+use crate::torrent_file::load_torrent;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -39,25 +36,6 @@ struct InfoJson<'a> {
 struct FileJson {
     path: String,
     length: u64,
-}
-
-/// Read and parse a .torrent file, with a size cap.
-pub fn load_torrent(path: &PathBuf) -> Result<Metainfo> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut data = Vec::new();
-    file.take(MAX_TORRENT_BYTES + 1)
-        .read_to_end(&mut data)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if data.len() as u64 > MAX_TORRENT_BYTES {
-        anyhow::bail!(
-            "{} is larger than {} MiB: not a .torrent file",
-            path.display(),
-            MAX_TORRENT_BYTES >> 20
-        );
-    }
-    Metainfo::from_bytes(&data)
-        .with_context(|| format!("{} is not a valid .torrent", path.display()))
 }
 
 pub fn run(args: InfoArgs) -> Result<()> {
@@ -124,20 +102,4 @@ pub fn run(args: InfoArgs) -> Result<()> {
         println!("  {:>12}  {}", human_bytes(f.length), f.path);
     }
     Ok(())
-}
-
-/// Bytes in binary units, e.g. "64.0 MiB".
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use riffle_lab::experiment::report::{json_summary, summarize, summary_table, write_outputs};
 use riffle_lab::lab;
 
-use super::experiment_args::ExperimentArgs;
+use crate::flags::experiment::ExperimentArgs;
 
 /// Arguments of `riffle lab`.
 #[derive(Args, Debug)]

@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::Args;
 use riffle_client::engine::{SessionConfig, TorrentOptions};
 
-use super::run::{run, PeerFlags, Plan};
+use crate::flags::peer::PeerFlags;
+use crate::runner::{run, Plan};
 
 /// Arguments of `riffle seed`.
 #[derive(Args, Debug)]

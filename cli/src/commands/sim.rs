@@ -12,7 +12,7 @@ use clap::Args;
 use riffle_lab::experiment::report::{json_summary, summarize, summary_table, write_outputs};
 use riffle_lab::experiment::{self, Experiment};
 
-use super::experiment_args::ExperimentArgs;
+use crate::flags::experiment::ExperimentArgs;
 use riffle_lab::sim::{self, sweep};
 
 /// Arguments of `riffle sim`.

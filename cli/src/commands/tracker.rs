@@ -11,7 +11,7 @@ use clap::Args;
 use riffle_policies::tracker::TrackerPolicy;
 use riffle_tracker::{TrackerConfig, TrackerServer};
 
-use super::run::parse_listen;
+use crate::flags::peer::parse_listen;
 
 #[derive(Args, Debug)]
 pub struct TrackerArgs {

@@ -1,18 +1,22 @@
-//! `riffle demo` on a terminal: a local swarm that keeps going, shown in
-//! the TUI until the user quits.
+//! The live demo swarm (`riffle demo` on a terminal): a local swarm that
+//! keeps going until it is told to stop.
 //!
-//! You are the publisher: a slow seed (most-deprived seeding, rarest-first
+//! The user is the publisher: a slow seed (most-deprived seeding, rarest-first
 //! suggestions) announcing to riffle's own tracker on 127.0.0.1. Leechers
 //! arrive over time (Poisson), each a full session with one-club
 //! throttling on (the paper's random peer / random useful block, so the
 //! one club forms), stay a moment once complete, and leave. Within a
 //! minute the screen shows the rarest pieces, peers in the one club, and
 //! completions; policies switched from the TUI change the publisher.
+//!
+//! [`start`] brings up the tracker, the payload and the publisher's
+//! session (the caller runs the publisher's torrent, in the TUI's
+//! controller); [`arrivals`] then brings leechers until stopped.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -23,9 +27,8 @@ use riffle_policies::tracker::TrackerPolicy;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::BLOCK_SIZE;
 use riffle_tracker::{TrackerConfig, TrackerServer};
-use tokio::sync::Mutex;
 
-use super::tui::{drive, Controller};
+use crate::lab::payload;
 
 /// Pieces in the demo's file (one 16 KiB block each).
 const PIECES: u32 = 24;
@@ -41,35 +44,6 @@ const ARRIVAL_MEAN: Duration = Duration::from_millis(800);
 const CAP: usize = 16;
 /// How long a complete leecher keeps seeding before it leaves.
 const LINGER: Duration = Duration::from_millis(500);
-
-/// Run the live demo in the TUI until the user quits.
-pub fn run() -> Result<()> {
-    let dir = tempfile::Builder::new()
-        .prefix("riffle-demo-")
-        .tempdir()
-        .context("cannot create a temporary directory")?;
-    let runtime = super::runtime("riffle")?;
-    let (controller, tracker, meta) = runtime.block_on(start(dir.path()))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let lines = controller.extra_lines.clone();
-    let swarm = runtime.spawn(arrivals(
-        dir.path().to_path_buf(),
-        Arc::new(meta),
-        stop.clone(),
-        lines,
-    ));
-    let controller = Arc::new(Mutex::new(controller));
-    let outcome = drive(&runtime, controller.clone(), Duration::from_millis(250));
-    stop.store(true, Ordering::Relaxed);
-    runtime.block_on(async move {
-        let _ = tokio::time::timeout(Duration::from_secs(5), swarm).await;
-        if let Ok(c) = Arc::try_unwrap(controller) {
-            c.into_inner().shutdown().await;
-        }
-        tracker.shutdown().await;
-    });
-    outcome
-}
 
 fn local() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -91,8 +65,23 @@ fn session_config(rate: u64) -> SessionConfig {
     c
 }
 
-/// The tracker, the payload and the publisher (the TUI's session).
-async fn start(dir: &Path) -> Result<(Controller, TrackerServer, Metainfo)> {
+/// The swarm's fixed parts: its tracker, its torrent, and the publisher's
+/// session with the options its torrent runs under.
+pub struct LiveSwarm {
+    /// riffle's own tracker on 127.0.0.1, which the leechers announce to.
+    pub tracker: TrackerServer,
+    /// The demo's torrent (its data already under `DIR/publisher`).
+    pub meta: Metainfo,
+    /// The publisher's session, capped at the publisher's rate.
+    pub publisher: Session,
+    /// The publisher's torrent options: seeding from `DIR/publisher`,
+    /// most-deprived seeding, rarest-first suggestions.
+    pub options: TorrentOptions,
+}
+
+/// Start the tracker, write the payload under `dir` and start the
+/// publisher's session (the caller adds its torrent).
+pub async fn start(dir: &Path) -> Result<LiveSwarm> {
     let tracker = TrackerServer::start(TrackerConfig {
         listen: local(),
         time_scale: 1.0,
@@ -109,7 +98,7 @@ async fn start(dir: &Path) -> Result<(Controller, TrackerServer, Metainfo)> {
     })
     .await
     .context("cannot start the demo's tracker")?;
-    let meta = riffle_lab::lab::payload::make_named(
+    let meta = payload::make_named(
         &dir.join("publisher"),
         "riffle-demo.bin",
         PIECES,
@@ -128,22 +117,24 @@ async fn start(dir: &Path) -> Result<(Controller, TrackerServer, Metainfo)> {
         picker: "rarest-first".parse().map_err(|e| anyhow!("{e}"))?,
         ..Policies::default()
     };
-    let mut defaults = TorrentOptions::new(dir.join("added"));
-    defaults.seed = true;
-    let mut controller = Controller::new(session, defaults);
-    controller.add(meta.clone(), options)?;
-    Ok((controller, tracker, meta))
+    Ok(LiveSwarm {
+        tracker,
+        meta,
+        publisher: session,
+        options,
+    })
 }
 
-/// Leechers arrive until `stop`; `lines` gets the swarm's counts.
-async fn arrivals(
+/// Leechers arrive under `dir` until `stop`; `report` hears the swarm's
+/// counts after every arrival draw.
+pub async fn arrivals(
     dir: PathBuf,
     meta: Arc<Metainfo>,
     stop: Arc<AtomicBool>,
-    lines: Arc<StdMutex<Vec<String>>>,
+    report: impl Fn(&Counts) + Send + 'static,
 ) {
     let mut rng = StdRng::from_entropy();
-    let counts = Arc::new(StdMutex::new(Counts::default()));
+    let counts = Arc::new(Mutex::new(Counts::default()));
     let mut next = 0u64;
     let mut tasks = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -165,11 +156,8 @@ async fn arrivals(
             )));
         }
         tasks.retain(|t| !t.is_finished());
-        if let (Ok(c), Ok(mut l)) = (counts.lock(), lines.lock()) {
-            *l = vec![format!(
-                "swarm: {} leechers, {} in the one club, {} downloads completed",
-                c.present, c.one_club, c.completed
-            )];
+        if let Ok(c) = counts.lock() {
+            report(&c);
         }
     }
     for t in tasks {
@@ -177,12 +165,15 @@ async fn arrivals(
     }
 }
 
-/// What the arrivals task shows about the swarm.
-#[derive(Debug, Default)]
-struct Counts {
-    present: usize,
-    one_club: usize,
-    completed: u64,
+/// What the arrivals task tells about the swarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Leechers in the swarm now.
+    pub present: usize,
+    /// Of them, how many hold every piece but one.
+    pub one_club: usize,
+    /// Downloads completed since the start.
+    pub completed: u64,
 }
 
 /// One leecher from arrival to departure.
@@ -191,9 +182,9 @@ async fn leecher(
     meta: Arc<Metainfo>,
     seed: u64,
     stop: Arc<AtomicBool>,
-    counts: Arc<StdMutex<Counts>>,
+    counts: Arc<Mutex<Counts>>,
 ) {
-    let leave = |counts: &StdMutex<Counts>| {
+    let leave = |counts: &Mutex<Counts>| {
         if let Ok(mut c) = counts.lock() {
             c.present = c.present.saturating_sub(1);
         }

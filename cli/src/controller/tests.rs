@@ -2,10 +2,11 @@
 //! snapshot shows what the session does now (not what was asked).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use riffle_tui::model::TorrentState as Shown;
+use riffle_client::engine::SessionConfig;
+use riffle_tui::model::{TorrentState as Shown, TorrentView};
 
 use super::*;
 

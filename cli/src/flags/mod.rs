@@ -1,0 +1,5 @@
+//! Flag groups several commands share.
+
+pub mod experiment;
+pub mod peer;
+pub mod policy;
