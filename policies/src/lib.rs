@@ -38,12 +38,16 @@
 //!   [`catalog::SeedChokerKind`]), with help lines and builders, so the
 //!   client, the swarm lab and the simulator build the same objects from
 //!   the same names.
+//! - [`queue`]: a seedbox's queue (which torrents start, which wait, with
+//!   stalled and forced torrents) and seeding limits (share ratio, idle
+//!   time).
 //! - Still to come behind their own seam: swarm bandwidth allocation.
 
 pub mod catalog;
 pub mod choker;
 pub mod peer;
 pub mod picker;
+pub mod queue;
 pub mod service;
 pub mod tracker;
 

@@ -21,7 +21,8 @@
 //!   hashes their pieces on several threads through the same read path.
 //! - [`ResumeRecord`] remembers which pieces verified and each file's length
 //!   and modification time, so a restart can skip re-hashing unchanged files.
-//!   It is bencoded and saved atomically.
+//!   It is bencoded and saved atomically ([`write_atomically`], which
+//!   other small state files use too).
 //!
 //! Every failure is a [`StorageError`]; nothing here panics on data read from
 //! disk or from a peer.
@@ -58,6 +59,7 @@
 //! # }
 //! ```
 
+mod atomic;
 mod backend;
 mod create;
 mod error;
@@ -68,6 +70,7 @@ mod memory;
 mod resume;
 mod verify;
 
+pub use atomic::write_atomically;
 pub use backend::{FileStatus, Storage};
 pub use create::{CreateError, Source, SourceFile};
 pub use error::StorageError;

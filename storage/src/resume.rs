@@ -15,14 +15,14 @@
 //! fsynced, renamed over the old record, then the directory fsynced.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use riffle_protocol::bencode::{self, Dict, Owned, Value};
 use riffle_protocol::{Bitfield, InfoHash, PieceIndex};
 
-use crate::{sha1_digest, Storage, StorageError};
+use crate::{sha1_digest, write_atomically, Storage, StorageError};
 
 /// Format version written into every record; others are refused.
 const VERSION: i64 = 1;
@@ -237,25 +237,7 @@ impl ResumeRecord {
     /// fsynced, renamed over `path`, then the directory fsynced. A crash at
     /// any point leaves either the old record or the new one.
     pub fn save(&self, path: &Path) -> Result<(), StorageError> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".resume-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| StorageError::io(dir, e))?;
-        let tmp_path = tmp.path().to_owned();
-        tmp.write_all(&self.encode())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| StorageError::io(&tmp_path, e))?;
-        // On failure the temporary file is removed when `tmp` drops.
-        tmp.persist(path)
-            .map_err(|e| StorageError::io(path, e.error))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| StorageError::io(dir, e))
+        write_atomically(path, &self.encode())
     }
 
     /// Read a record from `path`. A missing file is an I/O error whose

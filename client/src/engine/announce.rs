@@ -84,6 +84,11 @@ impl Announcer {
         self.handle.stop(within).await;
     }
 
+    /// Every tracker's state now.
+    pub fn statuses(&self) -> Vec<crate::tracker::TrackerStatus> {
+        self.status.borrow().clone()
+    }
+
     /// One line per tracker for status output.
     pub fn status_lines(&self) -> Vec<String> {
         let now = std::time::Instant::now();

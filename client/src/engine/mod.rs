@@ -15,6 +15,7 @@ mod listener;
 mod mailbox;
 mod peer;
 pub mod rate;
+mod relocate;
 mod remove;
 mod session;
 mod shared;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use riffle_protocol::peer::PeerConfig;
 
+pub use relocate::{move_torrent_data, MoveError};
 pub use remove::{delete_torrent_data, layout_paths, DeleteError, Deleted};
 pub use session::{Session, TorrentHandle};
 pub use torrent::status::{PeerStatus, PieceStatus, TorrentState, TorrentStatus, TurnCounts};

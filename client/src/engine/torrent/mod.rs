@@ -89,6 +89,13 @@ pub struct TorrentOptions {
     /// at shutdown (a client always does; the swarm lab's throw-away
     /// peers do not).
     pub durable: bool,
+    /// Draw on the session's rate limits as well as the torrent's own
+    /// (Transmission's `honorsSessionLimits`; true by default).
+    pub honor_session_limits: bool,
+    /// Where the resume record lives (None: `save_dir/.riffle/`, beside
+    /// the data, as `riffle download` keeps it). The seedbox keeps every
+    /// record in its state directory instead.
+    pub resume_dir: Option<PathBuf>,
 }
 
 /// Which policies a torrent runs, named as on the command line
@@ -156,6 +163,17 @@ impl TorrentOptions {
             use_trackers: true,
             policies: Policies::default(),
             durable: true,
+            honor_session_limits: true,
+            resume_dir: None,
+        }
+    }
+
+    /// The resume record's path for the torrent `info_hash` run with these
+    /// options.
+    pub fn resume_path(&self, info_hash: &riffle_protocol::InfoHash) -> PathBuf {
+        match &self.resume_dir {
+            Some(dir) => dir.join(format!("{}.resume", info_hash.to_hex())),
+            None => resume_path(&self.save_dir, info_hash),
         }
     }
 }
@@ -494,6 +512,10 @@ impl Torrent {
         self.status.upload_rate = self.peers.values().map(|e| e.rate_up.rate()).sum();
         if let Some(a) = &self.announcer {
             self.status.trackers = a.status_lines();
+            let stats = a.statuses();
+            if stats != self.status.tracker_stats {
+                self.status.tracker_stats = stats;
+            }
         }
         let now = Instant::now();
         self.status.one_club = self.service.club_since.is_some();

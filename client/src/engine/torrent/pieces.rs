@@ -224,7 +224,7 @@ impl Torrent {
     pub(super) fn save_resume(&self) -> impl std::future::Future<Output = anyhow::Result<()>> {
         let shared = self.shared.clone();
         let have = self.have.clone();
-        let path = super::startup::resume_path(&self.options.save_dir, &self.meta.info_hash);
+        let path = self.options.resume_path(&self.meta.info_hash);
         let durable = self.options.durable;
         async move {
             if !durable {

@@ -64,7 +64,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     });
 
     // What the resume record vouches for (nothing if absent or stale).
-    let record_path = resume_path(&save_dir, &meta.info_hash);
+    let record_path = s.options.resume_path(&meta.info_hash);
     let trusted = match ResumeRecord::load(&record_path) {
         Ok(r) => match r.trusted_pieces(&*storage, meta.info_hash) {
             Ok(t) => t,
@@ -176,8 +176,16 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         storage,
         claims,
         verified,
-        up: vec![s.session_up.clone(), torrent_up.clone()],
-        down: vec![s.session_down.clone(), torrent_down],
+        up: if s.options.honor_session_limits {
+            vec![s.session_up.clone(), torrent_up.clone()]
+        } else {
+            vec![torrent_up.clone()]
+        },
+        down: if s.options.honor_session_limits {
+            vec![s.session_down.clone(), torrent_down]
+        } else {
+            vec![torrent_down]
+        },
         counters: Counters::default(),
         peer_config: s.config.peer.clone(),
         offer,

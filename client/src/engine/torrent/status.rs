@@ -126,6 +126,9 @@ pub struct TorrentStatus {
     pub seeds: usize,
     /// One line per tracker: URL and its last outcome.
     pub trackers: Vec<String>,
+    /// Each tracker's state as values (what `trackers` describes), for
+    /// front ends that show them field by field (the seedbox's RPC).
+    pub tracker_stats: Vec<crate::tracker::TrackerStatus>,
     /// The policies it runs ("picker / choker / seed-choker ...").
     pub policies: String,
     /// We hold every piece but one.
