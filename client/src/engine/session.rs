@@ -65,7 +65,47 @@ pub struct TorrentHandle {
     save_dir: PathBuf,
 }
 
+/// The run-time controls of a torrent, without the ownership of its task:
+/// cheap to clone and to hand to another task (a front end applying a
+/// limit while the owner keeps the handle).
+#[derive(Clone, Debug)]
+pub struct TorrentControl {
+    commands: mpsc::Sender<Command>,
+}
+
+impl TorrentControl {
+    /// See [`TorrentHandle::set_rate_limits`].
+    pub async fn set_rate_limits(&self, upload: u64, download: u64) {
+        let _ = self
+            .commands
+            .send(Command::SetRateLimits { upload, download })
+            .await;
+    }
+
+    /// See [`TorrentHandle::set_policies`].
+    pub async fn set_policies(&self, update: PolicyUpdate) {
+        let _ = self.commands.send(Command::SetPolicies(update)).await;
+    }
+
+    /// See [`TorrentHandle::pause`].
+    pub async fn pause(&self) {
+        let _ = self.commands.send(Command::Pause).await;
+    }
+
+    /// See [`TorrentHandle::resume`].
+    pub async fn resume(&self) {
+        let _ = self.commands.send(Command::Resume).await;
+    }
+}
+
 impl TorrentHandle {
+    /// Its run-time controls, for another task.
+    pub fn control(&self) -> TorrentControl {
+        TorrentControl {
+            commands: self.commands.clone(),
+        }
+    }
+
     /// Snapshots of the torrent, updated a few times a second.
     pub fn status(&self) -> watch::Receiver<TorrentStatus> {
         self.status.clone()

@@ -1,0 +1,394 @@
+//! One torrent inside the manager: its durable record, whether it runs,
+//! and what it shows.
+//!
+//! A torrent that does not run costs no task, no socket and no open file:
+//! it is its metainfo, its record and its last known bitfield. Running it
+//! starts a torrent in the engine's session; stopping it shuts that down
+//! and folds its final counters into the record.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use riffle_client::engine::{TorrentHandle, TorrentOptions, TorrentState, TorrentStatus};
+use riffle_policies::queue::Wants;
+use riffle_protocol::magnet::Magnet;
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::{Bitfield, PieceIndex};
+use tokio::sync::watch;
+
+use crate::info::{Activity, Detail, FileInfo, TorrentInfo};
+use crate::record::TorrentRecord;
+use crate::store::StateDir;
+
+/// What to do once a torrent has stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AfterStop {
+    /// Nothing: it stays stopped (or the queue starts it again).
+    Nothing,
+    /// Move its data to this directory, then carry on.
+    Move(std::path::PathBuf),
+}
+
+/// A running torrent.
+pub(crate) struct Running {
+    /// The engine's torrent.
+    pub handle: TorrentHandle,
+    /// Its snapshots.
+    pub status: watch::Receiver<TorrentStatus>,
+    /// Unix time it started.
+    pub started: i64,
+    /// Counters as last folded into the record (they count from zero in
+    /// each run).
+    pub seen_up: u64,
+    /// Likewise, received.
+    pub seen_down: u64,
+    /// Likewise, wasted.
+    pub seen_wasted: u64,
+}
+
+/// Whether the torrent runs.
+pub(crate) enum Run {
+    /// Not running.
+    Idle,
+    /// Running in the session.
+    Running(Running),
+    /// Shutting down; the manager hears when it is done.
+    Stopping {
+        /// Its last snapshots, for the final counters.
+        status: watch::Receiver<TorrentStatus>,
+        /// Counters already folded.
+        seen: (u64, u64, u64),
+        /// What comes next.
+        then: AfterStop,
+    },
+}
+
+/// One torrent.
+pub(crate) struct Entry {
+    /// Its metainfo.
+    pub meta: Arc<Metainfo>,
+    /// Its durable state; counters include what the current run folded.
+    pub record: TorrentRecord,
+    /// Whether it runs.
+    pub run: Run,
+    /// The local error that stopped it.
+    pub error: Option<String>,
+    /// Verified pieces, as last known.
+    pub have: Bitfield,
+    /// Started with "start now": bypasses the queue.
+    pub forced: bool,
+    /// Check every piece again at the next start (the resume record is
+    /// dropped first).
+    pub verify: bool,
+    /// Started out of turn for a check: stop once it is done, and let the
+    /// queue (or the user, if stopped) decide again.
+    pub stop_after_check: bool,
+    /// The record's settings or state changed since it was last saved
+    /// (saved at once).
+    pub dirty: bool,
+    /// Its counters changed since they were last saved (saved now and
+    /// then, and when it stops).
+    pub counters_dirty: bool,
+    /// Last time anything was received.
+    pub last_download: Instant,
+    /// Last time anything was sent (or it became a seed).
+    pub last_upload: Instant,
+}
+
+impl Entry {
+    /// A torrent that does not run yet.
+    pub fn new(meta: Arc<Metainfo>, record: TorrentRecord, have: Bitfield) -> Entry {
+        let now = Instant::now();
+        Entry {
+            meta,
+            record,
+            run: Run::Idle,
+            error: None,
+            have,
+            forced: false,
+            verify: false,
+            stop_after_check: false,
+            dirty: false,
+            counters_dirty: false,
+            last_download: now,
+            last_upload: now,
+        }
+    }
+
+    /// Bytes in the torrent.
+    pub fn total_size(&self) -> u64 {
+        self.meta.info.total_length()
+    }
+
+    /// Verified bytes.
+    pub fn have_bytes(&self) -> u64 {
+        match self.meta.info.geometry() {
+            Ok(g) => self.have.ones().map(|p| u64::from(g.length_of(p))).sum(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Every piece verified.
+    pub fn complete(&self) -> bool {
+        self.have.is_full()
+    }
+
+    /// What it wants of the queue.
+    pub fn wants(&self) -> Wants {
+        if self.record.paused || self.error.is_some() {
+            Wants::Stopped
+        } else if self.complete() {
+            Wants::Seed
+        } else {
+            Wants::Download
+        }
+    }
+
+    /// Does any file of it exist under its download directory?
+    pub fn has_files_on_disk(&self) -> bool {
+        riffle_client::engine::layout_paths(&self.meta, &self.record.download_dir)
+            .map(|paths| paths.iter().any(|p| p.exists()))
+            .unwrap_or(false)
+    }
+
+    /// Running in the session.
+    pub fn is_running(&self) -> bool {
+        matches!(self.run, Run::Running(_))
+    }
+
+    /// The engine options it runs with.
+    pub fn options(&self, state: &StateDir, base: &TorrentOptions) -> TorrentOptions {
+        let mut o = base.clone();
+        o.save_dir = self.record.download_dir.clone();
+        o.seed = true;
+        o.max_peers = self.record.peer_limit.max(1);
+        let (up, down) = self.record.rate_limits();
+        o.max_upload_rate = up;
+        o.max_download_rate = down;
+        o.honor_session_limits = self.record.honors_session_limits;
+        o.resume_dir = Some(state.resume_dir());
+        o
+    }
+
+    /// Fold what the run counted since the last look into the record;
+    /// returns the bytes (up, down) added.
+    pub fn fold_counters(&mut self) -> (u64, u64) {
+        let Run::Running(r) = &mut self.run else {
+            return (0, 0);
+        };
+        let (up, down, wasted) = {
+            let st = r.status.borrow();
+            (st.uploaded, st.downloaded, st.wasted)
+        };
+        let d_up = up.saturating_sub(r.seen_up);
+        let d_down = down.saturating_sub(r.seen_down);
+        let d_wasted = wasted.saturating_sub(r.seen_wasted);
+        r.seen_up = r.seen_up.max(up);
+        r.seen_down = r.seen_down.max(down);
+        r.seen_wasted = r.seen_wasted.max(wasted);
+        self.record.uploaded_ever += d_up;
+        self.record.downloaded_ever += d_down;
+        self.record.corrupt_ever += d_wasted;
+        if d_up + d_down + d_wasted > 0 {
+            self.counters_dirty = true;
+        }
+        (d_up, d_down)
+    }
+
+    /// Take the bitfield of a snapshot if it changed (not while checking:
+    /// the bitfield is not known yet then).
+    pub fn refresh_have(&mut self, st: &TorrentStatus) {
+        if st.state != TorrentState::Checking
+            && st.have.len() == self.have.len()
+            && st.have != self.have
+        {
+            self.have = st.have.clone();
+            self.record.have_valid = self.have_bytes();
+            self.dirty = true;
+        }
+    }
+
+    /// Look at a running torrent's latest snapshot: counters, bitfield,
+    /// activity times, completion. Returns its state.
+    pub fn observe(&mut self, now: Instant, unix: i64) -> Option<TorrentState> {
+        let (up, down) = self.fold_counters();
+        let Run::Running(r) = &self.run else {
+            return None;
+        };
+        let rx = r.status.clone();
+        let st = rx.borrow();
+        if down > 0 {
+            self.last_download = now;
+        }
+        if up > 0 {
+            self.last_upload = now;
+        }
+        if up + down > 0 {
+            self.record.activity_date = unix;
+        }
+        self.refresh_have(&st);
+        match st.state {
+            TorrentState::Downloading => self.record.seconds_downloading += 1,
+            TorrentState::Seeding => self.record.seconds_seeding += 1,
+            _ => {}
+        }
+        if st.state == TorrentState::Seeding && self.record.done_date == 0 {
+            self.record.done_date = unix;
+            self.last_upload = now;
+            self.dirty = true;
+        }
+        Some(st.state.clone())
+    }
+
+    /// What it is doing now. `queued` is the queue's verdict for a torrent
+    /// that wants to run but does not.
+    pub fn activity(&self) -> Activity {
+        match &self.run {
+            Run::Running(r) => match &r.status.borrow().state {
+                TorrentState::Checking => Activity::Checking,
+                TorrentState::Downloading => Activity::Downloading,
+                TorrentState::Seeding => Activity::Seeding,
+                _ => Activity::Stopped,
+            },
+            Run::Stopping { .. } => Activity::Stopped,
+            Run::Idle => match self.wants() {
+                Wants::Stopped => Activity::Stopped,
+                _ if self.verify => Activity::CheckWait,
+                Wants::Download => Activity::DownloadWait,
+                Wants::Seed => Activity::SeedWait,
+            },
+        }
+    }
+
+    /// The snapshot a front end shows.
+    pub fn info(&self, state: &StateDir, detail: Detail, stalled: bool) -> TorrentInfo {
+        let info = &self.meta.info;
+        let total_size = self.total_size();
+        let have_valid = self.have_bytes();
+        let mut out = TorrentInfo {
+            id: self.record.id,
+            hash: self.meta.info_hash,
+            name: info.name.clone(),
+            record: self.record.clone(),
+            activity: self.activity(),
+            stalled,
+            error: self.error.clone(),
+            total_size,
+            size_when_done: total_size,
+            left_until_done: total_size.saturating_sub(have_valid),
+            have_valid,
+            piece_count: info.piece_count(),
+            piece_size: info.piece_length,
+            recheck_progress: 0.0,
+            trusted_pieces: 0,
+            hashed_pieces: 0,
+            rate_download: 0,
+            rate_upload: 0,
+            peers_connected: 0,
+            peers_sending_to_us: 0,
+            peers_getting_from_us: 0,
+            eta: None,
+            start_date: 0,
+            private: info.private,
+            comment: self.meta.comment.clone().unwrap_or_default(),
+            creator: self.meta.created_by.clone().unwrap_or_default(),
+            date_created: self.meta.creation_date.unwrap_or(0),
+            tiers: self.meta.trackers.clone(),
+            magnet: Magnet {
+                info_hash: self.meta.info_hash,
+                display_name: Some(info.name.clone()),
+                trackers: self.meta.trackers.iter().flatten().cloned().collect(),
+                peers: Vec::new(),
+            }
+            .to_uri(),
+            torrent_file: state
+                .root()
+                .join("torrents")
+                .join(format!("{}.torrent", self.meta.info_hash.to_hex())),
+            policies: String::new(),
+            one_club: false,
+            files: Vec::new(),
+            peers: Vec::new(),
+            have: None,
+            availability: Vec::new(),
+            trackers: Vec::new(),
+        };
+        if let Run::Running(r) = &self.run {
+            let st = r.status.borrow();
+            out.start_date = r.started;
+            out.rate_download = st.download_rate;
+            out.rate_upload = st.upload_rate;
+            out.peers_connected = st.peers.len();
+            out.peers_sending_to_us = st.peers.iter().filter(|p| p.download_rate > 0).count();
+            out.peers_getting_from_us = st.peers.iter().filter(|p| p.upload_rate > 0).count();
+            if st.state == TorrentState::Checking && st.piece_count > 0 {
+                out.recheck_progress = f64::from(st.checked_pieces) / f64::from(st.piece_count);
+            }
+            if st.state == TorrentState::Downloading && st.download_rate > 0 {
+                out.eta = Some(out.left_until_done / st.download_rate);
+            }
+            out.policies = st.policies.clone();
+            if st.state != TorrentState::Checking {
+                out.trusted_pieces = st.trusted_pieces;
+                out.hashed_pieces = st.hashed_pieces;
+            }
+            out.one_club = st.one_club;
+            if detail.peers {
+                out.peers = st.peers.clone();
+            }
+            if detail.pieces {
+                out.availability = st.pieces.iter().map(|p| p.availability).collect();
+            }
+            if detail.trackers {
+                out.trackers = st.tracker_stats.clone();
+            }
+        }
+        if detail.pieces {
+            out.have = Some(self.have.clone());
+        }
+        if detail.files {
+            out.files = self.files();
+        }
+        out
+    }
+
+    /// Each file with the bytes of it held in verified pieces.
+    fn files(&self) -> Vec<FileInfo> {
+        let info = &self.meta.info;
+        let Ok(geometry) = info.geometry() else {
+            return Vec::new();
+        };
+        let piece_len = u64::from(info.piece_length.max(1));
+        let mut offset = 0u64;
+        let mut out = Vec::new();
+        for (i, f) in info.files.iter().enumerate() {
+            let start = offset;
+            let end = offset + f.length;
+            offset = end;
+            if f.pad {
+                continue;
+            }
+            let mut done = 0u64;
+            if f.length > 0 {
+                let first = (start / piece_len) as u32;
+                let last = ((end - 1) / piece_len) as u32;
+                for p in first..=last {
+                    let piece = PieceIndex::new(p);
+                    if !self.have.has(piece) {
+                        continue;
+                    }
+                    let p_start = u64::from(p) * piece_len;
+                    let p_end = p_start + u64::from(geometry.length_of(piece));
+                    done += p_end.min(end) - p_start.max(start);
+                }
+            }
+            out.push(FileInfo {
+                name: info.file_path(i).join("/"),
+                length: f.length,
+                bytes_completed: done,
+                wanted: self.record.wanted(i),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,285 @@
+//! What the manager is asked and what it answers: which torrents a request
+//! names, what adding one takes, what changing one takes, and the
+//! snapshot of a torrent a front end shows.
+
+use std::path::PathBuf;
+
+use riffle_client::engine::PeerStatus;
+use riffle_client::tracker::TrackerStatus;
+use riffle_protocol::{Bitfield, InfoHash};
+
+use crate::record::TorrentRecord;
+
+/// A torrent named by id or by info-hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TorrentRef {
+    /// The manager's id.
+    Id(u32),
+    /// The info-hash.
+    Hash(InfoHash),
+}
+
+/// Which torrents a request is about.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Select {
+    /// Every torrent.
+    #[default]
+    All,
+    /// These (unknown ones are skipped, as Transmission does).
+    Some(Vec<TorrentRef>),
+    /// Those active in the last minute, and those removed since.
+    RecentlyActive,
+}
+
+/// Adding a torrent.
+#[derive(Clone, Debug, Default)]
+pub struct AddRequest {
+    /// The `.torrent` bytes.
+    pub metainfo: Vec<u8>,
+    /// Where to save it (None: the session's download directory).
+    pub download_dir: Option<PathBuf>,
+    /// Add it stopped (None: the session's `start_added_torrents`).
+    pub paused: Option<bool>,
+    /// Peer connections at most (None: the session's default).
+    pub peer_limit: Option<usize>,
+    /// Files not to download, by index.
+    pub files_unwanted: Vec<usize>,
+    /// Labels.
+    pub labels: Vec<String>,
+}
+
+/// A torrent in a few words: what `torrent-add` answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Brief {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Its info-hash.
+    pub hash: InfoHash,
+}
+
+/// What adding did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Added {
+    /// A new torrent.
+    New(Brief),
+    /// The torrent was there already; nothing changed.
+    Duplicate(Brief),
+}
+
+/// Changes to torrents (`torrent-set`); each field left `None` is kept.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TorrentChange {
+    /// Own download limit, bytes/s.
+    pub download_limit: Option<u64>,
+    /// Whether it applies.
+    pub download_limited: Option<bool>,
+    /// Own upload limit, bytes/s.
+    pub upload_limit: Option<u64>,
+    /// Whether it applies.
+    pub upload_limited: Option<bool>,
+    /// Draw on the session's limits too.
+    pub honors_session_limits: Option<bool>,
+    /// Peer connections at most.
+    pub peer_limit: Option<usize>,
+    /// Which ratio limit applies.
+    pub seed_ratio_mode: Option<crate::LimitMode>,
+    /// The torrent's own ratio limit.
+    pub seed_ratio_limit: Option<f64>,
+    /// Which idle limit applies.
+    pub seed_idle_mode: Option<crate::LimitMode>,
+    /// The torrent's own idle limit, minutes.
+    pub seed_idle_limit: Option<u32>,
+    /// Labels (replacing the old ones).
+    pub labels: Option<Vec<String>>,
+    /// Files to download (empty list: every file).
+    pub files_wanted: Option<Vec<usize>>,
+    /// Files not to download (empty list: every file).
+    pub files_unwanted: Option<Vec<usize>>,
+    /// New place in the queue.
+    pub queue_position: Option<usize>,
+}
+
+/// Moving torrents in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueMove {
+    /// To the front.
+    Top,
+    /// One place forward.
+    Up,
+    /// One place back.
+    Down,
+    /// To the back.
+    Bottom,
+}
+
+/// What a torrent is doing, in Transmission's terms (`status`: 0..6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// Not running: stopped by the user, finished, or failed.
+    Stopped,
+    /// Waiting to check its data.
+    CheckWait,
+    /// Checking its data.
+    Checking,
+    /// Waiting in the download queue.
+    DownloadWait,
+    /// Downloading.
+    Downloading,
+    /// Waiting in the seed queue.
+    SeedWait,
+    /// Seeding.
+    Seeding,
+}
+
+impl Activity {
+    /// Transmission's number for it.
+    pub fn code(self) -> u8 {
+        match self {
+            Activity::Stopped => 0,
+            Activity::CheckWait => 1,
+            Activity::Checking => 2,
+            Activity::DownloadWait => 3,
+            Activity::Downloading => 4,
+            Activity::SeedWait => 5,
+            Activity::Seeding => 6,
+        }
+    }
+}
+
+/// Which heavy parts of a snapshot to fill in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// Per file: name, length, bytes completed, wanted.
+    pub files: bool,
+    /// Connected peers.
+    pub peers: bool,
+    /// The have bitfield and piece availability.
+    pub pieces: bool,
+    /// Trackers' states.
+    pub trackers: bool,
+}
+
+impl Detail {
+    /// Everything.
+    pub fn all() -> Detail {
+        Detail {
+            files: true,
+            peers: true,
+            pieces: true,
+            trackers: true,
+        }
+    }
+}
+
+/// One file of a torrent as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Its path inside the save directory, `/`-separated.
+    pub name: String,
+    /// Length in bytes.
+    pub length: u64,
+    /// Bytes of it in verified pieces.
+    pub bytes_completed: u64,
+    /// To be downloaded.
+    pub wanted: bool,
+}
+
+/// A torrent as a front end shows it.
+#[derive(Clone, Debug)]
+pub struct TorrentInfo {
+    /// Its id.
+    pub id: u32,
+    /// Its info-hash.
+    pub hash: InfoHash,
+    /// Its name.
+    pub name: String,
+    /// Its durable settings and counters (counters include this run's).
+    pub record: TorrentRecord,
+    /// What it does now.
+    pub activity: Activity,
+    /// Stalled: running without transfer for the stalled time.
+    pub stalled: bool,
+    /// The local error that stopped it (storage, disk full, ...).
+    pub error: Option<String>,
+    /// Total size (every file).
+    pub total_size: u64,
+    /// Bytes of the wanted files.
+    pub size_when_done: u64,
+    /// Wanted bytes not yet verified.
+    pub left_until_done: u64,
+    /// Verified bytes.
+    pub have_valid: u64,
+    /// Pieces.
+    pub piece_count: u32,
+    /// Bytes per piece.
+    pub piece_size: u32,
+    /// Fraction of the data checked, while checking.
+    pub recheck_progress: f64,
+    /// At this run's start: pieces the resume record vouched for.
+    pub trusted_pieces: u32,
+    /// At this run's start: pieces hashed.
+    pub hashed_pieces: u32,
+    /// Receive rate, bytes/s.
+    pub rate_download: u64,
+    /// Send rate, bytes/s.
+    pub rate_upload: u64,
+    /// Connected peers.
+    pub peers_connected: usize,
+    /// Peers sending to us.
+    pub peers_sending_to_us: usize,
+    /// Peers we send to.
+    pub peers_getting_from_us: usize,
+    /// Seconds to completion (None: not downloading or unknown).
+    pub eta: Option<u64>,
+    /// Unix time this run started (0: not running).
+    pub start_date: i64,
+    /// Private torrent (BEP 27).
+    pub private: bool,
+    /// Comment from the metainfo.
+    pub comment: String,
+    /// Creator from the metainfo.
+    pub creator: String,
+    /// Creation date from the metainfo.
+    pub date_created: i64,
+    /// Tracker tiers from the metainfo.
+    pub tiers: Vec<Vec<String>>,
+    /// A magnet link for it.
+    pub magnet: String,
+    /// The `.torrent` in the state directory.
+    pub torrent_file: PathBuf,
+    /// The policies it runs.
+    pub policies: String,
+    /// It holds every piece but one (the one club).
+    pub one_club: bool,
+    /// Files ([`Detail::files`]).
+    pub files: Vec<FileInfo>,
+    /// Peers ([`Detail::peers`]).
+    pub peers: Vec<PeerStatus>,
+    /// Verified pieces ([`Detail::pieces`]).
+    pub have: Option<Bitfield>,
+    /// Copies of each piece among connected peers ([`Detail::pieces`]).
+    pub availability: Vec<u32>,
+    /// Trackers ([`Detail::trackers`]).
+    pub trackers: Vec<TrackerStatus>,
+}
+
+/// Session-wide numbers (`session-stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Torrents.
+    pub torrent_count: usize,
+    /// Torrents running.
+    pub active_torrent_count: usize,
+    /// Torrents stopped.
+    pub paused_torrent_count: usize,
+    /// Receive rate, bytes/s.
+    pub download_speed: u64,
+    /// Send rate, bytes/s.
+    pub upload_speed: u64,
+    /// Since this manager started.
+    pub current: crate::Totals,
+    /// Over every run.
+    pub cumulative: crate::Totals,
+}
