@@ -277,6 +277,7 @@ impl Entry {
             size_when_done: total_size,
             left_until_done: total_size.saturating_sub(have_valid),
             have_valid,
+            file_count: info.files.len(),
             piece_count: info.piece_count(),
             piece_size: info.piece_length,
             recheck_progress: 0.0,
@@ -294,6 +295,7 @@ impl Entry {
             creator: self.meta.created_by.clone().unwrap_or_default(),
             date_created: self.meta.creation_date.unwrap_or(0),
             tiers: self.meta.trackers.clone(),
+            webseeds: self.meta.url_list.clone(),
             magnet: Magnet {
                 info_hash: self.meta.info_hash,
                 display_name: Some(info.name.clone()),
@@ -352,7 +354,8 @@ impl Entry {
         out
     }
 
-    /// Each file with the bytes of it held in verified pieces.
+    /// Each file (in metainfo order, so indices match `files_wanted`) with
+    /// the bytes of it held in verified pieces.
     fn files(&self) -> Vec<FileInfo> {
         let info = &self.meta.info;
         let Ok(geometry) = info.geometry() else {
@@ -365,9 +368,6 @@ impl Entry {
             let start = offset;
             let end = offset + f.length;
             offset = end;
-            if f.pad {
-                continue;
-            }
             let mut done = 0u64;
             if f.length > 0 {
                 let first = (start / piece_len) as u32;

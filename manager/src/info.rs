@@ -211,6 +211,8 @@ pub struct TorrentInfo {
     pub left_until_done: u64,
     /// Verified bytes.
     pub have_valid: u64,
+    /// Files (pad files included, as the metainfo lists them).
+    pub file_count: usize,
     /// Pieces.
     pub piece_count: u32,
     /// Bytes per piece.
@@ -245,6 +247,8 @@ pub struct TorrentInfo {
     pub date_created: i64,
     /// Tracker tiers from the metainfo.
     pub tiers: Vec<Vec<String>>,
+    /// Web seeds from the metainfo (listed; not used yet).
+    pub webseeds: Vec<String>,
     /// A magnet link for it.
     pub magnet: String,
     /// The `.torrent` in the state directory.

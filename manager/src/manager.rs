@@ -68,6 +68,7 @@ enum Request {
     Start(Select, bool, Reply<()>),
     Stop(Select, Reply<()>),
     Verify(Select, Reply<()>),
+    Reannounce(Select, Reply<()>),
     Set(Select, Box<TorrentChange>, Reply<()>),
     SetLocation(Select, PathBuf, bool, Reply<()>),
     Queue(Select, QueueMove, Reply<()>),
@@ -186,6 +187,11 @@ impl Manager {
     /// Check torrents' data again, every piece.
     pub async fn verify(&self, select: Select) -> Result<(), ManagerError> {
         self.ask(|r| Request::Verify(select, r)).await
+    }
+
+    /// Ask running torrents' trackers for peers now.
+    pub async fn reannounce(&self, select: Select) -> Result<(), ManagerError> {
+        self.ask(|r| Request::Reannounce(select, r)).await
     }
 
     /// Change torrents' settings.
@@ -401,6 +407,19 @@ impl Actor {
             }
             Request::Verify(select, reply) => {
                 let _ = reply.send(self.verify(&select));
+            }
+            Request::Reannounce(select, reply) => {
+                for hash in self.select(&select) {
+                    if let Some(Entry {
+                        run: Run::Running(r),
+                        ..
+                    }) = self.entries.get(&hash)
+                    {
+                        let control = r.handle.control();
+                        tokio::spawn(async move { control.reannounce().await });
+                    }
+                }
+                let _ = reply.send(Ok(()));
             }
             Request::Set(select, change, reply) => {
                 let _ = reply.send(self.set(&select, &change));

@@ -87,6 +87,11 @@ impl TorrentControl {
         let _ = self.commands.send(Command::SetPolicies(update)).await;
     }
 
+    /// Ask the torrent's trackers for peers now.
+    pub async fn reannounce(&self) {
+        let _ = self.commands.send(Command::Reannounce).await;
+    }
+
     /// See [`TorrentHandle::pause`].
     pub async fn pause(&self) {
         let _ = self.commands.send(Command::Pause).await;

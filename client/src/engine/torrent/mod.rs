@@ -204,6 +204,8 @@ pub enum Command {
     Resume,
     /// Switch policies in the running torrent.
     SetPolicies(PolicyUpdate),
+    /// Ask the trackers for peers now.
+    Reannounce,
     /// The torrent's own limits, bytes/s (0: unlimited).
     SetRateLimits {
         /// Upload limit (mu of the one-club policy).
@@ -387,6 +389,11 @@ impl Torrent {
                     Some(Command::Pause) => self.pause(),
                     Some(Command::Resume) => self.resume(),
                     Some(Command::SetPolicies(u)) => self.set_policies(u),
+                    Some(Command::Reannounce) => {
+                        if let Some(a) = &self.announcer {
+                            a.want_more_peers();
+                        }
+                    }
                     Some(Command::SetRateLimits { upload, download }) => {
                         self.set_rate_limits(upload, download)
                     }

@@ -1,0 +1,326 @@
+//! The daemon's configuration: a TOML file (every key in
+//! `docs/daemon.md`), then command-line flags over it, then defaults that
+//! follow the XDG base directories.
+//!
+//! The RPC listens on 127.0.0.1 unless told otherwise; listening on any
+//! other address needs a password or an explicit address whitelist, or
+//! the daemon refuses to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use riffle_manager::SettingsChange;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The default RPC address (Transmission's port, loopback only).
+pub const DEFAULT_RPC_LISTEN: &str = "127.0.0.1:9091";
+/// The default peer address (Transmission's port).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:51413";
+/// Default cap on an RPC request body: a large `.torrent` in base64 fits.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for the daemon.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the key.
+        message: String,
+    },
+    /// A setting that cannot work.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The config file's keys (all optional).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// State directory.
+    pub state_dir: Option<PathBuf>,
+    /// Default download directory.
+    pub download_dir: Option<PathBuf>,
+    /// Peer listening address.
+    pub listen: Option<SocketAddr>,
+    /// RPC listening address.
+    pub rpc_listen: Option<SocketAddr>,
+    /// Watch folder for `.torrent` files.
+    pub watch_dir: Option<PathBuf>,
+    /// Web interface directory served at `/transmission/web/`.
+    pub web_root: Option<PathBuf>,
+    /// RPC user name (with `rpc_password`: basic authentication on).
+    pub rpc_username: Option<String>,
+    /// RPC password.
+    pub rpc_password: Option<String>,
+    /// Addresses allowed to use the RPC (`192.168.*.*` patterns).
+    pub rpc_whitelist: Option<Vec<String>>,
+    /// Host names allowed in the Host header without a password.
+    pub rpc_host_whitelist: Vec<String>,
+    /// Largest RPC request body, bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Session settings applied at every start (rates in bytes per
+    /// second); what `session-set` changes at run time is kept in the
+    /// state directory, and these win over it at the next start.
+    pub session: SettingsChange,
+}
+
+/// Flags of `riffle daemon`, over the file.
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// `--download-dir`.
+    pub download_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--rpc-listen`.
+    pub rpc_listen: Option<SocketAddr>,
+    /// `--watch-dir`.
+    pub watch_dir: Option<PathBuf>,
+    /// `--web-root`.
+    pub web_root: Option<PathBuf>,
+}
+
+/// Where the user's directories are (from the environment).
+#[derive(Clone, Debug, Default)]
+pub struct Xdg {
+    /// `$HOME`.
+    pub home: Option<PathBuf>,
+    /// `$XDG_STATE_HOME`.
+    pub state_home: Option<PathBuf>,
+    /// `$XDG_CONFIG_HOME`.
+    pub config_home: Option<PathBuf>,
+}
+
+impl Xdg {
+    /// From this process's environment.
+    pub fn from_env() -> Xdg {
+        let var = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Xdg {
+            home: var("HOME"),
+            state_home: var("XDG_STATE_HOME"),
+            config_home: var("XDG_CONFIG_HOME"),
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.home.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// `$XDG_CONFIG_HOME/riffle/config.toml` (`~/.config/...`).
+    pub fn config_file(&self) -> PathBuf {
+        self.config_home
+            .clone()
+            .unwrap_or_else(|| self.home().join(".config"))
+            .join("riffle")
+            .join("config.toml")
+    }
+
+    /// `$XDG_STATE_HOME/riffle` (`~/.local/state/riffle`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_home
+            .clone()
+            .unwrap_or_else(|| self.home().join(".local").join("state"))
+            .join("riffle")
+    }
+
+    /// `~/Downloads`.
+    pub fn download_dir(&self) -> PathBuf {
+        self.home().join("Downloads")
+    }
+}
+
+/// The configuration in force.
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Default download directory.
+    pub download_dir: PathBuf,
+    /// Peer listening address.
+    pub listen: SocketAddr,
+    /// RPC listening address.
+    pub rpc_listen: SocketAddr,
+    /// Watch folder.
+    pub watch_dir: Option<PathBuf>,
+    /// Web interface directory.
+    pub web_root: Option<PathBuf>,
+    /// RPC credentials.
+    pub credentials: Option<(String, String)>,
+    /// RPC address whitelist.
+    pub whitelist: Option<Vec<String>>,
+    /// Host names allowed without a password.
+    pub host_whitelist: Vec<String>,
+    /// Largest RPC request body.
+    pub max_body: usize,
+    /// Session settings to apply at start.
+    pub session: SettingsChange,
+}
+
+impl FileConfig {
+    /// Read `path`; a missing file is an empty configuration only when
+    /// `required` is false (the default location).
+    pub fn load(path: &Path, required: bool) -> Result<FileConfig, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(FileConfig::default())
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().replace('\n', " "),
+        })
+    }
+}
+
+/// Flags over the file over the defaults.
+pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig, ConfigError> {
+    let rpc_listen = flags
+        .rpc_listen
+        .or(file.rpc_listen)
+        .unwrap_or_else(|| DEFAULT_RPC_LISTEN.parse().expect("a valid address"));
+    let credentials = match (file.rpc_username, file.rpc_password) {
+        (Some(u), Some(p)) if !p.is_empty() => Some((u, p)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "rpc_password must not be empty".into(),
+            ))
+        }
+        _ => {
+            return Err(ConfigError::Invalid(
+                "rpc_username and rpc_password go together".into(),
+            ))
+        }
+    };
+    if !rpc_listen.ip().is_loopback() && credentials.is_none() && file.rpc_whitelist.is_none() {
+        return Err(ConfigError::Invalid(format!(
+            "the RPC would listen on {rpc_listen}, beyond this machine, with no password: set rpc_username and rpc_password, or an explicit rpc_whitelist, in the config file"
+        )));
+    }
+    let download_dir = flags
+        .download_dir
+        .or(file.download_dir)
+        .unwrap_or_else(|| xdg.download_dir());
+    let mut session = file.session;
+    session.download_dir = Some(download_dir.clone());
+    Ok(DaemonConfig {
+        state_dir: flags
+            .state_dir
+            .or(file.state_dir)
+            .unwrap_or_else(|| xdg.state_dir()),
+        download_dir,
+        listen: flags
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid address")),
+        rpc_listen,
+        watch_dir: flags.watch_dir.or(file.watch_dir),
+        web_root: flags.web_root.or(file.web_root),
+        credentials,
+        whitelist: file.rpc_whitelist,
+        host_whitelist: file.rpc_host_whitelist,
+        max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY).max(4096),
+        session,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xdg() -> Xdg {
+        Xdg {
+            home: Some("/home/u".into()),
+            state_home: None,
+            config_home: Some("/cfg".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_xdg_and_flags_win() {
+        let c = resolve(FileConfig::default(), Flags::default(), &xdg()).unwrap();
+        assert_eq!(c.state_dir, PathBuf::from("/home/u/.local/state/riffle"));
+        assert_eq!(c.download_dir, PathBuf::from("/home/u/Downloads"));
+        assert_eq!(c.rpc_listen.to_string(), DEFAULT_RPC_LISTEN);
+        assert_eq!(
+            xdg().config_file(),
+            PathBuf::from("/cfg/riffle/config.toml")
+        );
+        let file: FileConfig = toml::from_str(
+            r#"
+            download_dir = "/data"
+            rpc_listen = "127.0.0.1:9999"
+            [session]
+            speed_limit_up = 500000
+            speed_limit_up_enabled = true
+            "#,
+        )
+        .unwrap();
+        let flags = Flags {
+            download_dir: Some("/flag".into()),
+            ..Flags::default()
+        };
+        let c = resolve(file, flags, &xdg()).unwrap();
+        assert_eq!(c.download_dir, PathBuf::from("/flag"));
+        assert_eq!(c.rpc_listen.port(), 9999);
+        assert_eq!(c.session.speed_limit_up, Some(500_000));
+        assert_eq!(c.session.download_dir, Some(PathBuf::from("/flag")));
+    }
+
+    #[test]
+    fn refuses_an_open_rpc_and_bad_keys() {
+        let open = FileConfig {
+            rpc_listen: Some("0.0.0.0:9091".parse().unwrap()),
+            ..FileConfig::default()
+        };
+        assert!(resolve(open.clone(), Flags::default(), &xdg()).is_err());
+        let with_password = FileConfig {
+            rpc_username: Some("u".into()),
+            rpc_password: Some("p".into()),
+            ..open.clone()
+        };
+        assert!(resolve(with_password, Flags::default(), &xdg()).is_ok());
+        let with_list = FileConfig {
+            rpc_whitelist: Some(vec!["192.168.*.*".into()]),
+            ..open
+        };
+        assert!(resolve(with_list, Flags::default(), &xdg()).is_ok());
+        let lone = FileConfig {
+            rpc_username: Some("u".into()),
+            ..FileConfig::default()
+        };
+        assert!(resolve(lone, Flags::default(), &xdg()).is_err());
+        assert!(toml::from_str::<FileConfig>("no_such_key = 1").is_err());
+        assert!(toml::from_str::<FileConfig>("[session]\nbogus = 1").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            FileConfig::load(&dir.path().join("none.toml"), false).unwrap(),
+            FileConfig::default()
+        );
+        assert!(FileConfig::load(&dir.path().join("none.toml"), true).is_err());
+    }
+}
