@@ -7,6 +7,7 @@
 mod commands;
 mod controller;
 mod flags;
+mod logging;
 mod output;
 mod runner;
 mod torrent_file;
@@ -44,6 +45,10 @@ enum Command {
     /// The terminal UI on a local session: torrents, peers, pieces, rates,
     /// and the policies switched at run time.
     Tui(commands::tui::TuiArgs),
+    /// The seedbox: many torrents with durable state, driven through
+    /// Transmission's RPC (transmission-remote, its web interface, Sonarr
+    /// and friends) until SIGTERM.
+    Daemon(commands::daemon::DaemonArgs),
     /// Run an HTTP and UDP BitTorrent tracker, with the paper's shielding of
     /// newcomers and admission control as options.
     Tracker(commands::tracker::TrackerArgs),
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         Command::Seed(args) => commands::seed::run_seed(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Tracker(args) => commands::tracker::run(args),
+        Command::Daemon(args) => commands::daemon::run(args),
         Command::Lab(args) => commands::lab::run(args),
         Command::Sim(args) => commands::sim::run(args),
         Command::Tui(args) => commands::tui::run(args),
@@ -116,7 +122,14 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn init_tracing(command: &Command) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("RIFFLE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // The daemon tells what it does (torrents added, finished, stopped);
+    // the other commands speak only of trouble.
+    let default = if matches!(command, Command::Daemon(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_env("RIFFLE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // The terminal UI owns the screen: its logs go to a file when asked
     // for (RIFFLE_LOG_FILE), nowhere otherwise.
@@ -129,6 +142,14 @@ fn init_tracing(command: &Command) {
                 .with_ansi(false)
                 .try_init();
         }
+        return;
+    }
+    if logging::stderr_is_journal() {
+        let _ = builder
+            .with_ansi(false)
+            .event_format(logging::JournalFormat)
+            .with_writer(std::io::stderr)
+            .try_init();
         return;
     }
     let _ = builder.with_writer(std::io::stderr).try_init();

@@ -225,21 +225,25 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
         .download_dir
         .or(file.download_dir)
         .unwrap_or_else(|| xdg.download_dir());
+    // Relative paths are taken from where the daemon starts, once: the
+    // state directory records absolute ones.
+    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let download_dir = abs(download_dir);
     let mut session = file.session;
     session.download_dir = Some(download_dir.clone());
     Ok(DaemonConfig {
-        state_dir: flags
+        state_dir: abs(flags
             .state_dir
             .or(file.state_dir)
-            .unwrap_or_else(|| xdg.state_dir()),
+            .unwrap_or_else(|| xdg.state_dir())),
         download_dir,
         listen: flags
             .listen
             .or(file.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid address")),
         rpc_listen,
-        watch_dir: flags.watch_dir.or(file.watch_dir),
-        web_root: flags.web_root.or(file.web_root),
+        watch_dir: flags.watch_dir.or(file.watch_dir).map(abs),
+        web_root: flags.web_root.or(file.web_root).map(abs),
         credentials,
         whitelist: file.rpc_whitelist,
         host_whitelist: file.rpc_host_whitelist,

@@ -174,6 +174,18 @@ async fn handle(http: &Http, req: Request<Incoming>, peer: SocketAddr) -> Reply 
     html(StatusCode::NOT_FOUND, "404: Not Found", "")
 }
 
+/// 413, closing the connection: the rest of the body is not read.
+fn too_large() -> Reply {
+    let mut r = html(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "413: Payload Too Large",
+        "The request body is too large.",
+    );
+    r.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
 fn web(http: &Http, rest: &str) -> Reply {
     let Some(root) = &http.web_root else {
         return html(
@@ -214,6 +226,14 @@ async fn rpc(http: &Http, req: Request<Incoming>) -> Reply {
             "POST a JSON request.",
         );
     }
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > http.max_body as u64) {
+        return too_large();
+    }
     let body = match Limited::new(req.into_body(), http.max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -221,11 +241,7 @@ async fn rpc(http: &Http, req: Request<Incoming>) -> Reply {
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some();
             return if too_big {
-                html(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "413: Payload Too Large",
-                    "The request body is too large.",
-                )
+                too_large()
             } else {
                 html(
                     StatusCode::BAD_REQUEST,

@@ -61,6 +61,8 @@ pub(crate) enum Run {
         /// What comes next.
         then: AfterStop,
     },
+    /// Its data is being moved (it starts again from the new place).
+    Moving,
 }
 
 /// One torrent.
@@ -250,7 +252,7 @@ impl Entry {
                 TorrentState::Seeding => Activity::Seeding,
                 _ => Activity::Stopped,
             },
-            Run::Stopping { .. } => Activity::Stopped,
+            Run::Stopping { .. } | Run::Moving => Activity::Stopped,
             Run::Idle => match self.wants() {
                 Wants::Stopped => Activity::Stopped,
                 _ if self.verify => Activity::CheckWait,

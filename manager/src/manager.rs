@@ -947,6 +947,8 @@ impl Actor {
                 };
                 e.run = Run::Stopping { status, seen, then };
             }
+            // A second move while one runs: refused by keeping the first.
+            Run::Moving => e.run = Run::Moving,
             Run::Idle => self.after_stop(hash, then),
         }
     }
@@ -955,9 +957,11 @@ impl Actor {
         match then {
             AfterStop::Nothing => {}
             AfterStop::Move(to) => {
-                let Some(e) = self.entries.get(&hash) else {
+                let Some(e) = self.entries.get_mut(&hash) else {
                     return;
                 };
+                // Not started by the queue while its files move.
+                e.run = Run::Moving;
                 let meta = e.meta.clone();
                 let from = e.record.download_dir.clone();
                 let tx = self.internal_tx.clone();
@@ -1007,6 +1011,9 @@ impl Actor {
             }
             Internal::Moved(hash, to, outcome) => {
                 if let Some(e) = self.entries.get_mut(&hash) {
+                    if matches!(e.run, Run::Moving) {
+                        e.run = Run::Idle;
+                    }
                     match outcome {
                         Ok(()) => {
                             tracing::info!(id = e.record.id, to = %to.display(), "moved the data");
@@ -1150,7 +1157,7 @@ impl Actor {
         while self
             .entries
             .values()
-            .any(|e| matches!(e.run, Run::Stopping { .. }))
+            .any(|e| matches!(e.run, Run::Stopping { .. } | Run::Moving))
             || !self.removing.is_empty()
         {
             match tokio::time::timeout_at(deadline, internal.recv()).await {

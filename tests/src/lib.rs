@@ -14,6 +14,7 @@ pub mod lt_swarm;
 pub mod make_torrent;
 pub mod opentracker;
 pub mod payload;
+pub mod riffle_daemon;
 pub mod riffle_proc;
 pub mod riffle_tracker;
 pub mod tmux;

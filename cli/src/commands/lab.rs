@@ -35,7 +35,7 @@ pub fn run(args: LabArgs) -> Result<()> {
             bail!("run {}: --time-unit-ms must be at least 1", spec.name);
         }
     }
-    raise_fd_limit();
+    super::raise_fd_limit();
     let out = args.experiment.out_dir(&exp, "");
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let work = std::env::temp_dir();
@@ -91,17 +91,4 @@ pub fn run(args: LabArgs) -> Result<()> {
         println!("wrote {} files into {}", written.len(), out.display());
     }
     Ok(())
-}
-
-/// Lab swarms hold thousands of sockets: lift the soft descriptor limit to
-/// the hard one.
-fn raise_fd_limit() {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        limit.current = limit.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, limit) {
-            tracing::debug!("cannot raise the file descriptor limit: {e}");
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand of the `riffle` binary.
 
 pub mod create;
+pub mod daemon;
 pub mod demo;
 pub mod download;
 pub mod info;
@@ -19,6 +20,19 @@ pub fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
         .thread_name(name)
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Lift the soft limit on open files to the hard one: a seedbox or a lab
+/// holds thousands of sockets and files.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!("cannot raise the file descriptor limit: {e}");
+        }
+    }
 }
 
 /// Does `command` take over the terminal (the TUI)? Its logs must not be
