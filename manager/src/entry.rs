@@ -124,10 +124,7 @@ impl Entry {
 
     /// Verified bytes.
     pub fn have_bytes(&self) -> u64 {
-        match self.meta.info.geometry() {
-            Ok(g) => self.have.ones().map(|p| u64::from(g.length_of(p))).sum(),
-            Err(_) => 0,
-        }
+        bytes_of(&self.meta, &self.have)
     }
 
     /// Every piece verified.
@@ -202,6 +199,7 @@ impl Entry {
     pub fn refresh_have(&mut self, st: &TorrentStatus) {
         if st.state != TorrentState::Checking
             && st.have.len() == self.have.len()
+            && st.have.count_ones() == st.have_pieces
             && st.have != self.have
         {
             self.have = st.have.clone();
@@ -266,7 +264,23 @@ impl Entry {
     pub fn info(&self, state: &StateDir, detail: Detail, stalled: bool) -> TorrentInfo {
         let info = &self.meta.info;
         let total_size = self.total_size();
-        let have_valid = self.have_bytes();
+        // A running torrent's own snapshot is newer than the manager's
+        // copy (taken once a tick), unless it is still checking.
+        let live = match &self.run {
+            Run::Running(r) => {
+                let st = r.status.borrow();
+                (st.state != TorrentState::Checking
+                    && st.have.len() == self.have.len()
+                    && st.have.count_ones() == st.have_pieces)
+                    .then(|| st.have.clone())
+            }
+            _ => None,
+        };
+        let have = live.as_ref().unwrap_or(&self.have);
+        let have_valid = match &live {
+            Some(_) => bytes_of(&self.meta, have),
+            None => self.have_bytes(),
+        };
         let mut out = TorrentInfo {
             id: self.record.id,
             hash: self.meta.info_hash,
@@ -348,17 +362,17 @@ impl Entry {
             }
         }
         if detail.pieces {
-            out.have = Some(self.have.clone());
+            out.have = Some(have.clone());
         }
         if detail.files {
-            out.files = self.files();
+            out.files = self.files(have);
         }
         out
     }
 
     /// Each file (in metainfo order, so indices match `files_wanted`) with
     /// the bytes of it held in verified pieces.
-    fn files(&self) -> Vec<FileInfo> {
+    fn files(&self, have: &Bitfield) -> Vec<FileInfo> {
         let info = &self.meta.info;
         let Ok(geometry) = info.geometry() else {
             return Vec::new();
@@ -376,7 +390,7 @@ impl Entry {
                 let last = ((end - 1) / piece_len) as u32;
                 for p in first..=last {
                     let piece = PieceIndex::new(p);
-                    if !self.have.has(piece) {
+                    if !have.has(piece) {
                         continue;
                     }
                     let p_start = u64::from(p) * piece_len;
@@ -392,5 +406,21 @@ impl Entry {
             });
         }
         out
+    }
+}
+
+/// Bytes of the pieces set in `have`.
+fn bytes_of(meta: &Metainfo, have: &Bitfield) -> u64 {
+    match meta.info.geometry() {
+        Ok(g) => {
+            let full = u64::from(g.piece_length()) * u64::from(have.count_ones());
+            let last = PieceIndex::new(g.piece_count().saturating_sub(1));
+            if g.piece_count() > 0 && have.has(last) {
+                full - u64::from(g.piece_length()) + u64::from(g.length_of(last))
+            } else {
+                full
+            }
+        }
+        Err(_) => 0,
     }
 }

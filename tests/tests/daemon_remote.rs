@@ -24,10 +24,9 @@ struct Swarm {
 }
 
 fn swarm(dir: &Path, name: &str, mib: u64, seed_rate: Option<&str>) -> Swarm {
-    let tracker = RiffleTracker::start(
-        &["--interval", "2"],
-        &dir.join(format!("tracker-{name}.log")),
-    );
+    // The default interval: a seed re-announces no faster than once a
+    // minute, and a short interval would let its entry expire between.
+    let tracker = RiffleTracker::start(&[], &dir.join(format!("tracker-{name}.log")));
     let seed_dir = dir.join(format!("seed-{name}"));
     let files = small_tree(mib);
     let data = write_tree(&seed_dir, name, &files, mib + name.len() as u64);
@@ -171,7 +170,7 @@ fn session_and_torrent_download_limits_hold_in_the_transfer() {
     let dir = tempfile::tempdir().unwrap();
     let s = swarm(dir.path(), "big", 12, None);
     let d = RiffleDaemon::start(dir.path(), &DaemonOptions::default());
-    d.remote_ok(&["-a", s.torrent.to_str().unwrap(), "--start-paused"]);
+    d.remote_ok(&["-a", s.torrent.to_str().unwrap(), "-S"]);
     d.remote_ok(&["-t", "1", "-d", "300"]);
     let info = d.remote_ok(&["-t", "1", "-i"]);
     assert!(info.contains("Download Limit: 300 kB/s"), "{info}");

@@ -121,6 +121,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         st.hashed_pieces = geometry.piece_count() - trusted_count;
         st.have_pieces = have_count;
         st.have_bytes = have_bytes;
+        st.have = have.clone();
         st.state = if have.is_full() {
             TorrentState::Seeding
         } else {
