@@ -23,7 +23,23 @@ pub mod transmission;
 
 /// The command that installs everything the end-to-end tests need.
 pub const INSTALL_HINT: &str = "scripts/install-test-deps.sh (or: apt-get install -y \
-     python3-libtorrent opentracker aria2 transmission-cli transmission-daemon tmux)";
+     python3-libtorrent opentracker aria2 transmission-cli transmission-daemon tmux chromium \
+     chromium-driver python3-venv, then a venv target/test-venv with transmission-rpc and selenium)";
+
+/// The Python of the test virtual environment (PyPI's transmission-rpc
+/// and selenium), failing with the install command when it is missing.
+pub fn test_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python");
+    let ok = Command::new(&python)
+        .args(["-c", "import transmission_rpc, selenium"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the test virtualenv is missing; create it with: {INSTALL_HINT}"
+    );
+    python
+}
 
 /// Path of the `riffle` binary, built once per test process with the same
 /// cargo that runs the tests (a no-op when it is up to date).

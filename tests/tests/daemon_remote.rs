@@ -355,3 +355,48 @@ fn sigterm_stops_the_daemon_cleanly_within_seconds() {
     );
     assert!(d.log().contains("riffle daemon stopped"));
 }
+
+#[test]
+fn transmission_rpc_library_drives_it_as_sonarr_does() {
+    let python = riffle_tests::test_python();
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(dir.path(), "episode", 2, None);
+    let d = RiffleDaemon::start(dir.path(), &DaemonOptions::default());
+    let target = dir.path().join("tv");
+    let out = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/trpc_sonarr.py"))
+        .args([
+            "127.0.0.1",
+            &d.rpc.port().to_string(),
+            s.torrent.to_str().unwrap(),
+            target.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run trpc_sonarr.py");
+    assert!(
+        out.status.success(),
+        "transmission-rpc failed:\n{}\n{}\ndaemon log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        d.log_tail(30)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("JSON from the script");
+    assert_eq!(seen["rpc_version"], 16);
+    assert_eq!(seen["added_name"], "episode");
+    assert_eq!(seen["missing_fields"], json!([]), "{seen}");
+    assert_eq!(seen["fields"]["labels"], json!(["tv"]));
+    assert_eq!(seen["fields"]["downloadDir"], target.to_str().unwrap());
+    assert_eq!(seen["fields"]["totalSize"].as_u64(), Some(s.size));
+    assert_eq!(seen["fields"]["fileCount"], 9);
+    assert_eq!(seen["status"], "seeding");
+    let files = seen["files"].as_array().unwrap();
+    assert_eq!(files.len(), 9);
+    assert!(
+        files.iter().all(|f| f["size"] == f["completed"]),
+        "{files:?}"
+    );
+    assert_eq!(seen["tracker_stats"], 1);
+    assert_eq!(seen["listed"], json!(["episode"]));
+    assert_eq!(seen["left_after_remove"], json!([]));
+    assert_same_tree(&s.data, &target.join("episode"));
+}

@@ -333,6 +333,8 @@ fn field(t: &TorrentInfo, name: &str, now: Now) -> Option<Value> {
         "errorString" => json!(error(t).1),
         "eta" => json!(eta(t)),
         "etaIdle" => json!(NOT_AVAILABLE),
+        // Transmission 4 (rpc 17) names it both ways; Sonarr asks for it.
+        "fileCount" | "file-count" => json!(file_count(t)),
         "files" => Value::Array(
             t.files
                 .iter()
