@@ -400,3 +400,63 @@ fn transmission_rpc_library_drives_it_as_sonarr_does() {
     assert_eq!(seen["left_after_remove"], json!([]));
     assert_same_tree(&s.data, &target.join("episode"));
 }
+
+#[test]
+fn transmissions_web_interface_lists_and_pauses_a_download() {
+    let python = riffle_tests::test_python();
+    let web_root = Path::new("/usr/share/transmission/web");
+    assert!(
+        web_root.join("index.html").exists(),
+        "Transmission's web interface is missing; install it with: {}",
+        riffle_tests::INSTALL_HINT
+    );
+    riffle_tests::tools::require_tool("chromium");
+    riffle_tests::tools::require_tool("chromedriver");
+    let dir = tempfile::tempdir().unwrap();
+    // A slow seed, so the page sees the progress move.
+    let s = swarm(dir.path(), "movie", 6, Some("400KiB"));
+    let d = RiffleDaemon::start(
+        dir.path(),
+        &DaemonOptions {
+            flags: vec!["--web-root".into(), web_root.to_str().unwrap().into()],
+            ..DaemonOptions::default()
+        },
+    );
+    d.remote_ok(&["-a", s.torrent.to_str().unwrap()]);
+    // Screenshots stay with the test's output, so a failure can be seen.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web_ui");
+    let out = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/web_ui.py"))
+        .arg(format!("http://{}/transmission/web/", d.rpc))
+        .arg("movie")
+        .arg(&shots)
+        .output()
+        .expect("run web_ui.py");
+    assert!(
+        out.status.success(),
+        "the web interface did not behave (screenshots in {}):\n{}\n{}\ndaemon log:\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        d.log_tail(30)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("JSON from the script");
+    assert!(
+        seen["title"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Transmission"),
+        "{seen}"
+    );
+    assert_ne!(seen["first_progress"], seen["later_progress"]);
+    // Paused from the page: stopped in riffle.
+    d.wait_torrent(1, &["status"], "stopped by the page", MINUTE, |t| {
+        t["status"] == 0
+    });
+    let t = d.torrent(1, &["percentDone"]);
+    assert!(
+        t["percentDone"].as_f64().unwrap() < 1.0,
+        "paused mid-download: {t}"
+    );
+    assert!(shots.join("3-paused.png").exists());
+}
