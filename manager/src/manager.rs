@@ -114,6 +114,7 @@ impl Manager {
         let (up, down) = settings.rate_limits();
         session_config.max_upload_rate = up;
         session_config.max_download_rate = down;
+        session_config.max_connections = settings.peer_limit_global;
         let session = Session::start(session_config)
             .await
             .map_err(|e| ManagerError::Session(e.to_string()))?;
@@ -842,6 +843,7 @@ impl Actor {
         let (up, down) = self.settings.rate_limits();
         if let Some(session) = &self.session {
             session.set_rate_limits(up, down);
+            session.set_max_connections(self.settings.peer_limit_global);
         }
         self.state.save_settings(&self.settings)?;
         self.schedule();

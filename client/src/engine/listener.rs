@@ -15,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use super::slots::{ConnectionSlots, Slot};
 use super::torrent::Incoming;
 
 /// Torrents reachable through the listener, by info-hash.
@@ -24,12 +25,18 @@ pub type Routes = Arc<Mutex<HashMap<InfoHash, mpsc::Sender<Incoming>>>>;
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
 
 /// Accept connections until the listener fails or the task is aborted.
-pub async fn run(listener: TcpListener, routes: Routes) {
+/// Past the session's connection limit a connection is closed at once.
+pub async fn run(listener: TcpListener, routes: Routes, slots: Arc<ConnectionSlots>) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
+                let Some(slot) = slots.try_take() else {
+                    tracing::debug!(peer = %addr, limit = slots.max(), "connection limit reached; closing an incoming connection");
+                    drop(stream);
+                    continue;
+                };
                 let routes = routes.clone();
-                tokio::spawn(route(stream, addr, routes));
+                tokio::spawn(route(stream, addr, routes, slot));
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
@@ -40,7 +47,7 @@ pub async fn run(listener: TcpListener, routes: Routes) {
     }
 }
 
-async fn route(mut stream: TcpStream, addr: SocketAddr, routes: Routes) {
+async fn route(mut stream: TcpStream, addr: SocketAddr, routes: Routes, slot: Slot) {
     let mut buf = vec![0u8; HANDSHAKE_LEN];
     match tokio::time::timeout(HANDSHAKE_WAIT, stream.read_exact(&mut buf)).await {
         Ok(Ok(_)) => {}
@@ -73,5 +80,6 @@ async fn route(mut stream: TcpStream, addr: SocketAddr, routes: Routes) {
         stream,
         addr,
         handshake: buf,
+        slot,
     });
 }

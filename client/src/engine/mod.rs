@@ -19,6 +19,7 @@ mod relocate;
 mod remove;
 mod session;
 mod shared;
+pub mod slots;
 pub mod torrent;
 
 #[cfg(test)]
@@ -70,6 +71,10 @@ pub struct SessionConfig {
     /// intervals, snubbing, request timeouts and tracker intervals are all
     /// divided by it. Set it with [`SessionConfig::with_time_scale`].
     pub time_scale: f64,
+    /// Peer connections across the whole session at most, accepted and
+    /// dialled (0: no limit). Past it the listener closes new connections
+    /// before reading them, and torrents stop dialling.
+    pub max_connections: usize,
     /// Burst of every rate bucket in bytes (0: an eighth of a second of
     /// the rate, at least 64 KiB). The lab uses one block, so a peer that
     /// idled cannot then send faster than its capacity, as in the model.
@@ -122,6 +127,7 @@ impl Default for SessionConfig {
                 .unwrap_or(2),
             announce: crate::tracker::AnnounceConfig::default(),
             time_scale: 1.0,
+            max_connections: 0,
             burst_bytes: 0,
         }
     }

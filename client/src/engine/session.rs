@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::listener::{self, Routes};
 use super::rate::Bucket;
 use super::remove::{delete_torrent_data, DeleteError, Deleted};
+use super::slots::ConnectionSlots;
 use super::torrent::{self, Command, PolicyUpdate, TorrentOptions};
 use super::{SessionConfig, TorrentStatus};
 
@@ -48,6 +49,7 @@ pub struct Session {
     up: Arc<Bucket>,
     down: Arc<Bucket>,
     hash_slots: Arc<Semaphore>,
+    connection_slots: Arc<ConnectionSlots>,
     listener: JoinHandle<()>,
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Command>>>,
 }
@@ -210,7 +212,12 @@ impl Session {
                 source,
             })?;
         let routes: Routes = Arc::default();
-        let task = tokio::spawn(listener::run(listener, routes.clone()));
+        let connection_slots = ConnectionSlots::new(config.max_connections);
+        let task = tokio::spawn(listener::run(
+            listener,
+            routes.clone(),
+            connection_slots.clone(),
+        ));
         let mut random = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut random);
         Ok(Session {
@@ -220,6 +227,7 @@ impl Session {
             up: Bucket::shared_with_burst(config.max_upload_rate, config.burst_bytes),
             down: Bucket::shared_with_burst(config.max_download_rate, config.burst_bytes),
             hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
+            connection_slots,
             listener: task,
             torrents: Mutex::new(HashMap::new()),
             config,
@@ -251,6 +259,18 @@ impl Session {
     pub fn set_rate_limits(&self, upload: u64, download: u64) {
         self.up.set_rate(upload);
         self.down.set_rate(download);
+    }
+
+    /// Change the session-wide connection limit (0: none). Lowering it
+    /// closes nothing; new connections wait until enough have closed.
+    pub fn set_max_connections(&self, max: usize) {
+        self.connection_slots.set_max(max);
+    }
+
+    /// Peer connections open now (accepted or dialled, handshakes
+    /// included).
+    pub fn connections(&self) -> usize {
+        self.connection_slots.in_use()
     }
 
     /// The session-wide limits now, bytes/s (upload, download; 0:
@@ -291,6 +311,7 @@ impl Session {
             session_up: self.up.clone(),
             session_down: self.down.clone(),
             hash_slots: self.hash_slots.clone(),
+            connection_slots: self.connection_slots.clone(),
             config: self.config.clone(),
             incoming: incoming_rx,
             commands: cmd_rx,

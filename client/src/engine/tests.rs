@@ -319,3 +319,54 @@ async fn per_piece_turns_are_counted() {
     l.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// Past the session's connection limit the listener closes new
+/// connections at once, before reading them; a slot freed lets the next
+/// one in.
+#[tokio::test]
+async fn the_connection_limit_closes_extra_connections_unread() {
+    use tokio::io::AsyncReadExt;
+    let session = Session::start(SessionConfig {
+        max_connections: 2,
+        ..local()
+    })
+    .await
+    .unwrap();
+    let addr = session.listen_addr();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // The listener takes the two before the others arrive.
+    let start = Instant::now();
+    while session.connections() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let closed_at_once = |mut s: tokio::net::TcpStream| async move {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_millis(500), s.read(&mut b)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    };
+    for _ in 0..3 {
+        let extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(
+            closed_at_once(extra).await,
+            "a third connection is closed unread"
+        );
+    }
+    assert_eq!(session.connections(), 2);
+    // One of the two leaves: its slot is free again.
+    drop(held.pop());
+    let start = Instant::now();
+    while session.connections() > 1 {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let next = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(!closed_at_once(next).await, "a connection is let in again");
+    session.set_max_connections(0);
+    session.shutdown().await;
+}

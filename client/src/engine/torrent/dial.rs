@@ -200,7 +200,8 @@ impl Torrent {
             .options
             .max_peers
             .saturating_sub(self.peers.len())
-            .min(self.config.half_open.max(1).saturating_sub(connecting));
+            .min(self.config.half_open.max(1).saturating_sub(connecting))
+            .min(self.connection_slots.free());
         if room == 0 {
             return;
         }
@@ -224,6 +225,10 @@ impl Torrent {
     }
 
     fn dial_one(&mut self, addr: SocketAddr) {
+        let Some(slot) = self.connection_slots.try_take() else {
+            tracing::debug!(peer = %addr, "connection limit reached; not dialling");
+            return;
+        };
         tracing::debug!(peer = %addr, "dialling");
         let key = self.new_key();
         let entry = self.new_entry(addr, true);
@@ -261,6 +266,7 @@ impl Torrent {
             }
             .run()
             .await;
+            drop(slot);
         });
     }
 
@@ -285,16 +291,18 @@ impl Torrent {
             self.peers.remove(&key);
             return;
         }
-        tokio::spawn(
-            PeerTask {
-                key,
-                addr,
-                stream: inc.stream,
-                conn,
-                links,
-            }
-            .run(),
-        );
+        let task = PeerTask {
+            key,
+            addr,
+            stream: inc.stream,
+            conn,
+            links,
+        };
+        let slot = inc.slot;
+        tokio::spawn(async move {
+            task.run().await;
+            drop(slot);
+        });
     }
 
     /// Peer turnover: close a random connected peer that is idle between

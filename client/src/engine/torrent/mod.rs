@@ -188,6 +188,8 @@ pub struct Incoming {
     pub addr: SocketAddr,
     /// The 68 handshake bytes read so far.
     pub handshake: Vec<u8>,
+    /// Its place under the session's connection limit.
+    pub slot: super::slots::Slot,
 }
 
 /// What the outside can ask of a running torrent.
@@ -224,6 +226,7 @@ pub(crate) struct Spawn {
     pub session_up: Arc<Bucket>,
     pub session_down: Arc<Bucket>,
     pub hash_slots: Arc<Semaphore>,
+    pub connection_slots: Arc<super::slots::ConnectionSlots>,
     pub config: super::SessionConfig,
     pub incoming: mpsc::Receiver<Incoming>,
     pub commands: mpsc::Receiver<Command>,
@@ -272,6 +275,8 @@ pub(crate) struct Torrent {
     /// Peers that asked for work since the last refill.
     dirty: HashSet<PeerKey>,
     hash_slots: Arc<Semaphore>,
+    /// The session's connection limit.
+    connection_slots: Arc<super::slots::ConnectionSlots>,
     hash_tx: mpsc::Sender<(PieceIndex, Result<bool, String>)>,
     hash_rx: mpsc::Receiver<(PieceIndex, Result<bool, String>)>,
     from_peers_tx: mpsc::Sender<FromPeer>,

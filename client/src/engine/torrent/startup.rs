@@ -227,6 +227,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         contributors: HashMap::new(),
         dirty: HashSet::new(),
         hash_slots: s.hash_slots,
+        connection_slots: s.connection_slots,
         hash_tx,
         hash_rx,
         from_peers_tx,
