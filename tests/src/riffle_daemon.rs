@@ -43,6 +43,9 @@ pub struct DaemonOptions {
     pub auth: Option<String>,
     /// Keep the RPC port of an earlier run (a restart).
     pub rpc_port: Option<u16>,
+    /// A command the daemon runs under (its arguments, then riffle's
+    /// path and arguments, are appended): `unshare ... sh -c ...`.
+    pub wrap: Vec<String>,
 }
 
 impl RiffleDaemon {
@@ -58,7 +61,14 @@ impl RiffleDaemon {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
         ));
-        let mut cmd = Command::new(riffle_bin());
+        let mut cmd = match opts.wrap.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(riffle_bin());
+                c
+            }
+            None => Command::new(riffle_bin()),
+        };
         cmd.arg("daemon")
             .arg("--state-dir")
             .arg(&state_dir)
@@ -221,6 +231,11 @@ impl RiffleDaemon {
             .args(["-KILL", &self.proc.id().to_string()])
             .status();
         self.proc.wait_timeout(Duration::from_secs(10));
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.proc.id()
     }
 
     /// Wait for it to exit by itself.

@@ -110,6 +110,14 @@ pub enum PeerEvent {
         /// The storage error.
         error: String,
     },
+    /// Reading a block the peer asked for failed (files deleted, truncated
+    /// or unreadable under a seed): the data we vouched for is not there.
+    ReadFailed {
+        /// Which block.
+        block: BlockRef,
+        /// The storage error.
+        error: String,
+    },
     /// A request will not be answered (rejected, dropped by a choke, or
     /// could not be sent): return it to the picker.
     Returned(BlockRef),
@@ -448,6 +456,10 @@ impl PeerTask {
                 Err(e) => {
                     tracing::warn!(peer = %self.addr, %e, "cannot read a requested block");
                     self.conn.reject_request(now.into_std(), block);
+                    io.events.push(PeerEvent::ReadFailed {
+                        block,
+                        error: e.to_string(),
+                    });
                     continue;
                 }
             };

@@ -367,6 +367,15 @@ impl Torrent {
                 let _ = self.picker.request_returned(key, block);
                 self.status.state = super::TorrentState::Failed(format!("storage: {error}"));
             }
+            PeerEvent::ReadFailed { block, error } => {
+                tracing::error!(piece = %block.piece, "cannot read a block to upload: {error}");
+                if !matches!(self.status.state, super::TorrentState::Failed(_)) {
+                    self.status.state = super::TorrentState::Failed(format!(
+                        "storage: cannot read piece {}: {error}",
+                        block.piece
+                    ));
+                }
+            }
             PeerEvent::Returned(block) => {
                 e.outstanding = e.outstanding.saturating_sub(1);
                 let _ = self.picker.request_returned(key, block);
