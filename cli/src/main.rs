@@ -9,6 +9,7 @@ mod controller;
 mod flags;
 mod logging;
 mod output;
+mod remote;
 mod runner;
 mod torrent_file;
 mod units;

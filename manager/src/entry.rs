@@ -166,6 +166,15 @@ impl Entry {
         o.max_download_rate = down;
         o.honor_session_limits = self.record.honors_session_limits;
         o.resume_dir = Some(state.resume_dir());
+        if let Some(p) = self.record.picker {
+            o.policies.picker = p;
+        }
+        if let Some(c) = self.record.seed_choker {
+            o.policies.seed_choker = c;
+        }
+        if let Some(r) = self.record.one_club_rate {
+            o.policies.one_club_rate = r;
+        }
         o
     }
 
@@ -324,7 +333,14 @@ impl Entry {
                 .join("torrents")
                 .join(format!("{}.torrent", self.meta.info_hash.to_hex())),
             policies: String::new(),
+            policy_values: None,
             one_club: false,
+            throttled: false,
+            one_club_secs: 0.0,
+            uploaded_throttled: 0,
+            seeds: 0,
+            limits: self.record.rate_limits(),
+            downloading: Vec::new(),
             files: Vec::new(),
             peers: Vec::new(),
             have: None,
@@ -346,6 +362,12 @@ impl Entry {
                 out.eta = Some(out.left_until_done / st.download_rate);
             }
             out.policies = st.policies.clone();
+            out.policy_values = st.policy_values.clone();
+            out.throttled = st.throttled;
+            out.one_club_secs = st.one_club_time.as_secs_f64();
+            out.uploaded_throttled = st.uploaded_throttled;
+            out.seeds = st.seeds;
+            out.limits = (st.upload_limit, st.download_limit);
             if st.state != TorrentState::Checking {
                 out.trusted_pieces = st.trusted_pieces;
                 out.hashed_pieces = st.hashed_pieces;
@@ -356,6 +378,7 @@ impl Entry {
             }
             if detail.pieces {
                 out.availability = st.pieces.iter().map(|p| p.availability).collect();
+                out.downloading = st.pieces.iter().map(|p| p.downloading).collect();
             }
             if detail.trackers {
                 out.trackers = st.tracker_stats.clone();

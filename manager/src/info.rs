@@ -99,6 +99,12 @@ pub struct TorrentChange {
     pub files_unwanted: Option<Vec<usize>>,
     /// New place in the queue.
     pub queue_position: Option<usize>,
+    /// Piece picker (riffle's own, beyond Transmission's RPC).
+    pub picker: Option<riffle_policies::catalog::PickerKind>,
+    /// Seed choker.
+    pub seed_choker: Option<riffle_policies::catalog::SeedChokerKind>,
+    /// One-club rate, bytes/s (0: off).
+    pub one_club_rate: Option<u64>,
 }
 
 /// Moving torrents in the queue.
@@ -255,8 +261,22 @@ pub struct TorrentInfo {
     pub torrent_file: PathBuf,
     /// The policies it runs.
     pub policies: String,
+    /// The policies it runs, as values (None: not running).
+    pub policy_values: Option<riffle_client::engine::Policies>,
     /// It holds every piece but one (the one club).
     pub one_club: bool,
+    /// One-club throttling holds its upload now.
+    pub throttled: bool,
+    /// Seconds it has spent in the one club this run.
+    pub one_club_secs: f64,
+    /// Bytes sent while throttled this run.
+    pub uploaded_throttled: u64,
+    /// Connected peers that hold every piece.
+    pub seeds: usize,
+    /// Its own rate limits now, bytes/s (upload, download; 0: none).
+    pub limits: (u64, u64),
+    /// Pieces being downloaded now ([`Detail::pieces`]).
+    pub downloading: Vec<bool>,
     /// Files ([`Detail::files`]).
     pub files: Vec<FileInfo>,
     /// Peers ([`Detail::peers`]).

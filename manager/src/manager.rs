@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use riffle_client::engine::{
-    delete_torrent_data, move_torrent_data, Session, SessionConfig, TorrentOptions, TorrentState,
+    delete_torrent_data, move_torrent_data, PolicyUpdate, Session, SessionConfig, TorrentOptions,
+    TorrentState,
 };
 use riffle_policies::queue::{self, QueueEntry, Slot, Wants};
 use riffle_protocol::metainfo::Metainfo;
@@ -716,11 +717,32 @@ impl Actor {
                 }
             }
             e.dirty = true;
+            if c.picker.is_some() {
+                r.picker = c.picker;
+            }
+            if c.seed_choker.is_some() {
+                r.seed_choker = c.seed_choker;
+            }
+            if c.one_club_rate.is_some() {
+                r.one_club_rate = c.one_club_rate;
+            }
             if let Run::Running(run) = &e.run {
                 let (up, down) = e.record.rate_limits();
-                // The torrent applies it at once; nobody waits for it.
+                let update = PolicyUpdate {
+                    picker: c.picker,
+                    seed_choker: c.seed_choker,
+                    one_club_rate: c.one_club_rate,
+                    ..PolicyUpdate::default()
+                };
+                let policies = update != PolicyUpdate::default();
+                // The torrent applies them at once; nobody waits for it.
                 let control = run.handle.control();
-                tokio::spawn(async move { control.set_rate_limits(up, down).await });
+                tokio::spawn(async move {
+                    control.set_rate_limits(up, down).await;
+                    if policies {
+                        control.set_policies(update).await;
+                    }
+                });
             }
         }
         if let Some(pos) = c.queue_position {

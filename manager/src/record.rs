@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use riffle_policies::catalog::{PickerKind, SeedChokerKind};
 use riffle_policies::queue::SeedLimits;
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +125,15 @@ pub struct TorrentRecord {
     /// Verified bytes when it last ran (what a stopped torrent shows).
     #[serde(default)]
     pub have_valid: u64,
+    /// Its own piece picker (None: the session's).
+    #[serde(default)]
+    pub picker: Option<PickerKind>,
+    /// Its own seed choker (None: the session's).
+    #[serde(default)]
+    pub seed_choker: Option<SeedChokerKind>,
+    /// Its own one-club rate, bytes/s (None: the session's).
+    #[serde(default)]
+    pub one_club_rate: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -166,6 +176,9 @@ impl TorrentRecord {
             seconds_downloading: 0,
             seconds_seeding: 0,
             have_valid: 0,
+            picker: None,
+            seed_choker: None,
+            one_club_rate: None,
         }
     }
 

@@ -19,7 +19,8 @@ pub struct Transmission {
     /// Its peer (BitTorrent) port on 127.0.0.1.
     pub peer_port: u16,
     /// Its RPC port on 127.0.0.1.
-    rpc_port: u16,
+    /// Its RPC port on 127.0.0.1.
+    pub rpc_port: u16,
     /// transmission-remote.
     remote: PathBuf,
     /// Config folder (settings.json, resume files); removed on drop.

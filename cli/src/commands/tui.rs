@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 
 use crate::controller::{drive, Controller};
 use crate::flags::peer::PeerFlags;
+use crate::remote::RemoteController;
 use crate::torrent_file::load_torrent;
 
 /// Arguments of `riffle tui`.
@@ -25,10 +26,18 @@ pub struct TuiArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub peer: PeerFlags,
+    /// Attach to a running daemon through Transmission's RPC instead of
+    /// running a session here: a riffle daemon, or any Transmission
+    /// daemon (http://[USER:PASS@]HOST:PORT; TORRENT files are sent to it).
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
 }
 
 /// Run `riffle tui`.
 pub fn run(args: TuiArgs) -> Result<()> {
+    if let Some(url) = &args.remote {
+        return remote(url, &args.torrents);
+    }
     let metas = args
         .torrents
         .iter()
@@ -57,4 +66,22 @@ pub fn run(args: TuiArgs) -> Result<()> {
         }
     });
     outcome
+}
+
+/// The TUI on a remote daemon.
+fn remote(url: &str, torrents: &[PathBuf]) -> Result<()> {
+    let runtime = super::runtime("riffle")?;
+    let controller = runtime.block_on(async {
+        let mut c = RemoteController::connect(url).await?;
+        for t in torrents {
+            c.add_file(t).await?;
+        }
+        anyhow::Ok(c)
+    })?;
+    tracing::info!(server = controller.version(), "attached");
+    drive(
+        &runtime,
+        Arc::new(Mutex::new(controller)),
+        Duration::from_millis(250),
+    )
 }

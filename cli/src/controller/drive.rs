@@ -10,12 +10,49 @@ use riffle_tui::model::Snapshot;
 use tokio::sync::Mutex;
 
 use super::Controller;
+use crate::remote::RemoteController;
+
+/// What the TUI drives: a local session, or a remote daemon.
+pub trait Frontend: Send + 'static {
+    /// The session now (an error skips this snapshot).
+    fn snapshot(&mut self) -> impl std::future::Future<Output = Result<Snapshot>> + Send;
+    /// Run one command; a line for the status bar.
+    fn execute(&mut self, cmd: Command)
+        -> impl std::future::Future<Output = Result<String>> + Send;
+}
+
+impl Frontend for Controller {
+    fn snapshot(&mut self) -> impl std::future::Future<Output = Result<Snapshot>> + Send {
+        let snap = Controller::snapshot(self);
+        async move { Ok(snap) }
+    }
+
+    fn execute(
+        &mut self,
+        cmd: Command,
+    ) -> impl std::future::Future<Output = Result<String>> + Send {
+        Controller::execute(self, cmd)
+    }
+}
+
+impl Frontend for RemoteController {
+    fn snapshot(&mut self) -> impl std::future::Future<Output = Result<Snapshot>> + Send {
+        RemoteController::snapshot(self)
+    }
+
+    fn execute(
+        &mut self,
+        cmd: Command,
+    ) -> impl std::future::Future<Output = Result<String>> + Send {
+        RemoteController::execute(self, cmd)
+    }
+}
 
 /// Run the TUI over `controller` until the user quits. Snapshots go out
 /// every `period`; commands run on `runtime`.
-pub fn drive(
+pub fn drive<F: Frontend>(
     runtime: &tokio::runtime::Runtime,
-    controller: Arc<Mutex<Controller>>,
+    controller: Arc<Mutex<F>>,
     period: Duration,
 ) -> Result<()> {
     let (snap_tx, snap_rx) = std::sync::mpsc::sync_channel::<Snapshot>(2);
@@ -27,7 +64,13 @@ pub fn drive(
             let mut last: Option<Snapshot> = None;
             loop {
                 tick.tick().await;
-                let snap = controller.lock().await.snapshot();
+                let snap = match controller.lock().await.snapshot().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("no snapshot: {e:#}");
+                        continue;
+                    }
+                };
                 if last.as_ref() == Some(&snap) {
                     continue; // nothing changed: no redraw
                 }

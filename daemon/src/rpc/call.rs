@@ -231,6 +231,15 @@ fn torrent_set(a: &Args) -> R<Call> {
         files_wanted: a.indices("files-wanted")?,
         files_unwanted: a.indices("files-unwanted")?,
         queue_position: a.count("queuePosition")?,
+        picker: a
+            .str("riffle-picker")?
+            .map(|p| p.parse().map_err(|e| format!("riffle-picker: {e}")))
+            .transpose()?,
+        seed_choker: a
+            .str("riffle-seedChoker")?
+            .map(|p| p.parse().map_err(|e| format!("riffle-seedChoker: {e}")))
+            .transpose()?,
+        one_club_rate: a.u64("riffle-oneClubRate")?,
     };
     let location = a
         .str("location")?
@@ -328,6 +337,7 @@ mod tests {
             json!({"labels": [" "]}),
             json!({"peer-limit": 1e12}),
             json!({"location": "relative/dir"}),
+            json!({"riffle-picker": "best-guess"}),
         ] {
             assert!(call("torrent-set", bad.clone()).is_err(), "{bad}");
         }

@@ -24,7 +24,12 @@ pub fn detail_for(fields: &[String]) -> Detail {
     Detail {
         files: has(&["files", "fileStats", "riffle-files"]),
         peers: has(&["peers", "peersFrom", "riffle-peers"]),
-        pieces: has(&["pieces", "desiredAvailable", "riffle-availability"]),
+        pieces: has(&[
+            "pieces",
+            "desiredAvailable",
+            "riffle-availability",
+            "riffle-downloading",
+        ]),
         trackers: has(&["trackerStats", "error", "errorString"]),
     }
 }
@@ -408,6 +413,17 @@ fn field(t: &TorrentInfo, name: &str, now: Now) -> Option<Value> {
         "riffle-oneClub" => json!(t.one_club),
         "riffle-availability" => json!(t.availability),
         "riffle-trustedPieces" => json!(t.trusted_pieces),
+        "riffle-downloading" => json!(t.downloading),
+        "riffle-picker" => json!(t.policy_values.as_ref().map(|p| p.picker.to_string())),
+        "riffle-choker" => json!(t.policy_values.as_ref().map(|p| p.choker.to_string())),
+        "riffle-seedChoker" => json!(t.policy_values.as_ref().map(|p| p.seed_choker.to_string())),
+        "riffle-oneClubRate" => json!(t.policy_values.as_ref().map(|p| p.one_club_rate)),
+        "riffle-throttled" => json!(t.throttled),
+        "riffle-oneClubSeconds" => json!(t.one_club_secs),
+        "riffle-uploadedThrottled" => json!(t.uploaded_throttled),
+        "riffle-seeds" => json!(t.seeds),
+        "riffle-uploadLimitNow" => json!(t.limits.0),
+        "riffle-downloadLimitNow" => json!(t.limits.1),
         "riffle-hashedPieces" => json!(t.hashed_pieces),
         _ => return None,
     })
