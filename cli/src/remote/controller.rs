@@ -215,7 +215,7 @@ fn u(v: &Value) -> u64 {
 /// One torrent of `torrent-get` as the TUI's view.
 fn view(t: &Value, unit: u64) -> TorrentView {
     let state = match (u(&t["status"]), u(&t["error"])) {
-        (0, e) if e == 3 => TorrentState::Failed(t["errorString"].as_str().unwrap_or("").into()),
+        (0, 3) => TorrentState::Failed(t["errorString"].as_str().unwrap_or("").into()),
         (0, _) => TorrentState::Paused,
         (1 | 2, _) => TorrentState::Checking,
         (3 | 4, _) => TorrentState::Downloading,
