@@ -8,6 +8,8 @@
 //!   programs: argument parsing, progress bars, plots, experiment files,
 //!   screens.
 //! - tracker (the built-in tracker) stands on protocol and policies only.
+//! - manager stands on the engine; daemon on the manager; neither reaches
+//!   the lab, the binary or the TUI, and the engine reaches neither.
 //! - lab stands on the engine and the tracker, and reaches no cli or tui.
 //! - cli (the `riffle` binary) is the top: no crate of ours depends on it.
 
@@ -146,6 +148,31 @@ fn the_engine_reaches_nothing_built_on_it() {
     ] {
         assert!(!deps.contains(lib), "riffle-client must not reach {lib}");
     }
+}
+
+#[test]
+fn the_manager_and_the_daemon_sit_on_the_engine() {
+    let graph = normal_graph();
+    assert_eq!(
+        ours(&graph, "riffle-manager"),
+        set(&[
+            "riffle-protocol",
+            "riffle-storage",
+            "riffle-policies",
+            "riffle-client"
+        ])
+    );
+    assert!(ours(&graph, "riffle-daemon").contains("riffle-manager"));
+    for krate in ["riffle-manager", "riffle-daemon"] {
+        let deps = reachable(&graph, krate);
+        for other in ["riffle-lab", "riffle-cli", "riffle-tui", "riffle-tracker"] {
+            assert!(!deps.contains(other), "{krate} must not reach {other}");
+        }
+        for lib in ["clap", "indicatif", "ratatui", "plotters"] {
+            assert!(!deps.contains(lib), "{krate} must not reach {lib}");
+        }
+    }
+    assert!(!reachable(&graph, "riffle-manager").contains("riffle-daemon"));
 }
 
 #[test]
