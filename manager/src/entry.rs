@@ -77,6 +77,8 @@ pub(crate) struct Entry {
     pub error: Option<String>,
     /// Verified pieces, as last known.
     pub have: Bitfield,
+    /// Pieces that touch a wanted file (from the record's files wanted).
+    pub wanted: Bitfield,
     /// Started with "start now": bypasses the queue.
     pub forced: bool,
     /// Check every piece again at the next start (the resume record is
@@ -101,7 +103,9 @@ impl Entry {
     /// A torrent that does not run yet.
     pub fn new(meta: Arc<Metainfo>, record: TorrentRecord, have: Bitfield) -> Entry {
         let now = Instant::now();
+        let wanted = wanted_pieces(&meta, &record);
         Entry {
+            wanted,
             meta,
             record,
             run: Run::Idle,
@@ -127,9 +131,14 @@ impl Entry {
         bytes_of(&self.meta, &self.have)
     }
 
-    /// Every piece verified.
+    /// Every wanted piece verified.
     pub fn complete(&self) -> bool {
-        self.have.is_full()
+        !self.wanted.has_any_missing_from(&self.have)
+    }
+
+    /// The record's files wanted changed: which pieces are wanted again.
+    pub fn rewant(&mut self) {
+        self.wanted = wanted_pieces(&self.meta, &self.record);
     }
 
     /// What it wants of the queue.
@@ -166,6 +175,12 @@ impl Entry {
         o.max_download_rate = down;
         o.honor_session_limits = self.record.honors_session_limits;
         o.resume_dir = Some(state.resume_dir());
+        o.wanted_files = self
+            .record
+            .files_wanted
+            .iter()
+            .any(|w| !w)
+            .then(|| self.record.files_wanted.clone());
         if let Some(p) = self.record.picker {
             o.policies.picker = p;
         }
@@ -299,8 +314,8 @@ impl Entry {
             stalled,
             error: self.error.clone(),
             total_size,
-            size_when_done: total_size,
-            left_until_done: total_size.saturating_sub(have_valid),
+            size_when_done: bytes_of(&self.meta, &self.wanted),
+            left_until_done: missing_bytes(&self.meta, &self.wanted, have),
             have_valid,
             file_count: info.files.len(),
             piece_count: info.piece_count(),
@@ -446,4 +461,40 @@ fn bytes_of(meta: &Metainfo, have: &Bitfield) -> u64 {
         }
         Err(_) => 0,
     }
+}
+
+/// Pieces touching a wanted file.
+fn wanted_pieces(meta: &Metainfo, record: &TorrentRecord) -> Bitfield {
+    let count = meta.info.piece_count();
+    if record.files_wanted.iter().all(|w| *w) {
+        return Bitfield::full(count);
+    }
+    let mut out = Bitfield::new(count);
+    let piece_len = u64::from(meta.info.piece_length.max(1));
+    let mut offset = 0u64;
+    for (i, f) in meta.info.files.iter().enumerate() {
+        let start = offset;
+        offset += f.length;
+        if f.length == 0 || !record.wanted(i) {
+            continue;
+        }
+        let first = (start / piece_len) as u32;
+        let last = ((offset - 1) / piece_len) as u32;
+        for p in first..=last.min(count.saturating_sub(1)) {
+            out.set(PieceIndex::new(p), true);
+        }
+    }
+    out
+}
+
+/// Bytes of the pieces in `wanted` that `have` lacks.
+fn missing_bytes(meta: &Metainfo, wanted: &Bitfield, have: &Bitfield) -> u64 {
+    let Ok(g) = meta.info.geometry() else {
+        return 0;
+    };
+    wanted
+        .ones()
+        .filter(|p| !have.has(*p))
+        .map(|p| u64::from(g.length_of(p)))
+        .sum()
 }

@@ -675,6 +675,7 @@ impl Actor {
                 }
             }
         }
+        let mut restart = Vec::new();
         for hash in &hashes {
             let Some(e) = self.entries.get_mut(hash) else {
                 continue;
@@ -703,6 +704,7 @@ impl Actor {
                 r.peer_limit = l.max(1);
             }
             let count = e.meta.info.files.len();
+            let files_before = r.files_wanted.clone();
             for (list, wanted) in [(&c.files_wanted, true), (&c.files_unwanted, false)] {
                 if let Some(list) = list {
                     if r.files_wanted.len() != count {
@@ -717,6 +719,14 @@ impl Actor {
                 }
             }
             e.dirty = true;
+            if e.record.files_wanted != files_before {
+                e.rewant();
+                if e.is_running() {
+                    // The engine takes the files wanted at start.
+                    restart.push(*hash);
+                }
+            }
+            let r = &mut e.record;
             if c.picker.is_some() {
                 r.picker = c.picker;
             }
@@ -744,6 +754,9 @@ impl Actor {
                     }
                 });
             }
+        }
+        for hash in restart {
+            self.stop(hash, AfterStop::Nothing);
         }
         if let Some(pos) = c.queue_position {
             for hash in hashes.iter().rev() {

@@ -178,6 +178,7 @@ impl StateDir {
             self.record_path(hash),
             self.torrent_path(hash),
             self.resume_path(hash),
+            self.resume_path(hash).with_extension("parts"),
         ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}

@@ -291,3 +291,90 @@ async fn the_queue_the_seed_limit_a_move_and_removals() {
     assert_eq!(left.iter().map(|t| t.id).collect::<Vec<_>>(), [ic]);
     m.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_file_is_not_created_until_it_is_wanted() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_data = dir.path().join("seed-data");
+    let bytes = payload(&seed_data, "pair", 400_000);
+    let seeder = Manager::start(config(&dir.path().join("seed-state"), &seed_data, vec![]))
+        .await
+        .unwrap();
+    let sid = added_id(
+        seeder
+            .add(AddRequest {
+                metainfo: bytes.clone(),
+                ..AddRequest::default()
+            })
+            .await
+            .unwrap(),
+    );
+    until(&seeder, sid, "the seeder", |t| {
+        t.activity == Activity::Seeding
+    })
+    .await;
+    let download = dir.path().join("dl");
+    let leech = Manager::start(config(
+        &dir.path().join("state"),
+        &download,
+        vec![seeder.listen_addr()],
+    ))
+    .await
+    .unwrap();
+    // Files in metainfo order: a.bin, sub/b.bin. Skip b.
+    let id = added_id(
+        leech
+            .add(AddRequest {
+                metainfo: bytes,
+                files_unwanted: vec![1],
+                ..AddRequest::default()
+            })
+            .await
+            .unwrap(),
+    );
+    let t = until(&leech, id, "the wanted file", |t| {
+        t.activity == Activity::Seeding
+    })
+    .await;
+    assert!(
+        t.size_when_done < t.total_size,
+        "{} of {}",
+        t.size_when_done,
+        t.total_size
+    );
+    assert_eq!(t.left_until_done, 0);
+    assert!(!t.files[1].wanted);
+    assert_eq!(t.files[0].bytes_completed, t.files[0].length);
+    assert!(download.join("pair/a.bin").exists());
+    assert!(
+        !download.join("pair/sub/b.bin").exists(),
+        "skipped: not created"
+    );
+    // Wanted after all: the rest comes.
+    leech
+        .set(
+            Select::Some(vec![TorrentRef::Id(id)]),
+            TorrentChange {
+                files_wanted: Some(vec![1]),
+                ..TorrentChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = until(&leech, id, "the whole torrent", |t| {
+        t.activity == Activity::Seeding
+            && t.size_when_done == t.total_size
+            && t.left_until_done == 0
+    })
+    .await;
+    assert!(t
+        .files
+        .iter()
+        .all(|f| f.wanted && f.bytes_completed == f.length));
+    assert_eq!(
+        std::fs::read(download.join("pair/sub/b.bin")).unwrap(),
+        std::fs::read(seed_data.join("pair/sub/b.bin")).unwrap()
+    );
+    leech.shutdown().await;
+    seeder.shutdown().await;
+}

@@ -48,6 +48,25 @@ pub struct FsStorage {
     /// Per file: written since the last `sync_all`, so a sync can reach
     /// files whose handles were already evicted.
     dirty: Vec<AtomicBool>,
+    /// Files not to create (not wanted by the user), and where the bytes
+    /// of theirs that share a piece with a wanted file go instead.
+    skip: Option<Skip>,
+}
+
+/// Skipped files and the part file that holds their share of the pieces
+/// they share with wanted files (a piece is only verified whole).
+#[derive(Debug)]
+struct Skip {
+    /// Per file: skipped.
+    files: Vec<bool>,
+    /// The part file: a sparse file laid out as the whole torrent, so a
+    /// skipped byte lives at its offset in the torrent and only the few
+    /// pieces at file boundaries take space.
+    parts: PathBuf,
+    /// Its open handle.
+    handle: std::sync::Mutex<Option<Arc<File>>>,
+    /// Written since the last sync.
+    dirty: AtomicBool,
 }
 
 impl FsStorage {
@@ -98,7 +117,65 @@ impl FsStorage {
             paths,
             handles: HandleCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
             dirty,
+            skip: None,
         })
+    }
+
+    /// Do not create the files `skipped` marks: their bytes that share a
+    /// piece with a wanted file are written to and read from the part
+    /// file `parts` instead (created on the first such write), and
+    /// nothing else of them is ever stored.
+    pub fn skipping(mut self, skipped: Vec<bool>, parts: PathBuf) -> FsStorage {
+        if skipped.iter().any(|&s| s) {
+            self.skip = Some(Skip {
+                files: skipped,
+                parts,
+                handle: std::sync::Mutex::new(None),
+                dirty: AtomicBool::new(false),
+            });
+        }
+        self
+    }
+
+    /// Is file `i` skipped?
+    fn skipped(&self, i: usize) -> bool {
+        self.skip
+            .as_ref()
+            .is_some_and(|s| s.files.get(i).copied().unwrap_or(false))
+    }
+
+    /// The part file's handle (created when `write`).
+    fn parts_handle(&self, write: bool) -> Result<Option<Arc<File>>, StorageError> {
+        let Some(skip) = &self.skip else {
+            return Ok(None);
+        };
+        let mut h = skip
+            .handle
+            .lock()
+            .map_err(|_| StorageError::io(&skip.parts, std::io::Error::other("lock poisoned")))?;
+        if let Some(f) = &*h {
+            return Ok(Some(f.clone()));
+        }
+        let opened = if write {
+            create_parent(&skip.parts)?;
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&skip.parts)
+        } else {
+            OpenOptions::new().read(true).write(true).open(&skip.parts)
+        };
+        match opened {
+            Ok(f) => {
+                let f = Arc::new(f);
+                *h = Some(f.clone());
+                Ok(Some(f))
+            }
+            Err(e) if !write && e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(&skip.parts, e)),
+        }
     }
 
     /// The download directory.
@@ -222,6 +299,15 @@ impl Storage for FsStorage {
         if data.is_empty() {
             return Ok(());
         }
+        if self.skipped(file_index) {
+            let at = self.layout.file_start(file_index)? + offset;
+            let skip = self.skip.as_ref().expect("skipped implies a part file");
+            let f = self.parts_handle(true)?.expect("created for a write");
+            f.write_all_at(data, at)
+                .map_err(|e| StorageError::io(&skip.parts, e))?;
+            skip.dirty.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
         let path = self.path(file_index)?;
         let file = self.handle(file_index, true)?;
         file.write_all_at(data, offset)
@@ -237,6 +323,23 @@ impl Storage for FsStorage {
         if buf.is_empty() {
             return Ok(());
         }
+        if self.skipped(file_index) {
+            let at = self.layout.file_start(file_index)? + offset;
+            let skip = self.skip.as_ref().expect("skipped implies a part file");
+            let Some(f) = self.parts_handle(false)? else {
+                return Err(StorageError::Missing {
+                    file_index,
+                    path: skip.parts.clone(),
+                });
+            };
+            return f.read_exact_at(buf, at).map_err(|e| match e.kind() {
+                ErrorKind::UnexpectedEof => StorageError::Truncated {
+                    file_index,
+                    path: skip.parts.clone(),
+                },
+                _ => StorageError::io(&skip.parts, e),
+            });
+        }
         let path = self.path(file_index)?;
         let file = self.handle(file_index, false)?;
         file.read_exact_at(buf, offset).map_err(|e| match e.kind() {
@@ -250,7 +353,7 @@ impl Storage for FsStorage {
 
     fn create_empty_files(&self) -> Result<(), StorageError> {
         for (i, &len) in self.layout.file_lengths().iter().enumerate() {
-            if len != 0 {
+            if len != 0 || self.skipped(i) {
                 continue;
             }
             let path = self.path(i)?;
@@ -296,7 +399,7 @@ impl Storage for FsStorage {
 
     fn preallocate(&self) -> Result<(), StorageError> {
         for (i, &len) in self.layout.file_lengths().iter().enumerate() {
-            if len == 0 {
+            if len == 0 || self.skipped(i) {
                 continue;
             }
             let path = self.path(i)?;
@@ -336,6 +439,13 @@ impl Storage for FsStorage {
     }
 
     fn sync_all(&self) -> Result<(), StorageError> {
+        if let Some(skip) = &self.skip {
+            if skip.dirty.swap(false, Ordering::AcqRel) {
+                if let Some(f) = self.parts_handle(false)? {
+                    f.sync_all().map_err(|e| StorageError::io(&skip.parts, e))?;
+                }
+            }
+        }
         let dirty: Vec<usize> = self
             .dirty
             .iter()

@@ -195,6 +195,12 @@ impl Layout {
             .map(|_| ())
     }
 
+    /// Where `file_index` starts in the concatenated torrent.
+    pub fn file_start(&self, file_index: usize) -> Result<u64, StorageError> {
+        let len = self.file_length(file_index)?;
+        Ok(self.file_ends.get(file_index).copied().unwrap_or(0) - len)
+    }
+
     /// The pieces that hold at least one byte of `file_index`; empty for a
     /// zero-length file.
     pub fn file_pieces(&self, file_index: usize) -> Result<Range<u32>, StorageError> {

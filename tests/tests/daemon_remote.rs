@@ -460,3 +460,48 @@ fn transmissions_web_interface_lists_and_pauses_a_download() {
     );
     assert!(shots.join("3-paused.png").exists());
 }
+
+#[test]
+fn a_file_transmission_remote_skips_is_never_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(dir.path(), "picky", 3, None);
+    let d = RiffleDaemon::start(dir.path(), &DaemonOptions::default());
+    // File 2 of small_tree is one/a.bin (metainfo order: paths sorted).
+    d.remote_ok(&["-a", s.torrent.to_str().unwrap(), "-G", "2"]);
+    let t = d.wait_torrent(
+        1,
+        &[
+            "percentDone",
+            "status",
+            "sizeWhenDone",
+            "totalSize",
+            "wanted",
+        ],
+        "the wanted files",
+        MINUTE,
+        |t| t["percentDone"] == 1.0 && t["status"] == 6,
+    );
+    assert!(t["sizeWhenDone"].as_u64() < t["totalSize"].as_u64(), "{t}");
+    assert_eq!(t["wanted"][2], 0, "{t}");
+    let files = d.remote_ok(&["-t", "1", "-f"]);
+    let line = files
+        .lines()
+        .find(|l| l.trim_start().starts_with("2:"))
+        .unwrap_or("");
+    assert!(line.contains("No"), "{files}");
+    let name = line.split_whitespace().last().unwrap_or("");
+    assert!(
+        !d.download_dir.join("picky").join(name).exists(),
+        "{name} was created"
+    );
+    // Wanted again: fetched.
+    d.remote_ok(&["-t", "1", "-g", "2"]);
+    d.wait_torrent(
+        1,
+        &["percentDone", "sizeWhenDone", "totalSize"],
+        "everything",
+        MINUTE,
+        |t| t["percentDone"] == 1.0 && t["sizeWhenDone"] == t["totalSize"],
+    );
+    assert_same_tree(&s.data, &d.download_dir.join("picky"));
+}

@@ -370,3 +370,68 @@ async fn the_connection_limit_closes_extra_connections_unread() {
     session.set_max_connections(0);
     session.shutdown().await;
 }
+
+/// A skipped file is never created: its pieces are not requested, the
+/// bytes of it in pieces shared with wanted files go to the part file,
+/// and the torrent seeds once every wanted piece is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_files_are_not_downloaded_or_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    // Files 0 and 2 wanted, file 1 (several pieces, sharing one piece
+    // with each neighbour) skipped.
+    let meta = payload(&seed_dir, "sel", &[100_000, 300_000, 70_000], 5);
+    let (seeder, _h) = start_seeder(&seed_dir, &meta, 0, |_| {}).await;
+    let l = Session::start(local()).await.unwrap();
+    let into = dir.path().join("leech");
+    let mut o = TorrentOptions::new(&into);
+    o.peers = vec![seeder.listen_addr()];
+    o.seed = true;
+    o.wanted_files = Some(vec![true, false, true]);
+    let h = l.add_torrent(meta.clone(), o.clone()).unwrap();
+    let mut rx = h.status();
+    let start = Instant::now();
+    loop {
+        let st = rx.borrow_and_update().clone();
+        assert!(
+            !matches!(st.state, TorrentState::Failed(_)),
+            "{:?}",
+            st.state
+        );
+        if st.state == TorrentState::Seeding {
+            assert!(st.have_pieces < st.piece_count, "only the wanted pieces");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not done: {:?}",
+            st.state
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let path = |i: usize| into.join("sel").join(meta.info.file_path(i)[1..].join("/"));
+    let original = |i: usize| {
+        std::fs::read(
+            seed_dir
+                .join("sel")
+                .join(meta.info.file_path(i)[1..].join("/")),
+        )
+        .unwrap()
+    };
+    assert_eq!(std::fs::read(path(0)).unwrap(), original(0));
+    assert_eq!(std::fs::read(path(2)).unwrap(), original(2));
+    assert!(!path(1).exists(), "the skipped file was never created");
+    assert!(
+        o.parts_path(&meta.info_hash).exists(),
+        "boundary bytes kept aside"
+    );
+    // Downloaded about what the wanted files need, not the skipped one.
+    let st = h.status().borrow().clone();
+    assert!(
+        st.downloaded < 100_000 + 70_000 + 4 * u64::from(PIECE),
+        "{}",
+        st.downloaded
+    );
+    l.shutdown().await;
+    seeder.shutdown().await;
+}

@@ -235,3 +235,47 @@ fn writeback_hint_accepts_pieces_across_files_and_keeps_data() {
     s.read_block(PieceIndex::new(1), 0, &mut buf).unwrap();
     assert_eq!(&buf, b"ABCDEFGH");
 }
+
+#[test]
+fn skipped_files_are_never_created_their_boundary_bytes_go_to_the_part_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three files of 6, 10 and 6 bytes in pieces of 8: piece 0 = a[0..6] +
+    // b[0..2], piece 1 = b[2..10], piece 2 = c[0..6]. b is skipped.
+    let layout = Layout::new(vec![6, 10, 6], 8).unwrap();
+    let parts = dir.path().join("state/x.parts");
+    let s = FsStorage::new(
+        dir.path(),
+        layout,
+        &names(&[&["t", "a"], &["t", "b"], &["t", "c"]]),
+    )
+    .unwrap()
+    .skipping(vec![false, true, false], parts.clone());
+    s.preallocate().unwrap();
+    s.create_empty_files().unwrap();
+    assert!(!dir.path().join("t/b").exists(), "preallocation skips it");
+    // Piece 0 spans a and b: b's two bytes go to the part file.
+    s.write_block(PieceIndex::new(0), 0, b"AAAAAABB").unwrap();
+    let mut back = [0u8; 8];
+    s.read_block(PieceIndex::new(0), 0, &mut back).unwrap();
+    assert_eq!(&back, b"AAAAAABB");
+    assert!(!dir.path().join("t/b").exists(), "still not created");
+    assert_eq!(std::fs::read(dir.path().join("t/a")).unwrap(), b"AAAAAA");
+    // The part file holds b's bytes at their offset in the torrent.
+    let p = std::fs::read(&parts).unwrap();
+    assert_eq!(&p[6..8], b"BB");
+    s.sync_all().unwrap();
+    assert!(s.file_status(1).unwrap().is_none());
+    // A piece wholly inside b that was never written reads as missing
+    // data, not a crash.
+    let fresh = FsStorage::new(
+        dir.path(),
+        Layout::new(vec![6, 10, 6], 8).unwrap(),
+        &names(&[&["t", "a"], &["t", "b"], &["t", "c"]]),
+    )
+    .unwrap()
+    .skipping(
+        vec![false, true, false],
+        dir.path().join("state/none.parts"),
+    );
+    assert!(fresh.read_block(PieceIndex::new(1), 0, &mut back).is_err());
+}

@@ -92,6 +92,13 @@ pub struct TorrentOptions {
     /// Draw on the session's rate limits as well as the torrent's own
     /// (Transmission's `honorsSessionLimits`; true by default).
     pub honor_session_limits: bool,
+    /// Per file (metainfo order), whether to download it (None: every
+    /// file). A skipped file is never created: pieces wholly inside
+    /// skipped files are not requested, and the bytes of skipped files in
+    /// pieces shared with wanted ones go to a part file beside the resume
+    /// record. The torrent counts as complete (seeding) once every wanted
+    /// piece is held.
+    pub wanted_files: Option<Vec<bool>>,
     /// Where the resume record lives (None: `save_dir/.riffle/`, beside
     /// the data, as `riffle download` keeps it). The seedbox keeps every
     /// record in its state directory instead.
@@ -164,8 +171,14 @@ impl TorrentOptions {
             policies: Policies::default(),
             durable: true,
             honor_session_limits: true,
+            wanted_files: None,
             resume_dir: None,
         }
+    }
+
+    /// Where the bytes of skipped files in shared pieces are kept.
+    pub fn parts_path(&self, info_hash: &riffle_protocol::InfoHash) -> PathBuf {
+        self.resume_path(info_hash).with_extension("parts")
     }
 
     /// The resume record's path for the torrent `info_hash` run with these
@@ -266,6 +279,13 @@ pub(crate) struct Torrent {
     rng: rand::rngs::StdRng,
     /// Pieces verified and held.
     have: Bitfield,
+    /// Pieces held or not wanted (every file they touch is skipped): a
+    /// peer is interesting if it has a piece outside this.
+    done: Bitfield,
+    /// Bytes of wanted pieces not held yet (what trackers hear as `left`).
+    wanted_left: u64,
+    /// Wanted pieces not held yet (0: complete as far as the user asked).
+    wanted_missing: u32,
     peers: HashMap<PeerKey, PeerEntry>,
     next_key: u64,
     candidates: Candidates,
@@ -346,7 +366,7 @@ impl Torrent {
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
         self.status.policies = self.options.policies.describe();
         self.apply_service_rate(Instant::now());
-        if self.have.is_full() {
+        if self.wanted_missing == 0 {
             self.on_complete();
         }
         loop {
@@ -446,11 +466,7 @@ impl Torrent {
     pub(super) fn report_progress(&self) {
         use super::shared::Counters;
         let c = &self.shared.counters;
-        let left = self
-            .meta
-            .info
-            .total_length()
-            .saturating_sub(self.status.have_bytes);
+        let left = self.wanted_left;
         self.transfer_tx.send_replace(Progress {
             uploaded: Counters::get(&c.uploaded),
             downloaded: Counters::get(&c.downloaded),

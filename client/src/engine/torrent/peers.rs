@@ -479,7 +479,7 @@ impl Torrent {
         if e.link != Link::Connected {
             return;
         }
-        let want = !complete && e.has.has_any_missing_from(&self.have);
+        let want = !complete && e.has.has_any_missing_from(&self.done);
         if want != e.am_interested {
             e.am_interested = want;
             e.mailbox.post(|o| o.interested = Some(want));

@@ -71,7 +71,13 @@ impl Torrent {
             return;
         }
         self.shared.verified.set(piece.idx());
-        self.status.have_bytes += u64::from(self.shared.geometry.length_of(piece));
+        let len = u64::from(self.shared.geometry.length_of(piece));
+        self.status.have_bytes += len;
+        if !self.done.set(piece, true) {
+            // A wanted piece (an unwanted one is marked done already).
+            self.wanted_left = self.wanted_left.saturating_sub(len);
+            self.wanted_missing = self.wanted_missing.saturating_sub(1);
+        }
         if tracing::enabled!(tracing::Level::DEBUG) {
             // Who sent it, by listening address where known: with the
             // torrent span's port, the lab's logs trace every piece.
@@ -111,7 +117,7 @@ impl Torrent {
                 a.want_more_peers();
             }
         }
-        if self.have.is_full() {
+        if self.wanted_missing == 0 {
             self.on_complete();
         }
     }

@@ -51,9 +51,19 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     .context("cannot lay out the torrent's files")?;
     let paths: Vec<Vec<String>> = (0..info.files.len()).map(|i| info.file_path(i)).collect();
     let save_dir = s.options.save_dir.clone();
+    let wanted = wanted_pieces(&layout, s.options.wanted_files.as_deref());
+    let skipped: Vec<bool> = (0..info.files.len())
+        .map(|i| {
+            s.options
+                .wanted_files
+                .as_ref()
+                .is_some_and(|w| !w.get(i).copied().unwrap_or(true))
+        })
+        .collect();
     let storage: Arc<dyn Storage> = Arc::new(
         FsStorage::new(&save_dir, layout, &paths)
-            .with_context(|| format!("cannot use {}", save_dir.display()))?,
+            .with_context(|| format!("cannot use {}", save_dir.display()))?
+            .skipping(skipped, s.options.parts_path(&meta.info_hash)),
     );
     s.status.send_modify(|st| {
         st.name = info.name.clone();
@@ -115,6 +125,18 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
             .context("cannot reserve disk space for the download")?;
     }
     let have_bytes: u64 = have.ones().map(|p| u64::from(geometry.length_of(p))).sum();
+    // What is still wanted: pieces that touch a wanted file and are not held.
+    let mut done = have.clone();
+    let mut wanted_left = 0u64;
+    let mut wanted_missing = 0u32;
+    for p in have.zeros() {
+        if wanted.has(p) {
+            wanted_left += u64::from(geometry.length_of(p));
+            wanted_missing += 1;
+        } else {
+            done.set(p, true);
+        }
+    }
     s.status.send_modify(|st| {
         st.checked_pieces = geometry.piece_count();
         st.trusted_pieces = trusted_count;
@@ -122,7 +144,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         st.have_pieces = have_count;
         st.have_bytes = have_bytes;
         st.have = have.clone();
-        st.state = if have.is_full() {
+        st.state = if wanted_missing == 0 {
             TorrentState::Seeding
         } else {
             TorrentState::Downloading
@@ -154,6 +176,13 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     for p in have.ones() {
         claims.claim_piece(p);
         verified.set(p.idx());
+        picker.we_have(p).context("picker")?;
+    }
+    // Pieces only of skipped files: never requested (the picker counts
+    // them as held), and blocks of them a peer sends unasked are dropped
+    // (claimed); they are not ours to serve.
+    for p in done.ones().filter(|p| !have.has(*p)) {
+        claims.claim_piece(p);
         picker.we_have(p).context("picker")?;
     }
     let burst = s.config.burst_bytes;
@@ -221,6 +250,9 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         turn_held: false,
         rng: StdRng::seed_from_u64(seeds.next_u64()),
         have,
+        done,
+        wanted_left,
+        wanted_missing,
         peers: HashMap::new(),
         next_key: 0,
         candidates: Candidates::default(),
@@ -250,4 +282,22 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         stopping: false,
         resume_saves: tokio::task::JoinSet::new(),
     })
+}
+
+/// Pieces that touch a wanted file (all of them when every file is
+/// wanted). A zero-length file touches none.
+fn wanted_pieces(layout: &Layout, wanted_files: Option<&[bool]>) -> Bitfield {
+    let count = layout.piece_count();
+    let Some(wanted) = wanted_files.filter(|w| w.iter().any(|x| !x)) else {
+        return Bitfield::full(count);
+    };
+    let mut out = Bitfield::new(count);
+    for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
+        if let Ok(range) = layout.file_pieces(i) {
+            for p in range {
+                out.set(riffle_protocol::PieceIndex::new(p), true);
+            }
+        }
+    }
+    out
 }
