@@ -43,6 +43,8 @@ pub struct DaemonOptions {
     pub auth: Option<String>,
     /// Keep the RPC port of an earlier run (a restart).
     pub rpc_port: Option<u16>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
     /// A command the daemon runs under (its arguments, then riffle's
     /// path and arguments, are appended): `unshare ... sh -c ...`.
     pub wrap: Vec<String>,
@@ -82,6 +84,7 @@ impl RiffleDaemon {
             .env("RIFFLE_LOG", "debug")
             .env("NO_COLOR", "1")
             .env_remove("JOURNAL_STREAM")
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
         if let Some(text) = &opts.config {

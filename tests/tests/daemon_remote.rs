@@ -505,3 +505,50 @@ fn a_file_transmission_remote_skips_is_never_created() {
     );
     assert_same_tree(&s.data, &d.download_dir.join("picky"));
 }
+
+#[test]
+fn the_watch_folder_adds_dropped_torrents_and_logs_go_to_the_journal_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(dir.path(), "dropped", 1, None);
+    let watch = dir.path().join("watch");
+    let d = RiffleDaemon::start(
+        dir.path(),
+        &DaemonOptions {
+            flags: vec!["--watch-dir".into(), watch.to_str().unwrap().into()],
+            // As under systemd: stderr is the journal.
+            env: vec![("JOURNAL_STREAM".into(), "8:12345".into())],
+            ..DaemonOptions::default()
+        },
+    );
+    std::fs::copy(&s.torrent, watch.join("dropped.torrent")).unwrap();
+    std::fs::write(watch.join("junk.torrent"), b"this is not a torrent").unwrap();
+    d.wait_torrent(
+        1,
+        &["name", "percentDone"],
+        "the dropped torrent",
+        MINUTE,
+        |t| t["name"] == "dropped" && t["percentDone"] == 1.0,
+    );
+    let start = Instant::now();
+    while !(watch.join("dropped.torrent.added").exists()
+        && watch.join("junk.torrent.invalid").exists())
+    {
+        assert!(
+            start.elapsed() < MINUTE,
+            "files renamed: {:?}",
+            std::fs::read_dir(&watch).unwrap().collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(d.torrents(&["id"]).len(), 1, "the junk was not added");
+    let log = d.log();
+    assert!(
+        log.contains("<6>riffle_daemon: riffle daemon started"),
+        "{log}"
+    );
+    assert!(
+        log.contains("<4>riffle_daemon::watch: not a torrent riffle can add"),
+        "{log}"
+    );
+    assert!(!log.contains("\u{1b}["), "no colours in the journal");
+}
