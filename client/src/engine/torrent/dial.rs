@@ -147,6 +147,16 @@ impl Candidates {
     }
 
     /// Addresses due for a dial now (marked busy), at most `room`.
+    /// The earliest moment a candidate not being dialled is due (None:
+    /// none is waiting).
+    pub fn next_due(&self) -> Option<Instant> {
+        self.known
+            .values()
+            .filter(|c| !c.busy)
+            .map(|c| c.next_try)
+            .min()
+    }
+
     fn due(
         &mut self,
         now: Instant,

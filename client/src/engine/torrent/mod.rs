@@ -52,6 +52,12 @@ pub use self::startup::resume_path;
 
 /// How often the torrent looks at its clock (divided by the time scale).
 const TICK: Duration = Duration::from_millis(250);
+/// How often a torrent with no peer looks at its clock: nothing changes
+/// then but what it is woken for (a connection, tracker peers, a
+/// command), so a seedbox of thousands of idle torrents costs almost no
+/// CPU. A candidate due sooner (a pinned peer's re-dial) brings the tick
+/// forward.
+const IDLE_TICK: Duration = Duration::from_secs(5);
 /// The shortest tick, however fast the lab runs time.
 const MIN_TICK: Duration = Duration::from_millis(20);
 /// Capacity of the channel peer tasks report on.
@@ -361,8 +367,9 @@ impl Torrent {
         self.report_progress();
         self.start_trackers();
         self.candidates.add_pinned(&self.options.peers.clone());
-        let mut tick = tokio::time::interval(self.config.scaled(TICK).max(MIN_TICK));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let busy_tick = self.config.scaled(TICK).max(MIN_TICK);
+        let idle_tick = self.config.scaled(IDLE_TICK).max(busy_tick);
+        let mut next_tick = Instant::now() + busy_tick;
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
         self.status.policies = self.options.policies.describe();
         self.apply_service_rate(Instant::now());
@@ -373,6 +380,10 @@ impl Torrent {
             if self.completed && !self.options.seed && !self.stopping {
                 // A plain download ends once complete.
                 break;
+            }
+            if !self.peers.is_empty() || self.status.state == TorrentState::Checking {
+                // Busy again: the next tick comes at the busy pace.
+                next_tick = next_tick.min(Instant::now() + busy_tick);
             }
             tokio::select! {
                 Some(msg) = self.from_peers_rx.recv() => {
@@ -410,7 +421,10 @@ impl Torrent {
                         shutdown_reply = Some(reply);
                         break;
                     }
-                    Some(Command::AddPeers(addrs)) => self.candidates.add_pinned(&addrs),
+                    Some(Command::AddPeers(addrs)) => {
+                        self.candidates.add_pinned(&addrs);
+                        self.dial(Instant::now());
+                    }
                     Some(Command::Pause) => self.pause(),
                     Some(Command::Resume) => self.resume(),
                     Some(Command::SetPolicies(u)) => self.set_policies(u),
@@ -424,7 +438,16 @@ impl Torrent {
                     }
                     None => break,
                 },
-                _ = tick.tick() => self.on_tick(),
+                _ = tokio::time::sleep_until(next_tick) => {
+                    self.on_tick();
+                    let now = Instant::now();
+                    next_tick = if self.peers.is_empty() {
+                        let due = self.candidates.next_due().map(|d| d.max(now + busy_tick));
+                        (now + idle_tick).min(due.unwrap_or(now + idle_tick))
+                    } else {
+                        now + busy_tick
+                    };
+                }
                 _ = sleep_until_opt(self.per_piece_deadline) => {
                     self.rechoke(Instant::now());
                 }
