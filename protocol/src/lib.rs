@@ -7,6 +7,7 @@
 pub mod bencode;
 pub mod geometry;
 pub mod magnet;
+pub mod metadata;
 pub mod metainfo;
 pub mod peer;
 pub mod tracker;

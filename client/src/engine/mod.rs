@@ -12,7 +12,9 @@
 mod announce;
 mod claims;
 mod listener;
+pub mod magnet;
 mod mailbox;
+pub mod metadata;
 mod peer;
 pub mod rate;
 mod relocate;

@@ -201,6 +201,8 @@ struct Io {
     read_size: usize,
     /// The last range read from storage for uploads: (piece, offset, data).
     read_cache: Option<(PieceIndex, u32, Bytes)>,
+    /// Metadata pieces sent to this peer (bounded: see `metadata::allowance`).
+    metadata_served: usize,
 }
 
 /// Why the loop ended.
@@ -236,6 +238,7 @@ impl PeerTask {
             events: Vec::new(),
             uploaded_unreported: 0,
             read_cache: None,
+            metadata_served: 0,
         };
         let end = match self.drive(&mut io).await {
             Ok(()) => End::fine("closed"),
@@ -423,9 +426,13 @@ impl PeerTask {
                 listen_port: h.listen_port,
             },
             Event::Suggest(piece) => PeerEvent::Suggest(piece),
-            Event::AllowedFast(_) | Event::DhtPort(_) | Event::ExtendedMessage { .. } => {
-                return Ok(())
+            Event::ExtendedMessage { id, payload } => {
+                if id == super::metadata::OUR_UT_METADATA {
+                    self.serve_metadata(io, &payload);
+                }
+                return Ok(());
             }
+            Event::AllowedFast(_) | Event::DhtPort(_) => return Ok(()),
         };
         io.events.push(out);
         Ok(())
@@ -626,6 +633,37 @@ impl PeerTask {
                 }
             }
         }
+    }
+}
+
+impl PeerTask {
+    /// Answer a `ut_metadata` request from the torrent's info dictionary
+    /// (BEP 9): the piece, or a reject past the end or past this peer's
+    /// allowance. A payload that is not a valid message is ignored.
+    fn serve_metadata(&mut self, io: &mut Io, payload: &Bytes) {
+        use riffle_protocol::wire::{MetadataMessage, UT_METADATA};
+        let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(payload) else {
+            return;
+        };
+        let Some(their_id) = self.conn.peer_extended().and_then(|h| h.id_of(UT_METADATA)) else {
+            return;
+        };
+        let info = &self.links.shared.info_bytes;
+        let reply = match super::metadata::piece_of(info, piece) {
+            Some(data) if io.metadata_served < super::metadata::allowance(info.len()) => {
+                io.metadata_served += 1;
+                MetadataMessage::Data {
+                    piece,
+                    total_size: info.len() as u64,
+                    data,
+                }
+            }
+            _ => MetadataMessage::Reject { piece },
+        };
+        let now = std::time::Instant::now();
+        let _ = self
+            .conn
+            .send_extended(now, their_id, Bytes::from(reply.encode()));
     }
 }
 

@@ -261,6 +261,27 @@ impl Session {
         self.down.set_rate(download);
     }
 
+    /// Fetch the info dictionary of `magnet` (BEP 9) from its `x.pe`
+    /// peers, its trackers and `extra`, as this session's peer id; the
+    /// bytes hash to its info-hash. `progress` hears (peers tried, best
+    /// fraction received).
+    pub async fn fetch_metadata(
+        &self,
+        magnet: &riffle_protocol::magnet::Magnet,
+        extra: &[SocketAddr],
+        limit: std::time::Duration,
+        progress: impl Fn(usize, f64),
+    ) -> Result<Vec<u8>, super::magnet::FetchError> {
+        let setup = super::magnet::FetchSetup {
+            peer_id: self.our_id,
+            port: self.listen_addr.port(),
+            connect_timeout: self.config.connect_timeout,
+            announce: self.config.announce.clone(),
+            limit,
+        };
+        super::magnet::fetch_metadata(magnet, extra, &setup, None, progress).await
+    }
+
     /// Change the session-wide connection limit (0: none). Lowering it
     /// closes nothing; new connections wait until enough have closed.
     pub fn set_max_connections(&self, max: usize) {

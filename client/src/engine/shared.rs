@@ -64,6 +64,8 @@ pub struct TorrentShared {
     pub peer_config: PeerConfig,
     /// Extensions we offer.
     pub offer: Offer,
+    /// The info dictionary's bytes, served to magnet-link peers (BEP 9).
+    pub info_bytes: bytes::Bytes,
 }
 
 impl std::fmt::Debug for TorrentShared {

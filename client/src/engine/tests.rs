@@ -435,3 +435,36 @@ async fn skipped_files_are_not_downloaded_or_created() {
     l.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// BEP 9 both ways between two sessions: one fetches the info dictionary
+/// of a torrent another seeds, knowing only its info-hash and address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_comes_from_a_seeding_session() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough piece hashes (16 KiB pieces) for three metadata pieces.
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    let mut data = vec![0u8; 16384 * 2000];
+    StdRng::seed_from_u64(9).fill_bytes(&mut data);
+    std::fs::write(seed.join("meta.bin"), &data).unwrap();
+    let mut b = TorrentBuilder::new("meta.bin".into(), 16384);
+    b.single_file(data.len() as u64);
+    b.piece_hashes(data.chunks(16384).map(|c| Sha1::digest(c).into()).collect());
+    let meta = Metainfo::from_bytes(&b.build().unwrap().0).unwrap();
+    assert!(meta.info_bytes.len() > 2 * 16384);
+    let (seeder, _h) = start_seeder(&seed, &meta, 0, |_| {}).await;
+    let fetcher = Session::start(local()).await.unwrap();
+    let magnet = riffle_protocol::magnet::Magnet {
+        info_hash: meta.info_hash,
+        display_name: None,
+        trackers: Vec::new(),
+        peers: vec![seeder.listen_addr().to_string()],
+    };
+    let info = fetcher
+        .fetch_metadata(&magnet, &[], Duration::from_secs(20), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(info, meta.info_bytes);
+    fetcher.shutdown().await;
+    seeder.shutdown().await;
+}

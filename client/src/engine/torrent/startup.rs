@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use riffle_policies::catalog::ChokerSettings;
 use riffle_policies::picker::PiecePicker;
 use riffle_protocol::peer::Offer;
-use riffle_protocol::wire::ExtendedHandshake;
+use riffle_protocol::wire::{ExtendedHandshake, UT_METADATA};
 use riffle_protocol::{Bitfield, InfoHash};
 use riffle_storage::{check_pieces_with, FsStorage, Layout, ResumeRecord, Storage};
 use tokio::sync::{mpsc, watch};
@@ -195,6 +195,14 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
             listen_port: Some(s.listen_port),
             client: Some(format!("riffle {}", env!("CARGO_PKG_VERSION"))),
             reqq: Some(s.config.peer.max_peer_requests as u32),
+            // BEP 9: we serve the info dictionary to peers that came by a
+            // magnet link.
+            m: [(
+                UT_METADATA.to_owned(),
+                crate::engine::metadata::OUR_UT_METADATA,
+            )]
+            .into(),
+            metadata_size: Some(meta.info_bytes.len() as u64),
             ..ExtendedHandshake::default()
         }),
         dht_port: None,
@@ -219,6 +227,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         counters: Counters::default(),
         peer_config: s.config.peer.clone(),
         offer,
+        info_bytes: bytes::Bytes::from(meta.info_bytes.clone()),
     });
     let settings = ChokerSettings {
         slots: policies.upload_slots,
