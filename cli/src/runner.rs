@@ -12,7 +12,7 @@ use riffle_client::engine::{
 };
 
 use crate::output::{ready_line, status_line, summary_line, Bars};
-use crate::torrent_file::load_torrent;
+use crate::torrent_file::{load_torrent, resolve_magnet, TorrentArg};
 
 /// How often a status line is printed when stdout is not a terminal.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -31,8 +31,10 @@ impl std::error::Error for RuntimeFailure {}
 
 /// What to run.
 pub struct Plan {
-    /// .torrent files.
-    pub torrents: Vec<PathBuf>,
+    /// .torrent files and magnet links.
+    pub torrents: Vec<TorrentArg>,
+    /// Write the fetched metadata of a magnet link here.
+    pub save_torrent: Option<PathBuf>,
     /// Per-torrent options (save directory, peers, seeding).
     pub options: TorrentOptions,
     /// Session settings (listen address, rate limits).
@@ -44,10 +46,15 @@ pub struct Plan {
 /// Run a plan to its end. Returns Ok once every torrent is complete
 /// (download without --seed) or after a clean stop on a signal (seeding).
 pub fn run(plan: Plan) -> Result<()> {
-    let metas = plan
+    // Files are read before anything starts (a bad one is bad input);
+    // magnet links are resolved once the session runs.
+    let args = plan
         .torrents
         .iter()
-        .map(load_torrent)
+        .map(|t| match t {
+            TorrentArg::File(path) => load_torrent(path).map(Ok),
+            TorrentArg::Magnet(m) => Ok(Err(m.clone())),
+        })
         .collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(&plan.options.save_dir)
         .with_context(|| format!("cannot create {}", plan.options.save_dir.display()))?;
@@ -59,12 +66,28 @@ pub fn run(plan: Plan) -> Result<()> {
         println!("listening on {}", session.listen_addr());
         let _ = std::io::stdout().flush();
         let mut handles = Vec::new();
-        for meta in metas {
-            handles.push(
-                session
-                    .add_torrent(meta, plan.options.clone())
-                    .map_err(|e| anyhow!(e))?,
-            );
+        let cache = plan.options.save_dir.join(".riffle");
+        for arg in args {
+            let mut options = plan.options.clone();
+            let meta = match arg {
+                Ok(meta) => meta,
+                Err(magnet) => {
+                    options.peers.extend(
+                        magnet
+                            .peers
+                            .iter()
+                            .filter_map(|p| p.parse::<std::net::SocketAddr>().ok()),
+                    );
+                    resolve_magnet(
+                        &session,
+                        &magnet,
+                        Some(&cache),
+                        plan.save_torrent.as_deref(),
+                    )
+                    .await?
+                }
+            };
+            handles.push(session.add_torrent(meta, options).map_err(|e| anyhow!(e))?);
         }
         let outcome = watch(&handles, plan.options.seed || plan.seeding_only).await;
         let statuses: Vec<TorrentStatus> = handles

@@ -27,7 +27,7 @@ pub struct Aria2Outcome {
 /// `udp_tracker`: the torrent's tracker is a UDP one. Kills it after
 /// `timeout`.
 pub fn aria2_download(
-    torrent: &Path,
+    torrent: impl AsRef<std::ffi::OsStr>,
     dir: &Path,
     udp_tracker: bool,
     timeout: Duration,
@@ -79,4 +79,32 @@ pub fn aria2_download(
         code: status.and_then(|s| s.code()),
         log: text,
     }
+}
+
+/// aria2c seeding `torrent` from the data under `dir` (checked first),
+/// until it is dropped; announces to the torrent's (HTTP) trackers and
+/// listens on the returned port.
+pub fn aria2_seed(torrent: &Path, dir: &Path, log: &Path) -> (ChildGuard, u16) {
+    let bin = require_tool("aria2c");
+    let port = free_tcp_port();
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("--dir={}", dir.display()))
+        .args([
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--disable-ipv6=true",
+            "--interface=127.0.0.1",
+            "--seed-ratio=0.0",
+            "--bt-require-crypto=false",
+            "--check-integrity=true",
+            "--bt-seed-unverified=false",
+            "--console-log-level=notice",
+        ])
+        .arg(format!("--listen-port={port}"))
+        .arg(torrent)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    (ChildGuard::spawn("aria2c seed", &mut cmd, Some(log)), port)
 }

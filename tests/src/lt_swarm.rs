@@ -138,6 +138,19 @@ pub fn lt_leech(save_path: &Path, torrent: &Path, dial: &[u16]) -> Value {
     lt_swarm(&args)
 }
 
+/// Join a swarm with libtorrent knowing only the magnet link `uri`
+/// (peers: its own x.pe and tr, and `dial`); returns libtorrent's report
+/// ("has_metadata", "finished", "num_pieces", "pieces_verified", "name").
+pub fn lt_magnet(save_path: &Path, uri: &str, dial: &[u16]) -> Value {
+    let ports: Vec<String> = dial.iter().map(u16::to_string).collect();
+    let mut args = vec!["magnet", path_str(save_path), uri];
+    for p in &ports {
+        args.push("--dial");
+        args.push(p);
+    }
+    lt_swarm(&args)
+}
+
 /// Download `torrent` from the peers on `dial` with libtorrent for
 /// `seconds` after its first payload byte, without finishing; returns
 /// (seconds since the first byte, payload bytes received) samples taken

@@ -9,14 +9,20 @@ use riffle_client::engine::{SessionConfig, TorrentOptions};
 
 use crate::flags::peer::PeerFlags;
 use crate::runner::{run, Plan};
+use crate::torrent_file::{parse_torrent_arg, TorrentArg};
 use crate::units::parse_rate;
 
 /// Arguments of `riffle download`.
 #[derive(Args, Debug)]
 pub struct DownloadArgs {
-    /// The .torrent file(s); several run at once in one session.
-    #[arg(required = true, value_name = "TORRENT")]
-    torrents: Vec<PathBuf>,
+    /// The .torrent file(s) or magnet link(s); several run at once in one
+    /// session. A magnet link's metadata comes from its peers (x.pe), its
+    /// trackers (tr) and is kept in DIR/.riffle/ for the next run.
+    #[arg(required = true, value_name = "TORRENT", value_parser = parse_torrent_arg)]
+    torrents: Vec<TorrentArg>,
+    /// Write a magnet link's fetched metadata to this .torrent file.
+    #[arg(long, value_name = "FILE")]
+    save_torrent: Option<PathBuf>,
     /// Directory to save into: a single-file torrent becomes DIR/<name>, a
     /// multi-file one the folder DIR/<name>/.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
@@ -41,6 +47,7 @@ pub fn run_download(args: DownloadArgs) -> Result<()> {
     options.seed = args.seed;
     run(Plan {
         torrents: args.torrents,
+        save_torrent: args.save_torrent,
         options,
         session,
         seeding_only: false,

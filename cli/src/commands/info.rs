@@ -2,18 +2,24 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use riffle_client::engine::{Session, SessionConfig};
 use riffle_protocol::magnet::Magnet;
 use serde::Serialize;
 
 use crate::output::human_bytes;
-use crate::torrent_file::load_torrent;
+use crate::torrent_file::{load_torrent, parse_torrent_arg, resolve_magnet, TorrentArg};
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// The .torrent file to read.
-    torrent: PathBuf,
+    /// The .torrent file to read, or a magnet link (its metadata is
+    /// fetched from its peers and trackers).
+    #[arg(value_name = "TORRENT", value_parser = parse_torrent_arg)]
+    torrent: TorrentArg,
+    /// Write the torrent (a magnet link's fetched metadata) to this file.
+    #[arg(long, value_name = "FILE")]
+    save_torrent: Option<PathBuf>,
     /// Print one JSON object instead of a human-readable summary.
     #[arg(long)]
     json: bool,
@@ -39,7 +45,28 @@ struct FileJson {
 }
 
 pub fn run(args: InfoArgs) -> Result<()> {
-    let meta = load_torrent(&args.torrent)?;
+    let meta = match &args.torrent {
+        TorrentArg::File(path) => {
+            let meta = load_torrent(path)?;
+            if let Some(save) = &args.save_torrent {
+                std::fs::copy(path, save)
+                    .with_context(|| format!("cannot write {}", save.display()))?;
+            }
+            meta
+        }
+        TorrentArg::Magnet(magnet) => {
+            let runtime = super::runtime("riffle")?;
+            runtime.block_on(async {
+                let session = Session::start(SessionConfig::default())
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                let meta =
+                    resolve_magnet(&session, magnet, None, args.save_torrent.as_deref()).await;
+                session.shutdown().await;
+                meta
+            })?
+        }
+    };
     let info = &meta.info;
     let files: Vec<FileJson> = info
         .files

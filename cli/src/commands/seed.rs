@@ -32,7 +32,8 @@ pub fn run_seed(args: SeedArgs) -> Result<()> {
     options.seed = true;
     options.require_complete = true;
     run(Plan {
-        torrents: vec![args.torrent],
+        torrents: vec![crate::torrent_file::TorrentArg::File(args.torrent)],
+        save_torrent: None,
         options,
         session,
         seeding_only: true,
