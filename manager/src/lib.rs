@@ -14,6 +14,7 @@
 //! the terminal UI drives; the decisions (queue, seed limits) are
 //! riffle-policies' `queue` module.
 
+mod actor;
 mod entry;
 mod error;
 mod info;

@@ -272,14 +272,20 @@ impl Session {
         limit: std::time::Duration,
         progress: impl Fn(usize, f64),
     ) -> Result<Vec<u8>, super::magnet::FetchError> {
-        let setup = super::magnet::FetchSetup {
+        let setup = self.fetch_setup(limit);
+        super::magnet::fetch_metadata(magnet, extra, &setup, None, progress).await
+    }
+
+    /// What a metadata fetch run elsewhere (a task of its own) needs to
+    /// know about this session.
+    pub fn fetch_setup(&self, limit: std::time::Duration) -> super::magnet::FetchSetup {
+        super::magnet::FetchSetup {
             peer_id: self.our_id,
             port: self.listen_addr.port(),
             connect_timeout: self.config.connect_timeout,
             announce: self.config.announce.clone(),
             limit,
-        };
-        super::magnet::fetch_metadata(magnet, extra, &setup, None, progress).await
+        }
     }
 
     /// Change the session-wide connection limit (0: none). Lowering it

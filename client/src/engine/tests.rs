@@ -468,3 +468,123 @@ async fn metadata_comes_from_a_seeding_session() {
     fetcher.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// A fake peer that speaks just enough BEP 9 to lie: it announces
+/// `size` bytes of metadata and answers every request with `fill` bytes.
+async fn lying_metadata_peer(
+    info_hash: riffle_protocol::InfoHash,
+    size: u64,
+    fill: u8,
+) -> SocketAddr {
+    use bytes::{Bytes, BytesMut};
+    use riffle_protocol::wire::{
+        ExtendedHandshake, Framer, Handshake, Message, MetadataMessage, Reserved, UT_METADATA,
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut hs = [0u8; 68];
+                if s.read_exact(&mut hs).await.is_err() {
+                    return;
+                }
+                let ours = Handshake {
+                    reserved: Reserved::empty().with(Reserved::EXTENSION_PROTOCOL, true),
+                    info_hash,
+                    peer_id: riffle_protocol::PeerId([7; 20]),
+                };
+                let _ = s.write_all(&ours.encode()).await;
+                let mut ext = ExtendedHandshake {
+                    metadata_size: Some(size),
+                    ..ExtendedHandshake::default()
+                };
+                ext.m.insert(UT_METADATA.into(), 5);
+                let send = |m: Message| {
+                    let mut out = BytesMut::new();
+                    m.encode(&mut out);
+                    out
+                };
+                let _ = s
+                    .write_all(&send(Message::Extended {
+                        id: 0,
+                        payload: Bytes::from(ext.encode()),
+                    }))
+                    .await;
+                let framer = Framer::default();
+                let mut buf = BytesMut::new();
+                let mut their = 0;
+                loop {
+                    match framer.parse(&mut buf) {
+                        Ok(Some(Message::Extended { id: 0, payload })) => {
+                            their = ExtendedHandshake::decode(&payload)
+                                .ok()
+                                .and_then(|h| h.id_of(UT_METADATA))
+                                .unwrap_or(0);
+                        }
+                        Ok(Some(Message::Extended { id: 5, payload })) => {
+                            if let Ok(MetadataMessage::Request { piece }) =
+                                MetadataMessage::decode(&payload)
+                            {
+                                let start = u64::from(piece) * 16384;
+                                let len = size.saturating_sub(start).min(16384) as usize;
+                                let data = MetadataMessage::Data {
+                                    piece,
+                                    total_size: size,
+                                    data: Bytes::from(vec![fill; len]),
+                                };
+                                let _ = s
+                                    .write_all(&send(Message::Extended {
+                                        id: their,
+                                        payload: Bytes::from(data.encode()),
+                                    }))
+                                    .await;
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            if s.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Peers that send wrong metadata, or claim an absurd size, cost nothing
+/// but their own attempt: the metadata still comes from the honest seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_metadata_peers_do_not_spoil_the_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = payload(&dir.path().join("seed"), "honest", &[300_000], 11);
+    let size = meta.info_bytes.len() as u64;
+    let liar = lying_metadata_peer(meta.info_hash, size, 0x55).await;
+    let boaster = lying_metadata_peer(meta.info_hash, 1 << 40, 0).await;
+    let (seeder, _h) = start_seeder(&dir.path().join("seed"), &meta, 0, |_| {}).await;
+    let fetcher = Session::start(local()).await.unwrap();
+    let magnet = riffle_protocol::magnet::Magnet {
+        info_hash: meta.info_hash,
+        display_name: None,
+        trackers: Vec::new(),
+        // The liars first, so they are surely tried.
+        peers: vec![liar.to_string(), boaster.to_string()],
+    };
+    let info = fetcher
+        .fetch_metadata(
+            &magnet,
+            &[seeder.listen_addr()],
+            Duration::from_secs(20),
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(info, meta.info_bytes);
+    fetcher.shutdown().await;
+    seeder.shutdown().await;
+}

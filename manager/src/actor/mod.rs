@@ -1,0 +1,498 @@
+//! The manager's task: one owner of every torrent's entry, the queue
+//! order, the settings and the session (see `manager.rs` for the handle
+//! that talks to it).
+//!
+//! - this file: the state, the loop, requests dispatched, what helpers
+//!   report back, the once-a-second tick, the queue, saving;
+//! - `ops.rs`: each request carried out (add, remove, start, stop,
+//!   verify, set, move, queue moves, snapshots, settings), and starting
+//!   and stopping a torrent in the session.
+
+mod ops;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use riffle_client::engine::{Session, TorrentOptions, TorrentState};
+use riffle_policies::queue::{self, QueueEntry, Slot};
+use riffle_protocol::metainfo::Metainfo;
+use riffle_protocol::{Bitfield, InfoHash};
+use riffle_storage::ResumeRecord;
+use tokio::sync::mpsc;
+
+use crate::entry::{AfterStop, Entry, Run};
+use crate::error::ManagerError;
+use crate::info::{Select, TorrentRef};
+use crate::manager::{unix_now, Internal, Request, TICK};
+use crate::record::TorrentRecord;
+use crate::settings::Settings;
+use crate::store::{StateDir, Totals};
+
+/// How often the counters of running torrents are saved (a crash loses at
+/// most this much of them).
+const SAVE_COUNTERS_EVERY: Duration = Duration::from_secs(60);
+/// "Recently active": transferred within this long.
+pub(crate) const RECENT: Duration = Duration::from_secs(60);
+
+/// The task's state.
+pub(crate) struct Actor {
+    state: StateDir,
+    /// The engine's session (taken at shutdown).
+    session: Option<Session>,
+    settings: Settings,
+    base: TorrentOptions,
+    entries: HashMap<InfoHash, Entry>,
+    /// The queue, first first.
+    order: Vec<InfoHash>,
+    next_id: u32,
+    /// Torrents being removed: not to be added again until done.
+    removing: HashSet<InfoHash>,
+    /// Ids removed, with when (for "recently-active").
+    removed: Vec<(u32, Instant)>,
+    totals: Totals,
+    current: Totals,
+    internal_tx: mpsc::Sender<Internal>,
+    last_counters_save: Instant,
+    /// The queue order changed since it was last saved.
+    queue_dirty: bool,
+}
+
+impl Actor {
+    /// The task's state before the state directory is loaded.
+    pub(crate) fn new(
+        state: StateDir,
+        session: Session,
+        settings: Settings,
+        base: TorrentOptions,
+        totals: Totals,
+        internal_tx: mpsc::Sender<Internal>,
+    ) -> Actor {
+        Actor {
+            state,
+            session: Some(session),
+            settings,
+            base,
+            entries: HashMap::new(),
+            order: Vec::new(),
+            next_id: 1,
+            removing: HashSet::new(),
+            removed: Vec::new(),
+            totals,
+            current: Totals {
+                session_count: 1,
+                ..Totals::default()
+            },
+            internal_tx,
+            last_counters_save: Instant::now(),
+            queue_dirty: false,
+        }
+    }
+
+    /// Bring back every torrent of the state directory, in queue order.
+    pub(crate) fn load(&mut self) -> Result<(), ManagerError> {
+        let stored = self.state.load_torrents()?;
+        let queue = self.state.load_queue();
+        let now = unix_now();
+        let mut ids_taken = HashSet::new();
+        let mut fresh = Vec::new();
+        for s in stored {
+            let hash = s.meta.info_hash;
+            let record = match s.record {
+                Some(r) if ids_taken.insert(r.id) => r,
+                other => {
+                    // No record, or an id taken twice: a new id, the
+                    // session's settings.
+                    fresh.push(hash);
+                    let dir = other
+                        .map(|r| r.download_dir)
+                        .unwrap_or_else(|| self.settings.download_dir.clone());
+                    TorrentRecord::new(0, dir, &self.settings, now)
+                }
+            };
+            let meta = Arc::new(s.meta);
+            let have = self.saved_have(&meta);
+            let mut entry = Entry::new(meta, record, have);
+            entry.error = None;
+            self.entries.insert(hash, entry);
+        }
+        self.next_id = self
+            .entries
+            .values()
+            .map(|e| e.record.id)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        for hash in fresh {
+            let id = self.next_id;
+            self.next_id += 1;
+            if let Some(e) = self.entries.get_mut(&hash) {
+                e.record.id = id;
+                e.dirty = true;
+            }
+        }
+        // The saved queue first, then anything it missed, by position.
+        let mut order: Vec<InfoHash> = queue
+            .into_iter()
+            .filter(|h| self.entries.contains_key(h))
+            .collect();
+        let listed: HashSet<InfoHash> = order.iter().copied().collect();
+        let mut rest: Vec<&Entry> = self
+            .entries
+            .values()
+            .filter(|e| !listed.contains(&e.meta.info_hash))
+            .collect();
+        rest.sort_by_key(|e| (e.record.queue_position, e.record.id));
+        order.extend(rest.iter().map(|e| e.meta.info_hash));
+        self.order = order;
+        self.renumber();
+        tracing::info!(torrents = self.entries.len(), "loaded the state directory");
+        self.save_dirty();
+        Ok(())
+    }
+
+    /// What a stopped torrent's resume record says it holds (no hashing:
+    /// the engine checks again when it starts).
+    fn saved_have(&self, meta: &Metainfo) -> Bitfield {
+        let count = meta.info.piece_count();
+        match ResumeRecord::load(&self.state.resume_path(&meta.info_hash)) {
+            Ok(r) if r.info_hash == meta.info_hash && r.have.len() == count => r.have,
+            _ => Bitfield::new(count),
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut internal: mpsc::Receiver<Internal>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shutdown_reply = loop {
+            tokio::select! {
+                req = requests.recv() => match req {
+                    Some(Request::Shutdown(reply)) => break Some(reply),
+                    Some(req) => self.handle(req),
+                    None => break None,
+                },
+                Some(msg) = internal.recv() => self.on_internal(msg),
+                _ = tick.tick() => self.on_tick(),
+            }
+        };
+        self.shutdown(&mut internal).await;
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    fn handle(&mut self, req: Request) {
+        match req {
+            Request::Add(add, reply) => {
+                let _ = reply.send(self.add(*add));
+            }
+            Request::Remove(select, delete, reply) => {
+                let _ = reply.send(self.remove(&select, delete));
+            }
+            Request::Start(select, now, reply) => {
+                let _ = reply.send(self.start_request(&select, now));
+            }
+            Request::Stop(select, reply) => {
+                for hash in self.select(&select) {
+                    if let Some(e) = self.entries.get_mut(&hash) {
+                        e.record.paused = true;
+                        e.forced = false;
+                        e.dirty = true;
+                    }
+                    self.stop(hash, AfterStop::Nothing);
+                }
+                self.save_dirty();
+                let _ = reply.send(Ok(()));
+            }
+            Request::Verify(select, reply) => {
+                let _ = reply.send(self.verify(&select));
+            }
+            Request::Reannounce(select, reply) => {
+                for hash in self.select(&select) {
+                    if let Some(Entry {
+                        run: Run::Running(r),
+                        ..
+                    }) = self.entries.get(&hash)
+                    {
+                        let control = r.handle.control();
+                        tokio::spawn(async move { control.reannounce().await });
+                    }
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Request::Set(select, change, reply) => {
+                let _ = reply.send(self.set(&select, &change));
+            }
+            Request::SetLocation(select, to, move_data, reply) => {
+                let _ = reply.send(self.set_location(&select, to, move_data));
+            }
+            Request::Queue(select, to, reply) => {
+                self.queue_move(&select, to);
+                let _ = reply.send(Ok(()));
+            }
+            Request::Get(select, detail, reply) => {
+                let _ = reply.send(Ok(self.get(&select, detail)));
+            }
+            Request::Settings(reply) => {
+                let _ = reply.send(Ok(self.settings.clone()));
+            }
+            Request::SetSettings(change, reply) => {
+                let _ = reply.send(self.set_settings(&change));
+            }
+            Request::Stats(reply) => {
+                let _ = reply.send(Ok(self.stats()));
+            }
+            Request::Shutdown(_) => unreachable!("handled by the loop"),
+        }
+    }
+
+    /// The entries `select` names, in queue order.
+    fn select(&self, select: &Select) -> Vec<InfoHash> {
+        match select {
+            Select::All => self.order.clone(),
+            Select::RecentlyActive => {
+                let now = unix_now();
+                self.order
+                    .iter()
+                    .filter(|h| {
+                        self.entries.get(h).is_some_and(|e| {
+                            e.is_running()
+                                || now - e.record.activity_date <= RECENT.as_secs() as i64
+                        })
+                    })
+                    .copied()
+                    .collect()
+            }
+            Select::Some(refs) => {
+                let mut out = Vec::new();
+                for r in refs {
+                    let hash = match r {
+                        TorrentRef::Hash(h) => Some(*h).filter(|h| self.entries.contains_key(h)),
+                        TorrentRef::Id(id) => self
+                            .entries
+                            .values()
+                            .find(|e| e.record.id == *id)
+                            .map(|e| e.meta.info_hash),
+                    };
+                    if let Some(h) = hash {
+                        if !out.contains(&h) {
+                            out.push(h);
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn on_internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::Stopped(hash) => {
+                let Some(e) = self.entries.get_mut(&hash) else {
+                    return;
+                };
+                if let Run::Stopping { status, seen, then } =
+                    std::mem::replace(&mut e.run, Run::Idle)
+                {
+                    let st = status.borrow().clone();
+                    let up = st.uploaded.saturating_sub(seen.0);
+                    let down = st.downloaded.saturating_sub(seen.1);
+                    e.record.uploaded_ever += up;
+                    e.record.downloaded_ever += down;
+                    e.record.corrupt_ever += st.wasted.saturating_sub(seen.2);
+                    self.totals.uploaded_bytes += up;
+                    self.totals.downloaded_bytes += down;
+                    self.current.uploaded_bytes += up;
+                    self.current.downloaded_bytes += down;
+                    e.refresh_have(&st);
+                    e.dirty = true;
+                    tracing::debug!(id = e.record.id, "stopped");
+                    self.after_stop(hash, then);
+                }
+                self.save_dirty();
+                self.schedule();
+            }
+            Internal::Moved(hash, to, outcome) => {
+                if let Some(e) = self.entries.get_mut(&hash) {
+                    if matches!(e.run, Run::Moving) {
+                        e.run = Run::Idle;
+                    }
+                    match outcome {
+                        Ok(()) => {
+                            tracing::info!(id = e.record.id, to = %to.display(), "moved the data");
+                            e.record.download_dir = to;
+                        }
+                        Err(err) => {
+                            tracing::warn!(id = e.record.id, "cannot move the data: {err}");
+                            e.error = Some(format!("cannot move the data: {err}"));
+                        }
+                    }
+                    e.dirty = true;
+                }
+                self.save_dirty();
+                self.schedule();
+            }
+            Internal::Removed(hash) => {
+                self.removing.remove(&hash);
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let unix = unix_now();
+        let settings = self.settings.clone();
+        let mut to_stop = Vec::new();
+        for (hash, e) in self.entries.iter_mut() {
+            let before = (e.record.uploaded_ever, e.record.downloaded_ever);
+            let state = e.observe(now, unix);
+            let up = e.record.uploaded_ever - before.0;
+            let down = e.record.downloaded_ever - before.1;
+            self.totals.uploaded_bytes += up;
+            self.totals.downloaded_bytes += down;
+            self.current.uploaded_bytes += up;
+            self.current.downloaded_bytes += down;
+            match state {
+                None => {}
+                Some(TorrentState::Failed(err)) => {
+                    tracing::warn!(id = e.record.id, "torrent failed: {err}");
+                    e.error = Some(err);
+                    e.dirty = true;
+                    to_stop.push(*hash);
+                }
+                Some(state) if e.stop_after_check && state != TorrentState::Checking => {
+                    e.stop_after_check = false;
+                    to_stop.push(*hash);
+                }
+                Some(TorrentState::Seeding) => {
+                    let ratio = queue::ratio(
+                        e.record.uploaded_ever,
+                        e.record.downloaded_ever,
+                        e.record.have_valid,
+                    );
+                    let idle = now.duration_since(e.last_upload);
+                    if let Some(why) = e.record.seed_limits(&settings).reached(ratio, idle) {
+                        tracing::info!(id = e.record.id, ?why, "seed limit reached: stopping");
+                        e.record.paused = true;
+                        e.record.finished = true;
+                        e.dirty = true;
+                        to_stop.push(*hash);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        for hash in to_stop {
+            self.stop(hash, AfterStop::Nothing);
+        }
+        self.totals.seconds_active += TICK.as_secs();
+        self.current.seconds_active += TICK.as_secs();
+        self.schedule();
+        if now.duration_since(self.last_counters_save) >= SAVE_COUNTERS_EVERY {
+            self.last_counters_save = now;
+            for e in self.entries.values_mut() {
+                if e.counters_dirty {
+                    e.dirty = true;
+                }
+            }
+            if let Err(e) = self.state.save_totals(&self.totals) {
+                tracing::warn!("{e}");
+            }
+        }
+        self.save_dirty();
+        self.removed.retain(|(_, at)| at.elapsed() <= RECENT);
+    }
+
+    /// Start what the queue lets start.
+    fn schedule(&mut self) {
+        let stalled_after = self.settings.stalled_after();
+        let now = Instant::now();
+        let queue: Vec<QueueEntry<InfoHash>> = self
+            .order
+            .iter()
+            .filter_map(|h| self.entries.get(h))
+            .map(|e| QueueEntry {
+                key: e.meta.info_hash,
+                wants: e.wants(),
+                running: !matches!(e.run, Run::Idle),
+                stalled: is_stalled(e, stalled_after, now),
+                forced: e.forced || e.stop_after_check,
+            })
+            .collect();
+        for (hash, slot) in queue::plan(&queue, self.settings.queue_limits()) {
+            if slot == Slot::Start {
+                self.start(hash);
+            }
+        }
+    }
+
+    /// Write every changed record, and the queue if it changed.
+    fn save_dirty(&mut self) {
+        for (hash, e) in self.entries.iter_mut() {
+            if e.dirty {
+                e.dirty = false;
+                e.counters_dirty = false;
+                if let Err(err) = self.state.save_record(hash, &e.record) {
+                    tracing::warn!("{err}");
+                }
+            }
+        }
+        if self.queue_dirty {
+            self.queue_dirty = false;
+            if let Err(err) = self.state.save_queue(&self.order) {
+                tracing::warn!("{err}");
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, internal: &mut mpsc::Receiver<Internal>) {
+        let running: Vec<InfoHash> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.is_running())
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in running {
+            self.stop(hash, AfterStop::Nothing);
+        }
+        // Wait for every stop, move and removal in flight.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self
+            .entries
+            .values()
+            .any(|e| matches!(e.run, Run::Stopping { .. } | Run::Moving))
+            || !self.removing.is_empty()
+        {
+            match tokio::time::timeout_at(deadline, internal.recv()).await {
+                Ok(Some(msg)) => self.on_internal(msg),
+                _ => break,
+            }
+        }
+        self.save_dirty();
+        if let Err(e) = self.state.save_totals(&self.totals) {
+            tracing::warn!("{e}");
+        }
+        if let Some(session) = self.session.take() {
+            session.shutdown().await;
+        }
+    }
+}
+
+fn is_stalled(e: &Entry, stalled_after: Option<Duration>, now: Instant) -> bool {
+    let Some(after) = stalled_after else {
+        return false;
+    };
+    if !e.is_running() {
+        return false;
+    }
+    let last = if e.complete() {
+        e.last_upload
+    } else {
+        e.last_download
+    };
+    now.duration_since(last) >= after
+}
