@@ -169,11 +169,16 @@ impl Service {
     }
 
     async fn add(&self, add: Add) -> R {
+        let mut magnet = None;
         let metainfo = match add.source {
             Source::Metainfo(bytes) => bytes,
             Source::File(path) => read_torrent(&path).await?,
-            Source::Magnet(_) => {
-                return Err("magnet links are not supported yet: add the .torrent file".into())
+            Source::Magnet(uri) => {
+                magnet = Some(
+                    riffle_protocol::magnet::Magnet::parse(&uri)
+                        .map_err(|e| format!("invalid magnet link: {e}"))?,
+                );
+                Vec::new()
             }
             Source::Url(_) => return Err(
                 "fetching a .torrent by URL is not supported yet: send its contents as metainfo"
@@ -184,6 +189,7 @@ impl Service {
             .manager
             .add(AddRequest {
                 metainfo,
+                magnet,
                 download_dir: add.download_dir,
                 paused: add.paused,
                 peer_limit: add.peer_limit,

@@ -175,6 +175,12 @@ impl Entry {
         o.max_download_rate = down;
         o.honor_session_limits = self.record.honors_session_limits;
         o.resume_dir = Some(state.resume_dir());
+        o.peers.extend(
+            self.record
+                .extra_peers
+                .iter()
+                .filter_map(|p| p.parse::<std::net::SocketAddr>().ok()),
+        );
         o.wanted_files = self
             .record
             .files_wanted
@@ -321,6 +327,7 @@ impl Entry {
             piece_count: info.piece_count(),
             piece_size: info.piece_length,
             recheck_progress: 0.0,
+            metadata_percent: 1.0,
             trusted_pieces: 0,
             hashed_pieces: 0,
             rate_download: 0,

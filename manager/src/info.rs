@@ -34,8 +34,11 @@ pub enum Select {
 /// Adding a torrent.
 #[derive(Clone, Debug, Default)]
 pub struct AddRequest {
-    /// The `.torrent` bytes.
+    /// The `.torrent` bytes (empty with `magnet`).
     pub metainfo: Vec<u8>,
+    /// A magnet link instead of `metainfo`: its metadata is fetched from
+    /// peers, and the torrent shows meanwhile.
+    pub magnet: Option<riffle_protocol::magnet::Magnet>,
     /// Where to save it (None: the session's download directory).
     pub download_dir: Option<PathBuf>,
     /// Add it stopped (None: the session's `start_added_torrents`).
@@ -225,6 +228,9 @@ pub struct TorrentInfo {
     pub piece_size: u32,
     /// Fraction of the data checked, while checking.
     pub recheck_progress: f64,
+    /// Fraction of the metadata at hand (below 1 only for a magnet link
+    /// still fetching it).
+    pub metadata_percent: f64,
     /// At this run's start: pieces the resume record vouched for.
     pub trusted_pieces: u32,
     /// At this run's start: pieces hashed.
@@ -287,6 +293,62 @@ pub struct TorrentInfo {
     pub availability: Vec<u32>,
     /// Trackers ([`Detail::trackers`]).
     pub trackers: Vec<TrackerStatus>,
+}
+
+impl TorrentInfo {
+    /// A torrent known only by its record, hash and name (a magnet link
+    /// without its metadata yet): every size and rate zero.
+    pub fn empty(record: TorrentRecord, hash: InfoHash, name: String) -> TorrentInfo {
+        TorrentInfo {
+            id: record.id,
+            hash,
+            name,
+            record,
+            activity: Activity::Stopped,
+            stalled: false,
+            error: None,
+            total_size: 0,
+            size_when_done: 0,
+            left_until_done: 0,
+            have_valid: 0,
+            file_count: 0,
+            piece_count: 0,
+            piece_size: 0,
+            recheck_progress: 0.0,
+            metadata_percent: 0.0,
+            trusted_pieces: 0,
+            hashed_pieces: 0,
+            rate_download: 0,
+            rate_upload: 0,
+            peers_connected: 0,
+            peers_sending_to_us: 0,
+            peers_getting_from_us: 0,
+            eta: None,
+            start_date: 0,
+            private: false,
+            comment: String::new(),
+            creator: String::new(),
+            date_created: 0,
+            tiers: Vec::new(),
+            webseeds: Vec::new(),
+            magnet: String::new(),
+            torrent_file: PathBuf::new(),
+            policies: String::new(),
+            policy_values: None,
+            one_club: false,
+            throttled: false,
+            one_club_secs: 0.0,
+            uploaded_throttled: 0,
+            seeds: 0,
+            limits: (0, 0),
+            downloading: Vec::new(),
+            files: Vec::new(),
+            peers: Vec::new(),
+            have: None,
+            availability: Vec::new(),
+            trackers: Vec::new(),
+        }
+    }
 }
 
 /// Session-wide numbers (`session-stats`).

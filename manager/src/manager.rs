@@ -74,6 +74,8 @@ pub(crate) enum Internal {
     Moved(InfoHash, PathBuf, Result<(), String>),
     /// A removal (shutdown, data, state files) finished.
     Removed(InfoHash),
+    /// A magnet link's metadata arrived (it hashes to the info-hash).
+    Fetched(InfoHash, Vec<u8>),
 }
 
 /// A running manager. Cheap to clone; every clone talks to the same task.

@@ -134,6 +134,9 @@ pub struct TorrentRecord {
     /// Its own one-club rate, bytes/s (None: the session's).
     #[serde(default)]
     pub one_club_rate: Option<u64>,
+    /// Peers to dial besides its trackers' (a magnet link's `x.pe`).
+    #[serde(default)]
+    pub extra_peers: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -179,6 +182,7 @@ impl TorrentRecord {
             picker: None,
             seed_choker: None,
             one_club_rate: None,
+            extra_peers: Vec::new(),
         }
     }
 

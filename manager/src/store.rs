@@ -18,6 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
+use riffle_protocol::magnet::Magnet;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::InfoHash;
 use riffle_storage::write_atomically;
@@ -162,6 +163,52 @@ impl StateDir {
         self.write_json(&self.root.join("queue.json"), &hexes)
     }
 
+    fn magnet_path(&self, hash: &InfoHash) -> PathBuf {
+        self.root
+            .join("torrents")
+            .join(format!("{}.magnet", hash.to_hex()))
+    }
+
+    /// Keep a magnet link whose metadata is still to come.
+    pub fn save_magnet(&self, hash: &InfoHash, uri: &str) -> Result<(), ManagerError> {
+        self.write(&self.magnet_path(hash), uri.as_bytes())
+    }
+
+    /// Its metadata came: the link is no longer needed.
+    pub fn forget_magnet(&self, hash: &InfoHash) {
+        let _ = std::fs::remove_file(self.magnet_path(hash));
+    }
+
+    /// Magnet links still waiting for their metadata, with their records.
+    pub fn load_magnets(&self) -> Vec<(Magnet, Option<TorrentRecord>)> {
+        let dir = self.root.join("torrents");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("magnet") {
+                continue;
+            }
+            let Some(magnet) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| Magnet::parse(&t).ok())
+            else {
+                tracing::warn!(path = %path.display(), "skipping an unreadable magnet link");
+                continue;
+            };
+            if self.torrent_path(&magnet.info_hash).exists() {
+                // Fetched already (the link outlived a crash).
+                self.forget_magnet(&magnet.info_hash);
+                continue;
+            }
+            let record = self.read_json(&self.record_path(&magnet.info_hash));
+            out.push((magnet, record));
+        }
+        out
+    }
+
     /// Keep a newly added torrent's metainfo.
     pub fn save_torrent(&self, hash: &InfoHash, bytes: &[u8]) -> Result<(), ManagerError> {
         self.write(&self.torrent_path(hash), bytes)
@@ -179,6 +226,7 @@ impl StateDir {
             self.torrent_path(hash),
             self.resume_path(hash),
             self.resume_path(hash).with_extension("parts"),
+            self.magnet_path(hash),
         ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}

@@ -378,3 +378,82 @@ async fn a_skipped_file_is_not_created_until_it_is_wanted() {
     leech.shutdown().await;
     seeder.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_magnet_link_waits_for_its_metadata_then_downloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_data = dir.path().join("seed-data");
+    let bytes = payload(&seed_data, "linked", 300_000);
+    let hash = riffle_protocol::metainfo::Metainfo::from_bytes(&bytes)
+        .unwrap()
+        .info_hash;
+    let state = dir.path().join("state");
+    let download = dir.path().join("dl");
+    // No peer yet: the link waits, and comes back after a restart.
+    let cfg = config(&state, &download, vec![]);
+    let m = Manager::start(cfg.clone()).await.unwrap();
+    let magnet = |peer: &str| {
+        riffle_protocol::magnet::Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{}&dn=linked{peer}",
+            hash.to_hex()
+        ))
+        .unwrap()
+    };
+    let id = added_id(
+        m.add(AddRequest {
+            magnet: Some(magnet("")),
+            ..AddRequest::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let t = one(&m, id).await;
+    assert_eq!(t.name, "linked");
+    assert!(t.metadata_percent < 1.0);
+    assert_eq!(t.activity, Activity::Downloading);
+    m.shutdown().await;
+    let m = Manager::start(cfg.clone()).await.unwrap();
+    let t = one(&m, id).await;
+    assert_eq!((t.name.as_str(), t.hash), ("linked", hash));
+    // Removed; added again with a seeder to ask (x.pe): it completes.
+    m.remove(Select::All, false).await.unwrap();
+    let seeder = Manager::start(config(&dir.path().join("seed-state"), &seed_data, vec![]))
+        .await
+        .unwrap();
+    let sid = added_id(
+        seeder
+            .add(AddRequest {
+                metainfo: bytes,
+                ..AddRequest::default()
+            })
+            .await
+            .unwrap(),
+    );
+    until(&seeder, sid, "the seeder", |t| {
+        t.activity == Activity::Seeding
+    })
+    .await;
+    let id = added_id(
+        m.add(AddRequest {
+            magnet: Some(magnet(&format!("&x.pe={}", seeder.listen_addr()))),
+            ..AddRequest::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let t = until(&m, id, "the magnet download", |t| {
+        t.metadata_percent == 1.0 && t.activity == Activity::Seeding
+    })
+    .await;
+    assert_eq!(t.total_size, 300_000);
+    assert!(state
+        .join("torrents")
+        .join(format!("{}.torrent", hash.to_hex()))
+        .exists());
+    assert!(!state
+        .join("torrents")
+        .join(format!("{}.magnet", hash.to_hex()))
+        .exists());
+    m.shutdown().await;
+    seeder.shutdown().await;
+}

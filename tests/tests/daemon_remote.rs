@@ -16,11 +16,12 @@ use serde_json::{json, Value};
 
 /// A payload seeded by `riffle seed` and announced to a `riffle tracker`.
 struct Swarm {
-    _tracker: RiffleTracker,
+    tracker: RiffleTracker,
     _seed: RiffleProc,
     torrent: PathBuf,
     data: PathBuf,
     size: u64,
+    hash: String,
 }
 
 fn swarm(dir: &Path, name: &str, mib: u64, seed_rate: Option<&str>) -> Swarm {
@@ -31,7 +32,7 @@ fn swarm(dir: &Path, name: &str, mib: u64, seed_rate: Option<&str>) -> Swarm {
     let files = small_tree(mib);
     let data = write_tree(&seed_dir, name, &files, mib + name.len() as u64);
     let torrent = dir.join(format!("{name}.torrent"));
-    riffle_create(&data, &torrent, Some(&tracker.announce_url(false)));
+    let hash = riffle_create(&data, &torrent, Some(&tracker.announce_url(false)));
     let mut args = vec![
         "seed".to_owned(),
         torrent.to_string_lossy().into_owned(),
@@ -46,11 +47,12 @@ fn swarm(dir: &Path, name: &str, mib: u64, seed_rate: Option<&str>) -> Swarm {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let seed = RiffleProc::start("riffle seed", &args, &dir.join(format!("seed-{name}.log")));
     Swarm {
-        _tracker: tracker,
+        tracker,
         _seed: seed,
         torrent,
         data,
         size: total_len(&files),
+        hash,
     }
 }
 
@@ -551,4 +553,36 @@ fn the_watch_folder_adds_dropped_torrents_and_logs_go_to_the_journal_format() {
         "{log}"
     );
     assert!(!log.contains("\u{1b}["), "no colours in the journal");
+}
+
+#[test]
+fn transmission_remote_adds_a_magnet_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = swarm(dir.path(), "by-link", 2, None);
+    let d = RiffleDaemon::start(dir.path(), &DaemonOptions::default());
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{}&dn=by-link&tr={}",
+        s.hash,
+        s.tracker.announce_url(false)
+    );
+    assert!(d.remote_ok(&["-a", &magnet]).contains("success"));
+    let t = d.wait_torrent(
+        1,
+        &[
+            "name",
+            "percentDone",
+            "status",
+            "metadataPercentComplete",
+            "totalSize",
+        ],
+        "the magnet download",
+        MINUTE,
+        |t| t["percentDone"] == 1.0 && t["status"] == 6,
+    );
+    assert_eq!(t["metadataPercentComplete"], 1.0);
+    assert_eq!(t["totalSize"].as_u64(), Some(s.size));
+    assert_same_tree(&s.data, &d.download_dir.join("by-link"));
+    // The same link again is a duplicate, as in Transmission.
+    let out = d.rpc("torrent-add", json!({"filename": magnet}));
+    assert!(out["arguments"]["torrent-duplicate"].is_object(), "{out}");
 }

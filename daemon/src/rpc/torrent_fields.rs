@@ -365,7 +365,7 @@ fn field(t: &TorrentInfo, name: &str, now: Now) -> Option<Value> {
         "magnetLink" => json!(t.magnet),
         "manualAnnounceTime" => json!(-1),
         "maxConnectedPeers" | "peer-limit" => json!(r.peer_limit),
-        "metadataPercentComplete" => json!(1.0),
+        "metadataPercentComplete" => json!(t.metadata_percent),
         "name" => json!(t.name),
         "peers" => peers(t),
         "peersConnected" => json!(t.peers_connected),

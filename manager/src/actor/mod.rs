@@ -8,6 +8,7 @@
 //!   verify, set, move, queue moves, snapshots, settings), and starting
 //!   and stopping a torrent in the session.
 
+mod magnets;
 mod ops;
 
 use std::collections::{HashMap, HashSet};
@@ -56,6 +57,8 @@ pub(crate) struct Actor {
     last_counters_save: Instant,
     /// The queue order changed since it was last saved.
     queue_dirty: bool,
+    /// Magnet links still fetching their metadata (in `order` too).
+    pending: HashMap<InfoHash, magnets::Pending>,
 }
 
 impl Actor {
@@ -86,6 +89,7 @@ impl Actor {
             internal_tx,
             last_counters_save: Instant::now(),
             queue_dirty: false,
+            pending: HashMap::new(),
         }
     }
 
@@ -116,13 +120,22 @@ impl Actor {
             entry.error = None;
             self.entries.insert(hash, entry);
         }
-        self.next_id = self
-            .entries
-            .values()
-            .map(|e| e.record.id)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        // Magnet links still waiting for their metadata.
+        let mut magnets = Vec::new();
+        for (magnet, record) in self.state.load_magnets() {
+            let record = match record {
+                Some(r) if ids_taken.insert(r.id) => r,
+                other => {
+                    fresh.push(magnet.info_hash);
+                    let dir = other
+                        .map(|r| r.download_dir)
+                        .unwrap_or_else(|| self.settings.download_dir.clone());
+                    TorrentRecord::new(0, dir, &self.settings, now)
+                }
+            };
+            magnets.push((magnet, record));
+        }
+        self.next_id = ids_taken.iter().max().copied().unwrap_or(0) + 1;
         for hash in fresh {
             let id = self.next_id;
             self.next_id += 1;
@@ -130,20 +143,30 @@ impl Actor {
                 e.record.id = id;
                 e.dirty = true;
             }
+            if let Some((_, r)) = magnets.iter_mut().find(|(m, _)| m.info_hash == hash) {
+                r.id = id;
+            }
         }
-        // The saved queue first, then anything it missed, by position.
-        let mut order: Vec<InfoHash> = queue
-            .into_iter()
-            .filter(|h| self.entries.contains_key(h))
-            .collect();
-        let listed: HashSet<InfoHash> = order.iter().copied().collect();
-        let mut rest: Vec<&Entry> = self
+        let mut positions: Vec<(usize, u32, InfoHash)> = self
             .entries
             .values()
-            .filter(|e| !listed.contains(&e.meta.info_hash))
+            .map(|e| (e.record.queue_position, e.record.id, e.meta.info_hash))
             .collect();
-        rest.sort_by_key(|e| (e.record.queue_position, e.record.id));
-        order.extend(rest.iter().map(|e| e.meta.info_hash));
+        positions.extend(
+            magnets
+                .iter()
+                .map(|(m, r)| (r.queue_position, r.id, m.info_hash)),
+        );
+        for (magnet, record) in magnets {
+            self.restore_magnet(magnet, record);
+        }
+        // The saved queue first, then anything it missed, by position.
+        let known = |h: &InfoHash| self.entries.contains_key(h) || self.pending.contains_key(h);
+        let mut order: Vec<InfoHash> = queue.into_iter().filter(known).collect();
+        let listed: HashSet<InfoHash> = order.iter().copied().collect();
+        positions.retain(|(_, _, h)| !listed.contains(h));
+        positions.sort();
+        order.extend(positions.into_iter().map(|(_, _, h)| h));
         self.order = order;
         self.renumber();
         tracing::info!(torrents = self.entries.len(), "loaded the state directory");
@@ -198,6 +221,10 @@ impl Actor {
             }
             Request::Stop(select, reply) => {
                 for hash in self.select(&select) {
+                    if self.pending.contains_key(&hash) {
+                        self.pause_pending(hash, true);
+                        continue;
+                    }
                     if let Some(e) = self.entries.get_mut(&hash) {
                         e.record.paused = true;
                         e.forced = false;
@@ -271,12 +298,20 @@ impl Actor {
                 let mut out = Vec::new();
                 for r in refs {
                     let hash = match r {
-                        TorrentRef::Hash(h) => Some(*h).filter(|h| self.entries.contains_key(h)),
+                        TorrentRef::Hash(h) => Some(*h).filter(|h| {
+                            self.entries.contains_key(h) || self.pending.contains_key(h)
+                        }),
                         TorrentRef::Id(id) => self
                             .entries
                             .values()
                             .find(|e| e.record.id == *id)
-                            .map(|e| e.meta.info_hash),
+                            .map(|e| e.meta.info_hash)
+                            .or_else(|| {
+                                self.pending
+                                    .iter()
+                                    .find(|(_, p)| p.record.id == *id)
+                                    .map(|(h, _)| *h)
+                            }),
                     };
                     if let Some(h) = hash {
                         if !out.contains(&h) {
@@ -339,6 +374,7 @@ impl Actor {
             Internal::Removed(hash) => {
                 self.removing.remove(&hash);
             }
+            Internal::Fetched(hash, info) => self.on_fetched(hash, info),
         }
     }
 

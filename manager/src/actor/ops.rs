@@ -22,6 +22,19 @@ use crate::settings::{Settings, SettingsChange};
 
 impl Actor {
     pub(super) fn add(&mut self, add: AddRequest) -> Result<Added, ManagerError> {
+        if let (true, Some(magnet)) = (add.metainfo.is_empty(), add.magnet.clone()) {
+            let dir = add
+                .download_dir
+                .clone()
+                .unwrap_or_else(|| self.settings.download_dir.clone());
+            let mut record = TorrentRecord::new(0, dir, &self.settings, unix_now());
+            record.paused = add.paused.unwrap_or(!self.settings.start_added_torrents);
+            if let Some(l) = add.peer_limit {
+                record.peer_limit = l.max(1);
+            }
+            record.labels = add.labels;
+            return self.add_magnet(magnet, record);
+        }
         let meta = Metainfo::from_bytes(&add.metainfo)
             .map_err(|e| ManagerError::BadTorrent(e.to_string()))?;
         let hash = meta.info_hash;
@@ -87,6 +100,12 @@ impl Actor {
 
     pub(super) fn remove(&mut self, select: &Select, delete: bool) -> Result<(), ManagerError> {
         for hash in self.select(select) {
+            if self.pending.contains_key(&hash) {
+                self.remove_pending(hash);
+                self.order.retain(|h| *h != hash);
+                self.queue_dirty = true;
+                continue;
+            }
             let Some(mut entry) = self.entries.remove(&hash) else {
                 continue;
             };
@@ -133,6 +152,10 @@ impl Actor {
     pub(super) fn start_request(&mut self, select: &Select, now: bool) -> Result<(), ManagerError> {
         let settings = self.settings.clone();
         for hash in self.select(select) {
+            if self.pending.contains_key(&hash) {
+                self.pause_pending(hash, false);
+                continue;
+            }
             let Some(e) = self.entries.get_mut(&hash) else {
                 continue;
             };
@@ -378,6 +401,11 @@ impl Actor {
                     e.record.queue_position = i;
                     self.queue_dirty = true;
                 }
+            } else if let Some(p) = self.pending.get_mut(h) {
+                if p.record.queue_position != i {
+                    p.record.queue_position = i;
+                    self.queue_dirty = true;
+                }
             }
         }
     }
@@ -391,6 +419,7 @@ impl Actor {
             .filter_map(|h| self.entries.get(h))
             .map(|e| e.info(&self.state, detail, is_stalled(e, stalled_after, now)))
             .collect();
+        out.extend(self.pending_infos(&self.select(select), detail));
         out.sort_by_key(|t| t.id);
         let removed = match select {
             Select::RecentlyActive => self
@@ -423,7 +452,7 @@ impl Actor {
 
     pub(super) fn stats(&self) -> SessionStats {
         let mut s = SessionStats {
-            torrent_count: self.entries.len(),
+            torrent_count: self.entries.len() + self.pending.len(),
             current: self.current,
             cumulative: self.totals,
             ..SessionStats::default()
