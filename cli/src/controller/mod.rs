@@ -48,6 +48,12 @@ pub struct Controller {
     defaults: TorrentOptions,
     /// Lines the demo adds under the trackers (swarm counts).
     pub extra_lines: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Torrents whose magnet link's metadata arrived, to be added at the
+    /// next snapshot.
+    fetched: (
+        std::sync::mpsc::Sender<Metainfo>,
+        std::sync::mpsc::Receiver<Metainfo>,
+    ),
 }
 
 impl Controller {
@@ -59,6 +65,7 @@ impl Controller {
             next_id: 1,
             defaults,
             extra_lines: Arc::default(),
+            fetched: std::sync::mpsc::channel(),
         }
     }
 
@@ -80,8 +87,56 @@ impl Controller {
         Ok(id)
     }
 
+    /// Fetch a magnet link's metadata in the background; the torrent is
+    /// added when it arrives.
+    fn fetch_magnet(&mut self, uri: &str) -> Result<String> {
+        let magnet = riffle_protocol::magnet::Magnet::parse(uri)
+            .map_err(|e| anyhow!("not a usable magnet link: {e}"))?;
+        let setup = self
+            .session
+            .fetch_setup(crate::torrent_file::METADATA_LIMIT);
+        let tx = self.fetched.0.clone();
+        let name = magnet
+            .display_name
+            .clone()
+            .unwrap_or_else(|| magnet.info_hash.to_hex());
+        tokio::spawn(async move {
+            let fetched = riffle_client::engine::magnet::fetch_metadata(
+                &magnet,
+                &[],
+                &setup,
+                None,
+                |_, _| {},
+            )
+            .await;
+            match fetched {
+                Ok(info) => {
+                    let bytes =
+                        riffle_protocol::metadata::torrent_from_info(&info, &magnet.trackers);
+                    if let Ok(meta) = Metainfo::from_bytes(&bytes) {
+                        let _ = tx.send(meta);
+                    }
+                }
+                Err(e) => tracing::warn!("magnet link: {e}"),
+            }
+        });
+        Ok(format!("{name}: fetching metadata"))
+    }
+
+    /// Add the torrents whose metadata arrived.
+    fn add_fetched(&mut self) {
+        while let Ok(meta) = self.fetched.1.try_recv() {
+            let mut options = self.defaults.clone();
+            options.seed = true;
+            if let Err(e) = self.add(meta, options) {
+                tracing::warn!("cannot add a fetched torrent: {e:#}");
+            }
+        }
+    }
+
     /// The session as the TUI sees it now.
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.add_fetched();
         let extra = self
             .extra_lines
             .lock()
@@ -120,6 +175,9 @@ impl Controller {
     /// status bar.
     pub async fn execute(&mut self, cmd: Command) -> Result<String> {
         match cmd {
+            Command::AddTorrent(path) if path.to_string_lossy().starts_with("magnet:") => {
+                self.fetch_magnet(&path.to_string_lossy())
+            }
             Command::AddTorrent(path) => {
                 let meta = load_torrent(&path)?;
                 let name = meta.info.name.clone();

@@ -144,7 +144,18 @@ impl RemoteController {
     pub async fn execute(&mut self, cmd: Command) -> Result<String> {
         let ids = |id: u64| json!({"ids": [id]});
         match cmd {
-            Command::AddTorrent(path) => self.add_file(&path).await,
+            Command::AddTorrent(path) => {
+                let text = path.to_string_lossy();
+                if text.starts_with("magnet:") {
+                    // The daemon fetches the metadata itself.
+                    self.rpc
+                        .call("torrent-add", json!({"filename": text}))
+                        .await?;
+                    Ok("added the magnet link; its metadata is on its way".into())
+                } else {
+                    self.add_file(&path).await
+                }
+            }
             Command::Pause(id) => {
                 self.rpc.call("torrent-stop", ids(id)).await?;
                 Ok(format!("paused torrent {id}"))
