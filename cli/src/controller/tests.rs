@@ -38,7 +38,7 @@ fn payload(dir: &Path) -> (PathBuf, Metainfo) {
 }
 
 /// Wait until the controller's snapshot satisfies `pred`.
-async fn until(c: &Controller, what: &str, pred: impl Fn(&Snapshot) -> bool) -> Snapshot {
+async fn until(c: &mut Controller, what: &str, pred: impl Fn(&Snapshot) -> bool) -> Snapshot {
     let start = Instant::now();
     loop {
         let s = c.snapshot();
@@ -72,7 +72,7 @@ async fn commands_act_on_the_running_session() {
         .await
         .unwrap();
     assert_eq!(msg, "added tui-test.bin");
-    let s = until(&c, "the torrent seeding", |s| {
+    let s = until(&mut c, "the torrent seeding", |s| {
         only(s).is_some_and(|t| t.state == Shown::Seeding && t.progress >= 1.0)
     })
     .await;
@@ -89,12 +89,12 @@ async fn commands_act_on_the_running_session() {
 
     // Pause and resume.
     c.execute(Command::Pause(id)).await.unwrap();
-    until(&c, "paused", |s| {
+    until(&mut c, "paused", |s| {
         only(s).is_some_and(|t| t.state == Shown::Paused)
     })
     .await;
     c.execute(Command::Resume(id)).await.unwrap();
-    until(&c, "seeding again", |s| {
+    until(&mut c, "seeding again", |s| {
         only(s).is_some_and(|t| t.state == Shown::Seeding)
     })
     .await;
@@ -107,7 +107,7 @@ async fn commands_act_on_the_running_session() {
     ] {
         c.execute(Command::SetPolicy { id, change }).await.unwrap();
     }
-    until(&c, "the new policies", |s| {
+    until(&mut c, "the new policies", |s| {
         only(s).is_some_and(|t| {
             t.policies.seed_choker == "most-deprived"
                 && t.policies.picker == "random-useful"
