@@ -30,6 +30,8 @@ pub struct Orders {
     pub interested: Option<bool>,
     /// Suggest this piece to the peer (BEP 6): a seed's block choice.
     pub suggest: Option<PieceIndex>,
+    /// Send this peer-exchange message (BEP 11; the latest only).
+    pub pex: Option<bytes::Bytes>,
     /// End the connection, with the reason (for logs).
     pub close: Option<String>,
 }

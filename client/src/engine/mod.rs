@@ -16,6 +16,7 @@ pub mod magnet;
 mod mailbox;
 pub mod metadata;
 mod peer;
+pub mod pex;
 pub mod rate;
 mod relocate;
 mod remove;

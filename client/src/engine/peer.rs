@@ -133,7 +133,11 @@ pub enum PeerEvent {
         /// `p`: the port it listens on (an incoming connection comes from
         /// another port).
         listen_port: Option<u16>,
+        /// It speaks peer exchange (BEP 11).
+        pex: bool,
     },
+    /// Peers it told us of by peer exchange (BEP 11).
+    Pex(Vec<SocketAddr>),
     /// Payload bytes sent since the last report.
     Uploaded(u64),
 }
@@ -421,6 +425,7 @@ impl PeerTask {
             Event::RequestRejected(block) => PeerEvent::Returned(block),
             Event::RequestTimedOut(block) => PeerEvent::TimedOut(block),
             Event::ExtendedHandshake(h) => PeerEvent::Extended {
+                pex: h.id_of(riffle_protocol::wire::UT_PEX).is_some(),
                 reqq: h.reqq,
                 client: h.client,
                 listen_port: h.listen_port,
@@ -429,8 +434,17 @@ impl PeerTask {
             Event::ExtendedMessage { id, payload } => {
                 if id == super::metadata::OUR_UT_METADATA {
                     self.serve_metadata(io, &payload);
+                    return Ok(());
                 }
-                return Ok(());
+                if id != super::pex::OUR_UT_PEX {
+                    return Ok(());
+                }
+                match riffle_protocol::wire::PexMessage::decode(&payload) {
+                    Ok(m) if !m.added.is_empty() => {
+                        PeerEvent::Pex(m.added.into_iter().map(|(a, _)| a).collect())
+                    }
+                    _ => return Ok(()),
+                }
             }
             Event::AllowedFast(_) | Event::DhtPort(_) => return Ok(()),
         };
@@ -523,6 +537,15 @@ impl PeerTask {
         }
         for h in o.haves {
             let _ = self.conn.announce_have(now, h);
+        }
+        if let Some(payload) = o.pex {
+            let theirs = self
+                .conn
+                .peer_extended()
+                .and_then(|h| h.id_of(riffle_protocol::wire::UT_PEX));
+            if let Some(id) = theirs {
+                let _ = self.conn.send_extended(now, id, payload);
+            }
         }
         for r in o.requests {
             if self.conn.request_block(now, r).is_err() {

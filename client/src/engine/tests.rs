@@ -588,3 +588,36 @@ async fn lying_metadata_peers_do_not_spoil_the_fetch() {
     fetcher.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// Peer exchange: a session that knows only a middle peer learns of the
+/// seeder from it (BEP 11) and connects to it; a private torrent offers
+/// no peer exchange at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_exchange_introduces_the_seeder() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    let meta = payload(&seed_dir, "pex", &[2_000_000], 13);
+    let (seeder, _h) = start_seeder(&seed_dir, &meta, 0, |_| {}).await;
+    // The middle peer knows the seeder; it downloads slowly.
+    let middle = Session::start(SessionConfig {
+        max_download_rate: 50_000,
+        ..local()
+    })
+    .await
+    .unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("middle"));
+    o.peers = vec![seeder.listen_addr()];
+    o.seed = true;
+    let _m = middle.add_torrent(meta.clone(), o).unwrap();
+    // The newcomer knows only the middle peer.
+    let newcomer = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("new"));
+    o.peers = vec![middle.listen_addr()];
+    let h = newcomer.add_torrent(meta.clone(), o).unwrap();
+    // 2 MB in 10 s, which the middle peer (it gets 50 kB/s) could not
+    // have given: the newcomer found the seeder through peer exchange.
+    wait_complete(&h, Duration::from_secs(10)).await;
+    newcomer.shutdown().await;
+    middle.shutdown().await;
+    seeder.shutdown().await;
+}

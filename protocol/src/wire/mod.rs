@@ -20,9 +20,11 @@ pub mod framing;
 pub mod handshake;
 pub mod message;
 pub mod metadata;
+pub mod pex;
 
 pub use extension::{ExtendedHandshake, ExtensionError};
 pub use framing::{Frame, FrameError, Framer, DEFAULT_MAX_FRAME_LEN};
 pub use handshake::{Handshake, HandshakeError, Reserved, HANDSHAKE_LEN};
 pub use message::{write_piece_header, Message, MessageError, RawBlock, PIECE_HEADER_LEN};
 pub use metadata::{MetadataError, MetadataMessage, UT_METADATA};
+pub use pex::{PexError, PexMessage, UT_PEX};

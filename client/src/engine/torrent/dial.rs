@@ -280,6 +280,57 @@ impl Torrent {
         });
     }
 
+    /// Peer exchange (BEP 11): tell each peer that speaks it of the
+    /// dialable peers we are connected to, at most once a minute.
+    pub(super) fn send_pex(&mut self, now: Instant) {
+        use crate::engine::pex::{message_for, Known, FIRST_AFTER, INTERVAL};
+        if self.meta.info.private {
+            return;
+        }
+        let known: Vec<(PeerKey, Known)> = self
+            .peers
+            .iter()
+            .filter(|(_, e)| e.link == super::peers::Link::Connected)
+            .filter_map(|(k, e)| {
+                let addr = if e.outgoing {
+                    Some(e.addr)
+                } else {
+                    e.listen_addr
+                }?;
+                Some((
+                    *k,
+                    Known {
+                        addr,
+                        seed: e.is_seed(),
+                        reachable: e.outgoing,
+                    },
+                ))
+            })
+            .collect();
+        for (key, e) in self.peers.iter_mut() {
+            if !e.pex || e.link != super::peers::Link::Connected {
+                continue;
+            }
+            let due = match e.pex_at {
+                None => now >= e.connected_at + FIRST_AFTER,
+                Some(at) => now >= at + INTERVAL,
+            };
+            if !due {
+                continue;
+            }
+            let others: Vec<Known> = known
+                .iter()
+                .filter(|(k, _)| k != key)
+                .map(|(_, kn)| *kn)
+                .collect();
+            if let Some(msg) = message_for(&mut e.pex_told, &others) {
+                e.pex_at = Some(now);
+                let payload = bytes::Bytes::from(msg.encode());
+                e.mailbox.post(|o| o.pex = Some(payload));
+            }
+        }
+    }
+
     /// A connection the listener accepted for this torrent.
     pub(super) fn accept(&mut self, inc: Incoming) {
         if self.stopping || self.paused || self.candidates.is_banned_addr(&inc.addr) {

@@ -467,6 +467,7 @@ impl Torrent {
             self.rechoke(now);
         }
         self.check_snubs(now);
+        self.send_pex(now);
         self.dial(now);
         for key in self.peers.keys().copied().collect::<Vec<_>>() {
             self.fill_requests(key);

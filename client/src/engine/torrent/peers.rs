@@ -109,6 +109,12 @@ pub struct PeerEntry {
     pub rate_up: RateMeter,
     /// When the handshake completed.
     pub connected_at: Instant,
+    /// It speaks peer exchange (and the torrent is not private).
+    pub pex: bool,
+    /// The peers we last told it of by peer exchange.
+    pub pex_told: std::collections::HashSet<SocketAddr>,
+    /// When we last sent it a peer-exchange message.
+    pub pex_at: Option<Instant>,
     /// When we last told it of a piece it lacks (our bitfield at the
     /// handshake, then HAVEs): its INTERESTED may still be on the way.
     pub announced_at: Instant,
@@ -166,6 +172,9 @@ impl PeerEntry {
             rate_down: RateMeter::default(),
             rate_up: RateMeter::default(),
             connected_at: now,
+            pex: false,
+            pex_told: Default::default(),
+            pex_at: None,
             announced_at: now,
             unchoked_since: None,
             sent_since_unchoke: 0,
@@ -390,7 +399,9 @@ impl Torrent {
                 reqq,
                 client,
                 listen_port,
+                pex,
             } => {
+                e.pex = pex && !self.meta.info.private;
                 if let Some(q) = reqq {
                     e.reqq = q as usize;
                 }
@@ -400,6 +411,15 @@ impl Torrent {
                 }
                 if client.is_some() {
                     e.client = client;
+                }
+            }
+            PeerEvent::Pex(addrs) => {
+                // BEP 27: a private torrent takes peers from its trackers
+                // only. Otherwise at most a message's worth, to dial.
+                if !self.meta.info.private {
+                    self.candidates
+                        .add_discovered(&addrs[..addrs.len().min(super::super::pex::MAX_TAKEN)]);
+                    self.dial_soon = true;
                 }
             }
             PeerEvent::Suggest(piece) => {

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use riffle_policies::catalog::ChokerSettings;
 use riffle_policies::picker::PiecePicker;
 use riffle_protocol::peer::Offer;
-use riffle_protocol::wire::{ExtendedHandshake, UT_METADATA};
+use riffle_protocol::wire::{ExtendedHandshake, UT_METADATA, UT_PEX};
 use riffle_protocol::{Bitfield, InfoHash};
 use riffle_storage::{check_pieces_with, FsStorage, Layout, ResumeRecord, Storage};
 use tokio::sync::{mpsc, watch};
@@ -197,11 +197,18 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
             reqq: Some(s.config.peer.max_peer_requests as u32),
             // BEP 9: we serve the info dictionary to peers that came by a
             // magnet link.
-            m: [(
-                UT_METADATA.to_owned(),
-                crate::engine::metadata::OUR_UT_METADATA,
-            )]
-            .into(),
+            m: {
+                let mut m: std::collections::BTreeMap<String, u8> = [(
+                    UT_METADATA.to_owned(),
+                    crate::engine::metadata::OUR_UT_METADATA,
+                )]
+                .into();
+                // BEP 27: no peer exchange for a private torrent.
+                if !meta.info.private {
+                    m.insert(UT_PEX.to_owned(), crate::engine::pex::OUR_UT_PEX);
+                }
+                m
+            },
             metadata_size: Some(meta.info_bytes.len() as u64),
             ..ExtendedHandshake::default()
         }),
