@@ -129,9 +129,15 @@ def seed(args):
         h = ses.add_torrent({"ti": ti, "save_path": args.save_path})
         if args.upload_limit:
             h.set_upload_limit(args.upload_limit)
+        if args.download_limit:
+            h.set_download_limit(args.download_limit)
         handles.append((h, ti))
     deadline = time.time() + 30
     def ready():
+        if args.incomplete:
+            # A peer without the data (a middle peer for peer exchange):
+            # ready once it listens.
+            return True
         for h, ti in handles:
             if h.status().state != lt.torrent_status.seeding:
                 return False
@@ -299,6 +305,9 @@ def main():
     s.add_argument("torrents", nargs="+")
     s.add_argument("--dial", type=int, action="append", default=[])
     s.add_argument("--upload-limit", type=int, default=0)
+    s.add_argument("--download-limit", type=int, default=0)
+    s.add_argument("--incomplete", action="store_true",
+                   help="do not wait for the data: run as a peer that downloads")
     s.set_defaults(run=seed)
     lch = sub.add_parser("leech")
     lch.add_argument("save_path")

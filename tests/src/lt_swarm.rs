@@ -69,6 +69,10 @@ pub struct LtSeedOptions<'a> {
     pub dial: &'a [u16],
     /// Per-torrent upload limit in bytes/s (0: none).
     pub upload_limit: u64,
+    /// Per-torrent download limit in bytes/s (0: none).
+    pub download_limit: u64,
+    /// Run without the data (a downloading peer): ready once listening.
+    pub incomplete: bool,
 }
 
 impl LtSeeder {
@@ -88,6 +92,13 @@ impl LtSeeder {
         }
         if opts.upload_limit > 0 {
             cmd.arg("--upload-limit").arg(opts.upload_limit.to_string());
+        }
+        if opts.download_limit > 0 {
+            cmd.arg("--download-limit")
+                .arg(opts.download_limit.to_string());
+        }
+        if opts.incomplete {
+            cmd.arg("--incomplete");
         }
         let log = save_path.join("lt_seed.log");
         let mut proc = ChildGuard::spawn("libtorrent seeder", &mut cmd, Some(&log));

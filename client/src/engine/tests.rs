@@ -621,3 +621,67 @@ async fn peer_exchange_introduces_the_seeder() {
     middle.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// The extended handshake a seeding session sends for `meta`.
+async fn extended_handshake_of(
+    seeder: &Session,
+    meta: &Metainfo,
+) -> riffle_protocol::wire::ExtendedHandshake {
+    use bytes::BytesMut;
+    use riffle_protocol::wire::{ExtendedHandshake, Framer, Handshake, Message, Reserved};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(seeder.listen_addr())
+        .await
+        .unwrap();
+    let hs = Handshake {
+        reserved: Reserved::empty().with(Reserved::EXTENSION_PROTOCOL, true),
+        info_hash: meta.info_hash,
+        peer_id: riffle_protocol::PeerId([9; 20]),
+    };
+    s.write_all(&hs.encode()).await.unwrap();
+    let mut theirs = [0u8; 68];
+    s.read_exact(&mut theirs).await.unwrap();
+    let framer = Framer::default();
+    let mut buf = BytesMut::new();
+    loop {
+        match framer.parse(&mut buf).unwrap() {
+            Some(Message::Extended { id: 0, payload }) => {
+                return ExtendedHandshake::decode(&payload).unwrap()
+            }
+            Some(_) => {}
+            None => assert!(s.read_buf(&mut buf).await.unwrap() > 0, "closed"),
+        }
+    }
+}
+
+/// BEP 27: a private torrent offers no peer exchange (it still serves its
+/// metadata); a public one offers both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_torrent_offers_no_peer_exchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    std::fs::write(seed.join("p.bin"), vec![3u8; 70_000]).unwrap();
+    let build = |private: bool| {
+        let mut b = TorrentBuilder::new("p.bin".into(), PIECE);
+        b.single_file(70_000);
+        b.piece_hashes(vec![
+            Sha1::digest(vec![3u8; 65536]).into(),
+            Sha1::digest(vec![3u8; 70_000 - 65536]).into(),
+        ]);
+        b.private(private);
+        Metainfo::from_bytes(&b.build().unwrap().0).unwrap()
+    };
+    for (private, pex) in [(true, false), (false, true)] {
+        let meta = build(private);
+        let (seeder, _h) = start_seeder(&seed, &meta, 0, |_| {}).await;
+        let ext = extended_handshake_of(&seeder, &meta).await;
+        assert_eq!(
+            ext.id_of("ut_pex").is_some(),
+            pex,
+            "private {private}: {ext:?}"
+        );
+        assert!(ext.id_of("ut_metadata").is_some());
+        seeder.shutdown().await;
+    }
+}
