@@ -5,6 +5,7 @@
 //! Callers pass time in; decoders never panic on any input.
 
 pub mod bencode;
+pub mod dht;
 pub mod geometry;
 pub mod magnet;
 pub mod metadata;
