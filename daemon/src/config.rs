@@ -70,6 +70,10 @@ pub struct FileConfig {
     pub rpc_host_whitelist: Vec<String>,
     /// Largest RPC request body, bytes.
     pub max_body_bytes: Option<usize>,
+    /// Run the DHT (default true).
+    pub dht: Option<bool>,
+    /// DHT routers to start from (HOST:PORT).
+    pub dht_bootstrap: Option<Vec<String>>,
     /// Session settings applied at every start (rates in bytes per
     /// second); what `session-set` changes at run time is kept in the
     /// state directory, and these win over it at the next start.
@@ -91,6 +95,10 @@ pub struct Flags {
     pub watch_dir: Option<PathBuf>,
     /// `--web-root`.
     pub web_root: Option<PathBuf>,
+    /// `--no-dht`.
+    pub no_dht: bool,
+    /// `--dht-bootstrap` (repeatable).
+    pub dht_bootstrap: Vec<String>,
 }
 
 /// Where the user's directories are (from the environment).
@@ -102,6 +110,8 @@ pub struct Xdg {
     pub state_home: Option<PathBuf>,
     /// `$XDG_CONFIG_HOME`.
     pub config_home: Option<PathBuf>,
+    /// `$RIFFLE_DHT_BOOTSTRAP` (the default DHT routers).
+    pub dht_bootstrap: Option<String>,
 }
 
 impl Xdg {
@@ -116,6 +126,7 @@ impl Xdg {
             home: var("HOME"),
             state_home: var("XDG_STATE_HOME"),
             config_home: var("XDG_CONFIG_HOME"),
+            dht_bootstrap: std::env::var(riffle_client::dht::BOOTSTRAP_ENV).ok(),
         }
     }
 
@@ -171,6 +182,8 @@ pub struct DaemonConfig {
     pub max_body: usize,
     /// Session settings to apply at start.
     pub session: SettingsChange,
+    /// The DHT's routers (None: no DHT).
+    pub dht: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -249,6 +262,14 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
         host_whitelist: file.rpc_host_whitelist,
         max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY).max(4096),
         session,
+        dht: (!flags.no_dht && file.dht.unwrap_or(true)).then(|| {
+            if flags.dht_bootstrap.is_empty() {
+                file.dht_bootstrap
+                    .unwrap_or_else(|| riffle_client::dht::routers(xdg.dht_bootstrap.as_deref()))
+            } else {
+                flags.dht_bootstrap
+            }
+        }),
     })
 }
 
@@ -261,6 +282,7 @@ mod tests {
             home: Some("/home/u".into()),
             state_home: None,
             config_home: Some("/cfg".into()),
+            dht_bootstrap: None,
         }
     }
 
@@ -293,6 +315,44 @@ mod tests {
         assert_eq!(c.rpc_listen.port(), 9999);
         assert_eq!(c.session.speed_limit_up, Some(500_000));
         assert_eq!(c.session.download_dir, Some(PathBuf::from("/flag")));
+    }
+
+    #[test]
+    fn dht_routers_from_flags_file_environment_or_defaults() {
+        let c = resolve(FileConfig::default(), Flags::default(), &xdg()).unwrap();
+        assert_eq!(
+            c.dht.unwrap().len(),
+            riffle_client::dht::DEFAULT_ROUTERS.len()
+        );
+        let env = Xdg {
+            dht_bootstrap: Some(String::new()),
+            ..xdg()
+        };
+        assert_eq!(
+            resolve(FileConfig::default(), Flags::default(), &env)
+                .unwrap()
+                .dht,
+            Some(vec![])
+        );
+        let file: FileConfig = toml::from_str("dht_bootstrap = [\"10.0.0.1:6881\"]").unwrap();
+        let c = resolve(file.clone(), Flags::default(), &env).unwrap();
+        assert_eq!(c.dht, Some(vec!["10.0.0.1:6881".to_owned()]));
+        let flags = Flags {
+            dht_bootstrap: vec!["127.0.0.1:1".into()],
+            ..Flags::default()
+        };
+        let c = resolve(file, flags, &env).unwrap();
+        assert_eq!(c.dht, Some(vec!["127.0.0.1:1".to_owned()]));
+        let off: FileConfig = toml::from_str("dht = false").unwrap();
+        assert_eq!(resolve(off, Flags::default(), &xdg()).unwrap().dht, None);
+        let flags = Flags {
+            no_dht: true,
+            ..Flags::default()
+        };
+        assert_eq!(
+            resolve(FileConfig::default(), flags, &xdg()).unwrap().dht,
+            None
+        );
     }
 
     #[test]

@@ -113,6 +113,14 @@ impl Daemon {
             session: SessionConfig {
                 listen: config.listen,
                 listen_fallback: false,
+                dht: config
+                    .dht
+                    .clone()
+                    .map(|bootstrap| riffle_client::dht::DhtConfig {
+                        bootstrap,
+                        state_file: Some(config.state_dir.join("dht.state")),
+                        ..riffle_client::dht::DhtConfig::default()
+                    }),
                 ..session
             },
             defaults: Settings {

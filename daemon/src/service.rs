@@ -118,13 +118,23 @@ impl Service {
                     config_dir: self.config_dir.clone(),
                     peer_port: m.listen_addr().port(),
                     download_dir_free_space: free_space(&settings.download_dir).ok(),
+                    dht_enabled: m.dht().is_some(),
                 };
                 Ok(session_fields::get(&settings, &facts, fields.as_deref()))
             }
-            Call::SessionSet(change, peer_port) => {
+            Call::SessionSet(change, peer_port, fixed) => {
                 if let Some(p) = peer_port {
                     if p != m.listen_addr().port() {
                         return Err("peer-port cannot change while the daemon runs; set listen in the config file".into());
+                    }
+                }
+                for (key, want) in fixed {
+                    let has = match key {
+                        "dht-enabled" => m.dht().is_some(),
+                        _ => true,
+                    };
+                    if want != has {
+                        return Err(format!("{key} is set in the config file (dht = true/false) and needs a restart"));
                     }
                 }
                 m.set_settings(*change).await.map_err(err)?;

@@ -361,6 +361,7 @@ impl Entry {
             one_club_secs: 0.0,
             uploaded_throttled: 0,
             seeds: 0,
+            dht: None,
             limits: self.record.rate_limits(),
             downloading: Vec::new(),
             files: Vec::new(),
@@ -389,6 +390,7 @@ impl Entry {
             out.one_club_secs = st.one_club_time.as_secs_f64();
             out.uploaded_throttled = st.uploaded_throttled;
             out.seeds = st.seeds;
+            out.dht = st.dht.clone();
             out.limits = (st.upload_limit, st.download_limit);
             if st.state != TorrentState::Checking {
                 out.trusted_pieces = st.trusted_pieces;

@@ -279,6 +279,9 @@ pub struct TorrentInfo {
     pub uploaded_throttled: u64,
     /// Connected peers that hold every piece.
     pub seeds: usize,
+    /// What the DHT found for it, one line (None: not running, private,
+    /// or no DHT).
+    pub dht: Option<String>,
     /// Its own rate limits now, bytes/s (upload, download; 0: none).
     pub limits: (u64, u64),
     /// Pieces being downloaded now ([`Detail::pieces`]).
@@ -340,6 +343,7 @@ impl TorrentInfo {
             one_club_secs: 0.0,
             uploaded_throttled: 0,
             seeds: 0,
+            dht: None,
             limits: (0, 0),
             downloading: Vec::new(),
             files: Vec::new(),

@@ -83,6 +83,7 @@ pub(crate) enum Internal {
 pub struct Manager {
     tx: mpsc::Sender<Request>,
     listen: std::net::SocketAddr,
+    dht: Option<riffle_client::dht::Dht>,
     task: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -108,6 +109,7 @@ impl Manager {
             .await
             .map_err(|e| ManagerError::Session(e.to_string()))?;
         let listen = session.listen_addr();
+        let dht = session.dht().cloned();
         let mut totals = state.load_totals();
         totals.session_count += 1;
         let (tx, rx) = mpsc::channel(64);
@@ -125,8 +127,14 @@ impl Manager {
         Ok(Manager {
             tx,
             listen,
+            dht,
             task: Arc::new(std::sync::Mutex::new(Some(task))),
         })
+    }
+
+    /// The session's DHT node, if it runs one.
+    pub fn dht(&self) -> Option<&riffle_client::dht::Dht> {
+        self.dht.as_ref()
     }
 
     /// The address peers reach the session on.

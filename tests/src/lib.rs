@@ -46,6 +46,10 @@ pub fn test_python() -> PathBuf {
 pub fn riffle_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        // Every riffle this process starts (directly, through tmux or a
+        // script) joins the DHT through no public router: tests talk to
+        // 127.0.0.1 only. Set before any child is spawned with the path.
+        std::env::set_var("RIFFLE_DHT_BOOTSTRAP", "");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let out = Command::new(cargo)

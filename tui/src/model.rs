@@ -90,6 +90,9 @@ pub struct TorrentView {
     pub pieces: Vec<PieceCell>,
     /// Tracker status lines.
     pub trackers: Vec<String>,
+    /// What the DHT found for it, one line (None: it does not use it, or
+    /// the daemon does not say).
+    pub dht: Option<String>,
 }
 
 /// The policies in force on a torrent.

@@ -95,7 +95,9 @@ fn ratio(t: &TorrentView) -> String {
 /// Draw the app.
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    if area.width < 2 || area.height < 3 {
+    // Two columns hold nothing readable, and ratatui's wrapping puts a
+    // wide character that lands on the second column outside the buffer.
+    if area.width < 3 || area.height < 3 {
         return;
     }
     let [header, body, footer] = Layout::vertical([
@@ -271,6 +273,9 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
     }
     for tr in &t.trackers {
         lines.push(Line::from(format!("tracker: {tr}")));
+    }
+    if let Some(d) = &t.dht {
+        lines.push(Line::from(format!("dht: {d}")));
     }
     // Long lines wrap; the block grows with them, up to a third of the
     // screen, leaving the rest to the map, the sparklines and the peers.

@@ -127,6 +127,8 @@ fn torrent() -> impl Strategy<Value = TorrentView> {
                             availability: a,
                         })
                         .collect(),
+                    dht: (id % 2 == 0)
+                        .then(|| format!("{} peers from {} nodes", up % 50, down % 9)),
                     trackers,
                 }
             },
@@ -174,6 +176,44 @@ fn check_command(app: &App, before: &Snapshot, cmd: &Command) {
         Command::Quit => assert!(app.should_quit()),
         Command::AddTorrent(p) => assert!(!p.as_os_str().is_empty()),
         Command::SetSessionLimits { .. } => {}
+    }
+}
+
+/// Wide characters (CJK, emoji) in names and tracker lines, at every
+/// small size: what a peer or tracker sends must not crash the screen.
+#[test]
+fn wide_text_at_small_sizes() {
+    for name in [
+        " \u{20000}x",
+        "a\u{20000}xy",
+        "aaa\u{20000}\u{20000}\u{20000}xy",
+        "\u{1f574}\u{6}{R",
+    ] {
+        for enter in [false, true] {
+            let t = TorrentView {
+                id: 1,
+                name: name.into(),
+                state: TorrentState::Seeding,
+                trackers: vec![name.into()],
+                dht: Some(name.into()),
+                ..TorrentView::default()
+            };
+            let mut app = App::new();
+            app.update(Action::Snapshot(Snapshot {
+                torrents: vec![t],
+                download_limit: 0,
+                upload_limit: 0,
+                listen: name.into(),
+            }));
+            if enter {
+                app.update(Action::Key(Key::Enter));
+            }
+            for w in 1..12u16 {
+                for h in 1..30u16 {
+                    draw(&app, w, h);
+                }
+            }
+        }
     }
 }
 

@@ -42,6 +42,9 @@ pub struct DaemonArgs {
     /// (Transmission's: /usr/share/transmission/web).
     #[arg(long, value_name = "DIR")]
     web_root: Option<PathBuf>,
+    /// The DHT (on unless `dht = false` in the config file).
+    #[command(flatten)]
+    dht: crate::flags::dht::DhtFlags,
 }
 
 /// Run `riffle daemon`.
@@ -58,6 +61,8 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         rpc_listen: args.rpc_listen,
         watch_dir: args.watch_dir,
         web_root: args.web_root,
+        no_dht: args.dht.no_dht,
+        dht_bootstrap: args.dht.bootstrap,
     };
     let config = resolve(file, flags, &xdg)?;
     super::raise_fd_limit();

@@ -23,6 +23,9 @@ pub struct InfoArgs {
     /// Print one JSON object instead of a human-readable summary.
     #[arg(long)]
     json: bool,
+    /// The DHT, for a magnet link's peers.
+    #[command(flatten)]
+    dht: crate::flags::dht::DhtFlags,
 }
 
 /// The JSON shape of `riffle info --json` (a contract scripts rely on).
@@ -57,7 +60,13 @@ pub fn run(args: InfoArgs) -> Result<()> {
         TorrentArg::Magnet(magnet) => {
             let runtime = super::runtime("riffle")?;
             runtime.block_on(async {
-                let session = Session::start(SessionConfig::default())
+                let config = SessionConfig {
+                    // Any free port: `info` is not a client others dial.
+                    listen: "0.0.0.0:0".parse().expect("an address"),
+                    dht: args.dht.config(crate::flags::dht::client_state_file()),
+                    ..SessionConfig::default()
+                };
+                let session = Session::start(config)
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;
                 let meta =

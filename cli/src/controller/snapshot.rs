@@ -83,5 +83,6 @@ pub fn torrent_view(id: u64, st: &TorrentStatus, options: &TorrentOptions) -> To
             .collect(),
         pieces,
         trackers: st.trackers.clone(),
+        dht: st.dht.clone(),
     }
 }

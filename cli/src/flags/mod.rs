@@ -1,5 +1,6 @@
 //! Flag groups several commands share.
 
+pub mod dht;
 pub mod experiment;
 pub mod peer;
 pub mod policy;

@@ -42,6 +42,9 @@ pub struct PeerFlags {
     /// Piece picking, upload policies and their rates.
     #[command(flatten)]
     pub policy: super::policy::PolicyFlags,
+    /// The DHT.
+    #[command(flatten)]
+    pub dht: super::dht::DhtFlags,
 }
 
 impl PeerFlags {
@@ -51,6 +54,7 @@ impl PeerFlags {
             session.listen = l;
         }
         session.max_upload_rate = self.max_upload_rate;
+        session.dht = self.dht.config(super::dht::client_state_file());
         options.policies = self.policy.policies();
         options.peers = self.peers;
     }

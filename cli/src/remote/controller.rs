@@ -49,6 +49,7 @@ const FIELDS: &[&str] = &[
     "riffle-oneClubSeconds",
     "riffle-uploadedThrottled",
     "riffle-seeds",
+    "riffle-dht",
     "riffle-uploadLimitNow",
     "riffle-downloadLimitNow",
 ];
@@ -272,6 +273,7 @@ fn view(t: &Value, unit: u64) -> TorrentView {
         peer_list: peers(&t["peers"]),
         pieces: pieces(t),
         trackers: trackers(&t["trackerStats"]),
+        dht: t["riffle-dht"].as_str().map(str::to_owned),
     }
 }
 

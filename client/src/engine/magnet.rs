@@ -1,8 +1,8 @@
 //! Fetching a torrent's info dictionary for a magnet link (BEP 9).
 //!
 //! Peers come from the magnet's `x.pe` addresses, from its trackers (an
-//! announcer running for the info-hash) and from whatever else the caller
-//! adds. A few peers are tried at once; each attempt is one TCP
+//! announcer running for the info-hash), from the session's DHT and from
+//! whatever else the caller adds. A few peers are tried at once; each attempt is one TCP
 //! connection that speaks only what metadata needs — the handshake, the
 //! extended handshake, `ut_metadata` — and assembles its own copy
 //! (riffle-protocol's `MetadataAssembler`), so a lying peer fails its own
@@ -28,12 +28,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::metadata::OUR_UT_METADATA;
+use crate::dht::Found;
 use crate::tracker::{spawn_announcer, AnnounceConfig, AnnounceSetup, Transfer};
 
 /// Peers tried at once.
 const PARALLEL: usize = 4;
 /// One peer's attempt ends after this long.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A DHT lookup that ended is started again this long after.
+const DHT_AGAIN: Duration = Duration::from_secs(20);
 /// Metadata requests in flight per peer.
 const WINDOW: u32 = 4;
 
@@ -58,6 +61,8 @@ pub struct FetchSetup {
     pub announce: AnnounceConfig,
     /// Give up after this long.
     pub limit: Duration,
+    /// The session's DHT, asked for peers too (None: no DHT).
+    pub dht: Option<crate::dht::Dht>,
 }
 
 /// Fetch the info dictionary of `magnet` from its peers and trackers and
@@ -106,6 +111,9 @@ pub async fn fetch_metadata(
             peers_tx,
         )
     });
+    // The DHT, asked again a while after each lookup ends.
+    let mut dht_found = setup.dht.as_ref().map(|d| d.get_peers(info_hash, None));
+    let mut dht_again: Option<tokio::time::Instant> = None;
     let (best_tx, best_rx) = watch::channel(0.0f64);
     let mut attempts = JoinSet::new();
     let mut tried = 0usize;
@@ -138,10 +146,28 @@ pub async fn fetch_metadata(
             }
             Some(addrs) = tracker_peers.recv() => add(&addrs, &mut queue),
             Some(addrs) = recv_opt(&mut more) => add(&addrs, &mut queue),
+            found = recv_opt(&mut dht_found) => match found {
+                Some(Found::Peers(addrs)) => add(&addrs, &mut queue),
+                _ => {
+                    dht_found = None;
+                    dht_again = Some(tokio::time::Instant::now() + DHT_AGAIN);
+                }
+            },
+            _ = sleep_opt(dht_again) => {
+                dht_again = None;
+                dht_found = setup.dht.as_ref().map(|d| d.get_peers(info_hash, None));
+            }
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(FetchError::TimedOut(setup.limit, tried));
             }
         }
+    }
+}
+
+async fn sleep_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -82,6 +82,10 @@ pub struct SessionConfig {
     /// the rate, at least 64 KiB). The lab uses one block, so a peer that
     /// idled cannot then send faster than its capacity, as in the model.
     pub burst_bytes: u32,
+    /// Run a DHT node (BEP 5) on the listening port's number, over UDP,
+    /// for every non-private torrent and magnet fetch (None: no DHT, as
+    /// the lab and the library default have it).
+    pub dht: Option<crate::dht::DhtConfig>,
 }
 
 impl SessionConfig {
@@ -132,6 +136,7 @@ impl Default for SessionConfig {
             time_scale: 1.0,
             max_connections: 0,
             burst_bytes: 0,
+            dht: None,
         }
     }
 }

@@ -446,7 +446,13 @@ impl PeerTask {
                     _ => return Ok(()),
                 }
             }
-            Event::AllowedFast(_) | Event::DhtPort(_) => return Ok(()),
+            Event::DhtPort(port) => {
+                if let (Some(dht), true) = (&shared.dht, port != 0) {
+                    dht.add_node(SocketAddr::new(self.addr.ip(), port));
+                }
+                return Ok(());
+            }
+            Event::AllowedFast(_) => return Ok(()),
         };
         io.events.push(out);
         Ok(())

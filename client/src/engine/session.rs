@@ -35,6 +35,9 @@ pub enum SessionError {
         /// The last bind error.
         source: std::io::Error,
     },
+    /// The DHT's UDP socket could not be bound.
+    #[error(transparent)]
+    Dht(#[from] crate::dht::DhtError),
     /// The torrent runs in this session already.
     #[error("torrent {0} is already in the session")]
     Duplicate(String),
@@ -51,6 +54,7 @@ pub struct Session {
     hash_slots: Arc<Semaphore>,
     connection_slots: Arc<ConnectionSlots>,
     listener: JoinHandle<()>,
+    dht: Option<(crate::dht::Dht, JoinHandle<()>)>,
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Command>>>,
 }
 
@@ -218,6 +222,10 @@ impl Session {
             routes.clone(),
             connection_slots.clone(),
         ));
+        let dht = match &config.dht {
+            Some(c) => Some(start_dht(listen_addr, c.clone()).await?),
+            None => None,
+        };
         let mut random = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut random);
         Ok(Session {
@@ -229,6 +237,7 @@ impl Session {
             hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
             connection_slots,
             listener: task,
+            dht,
             torrents: Mutex::new(HashMap::new()),
             config,
         })
@@ -237,6 +246,11 @@ impl Session {
     /// The address peers reach us on.
     pub fn listen_addr(&self) -> SocketAddr {
         self.listen_addr
+    }
+
+    /// The session's DHT node, if it runs one.
+    pub fn dht(&self) -> Option<&crate::dht::Dht> {
+        self.dht.as_ref().map(|(d, _)| d)
     }
 
     /// Our peer id.
@@ -285,6 +299,7 @@ impl Session {
             connect_timeout: self.config.connect_timeout,
             announce: self.config.announce.clone(),
             limit,
+            dht: self.dht().cloned(),
         }
     }
 
@@ -343,6 +358,7 @@ impl Session {
             incoming: incoming_rx,
             commands: cmd_rx,
             status: status_tx,
+            dht: self.dht().cloned(),
         });
         if let Ok(mut r) = self.routes.lock() {
             r.insert(info_hash, incoming_tx);
@@ -379,6 +395,10 @@ impl Session {
         for w in waits {
             let _ = w.await;
         }
+        if let Some((dht, task)) = self.dht {
+            dht.shutdown().await;
+            let _ = task.await;
+        }
         self.listener.abort();
     }
 }
@@ -407,4 +427,22 @@ async fn bind(config: &SessionConfig) -> Result<TcpListener, SessionError> {
         addr: config.listen,
         source: last.unwrap_or_else(|| std::io::Error::other("no port to try")),
     })
+}
+
+/// Start the DHT on the listening port's number (UDP), or on any free
+/// port if that one is taken.
+async fn start_dht(
+    listen: SocketAddr,
+    config: crate::dht::DhtConfig,
+) -> Result<(crate::dht::Dht, JoinHandle<()>), SessionError> {
+    use crate::dht::Dht;
+    match Dht::start(listen, config.clone()).await {
+        Ok(d) => Ok(d),
+        Err(e) => {
+            tracing::debug!("{e}; the DHT takes another port");
+            let mut any = listen;
+            any.set_port(0);
+            Ok(Dht::start(any, config).await?)
+        }
+    }
 }

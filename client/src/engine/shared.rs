@@ -66,6 +66,9 @@ pub struct TorrentShared {
     pub offer: Offer,
     /// The info dictionary's bytes, served to magnet-link peers (BEP 9).
     pub info_bytes: bytes::Bytes,
+    /// The session's DHT node, told of nodes peers announce (BEP 5 PORT);
+    /// None for a private torrent or a session without DHT.
+    pub dht: Option<crate::dht::Dht>,
 }
 
 impl std::fmt::Debug for TorrentShared {

@@ -114,8 +114,9 @@ pub enum Call {
     RenamePath,
     /// `session-get` (None: every field).
     SessionGet(Option<Vec<String>>),
-    /// `session-set`, and the peer port it names.
-    SessionSet(Box<SettingsChange>, Option<u16>),
+    /// `session-set`, the peer port it names, and the features fixed at
+    /// start it names with their values.
+    SessionSet(Box<SettingsChange>, Option<u16>, Vec<(&'static str, bool)>),
     /// `session-stats`.
     SessionStats,
     /// `blocklist-update`.
@@ -161,6 +162,7 @@ impl Call {
             "session-set" => Call::SessionSet(
                 Box::new(session_fields::parse_set(&a)?),
                 session_fields::peer_port(&a)?,
+                session_fields::fixed_features(&a)?,
             ),
             "session-stats" => Call::SessionStats,
             "blocklist-update" => Call::BlocklistUpdate,

@@ -25,6 +25,8 @@ pub struct SessionFacts {
     pub peer_port: u16,
     /// Free bytes in the download directory, when known.
     pub download_dir_free_space: Option<u64>,
+    /// The session runs a DHT node.
+    pub dht_enabled: bool,
 }
 
 /// riffle's version as Transmission formats it.
@@ -60,7 +62,7 @@ pub fn get(s: &Settings, facts: &SessionFacts, fields: Option<&[String]>) -> Map
         "download-dir-free-space": facts.download_dir_free_space.map_or(-1, |b| b as i64),
         "download-queue-size": s.download_queue_size,
         "download-queue-enabled": s.download_queue_enabled,
-        "dht-enabled": false,
+        "dht-enabled": facts.dht_enabled,
         "encryption": "tolerated",
         "idle-seeding-limit": s.idle_seeding_limit,
         "idle-seeding-limit-enabled": s.idle_seeding_limit_enabled,
@@ -69,7 +71,8 @@ pub fn get(s: &Settings, facts: &SessionFacts, fields: Option<&[String]>) -> Map
         "lpd-enabled": false,
         "peer-limit-global": s.peer_limit_global,
         "peer-limit-per-torrent": s.peer_limit_per_torrent,
-        "pex-enabled": false,
+        // Every public torrent exchanges peers (BEP 11).
+        "pex-enabled": true,
         "peer-port": facts.peer_port,
         "peer-port-random-on-start": false,
         "port-forwarding-enabled": false,
@@ -111,9 +114,7 @@ pub fn get(s: &Settings, facts: &SessionFacts, fields: Option<&[String]>) -> Map
 /// not on.
 const ABSENT_FEATURES: &[&str] = &[
     "blocklist-enabled",
-    "dht-enabled",
     "lpd-enabled",
-    "pex-enabled",
     "utp-enabled",
     "port-forwarding-enabled",
     "incomplete-dir-enabled",
@@ -123,6 +124,22 @@ const ABSENT_FEATURES: &[&str] = &[
     "trash-original-torrent-files",
     "peer-port-random-on-start",
 ];
+
+/// Features set in the config file, not at run time: `session-set` may
+/// name them with the value they have (Transmission's remote tools send
+/// them along), not change them.
+pub const FIXED_FEATURES: &[&str] = &["dht-enabled", "pex-enabled"];
+
+/// The [`FIXED_FEATURES`] a `session-set` names, with their values.
+pub fn fixed_features(a: &Args) -> Result<Vec<(&'static str, bool)>, String> {
+    let mut out = Vec::new();
+    for key in FIXED_FEATURES {
+        if let Some(v) = a.bool(key)? {
+            out.push((*key, v));
+        }
+    }
+    Ok(out)
+}
 
 /// The `peer-port` a `session-set` names, if any (the daemon refuses a
 /// change: the port is set in the config file).
@@ -232,6 +249,7 @@ mod tests {
             config_dir: "/state".into(),
             peer_port: 51413,
             download_dir_free_space: Some(5),
+            dht_enabled: true,
         }
     }
 
@@ -255,8 +273,13 @@ mod tests {
         assert_eq!(c.speed_limit_down, Some(250_000));
         assert_eq!(c.speed_limit_down_enabled, Some(true));
         assert_eq!(c.download_queue_size, Some(3));
+        let fixed = serde_json::json!({"dht-enabled": true, "pex-enabled": false});
+        assert_eq!(
+            fixed_features(&Args(fixed.as_object().unwrap())).unwrap(),
+            vec![("dht-enabled", true), ("pex-enabled", false)]
+        );
         for bad in [
-            serde_json::json!({"dht-enabled": true}),
+            serde_json::json!({"utp-enabled": true}),
             serde_json::json!({"encryption": "required"}),
             serde_json::json!({"speed-limit-up": -1}),
             serde_json::json!({"peer-limit-global": 0}),

@@ -422,6 +422,7 @@ fn field(t: &TorrentInfo, name: &str, now: Now) -> Option<Value> {
         "riffle-oneClubSeconds" => json!(t.one_club_secs),
         "riffle-uploadedThrottled" => json!(t.uploaded_throttled),
         "riffle-seeds" => json!(t.seeds),
+        "riffle-dht" => json!(t.dht),
         "riffle-uploadLimitNow" => json!(t.limits.0),
         "riffle-downloadLimitNow" => json!(t.limits.1),
         "riffle-hashedPieces" => json!(t.hashed_pieces),

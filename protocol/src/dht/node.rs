@@ -298,6 +298,15 @@ impl Node {
         self.drive(now);
     }
 
+    /// A node heard of outside the DHT (a peer's PORT message): it is
+    /// pinged, and joins the table if it answers.
+    pub fn add_node(&mut self, addr: SocketAddrV4, now: Instant) {
+        let busy = self.inflight.values().any(|f| f.addr == addr);
+        if !busy && self.inflight.len() < MAX_INFLIGHT / 2 {
+            self.send_query(now, addr, Query::Ping, Purpose::Ping);
+        }
+    }
+
     /// A datagram from `from`.
     pub fn handle(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         let SocketAddr::V4(from) = from else {

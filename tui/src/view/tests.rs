@@ -52,6 +52,7 @@ fn model() -> App {
         ],
         pieces,
         trackers: vec!["http://127.0.0.1:7000/announce: 3 peers".into()],
+        dht: Some("4 peers from 8 nodes; next lookup in 14:59".into()),
         ..TorrentView::default()
     };
     let mut app = App::new();
@@ -118,7 +119,7 @@ fn list_shows_each_column_by_name() {
 }
 
 #[test]
-fn detail_shows_peers_flags_club_pieces_and_trackers() {
+fn detail_shows_peers_flags_club_pieces_trackers_and_dht() {
     let mut app = model();
     app.update(Action::Key(Key::Enter));
     let s = draw(&app, 100, 30);
@@ -128,6 +129,7 @@ fn detail_shows_peers_flags_club_pieces_and_trackers() {
         "club",
         "seed choker most-deprived",
         "tracker: http://127.0.0.1:7000/announce",
+        "dht: 4 peers from 8 nodes",
         "rarest held by 0",
         "# ours",
         " down ",

@@ -16,7 +16,7 @@ use super::{local, payload, same_tree, wait_complete, PIECE};
 
 /// Wait until `cond` holds for the torrent's status (or fail after
 /// `limit`), and return that status.
-async fn wait_for(
+pub(super) async fn wait_for(
     h: &TorrentHandle,
     limit: Duration,
     what: &str,

@@ -123,6 +123,8 @@ impl Torrent {
         };
         self.report_progress();
         self.start_trackers();
+        self.dht_now();
+        self.dht_tick(Instant::now());
         self.candidates.retry_now(Instant::now());
         self.dial(Instant::now());
         self.publish_status();

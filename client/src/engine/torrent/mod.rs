@@ -12,11 +12,13 @@
 //! - `dial.rs`: peer addresses, dialling, incoming connections.
 //! - `startup.rs`: opening storage and checking what is on disk.
 //! - `status.rs`: the snapshots published to the user.
+//! - `dht.rs`: lookups in the session's DHT.
 //! - `control.rs`: run-time controls (pause/resume, policies, limits) and
 //!   the piece map.
 
 mod choking;
 mod control;
+mod dht;
 mod dial;
 mod peers;
 mod pieces;
@@ -250,6 +252,7 @@ pub(crate) struct Spawn {
     pub incoming: mpsc::Receiver<Incoming>,
     pub commands: mpsc::Receiver<Command>,
     pub status: watch::Sender<TorrentStatus>,
+    pub dht: Option<crate::dht::Dht>,
 }
 
 /// The running torrent.
@@ -314,6 +317,8 @@ pub(crate) struct Torrent {
     announcer: Option<Announcer>,
     transfer_tx: watch::Sender<Progress>,
     tracker_peers: Option<mpsc::Receiver<Vec<SocketAddr>>>,
+    /// The session's DHT, for this torrent (None: private, or no DHT).
+    dht: Option<dht::TorrentDht>,
     listen_port: u16,
     last_rechoke: Instant,
     /// When we last asked the trackers for peers early.
@@ -366,6 +371,7 @@ impl Torrent {
         // said `left=0` would be taken for a seed and given no seeds.
         self.report_progress();
         self.start_trackers();
+        self.dht_tick(Instant::now());
         self.candidates.add_pinned(&self.options.peers.clone());
         let busy_tick = self.config.scaled(TICK).max(MIN_TICK);
         let idle_tick = self.config.scaled(IDLE_TICK).max(busy_tick);
@@ -416,6 +422,7 @@ impl Torrent {
                     // Dial now, not at the next tick.
                     self.dial(Instant::now());
                 }
+                found = dht::recv_found(&mut self.dht) => self.on_dht_found(found),
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Shutdown(reply)) => {
                         shutdown_reply = Some(reply);
@@ -432,6 +439,8 @@ impl Torrent {
                         if let Some(a) = &self.announcer {
                             a.want_more_peers();
                         }
+                        self.dht_now();
+                        self.dht_tick(Instant::now());
                     }
                     Some(Command::SetRateLimits { upload, download }) => {
                         self.set_rate_limits(upload, download)
@@ -468,6 +477,7 @@ impl Torrent {
         }
         self.check_snubs(now);
         self.send_pex(now);
+        self.dht_tick(now);
         self.dial(now);
         for key in self.peers.keys().copied().collect::<Vec<_>>() {
             self.fill_requests(key);

@@ -189,6 +189,8 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     let torrent_up = Bucket::shared_with_burst(s.options.max_upload_rate, burst);
     let torrent_down = Bucket::shared_with_burst(s.options.max_download_rate, burst);
     let torrent_down_handle = torrent_down.clone();
+    // BEP 27: a private torrent finds peers through its trackers only.
+    let dht = s.dht.clone().filter(|_| !meta.info.private);
     let offer = Offer {
         fast: true,
         extended: Some(ExtendedHandshake {
@@ -212,7 +214,8 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
             metadata_size: Some(meta.info_bytes.len() as u64),
             ..ExtendedHandshake::default()
         }),
-        dht_port: None,
+        // BEP 5 PORT: peers that run a DHT learn of our node.
+        dht_port: dht.as_ref().map(|d| d.local_addr().port()),
     };
     let shared = Arc::new(TorrentShared {
         info_hash: meta.info_hash,
@@ -235,6 +238,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         peer_config: s.config.peer.clone(),
         offer,
         info_bytes: bytes::Bytes::from(meta.info_bytes.clone()),
+        dht: dht.clone(),
     });
     let settings = ChokerSettings {
         slots: policies.upload_slots,
@@ -287,6 +291,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         announcer: None,
         transfer_tx,
         tracker_peers: None,
+        dht: dht.map(super::dht::TorrentDht::new),
         listen_port: s.listen_port,
         last_rechoke: now,
         last_want_peers: now,

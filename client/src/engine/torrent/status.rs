@@ -154,6 +154,8 @@ pub struct TorrentStatus {
     /// The policies it runs, as values (what `policies` describes), so a
     /// user interface can show and cycle them.
     pub policy_values: Option<super::Policies>,
+    /// The DHT's part, one line (None: the torrent does not use it).
+    pub dht: Option<String>,
 }
 
 impl TorrentStatus {

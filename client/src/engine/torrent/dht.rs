@@ -1,0 +1,119 @@
+//! A torrent's use of the session's DHT: a lookup (with an announce of
+//! our port) when it starts, then every 15 minutes — every minute while
+//! it lacks pieces and has no peer — and the peers found join the
+//! candidates like a tracker's. Private torrents (BEP 27) never use it.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Torrent;
+use crate::dht::{Dht, Found};
+
+/// A torrent's lookups when it has what it needs.
+const INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// A torrent's lookups while it lacks pieces and peers.
+const HUNGRY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The DHT as one torrent uses it.
+#[derive(Debug)]
+pub(crate) struct TorrentDht {
+    dht: Dht,
+    found: Option<mpsc::Receiver<Found>>,
+    next: Instant,
+    lookups: u32,
+    /// Peers the running (or last) lookup found.
+    peers: usize,
+    /// Nodes that answered the last lookup.
+    answered: usize,
+}
+
+impl TorrentDht {
+    pub(crate) fn new(dht: Dht) -> TorrentDht {
+        TorrentDht {
+            dht,
+            found: None,
+            next: Instant::now(),
+            lookups: 0,
+            peers: 0,
+            answered: 0,
+        }
+    }
+
+    /// What the torrent's status says of it.
+    fn describe(&self, now: Instant) -> String {
+        if self.found.is_some() {
+            return format!("looking up ({} peers so far)", self.peers);
+        }
+        let next = self.next.saturating_duration_since(now).as_secs();
+        format!(
+            "{} peers from {} nodes; next lookup in {}:{:02}",
+            self.peers,
+            self.answered,
+            next / 60,
+            next % 60
+        )
+    }
+}
+
+/// Wait for what the running lookup finds (forever if none runs).
+pub(super) async fn recv_found(dht: &mut Option<TorrentDht>) -> Option<Found> {
+    match dht.as_mut().and_then(|d| d.found.as_mut()) {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Torrent {
+    /// Start a lookup if one is due.
+    pub(super) fn dht_tick(&mut self, now: Instant) {
+        let port = self.listen_port;
+        let Some(d) = self.dht.as_mut() else {
+            return;
+        };
+        if self.paused || d.found.is_some() || now < d.next {
+            if let Some(d) = &self.dht {
+                self.status.dht = Some(d.describe(now));
+            }
+            return;
+        }
+        d.found = Some(d.dht.get_peers(self.meta.info_hash, Some(port)));
+        d.lookups += 1;
+        d.peers = 0;
+        self.status.dht = Some(d.describe(now));
+    }
+
+    /// What the lookup found (`None`: it went away without a word).
+    pub(super) fn on_dht_found(&mut self, found: Option<Found>) {
+        let now = Instant::now();
+        let hungry = !self.completed && self.peers.is_empty();
+        let Some(d) = self.dht.as_mut() else {
+            return;
+        };
+        match found {
+            Some(Found::Peers(addrs)) => {
+                d.peers += addrs.len();
+                self.candidates.add_discovered(&addrs);
+                self.dial(now);
+                return;
+            }
+            Some(Found::Done { answered, peers }) => {
+                d.answered = answered;
+                d.peers = peers;
+            }
+            None => {}
+        }
+        d.found = None;
+        let wait = if hungry { HUNGRY_INTERVAL } else { INTERVAL };
+        d.next = now + self.config.scaled(wait);
+        self.status.dht = Some(d.describe(now));
+    }
+
+    /// Look up again at once (a resumed torrent, a user's reannounce).
+    pub(super) fn dht_now(&mut self) {
+        if let Some(d) = self.dht.as_mut() {
+            d.next = Instant::now();
+        }
+    }
+}
