@@ -53,6 +53,11 @@ impl ChildGuard {
         self.child.stdout.take()
     }
 
+    /// The child's stdin (when it was piped), to send it commands.
+    pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
+        self.child.stdin.as_mut()
+    }
+
     /// Close the child's stdin (when it was piped): tells scripts to finish.
     pub fn close_stdin(&mut self) {
         drop(self.child.stdin.take());

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 pub mod aria2;
 pub mod child;
+pub mod lt_dht;
 pub mod lt_swarm;
 pub mod make_torrent;
 pub mod opentracker;
@@ -50,6 +51,11 @@ pub fn riffle_bin() -> &'static Path {
         // script) joins the DHT through no public router: tests talk to
         // 127.0.0.1 only. Set before any child is spawned with the path.
         std::env::set_var("RIFFLE_DHT_BOOTSTRAP", "");
+        // Nor does it read or write the user's saved DHT table: state goes
+        // to a directory of this test process.
+        let state = std::env::temp_dir().join(format!("riffle-tests-state-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&state);
+        std::env::set_var("XDG_STATE_HOME", &state);
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let out = Command::new(cargo)

@@ -118,6 +118,10 @@ fn riffle_policies_ratio(t: &TorrentInfo) -> Option<f64> {
 }
 
 fn percent_done(t: &TorrentInfo) -> f64 {
+    if t.metadata_percent < 1.0 {
+        // A magnet link still fetching its metadata has nothing yet.
+        return 0.0;
+    }
     if t.size_when_done == 0 {
         return 1.0;
     }
@@ -450,6 +454,28 @@ mod tests {
             "udp://t.example:6969"
         );
         assert_eq!(host_of("http://t.example/announce"), "http://t.example:80");
+    }
+
+    #[test]
+    fn a_magnet_without_metadata_is_not_done() {
+        let record = riffle_manager::TorrentRecord::new(
+            1,
+            "/dl".into(),
+            &riffle_manager::Settings::default(),
+            0,
+        );
+        let mut t = TorrentInfo::empty(record, riffle_protocol::InfoHash([1; 20]), "m".into());
+        assert_eq!(
+            percent_done(&t),
+            0.0,
+            "sizes are zero until the metadata comes"
+        );
+        t.metadata_percent = 1.0;
+        assert_eq!(
+            percent_done(&t),
+            1.0,
+            "an empty torrent with metadata is done"
+        );
     }
 
     #[test]

@@ -203,9 +203,14 @@ impl Lookup {
             .count()
     }
 
-    /// Peers found so far.
+    /// How many peers it found so far.
     pub fn peers_found(&self) -> usize {
         self.peers.len()
+    }
+
+    /// The peers it found so far.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.peers.iter().copied().collect()
     }
 }
 

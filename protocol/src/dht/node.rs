@@ -37,8 +37,10 @@ pub const MAX_INFLIGHT: usize = 256;
 pub const MAX_LOOKUPS: usize = 16;
 /// Lookups waiting at most (a request past this is dropped).
 pub const MAX_QUEUED: usize = 4096;
-/// Peers put in one `get_peers` answer.
-const VALUES_PER_ANSWER: usize = 32;
+/// Peers put in one `get_peers` answer: 200 bytes, as many as the eight
+/// nodes of a `find_node` answer, so no answer is much larger than the
+/// query that asked for it (a few times a ~100-byte query at most).
+const VALUES_PER_ANSWER: usize = 25;
 /// How often the node looks after itself (tokens, store, refreshes).
 const MAINTENANCE: Duration = Duration::from_secs(5);
 /// How often an empty table is bootstrapped again.
@@ -261,15 +263,32 @@ impl Node {
     /// Find peers of `info_hash` and, with `announce_port`, announce that
     /// we have it (reachable on that TCP port) to the closest nodes. Peers
     /// come out as [`Event::Peers`], the end as [`Event::LookupDone`]. A
-    /// lookup of a torrent already running or queued is not repeated.
+    /// lookup of a torrent already running or queued is not repeated: it
+    /// takes the announce if it had none, and the peers it found so far
+    /// come out again for the one who asked late.
     pub fn get_peers(&mut self, info_hash: InfoHash, announce_port: Option<u16>, now: Instant) {
         let target = NodeId::of(&info_hash);
         let running = self
             .lookups
-            .values()
-            .any(|l| l.info_hash == Some(info_hash));
-        let waiting = self.queued.iter().any(|w| w.info_hash == Some(info_hash));
-        if running || waiting || self.queued.len() >= MAX_QUEUED {
+            .values_mut()
+            .find(|l| l.info_hash == Some(info_hash));
+        if let Some(l) = running {
+            l.announce_port = l.announce_port.or(announce_port);
+            let peers = l.peers();
+            if !peers.is_empty() {
+                self.events.push_back(Event::Peers { info_hash, peers });
+            }
+            return;
+        }
+        if let Some(w) = self
+            .queued
+            .iter_mut()
+            .find(|w| w.info_hash == Some(info_hash))
+        {
+            w.announce_port = w.announce_port.or(announce_port);
+            return;
+        }
+        if self.queued.len() >= MAX_QUEUED {
             return;
         }
         self.queued.push_back(Wanted {
@@ -410,17 +429,27 @@ impl Node {
                 nodes: self.table.closest(&target, K),
                 ..Response::default()
             }),
-            Query::GetPeers { info_hash } => Body::Response(Response {
-                id: me,
-                nodes: self.table.closest(&NodeId::of(&info_hash), K),
-                values: self
+            Query::GetPeers { info_hash } => {
+                // Peers if we have some, else the closest nodes (BEP 5):
+                // never both, which would double the answer.
+                let values: Vec<SocketAddr> = self
                     .store
                     .get(&info_hash, VALUES_PER_ANSWER)
                     .into_iter()
                     .map(SocketAddr::V4)
-                    .collect(),
-                token: Some(self.tokens.issue(ip)),
-            }),
+                    .collect();
+                let nodes = if values.is_empty() {
+                    self.table.closest(&NodeId::of(&info_hash), K)
+                } else {
+                    Vec::new()
+                };
+                Body::Response(Response {
+                    id: me,
+                    nodes,
+                    values,
+                    token: Some(self.tokens.issue(ip)),
+                })
+            }
             Query::AnnouncePeer {
                 info_hash,
                 port,
@@ -624,5 +653,11 @@ impl Node {
             .values()
             .map(|f| f.deadline)
             .fold(self.next_maintenance, Instant::min)
+    }
+
+    /// The routing table, for tests that fill it.
+    #[cfg(test)]
+    pub(crate) fn table_mut(&mut self) -> &mut RoutingTable {
+        &mut self.table
     }
 }

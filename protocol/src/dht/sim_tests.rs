@@ -139,6 +139,56 @@ fn a_network_finds_the_peers_announced_to_it() {
 }
 
 #[test]
+fn a_late_request_joins_the_running_lookup() {
+    let mut net = Net::new(40, &[]);
+    net.run(Duration::from_secs(60));
+    let hash = InfoHash([0x77; 20]);
+    net.nodes[4].get_peers(hash, Some(7004), net.now);
+    net.run(Duration::from_secs(30));
+    // Node 9 looks up without announcing; its user then asks again, with
+    // a port, while the lookup runs.
+    net.nodes[9].get_peers(hash, None, net.now);
+    let running = net.nodes[9].stats().lookups;
+    net.nodes[9].get_peers(hash, Some(7009), net.now);
+    assert_eq!(net.nodes[9].stats().lookups, running, "one lookup, not two");
+    net.run(Duration::from_secs(30));
+    let (_, peers, announced) = net.done(9, hash).expect("ended");
+    assert_eq!(peers, 1);
+    assert!(announced > 0, "the late request's announce was kept");
+    // Asked again while running, what was found so far comes out again.
+    net.nodes[11].get_peers(hash, None, net.now);
+    let mut rounds = 0;
+    while net.found(11, hash).is_empty() && rounds < 50 {
+        // One datagram at a time, until the peer is found.
+        let (to, bytes) = net.nodes[11].poll_transmit().expect("a query in flight");
+        if let Some(&j) = net.index.get(&to) {
+            net.nodes[j].handle(net.now, SocketAddr::V4(addr(11)), &bytes);
+            while let Some((back, reply)) = net.nodes[j].poll_transmit() {
+                if back == addr(11) {
+                    net.nodes[11].handle(net.now, SocketAddr::V4(addr(j)), &reply);
+                }
+            }
+        }
+        while let Some(e) = net.nodes[11].poll_event() {
+            net.events[11].push(e);
+        }
+        rounds += 1;
+    }
+    let mut so_far = net.found(11, hash);
+    assert!(!so_far.is_empty());
+    assert!(net.done(11, hash).is_none(), "still running");
+    net.nodes[11].get_peers(hash, None, net.now);
+    match net.nodes[11].poll_event() {
+        Some(Event::Peers { mut peers, .. }) => {
+            peers.sort();
+            so_far.sort();
+            assert_eq!(peers, so_far);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn dead_nodes_fail_and_lookups_still_end() {
     let dead = SocketAddrV4::new([10, 9, 9, 9].into(), 6881);
     let mut net = Net::new(30, &[dead]);
@@ -172,6 +222,31 @@ fn replies(node: &mut Node) -> Vec<(SocketAddrV4, Message)> {
     std::iter::from_fn(|| node.poll_transmit())
         .map(|(to, b)| (to, Message::decode(&b).unwrap()))
         .collect()
+}
+
+/// `from` asks `node` for peers of `hash` and announces itself with the
+/// token it got.
+fn announce(node: &mut Node, now: Instant, from: SocketAddr, hash: InfoHash) {
+    node.handle(
+        now,
+        from,
+        &query(1, b"g", Query::GetPeers { info_hash: hash }),
+    );
+    let token = replies(node)
+        .into_iter()
+        .find_map(|(_, m)| match m.body {
+            Body::Response(r) => r.token,
+            _ => None,
+        })
+        .expect("a token");
+    let q = Query::AnnouncePeer {
+        info_hash: hash,
+        port: 1,
+        implied_port: false,
+        token,
+    };
+    node.handle(now, from, &query(1, b"a", q));
+    let _ = replies(node);
 }
 
 fn lone_node(now: Instant) -> Node {
@@ -313,6 +388,53 @@ fn saved_state_restarts_without_routers() {
 }
 
 #[test]
+fn no_answer_is_much_larger_than_its_query() {
+    let now = Instant::now();
+    let mut node = Node::new(Config::default(), None, now);
+    let _ = replies(&mut node);
+    // A full routing table and a torrent with many peers stored.
+    for i in 0..2000u32 {
+        let mut id = [0u8; 20];
+        id[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+        let info = super::krpc::NodeInfo {
+            id: NodeId(id),
+            addr: SocketAddrV4::new(i.to_be_bytes().into(), 6881),
+        };
+        node.table_mut().seen(info, now);
+    }
+    let hash = InfoHash([9; 20]);
+    for i in 0..200u32 {
+        let t = now + Duration::from_millis(10 * u64::from(i));
+        let from = SocketAddr::V4(SocketAddrV4::new((i + 1).to_be_bytes().into(), 4000));
+        announce(&mut node, t, from, hash);
+    }
+    let later = now + Duration::from_secs(10);
+    let asker: SocketAddr = "10.200.0.1:4000".parse().unwrap();
+    for q in [
+        Query::Ping,
+        Query::FindNode {
+            target: NodeId([3; 20]),
+        },
+        Query::GetPeers { info_hash: hash },
+        Query::GetPeers {
+            info_hash: InfoHash([8; 20]),
+        },
+    ] {
+        let bytes = query(1, b"aa", q.clone());
+        node.handle(later, asker, &bytes);
+        let answer = std::iter::from_fn(|| node.poll_transmit())
+            .find(|(_, b)| matches!(Message::decode(b).map(|m| m.body), Ok(Body::Response(_))))
+            .expect("an answer");
+        assert!(
+            answer.1.len() * 10 <= bytes.len() * 35,
+            "{q:?}: {} bytes answer {} bytes",
+            answer.1.len(),
+            bytes.len()
+        );
+    }
+}
+
+#[test]
 fn floods_cost_bounded_memory() {
     let now = Instant::now();
     let mut node = lone_node(now);
@@ -323,26 +445,7 @@ fn floods_cost_bounded_memory() {
         let from = SocketAddr::V4(SocketAddrV4::new(i.to_be_bytes().into(), 4000));
         let mut h = [0u8; 20];
         h[..4].copy_from_slice(&i.to_be_bytes());
-        let hash = InfoHash(h);
-        node.handle(
-            now,
-            from,
-            &query(1, b"g", Query::GetPeers { info_hash: hash }),
-        );
-        let token = replies(&mut node)
-            .into_iter()
-            .find_map(|(_, m)| match m.body {
-                Body::Response(r) => r.token,
-                _ => None,
-            })
-            .unwrap();
-        let q = Query::AnnouncePeer {
-            info_hash: hash,
-            port: 1,
-            implied_port: false,
-            token,
-        };
-        node.handle(now, from, &query(1, b"a", q));
+        announce(&mut node, now, from, InfoHash(h));
     }
     let s = node.stats();
     assert!(s.stored_hashes <= 10 && s.stored_peers <= 40, "{s:?}");
