@@ -109,6 +109,7 @@ pub async fn resolve_magnet(
     let bytes = riffle_protocol::metadata::torrent_from_info(&info, &magnet.trackers);
     let meta = Metainfo::from_bytes(&bytes)
         .with_context(|| format!("{name}: the fetched metadata is not a valid torrent"))?;
+    tracing::debug!(bytes = info.len(), "metadata fetched");
     eprintln!(
         "{}: metadata fetched ({} bytes)",
         meta.info.name,

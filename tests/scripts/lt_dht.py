@@ -73,7 +73,8 @@ def out(obj):
 
 
 class Swarm:
-    def __init__(self, n, bootstrap):
+    def __init__(self, n, bootstrap, quiet=False):
+        self.quiet = quiet
         self.sessions = []
         self.get_peers = set()
         self.announces = set()
@@ -102,7 +103,8 @@ class Swarm:
         for ses in self.sessions:
             for a in ses.pop_alerts():
                 name = type(a).__name__
-                print("%s: %s" % (name, a.message()), file=sys.stderr, flush=True)
+                if not self.quiet:
+                    print("%s: %s" % (name, a.message()), file=sys.stderr, flush=True)
                 if name == "dht_get_peers_alert":
                     self.get_peers.add(str(a.info_hash))
                 elif name == "dht_announce_alert":

@@ -95,7 +95,9 @@ impl Torrent {
             Some(Found::Peers(addrs)) => {
                 d.peers += addrs.len();
                 self.candidates.add_discovered(&addrs);
-                self.dial(now);
+                // Now, not `now`: the candidates are due from the moment
+                // they were added.
+                self.dial(Instant::now());
                 return;
             }
             Some(Found::Done { answered, peers }) => {
