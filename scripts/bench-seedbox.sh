@@ -13,4 +13,6 @@ cd "$(dirname "$0")/.."
 command -v transmission-daemon >/dev/null || scripts/install-test-deps.sh
 cargo build --release -q -p riffle-cli
 ulimit -n "$(ulimit -Hn)"
+# Loopback only: the daemon's DHT joins through no public router.
+export RIFFLE_DHT_BOOTSTRAP=
 exec python3 scripts/bench/seedbox.py target/release/riffle "${1:-1000}" "${2:-500}"

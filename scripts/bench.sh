@@ -41,6 +41,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Loopback only: riffle's DHT joins through no public router (libtorrent
+# runs with its DHT off here).
+export RIFFLE_DHT_BOOTSTRAP=
 riffle=${BENCH_RIFFLE:-$repo/target/release/riffle}
 null=$repo/target/release/null_leecher
 # build PACKAGE [BIN]: build in release; in a tree where someone is mid-edit
