@@ -3,6 +3,8 @@
 //! learns of the libtorrent seeder from that peer's ut_pex and downloads
 //! from it; libtorrent, knowing only a riffle peer that has (almost)
 //! nothing, learns of the riffle seed from riffle's ut_pex and downloads.
+//! And BEP 27 as libtorrent's peer log sees it: a riffle seed of a private
+//! torrent offers no ut_pex and sends no DHT port (a public one does both).
 
 use std::time::Duration;
 
@@ -105,4 +107,83 @@ fn libtorrent_finds_a_seed_through_riffles_peer_exchange() {
     );
     assert_eq!(report["pieces_verified"], report["num_pieces"]);
     assert_same_tree(&top, &out.join("shared"));
+}
+
+/// libtorrent's own view (its peer log, `lt_peer.py leech`) of a riffle
+/// seed of `torrent`: the extended handshakes it read and the messages it
+/// parsed.
+fn lt_view_of_seed(
+    tmp: &std::path::Path,
+    torrent: &std::path::Path,
+    seed_dir: &std::path::Path,
+    tag: &str,
+) -> serde_json::Value {
+    let seed = RiffleProc::start(
+        "riffle seed",
+        &[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            seed_dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &tmp.join(format!("{tag}-seed.log")),
+    );
+    let python = riffle_tests::require_libtorrent();
+    let out = std::process::Command::new(python)
+        .arg(riffle_tests::script("lt_peer.py"))
+        .arg("leech")
+        .arg(torrent)
+        .arg(tmp.join(format!("{tag}-lt")))
+        .arg(seed.port.to_string())
+        .output()
+        .expect("run lt_peer.py");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(text.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| {
+            panic!(
+                "lt_peer.py said {text:?}: {e}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_eq!(report["finished"], true, "{report}");
+    report
+}
+
+#[test]
+fn libtorrent_hears_no_peer_exchange_or_dht_port_for_a_private_torrent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = tmp.path().join("seed");
+    let public = write_tree(&seed_dir, "public", &small_tree(1), 0x61);
+    let private = write_tree(&seed_dir, "private", &small_tree(1), 0x62);
+    let pub_t = tmp.path().join("public.torrent");
+    riffle_create(&public, &pub_t, None);
+    let priv_t = tmp.path().join("private.torrent");
+    let made = riffle_tests::riffle(&[
+        "create",
+        private.to_str().unwrap(),
+        "-o",
+        priv_t.to_str().unwrap(),
+        "--private",
+    ]);
+    assert!(made.status.success());
+    // The positive control: a public torrent offers ut_pex and sends its
+    // DHT port.
+    let public_view = lt_view_of_seed(tmp.path(), &pub_t, &seed_dir, "public");
+    let private_view = lt_view_of_seed(tmp.path(), &priv_t, &seed_dir, "private");
+    eprintln!("public: {public_view}\nprivate: {private_view}");
+    let says = |v: &serde_json::Value, what: &str| v["ext_handshakes"].to_string().contains(what);
+    let parsed = |v: &serde_json::Value, what: &str| {
+        v["received"]
+            .as_array()
+            .expect("received")
+            .iter()
+            .any(|m| m == what)
+    };
+    assert!(says(&public_view, "ut_pex"), "{public_view}");
+    assert!(parsed(&public_view, "DHT_PORT"), "{public_view}");
+    assert!(says(&private_view, "ut_metadata"), "{private_view}");
+    assert!(!says(&private_view, "ut_pex"), "{private_view}");
+    assert!(!parsed(&private_view, "DHT_PORT"), "{private_view}");
 }
