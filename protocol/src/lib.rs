@@ -10,6 +10,7 @@ pub mod geometry;
 pub mod magnet;
 pub mod metadata;
 pub mod metainfo;
+pub mod pad;
 pub mod peer;
 pub mod tracker;
 pub mod types;

@@ -51,6 +51,9 @@ pub struct FsStorage {
     /// Files not to create (not wanted by the user), and where the bytes
     /// of theirs that share a piece with a wanted file go instead.
     skip: Option<Skip>,
+    /// Per file: a BEP 47 pad file, all zeros by definition: never
+    /// created, read as zeros, writes to it dropped (empty: none).
+    pad: Vec<bool>,
 }
 
 /// Skipped files and the part file that holds their share of the pieces
@@ -118,7 +121,24 @@ impl FsStorage {
             handles: HandleCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
             dirty,
             skip: None,
+            pad: Vec::new(),
         })
+    }
+
+    /// Treat the files `pad` marks as BEP 47 pad files: they are never
+    /// created, always read as zeros, and what is written to them is
+    /// dropped (a piece whose padding a peer filled with anything else
+    /// fails its hash check, since the check reads zeros).
+    pub fn with_pad_files(mut self, pad: Vec<bool>) -> FsStorage {
+        if pad.iter().any(|&p| p) {
+            self.pad = pad;
+        }
+        self
+    }
+
+    /// Is file `i` a pad file?
+    fn is_pad(&self, i: usize) -> bool {
+        self.pad.get(i).copied().unwrap_or(false)
     }
 
     /// Do not create the files `skipped` marks: their bytes that share a
@@ -296,7 +316,7 @@ impl Storage for FsStorage {
 
     fn write_at(&self, file_index: usize, offset: u64, data: &[u8]) -> Result<(), StorageError> {
         check_file_range(&self.layout, file_index, offset, data.len())?;
-        if data.is_empty() {
+        if data.is_empty() || self.is_pad(file_index) {
             return Ok(());
         }
         if self.skipped(file_index) {
@@ -321,6 +341,10 @@ impl Storage for FsStorage {
     fn read_at(&self, file_index: usize, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
         check_file_range(&self.layout, file_index, offset, buf.len())?;
         if buf.is_empty() {
+            return Ok(());
+        }
+        if self.is_pad(file_index) {
+            buf.fill(0);
             return Ok(());
         }
         if self.skipped(file_index) {
@@ -353,7 +377,7 @@ impl Storage for FsStorage {
 
     fn create_empty_files(&self) -> Result<(), StorageError> {
         for (i, &len) in self.layout.file_lengths().iter().enumerate() {
-            if len != 0 || self.skipped(i) {
+            if len != 0 || self.skipped(i) || self.is_pad(i) {
                 continue;
             }
             let path = self.path(i)?;
@@ -399,7 +423,7 @@ impl Storage for FsStorage {
 
     fn preallocate(&self) -> Result<(), StorageError> {
         for (i, &len) in self.layout.file_lengths().iter().enumerate() {
-            if len == 0 || self.skipped(i) {
+            if len == 0 || self.skipped(i) || self.is_pad(i) {
                 continue;
             }
             let path = self.path(i)?;
@@ -427,6 +451,14 @@ impl Storage for FsStorage {
     }
 
     fn file_status(&self, file_index: usize) -> Result<Option<FileStatus>, StorageError> {
+        if self.is_pad(file_index) {
+            // Always there, always the same: a resume record's stamp of it
+            // never goes stale.
+            return Ok(Some(FileStatus {
+                length: self.layout.file_length(file_index)?,
+                modified: None,
+            }));
+        }
         let path = self.path(file_index)?;
         match std::fs::metadata(path) {
             Ok(m) => Ok(Some(FileStatus {

@@ -2,11 +2,14 @@
 """libtorrent peers for riffle's interop end-to-end tests (tests/tests/interop_*.rs).
 
 usage:
-  lt_swarm.py create DIR TORRENT PIECE_LENGTH [TRACKER_URL]
-      Make a v1-only TORRENT of the file or folder DIR (no pad files) and
-      print {"info_hash": HEX}.
+  lt_swarm.py create DIR TORRENT PIECE_LENGTH [TRACKER_URL] [--format v1|hybrid|v2]
+      Make a TORRENT of the file or folder DIR, v1-only by default (no pad
+      files); hybrid and v2 as libtorrent 2.0 makes them (hybrid: pad files
+      align every file to a piece). Prints {"info_hash": HEX (v1, or the
+      truncated v2 hash of a v2-only torrent), "v2": HEX or null}.
   lt_swarm.py hash TORRENT
-      Print {"info_hash": HEX, "num_pieces": N, "total_size": N}.
+      Print {"info_hash": HEX, "v2": HEX or null, "num_pieces": N,
+      "total_size": N}.
   lt_swarm.py seed SAVE_PATH TORRENT... [--dial PORT]... [--upload-limit BYTES_PER_S]
       Seed every TORRENT from SAVE_PATH in one session. Once all are
       seeding, every tracker of every torrent has answered an announce, and
@@ -85,10 +88,20 @@ def wait_port(ses):
     return ses.listen_port()
 
 
+FORMATS = {"v1": lt.create_torrent.v1_only, "hybrid": 0, "v2": lt.create_torrent.v2_only}
+
+
+def hashes(ti):
+    ih = ti.info_hashes()
+    v2 = str(ih.v2) if ih.has_v2() else None
+    v1 = str(ih.v1) if ih.has_v1() else v2[:40]
+    return v1, v2
+
+
 def create(args):
     fs = lt.file_storage()
     lt.add_files(fs, args.dir)
-    ct = lt.create_torrent(fs, args.piece_length, flags=lt.create_torrent.v1_only)
+    ct = lt.create_torrent(fs, args.piece_length, flags=FORMATS[args.format])
     if args.tracker:
         ct.add_tracker(args.tracker, 0)
     ct.set_creator("riffle interop tests (libtorrent %s)" % lt.__version__)
@@ -97,13 +110,16 @@ def create(args):
     with open(args.torrent, "wb") as f:
         f.write(lt.bencode(ct.generate()))
     ti = lt.torrent_info(args.torrent)
-    print(json.dumps({"info_hash": str(ti.info_hashes().v1)}), flush=True)
+    v1, v2 = hashes(ti)
+    print(json.dumps({"info_hash": v1, "v2": v2}), flush=True)
 
 
 def hash_(args):
     ti = lt.torrent_info(args.torrent)
+    v1, v2 = hashes(ti)
     print(json.dumps({
-        "info_hash": str(ti.info_hashes().v1),
+        "info_hash": v1,
+        "v2": v2,
         "num_pieces": ti.num_pieces(),
         "total_size": ti.total_size(),
     }), flush=True)
@@ -296,6 +312,7 @@ def main():
     c.add_argument("torrent")
     c.add_argument("piece_length", type=int)
     c.add_argument("tracker", nargs="?")
+    c.add_argument("--format", choices=sorted(FORMATS), default="v1")
     c.set_defaults(run=create)
     hs = sub.add_parser("hash")
     hs.add_argument("torrent")

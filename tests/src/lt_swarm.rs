@@ -35,13 +35,29 @@ fn path_str(p: &Path) -> &str {
 /// Make a v1-only torrent of `dir` with libtorrent (no pad files), with
 /// `tracker` as its announce URL; returns its info-hash (hex).
 pub fn lt_create(dir: &Path, torrent: &Path, piece_length: u32, tracker: Option<&str>) -> String {
+    lt_create_format(dir, torrent, piece_length, tracker, "v1").0
+}
+
+/// Make a torrent of `dir` with libtorrent in `format` ("v1", "hybrid" —
+/// pad files align every file to a piece — or "v2"); returns its v1
+/// info-hash (a v2-only torrent: the truncated v2 hash) and its v2 hash,
+/// in hex.
+pub fn lt_create_format(
+    dir: &Path,
+    torrent: &Path,
+    piece_length: u32,
+    tracker: Option<&str>,
+    format: &str,
+) -> (String, Option<String>) {
     let pl = piece_length.to_string();
     let mut args = vec!["create", path_str(dir), path_str(torrent), &pl];
     args.extend(tracker);
-    lt_swarm(&args)["info_hash"]
-        .as_str()
-        .expect("info_hash")
-        .to_string()
+    args.extend(["--format", format]);
+    let v = lt_swarm(&args);
+    (
+        v["info_hash"].as_str().expect("info_hash").to_string(),
+        v["v2"].as_str().map(str::to_owned),
+    )
 }
 
 /// The info-hash (hex) of `torrent`, as libtorrent computes it.

@@ -59,6 +59,9 @@ pub struct BlockClaims {
     /// Index of the first block of each piece (prefix sums), so a block maps
     /// to its bit without assuming equal pieces.
     first_block: Vec<usize>,
+    /// Blocks wholly inside BEP 47 pad files: claimed for good (their
+    /// zeros are never written), whatever happens to their piece.
+    pad: std::sync::Arc<riffle_protocol::pad::VirtualBlocks>,
 }
 
 impl BlockClaims {
@@ -74,6 +77,27 @@ impl BlockClaims {
         BlockClaims {
             bits: AtomicBits::new(total),
             first_block,
+            pad: std::sync::Arc::default(),
+        }
+    }
+
+    /// Claims whose pad blocks are claimed from the start and stay so.
+    pub fn with_pad(
+        mut self,
+        pad: std::sync::Arc<riffle_protocol::pad::VirtualBlocks>,
+    ) -> BlockClaims {
+        self.pad = pad;
+        let pieces: Vec<PieceIndex> = self.pad.pieces().collect();
+        for p in pieces {
+            self.claim_pad(p);
+        }
+        self
+    }
+
+    fn claim_pad(&self, piece: PieceIndex) {
+        let start = self.bits_of(piece).start;
+        for b in self.pad.of(piece) {
+            self.bits.set(start + *b as usize);
         }
     }
 
@@ -103,11 +127,12 @@ impl BlockClaims {
     }
 
     /// Forget every claim of `piece` (it failed its hash check and will be
-    /// downloaded again).
+    /// downloaded again), but its padding's.
     pub fn clear_piece(&self, piece: PieceIndex) {
         for i in self.bits_of(piece) {
             self.bits.clear(i);
         }
+        self.claim_pad(piece);
     }
 
     /// Claim every block of `piece` (we have it: never write it again).
@@ -175,6 +200,23 @@ mod tests {
             length: 10,
         };
         assert!(!c.claim(past_end));
+    }
+
+    #[test]
+    fn pad_blocks_stay_claimed() {
+        let g = geometry();
+        // Piece 0's last block (32..40 KiB) is padding.
+        let pad = riffle_protocol::pad::VirtualBlocks::from_files(
+            &g,
+            &[(32 * 1024, false), (8 * 1024, true), (90 * 1024, false)],
+        );
+        let c = BlockClaims::new(&g).with_pad(std::sync::Arc::new(pad));
+        let last = g.block(PieceIndex::new(0), 2);
+        assert!(!c.claim(last), "never written");
+        assert!(c.claim(g.block(PieceIndex::new(0), 0)));
+        c.clear_piece(PieceIndex::new(0));
+        assert!(!c.claim(last), "still claimed after a failed piece");
+        assert!(c.claim(g.block(PieceIndex::new(0), 0)));
     }
 
     #[test]

@@ -117,6 +117,9 @@ pub struct BlockBook {
     open_blocks: u64,
     /// Number of pieces we have.
     have: u32,
+    /// Blocks wholly inside BEP 47 pad files: known zeros, never
+    /// requested; a started piece has them Received from the start.
+    pad: std::sync::Arc<riffle_protocol::pad::VirtualBlocks>,
 }
 
 impl BlockBook {
@@ -131,7 +134,29 @@ impl BlockBook {
             availability: vec![0; n],
             open_blocks: geometry.total_blocks(),
             have: 0,
+            pad: std::sync::Arc::default(),
         }
+    }
+
+    /// The blocks that are padding (set before any piece starts: it
+    /// changes how many blocks every piece has open).
+    pub(crate) fn set_pad(&mut self, pad: std::sync::Arc<riffle_protocol::pad::VirtualBlocks>) {
+        let open_pads: u64 = pad
+            .pieces()
+            .filter(|p| self.state(*p) == PieceState::Open)
+            .map(|p| pad.of(p).len() as u64)
+            .sum();
+        debug_assert!(
+            self.downloading.is_empty(),
+            "padding set after pieces started"
+        );
+        self.open_blocks -= open_pads.min(self.open_blocks);
+        self.pad = pad;
+    }
+
+    /// Blocks of `piece` a peer must send (all but its padding).
+    fn real_blocks(&self, piece: PieceIndex) -> u32 {
+        self.geometry.blocks_of(piece) - self.pad.of(piece).len() as u32
     }
 
     /// The torrent's geometry.
@@ -218,11 +243,18 @@ impl BlockBook {
         let blocks = self.geometry.blocks_of(piece);
         let index = self.downloading.len();
         *slot = Slot::Downloading(index as u32);
+        let mut states = vec![BlockState::Open; blocks as usize];
+        let pads = self.pad.of(piece);
+        for b in pads {
+            if let Some(s) = states.get_mut(*b as usize) {
+                *s = BlockState::Received;
+            }
+        }
         self.downloading.push(DownloadingPiece {
             piece,
-            blocks: vec![BlockState::Open; blocks as usize],
-            open: blocks,
-            received: 0,
+            blocks: states,
+            open: blocks - pads.len() as u32,
+            received: pads.len() as u32,
         });
         Some(index)
     }
@@ -372,7 +404,7 @@ impl BlockBook {
         match prev {
             PieceState::Have => {}
             PieceState::Open => {
-                self.open_blocks -= u64::from(self.geometry.blocks_of(piece));
+                self.open_blocks -= u64::from(self.real_blocks(piece));
             }
             PieceState::Downloading => {
                 let d = self.remove_downloading(piece)?;
@@ -392,7 +424,7 @@ impl BlockBook {
     /// forgotten; late blocks for it will be accepted again.
     pub(crate) fn reset(&mut self, piece: PieceIndex) -> Option<PieceState> {
         let prev = self.state_checked(piece)?;
-        let blocks = u64::from(self.geometry.blocks_of(piece));
+        let blocks = u64::from(self.real_blocks(piece));
         match prev {
             PieceState::Open => {}
             PieceState::Have => {
@@ -438,7 +470,7 @@ impl BlockBook {
         for (i, slot) in self.slots.iter().enumerate() {
             let piece = PieceIndex::new(i as u32);
             match slot {
-                Slot::Open => open += u64::from(self.geometry.blocks_of(piece)),
+                Slot::Open => open += u64::from(self.real_blocks(piece)),
                 Slot::Have => have += 1,
                 Slot::Downloading(s) => {
                     let d = &self.downloading[*s as usize];

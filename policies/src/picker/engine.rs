@@ -408,6 +408,11 @@ impl<O: PieceOrder, R: RngCore + Send> PiecePicker for Picker<O, R> {
         Ok(())
     }
 
+    fn set_pad_blocks(&mut self, pad: std::sync::Arc<riffle_protocol::pad::VirtualBlocks>) {
+        self.book.set_pad(pad);
+        self.debug_check();
+    }
+
     fn book(&self) -> &BlockBook {
         &self.book
     }

@@ -211,6 +211,10 @@ pub trait PiecePicker: Send {
     /// end-game, progress).
     fn book(&self) -> &BlockBook;
 
+    /// Blocks wholly inside BEP 47 pad files: never picked, and counted as
+    /// received when their piece starts. Set once, before any pick.
+    fn set_pad_blocks(&mut self, pad: std::sync::Arc<riffle_protocol::pad::VirtualBlocks>);
+
     /// Every missing block is requested from someone.
     fn is_end_game(&self) -> bool {
         self.book().is_end_game()

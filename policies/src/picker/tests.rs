@@ -368,3 +368,43 @@ fn large_torrent_downloads_completely() {
     p.book().check_invariants();
     p.order().check_invariants(p.book());
 }
+
+#[test]
+fn pad_blocks_are_never_picked_and_count_as_received() {
+    use riffle_protocol::pad::VirtualBlocks;
+    // Two pieces of 4 blocks; a file ends 1.5 blocks into piece 0 and a
+    // pad file fills the rest of it (blocks 2 and 3).
+    let g = fixture::geometry(2);
+    let piece = u64::from(BLOCKS * BLOCK_SIZE);
+    let first = u64::from(BLOCK_SIZE) * 3 / 2;
+    let pad =
+        VirtualBlocks::from_files(&g, &[(first, false), (piece - first, true), (piece, false)]);
+    assert_eq!(pad.of(PieceIndex::new(0)), &[2, 3]);
+    let mut p = RarestFirst::rarest_first(g, StdRng::seed_from_u64(3));
+    p.set_pad_blocks(std::sync::Arc::new(pad));
+    p.on_availability(AvailabilityChange::HaveAll);
+    assert_eq!(p.book().open_blocks(), u64::from(2 * BLOCKS - 2));
+    let got = pick(&mut p, 1, "xx", 100);
+    assert_eq!(
+        got.len(),
+        2 * BLOCKS as usize - 2,
+        "pad blocks are not asked for"
+    );
+    assert!(!got.contains(&block(0, 2)) && !got.contains(&block(0, 3)));
+    let mut cancel = Vec::new();
+    assert_eq!(
+        p.block_received(PeerKey(1), block(0, 0), &mut cancel)
+            .unwrap(),
+        Received::Accepted
+    );
+    assert_eq!(
+        p.block_received(PeerKey(1), block(0, 1), &mut cancel)
+            .unwrap(),
+        Received::PieceComplete,
+        "the two real blocks complete the piece"
+    );
+    // A failed piece comes back without its padding.
+    p.piece_failed(PieceIndex::new(0)).unwrap();
+    let again = pick(&mut p, 2, "x.", 100);
+    assert_eq!(again, vec![block(0, 0), block(0, 1)]);
+}

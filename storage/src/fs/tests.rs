@@ -279,3 +279,42 @@ fn skipped_files_are_never_created_their_boundary_bytes_go_to_the_part_file() {
     );
     assert!(fresh.read_block(PieceIndex::new(1), 0, &mut back).is_err());
 }
+
+#[test]
+fn pad_files_are_virtual_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    // a (5 bytes), a pad file (3 bytes), b (4 bytes); pieces of 8.
+    let layout = Layout::new(vec![5, 3, 4], 8).unwrap();
+    let s = FsStorage::new(
+        dir.path(),
+        layout,
+        &names(&[&["t", "a"], &["t", ".pad", "3"], &["t", "b"]]),
+    )
+    .unwrap()
+    .with_pad_files(vec![false, true, false]);
+    // A peer's bytes for the padding are dropped; reads give zeros.
+    s.write_block(PieceIndex::new(0), 0, b"hello\xff\xff\xff")
+        .unwrap();
+    s.write_block(PieceIndex::new(1), 0, b"wxyz").unwrap();
+    s.preallocate().unwrap();
+    s.create_empty_files().unwrap();
+    let mut piece = [0u8; 8];
+    s.read_block(PieceIndex::new(0), 0, &mut piece).unwrap();
+    assert_eq!(&piece, b"hello\0\0\0");
+    assert!(
+        !dir.path().join("t").join(".pad").exists(),
+        "no pad file on disk"
+    );
+    assert_eq!(s.file_status(1).unwrap().unwrap().length, 3);
+    // The data verifies against a hash of the zero-padded piece.
+    let have = crate::check_pieces(
+        &s,
+        &[
+            crate::sha1_digest(b"hello\0\0\0"),
+            crate::sha1_digest(b"wxyz"),
+        ],
+        1,
+    )
+    .unwrap();
+    assert!(have.is_full());
+}

@@ -63,7 +63,8 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     let storage: Arc<dyn Storage> = Arc::new(
         FsStorage::new(&save_dir, layout, &paths)
             .with_context(|| format!("cannot use {}", save_dir.display()))?
-            .skipping(skipped, s.options.parts_path(&meta.info_hash)),
+            .skipping(skipped, s.options.parts_path(&meta.info_hash))
+            .with_pad_files(info.files.iter().map(|f| f.pad).collect()),
     );
     s.status.send_modify(|st| {
         st.name = info.name.clone();
@@ -158,7 +159,16 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         "checked the data on disk"
     );
 
-    let claims = BlockClaims::new(&geometry);
+    // BEP 47: blocks wholly inside pad files are known zeros.
+    let pad = std::sync::Arc::new(riffle_protocol::pad::VirtualBlocks::from_files(
+        &geometry,
+        &info
+            .files
+            .iter()
+            .map(|f| (f.length, f.pad))
+            .collect::<Vec<_>>(),
+    ));
+    let claims = BlockClaims::new(&geometry).with_pad(pad.clone());
     let verified = AtomicBits::new(geometry.piece_count() as usize);
     let policies = s.options.policies.clone();
     let mut seeds = match policies.random_seed {
@@ -173,6 +183,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         }
         _ => policies.picker.build(geometry, seeds.next_u64()),
     };
+    picker.set_pad_blocks(pad);
     for p in have.ones() {
         claims.claim_piece(p);
         verified.set(p.idx());
