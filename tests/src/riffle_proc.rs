@@ -49,6 +49,48 @@ impl RiffleProc {
         RiffleProc { proc, lines, port }
     }
 
+    /// `riffle seed TORRENT --data DATA --listen 127.0.0.1:0 EXTRA...`,
+    /// its log in `log`.
+    pub fn seed(torrent: &Path, data: &Path, extra: &[&str], log: &Path) -> RiffleProc {
+        let mut args = vec![
+            "seed",
+            torrent.to_str().expect("utf-8 path"),
+            "--data",
+            data.to_str().expect("utf-8 path"),
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        RiffleProc::start("riffle seed", &args, log)
+    }
+
+    /// `riffle download TORRENT -o OUT --listen 127.0.0.1:0 EXTRA...`
+    /// (TORRENT a file or a magnet link), its log in `log`.
+    pub fn download(torrent: &str, out: &Path, extra: &[&str], log: &Path) -> RiffleProc {
+        let mut args = vec![
+            "download",
+            torrent,
+            "-o",
+            out.to_str().expect("utf-8 path"),
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        RiffleProc::start("riffle download", &args, log)
+    }
+
+    /// Wait up to `timeout` for riffle to exit successfully; fail the test
+    /// with the end of its log otherwise.
+    pub fn wait_success(&mut self, timeout: Duration) {
+        let status = self.proc.wait_timeout(timeout);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{} ended with {status:?}:\n{}",
+            self.proc.what(),
+            self.proc.log_tail(60)
+        );
+    }
+
     /// Wait up to `timeout` for riffle to exit.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
         self.proc.wait_timeout(timeout)

@@ -185,29 +185,9 @@ fn riffle_joins_a_libtorrent_swarm_from_a_bare_magnet_through_the_dht() {
     let out = tmp.path().join("out");
     let magnet = format!("magnet:?xt=urn:btih:{hash}");
     let (g, n1) = (garbage.addr.to_string(), dht.addr(1).to_string());
-    let args = [
-        "download",
-        &magnet,
-        "-o",
-        out.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--dht-bootstrap",
-        &g,
-        "--dht-bootstrap",
-        &n1,
-    ];
-    let mut riffle = RiffleProc::start(
-        "riffle download (DHT)",
-        &args,
-        &tmp.path().join("riffle.log"),
-    );
-    let status = riffle.wait(Duration::from_secs(90));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "riffle download {magnet} ended with {status:?}:\n{}",
-        riffle.log_tail(60)
-    );
+    let extra = ["--dht-bootstrap", &g, "--dht-bootstrap", &n1];
+    RiffleProc::download(&magnet, &out, &extra, &tmp.path().join("riffle.log"))
+        .wait_success(Duration::from_secs(90));
     assert_same_tree(&top, &out.join("through-dht"));
 }
 
@@ -220,18 +200,10 @@ fn libtorrent_finds_a_riffle_seed_through_the_dht_after_a_flood() {
     let hash = riffle_create(&top, &torrent, None);
     let mut dht = LtDht::start(4, &[], &tmp.path().join("lt_dht.log"));
     let n0 = dht.addr(0).to_string();
-    let riffle = RiffleProc::start(
-        "riffle seed (DHT)",
-        &[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            seed_dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--dht-bootstrap",
-            &n0,
-        ],
+    let riffle = RiffleProc::seed(
+        &torrent,
+        &seed_dir,
+        &["--dht-bootstrap", &n0],
         &tmp.path().join("riffle.log"),
     );
     let t0 = Instant::now();

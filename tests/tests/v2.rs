@@ -54,26 +54,14 @@ fn a_hybrid_from_libtorrent_leaves_no_pad_files() {
     assert!(v2.is_some(), "libtorrent made a hybrid");
     let seeder = LtSeeder::start(&seed_dir, &[&torrent], LtSeedOptions::default());
     let out = tmp.path().join("out");
-    let mut riffle = RiffleProc::start(
-        "riffle download (hybrid)",
-        &[
-            "download",
-            torrent.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--peer",
-            &format!("127.0.0.1:{}", seeder.port),
-        ],
+    let peer = format!("127.0.0.1:{}", seeder.port);
+    RiffleProc::download(
+        torrent.to_str().unwrap(),
+        &out,
+        &["--peer", &peer],
         &tmp.path().join("riffle.log"),
-    );
-    let status = riffle.wait(Duration::from_secs(60));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "{status:?}:\n{}",
-        riffle.log_tail(40)
-    );
+    )
+    .wait_success(Duration::from_secs(60));
     assert_same_tree(&top, &out.join("hybrid"));
     no_pad_dir(&out);
     // What riffle asked libtorrent for: the payload, not the padding.
@@ -94,18 +82,7 @@ fn riffle_seeds_a_hybrid_folder_as_libtorrent_left_it() {
     let torrent = tmp.path().join("h.torrent");
     lt_create_format(&top, &torrent, 262_144, None, "hybrid");
     no_pad_dir(&seed_dir);
-    let seed = RiffleProc::start(
-        "riffle seed (hybrid)",
-        &[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            seed_dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        &tmp.path().join("seed.log"),
-    );
+    let seed = RiffleProc::seed(&torrent, &seed_dir, &[], &tmp.path().join("seed.log"));
     let out = tmp.path().join("lt");
     let report = lt_leech(&out, &torrent, &[seed.port]);
     assert_eq!(report["finished"], true, "{report}\n{}", seed.log_tail(30));
