@@ -54,6 +54,10 @@ pub struct FsStorage {
     /// Per file: a BEP 47 pad file, all zeros by definition: never
     /// created, read as zeros, writes to it dropped (empty: none).
     pad: Vec<bool>,
+    /// Per file: created executable (BEP 47 `x`; empty: none).
+    executable: Vec<bool>,
+    /// Per file: a symbolic link to this path (BEP 47 `l`; empty: none).
+    symlinks: Vec<Option<PathBuf>>,
 }
 
 /// Skipped files and the part file that holds their share of the pieces
@@ -122,7 +126,60 @@ impl FsStorage {
             dirty,
             skip: None,
             pad: Vec::new(),
+            executable: Vec::new(),
+            symlinks: Vec::new(),
         })
+    }
+
+    /// BEP 47 attributes: `executable[i]` files get their execute bits
+    /// when created; `symlinks[i]` (components below the root, checked as
+    /// file paths are, so a link never points outside it) makes file `i`
+    /// a symbolic link to that path, made relative, created with the
+    /// empty files. A link's file has no data.
+    pub fn with_attributes(
+        mut self,
+        executable: Vec<bool>,
+        symlinks: Vec<Option<Vec<String>>>,
+    ) -> Result<FsStorage, StorageError> {
+        if executable.iter().any(|&x| x) {
+            self.executable = executable;
+        }
+        if symlinks.iter().any(Option::is_some) {
+            self.symlinks = symlinks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    t.as_ref()
+                        .map(|t| checked_path(&self.root, i, t))
+                        .transpose()
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(self)
+    }
+
+    fn symlink_of(&self, i: usize) -> Option<&Path> {
+        self.symlinks.get(i).and_then(|t| t.as_deref())
+    }
+
+    /// Give file `i` its execute bits if the torrent says so.
+    fn set_executable(&self, i: usize, file: &File, path: &Path) -> Result<(), StorageError> {
+        use std::os::unix::fs::PermissionsExt;
+        if !self.executable.get(i).copied().unwrap_or(false) {
+            return Ok(());
+        }
+        let mut perms = file
+            .metadata()
+            .map_err(|e| StorageError::io(path, e))?
+            .permissions();
+        let mode = perms.mode();
+        if mode & 0o111 == 0 {
+            // Execute wherever read is allowed (0644 becomes 0755).
+            perms.set_mode(mode | ((mode & 0o444) >> 2));
+            file.set_permissions(perms)
+                .map_err(|e| StorageError::io(path, e))?;
+        }
+        Ok(())
     }
 
     /// Treat the files `pad` marks as BEP 47 pad files: they are never
@@ -251,6 +308,7 @@ impl FsStorage {
                 // Never shrink: another thread may already have written.
                 file.set_len(want).map_err(|e| StorageError::io(path, e))?;
             }
+            self.set_executable(file_index, &file, path)?;
             file
         } else {
             File::open(path).map_err(|e| match e.kind() {
@@ -299,6 +357,25 @@ fn checked_path(
         path.push(c);
     }
     Ok(path)
+}
+
+/// `target` as seen from the directory of the link at `link` (both under
+/// the same root): `../c/file` for a link `a/b/l` to `a/c/file`.
+fn relative_target(link: &Path, target: &Path) -> PathBuf {
+    let from: Vec<_> = link
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    let to: Vec<_> = target.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..from.len() {
+        rel.push("..");
+    }
+    for c in &to[common..] {
+        rel.push(c);
+    }
+    rel
 }
 
 /// Create the directories above `path`.
@@ -382,12 +459,21 @@ impl Storage for FsStorage {
             }
             let path = self.path(i)?;
             create_parent(path)?;
-            OpenOptions::new()
+            if let Some(target) = self.symlink_of(i) {
+                if std::fs::symlink_metadata(path).is_err() {
+                    let rel = relative_target(path, target);
+                    std::os::unix::fs::symlink(&rel, path)
+                        .map_err(|e| StorageError::io(path, e))?;
+                }
+                continue;
+            }
+            let file = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(path)
                 .map_err(|e| StorageError::io(path, e))?;
+            self.set_executable(i, &file, path)?;
         }
         Ok(())
     }
@@ -460,6 +546,17 @@ impl Storage for FsStorage {
             }));
         }
         let path = self.path(file_index)?;
+        if self.symlink_of(file_index).is_some() {
+            // The link itself, not what it points at: it holds no data.
+            return match std::fs::symlink_metadata(path) {
+                Ok(_) => Ok(Some(FileStatus {
+                    length: 0,
+                    modified: None,
+                })),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(StorageError::io(path, e)),
+            };
+        }
         match std::fs::metadata(path) {
             Ok(m) => Ok(Some(FileStatus {
                 length: m.len(),

@@ -134,7 +134,7 @@ impl TorrentBuilder {
                     entries.push(FileEntry {
                         path: path.clone(),
                         length: *len,
-                        pad: false,
+                        ..FileEntry::default()
                     });
                 }
                 let before = entries.clone();

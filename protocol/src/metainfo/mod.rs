@@ -90,7 +90,7 @@ pub struct Info {
 }
 
 /// One file of a torrent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileEntry {
     /// Sanitized path components inside the torrent (for a multi-file
     /// torrent, below the torrent's directory; for a single-file torrent,
@@ -101,6 +101,16 @@ pub struct FileEntry {
     /// BEP 47 pad file (attribute `p`, or BitComet's `_____padding_file_`
     /// name): alignment filler of zeros that is never written to disk.
     pub pad: bool,
+    /// BEP 47 `x`: created executable.
+    pub executable: bool,
+    /// BEP 47 `h`: hidden (on Unix only its name could hide it; kept for
+    /// display).
+    pub hidden: bool,
+    /// BEP 47 `l`: a symbolic link whose target is this path (sanitized
+    /// elements) below the torrent's folder; it has no data. None for a
+    /// regular file, and for a link whose target names nothing (every
+    /// element dropped by sanitizing).
+    pub symlink: Option<Vec<String>>,
 }
 
 /// The hash returned for an index past the last piece (never a real hash

@@ -159,10 +159,12 @@ fn add_length(total: &mut u64, length: u64) -> Result<(), MetainfoError> {
     Ok(())
 }
 
-/// BEP 47 attributes libtorrent acts on.
+/// BEP 47 attributes.
 struct Attrs {
     symlink: bool,
     pad: bool,
+    executable: bool,
+    hidden: bool,
 }
 
 fn attrs(d: &Dict<'_>) -> Attrs {
@@ -170,7 +172,25 @@ fn attrs(d: &Dict<'_>) -> Attrs {
     Attrs {
         symlink: a.contains(&b'l'),
         pad: a.contains(&b'p'),
+        executable: a.contains(&b'x'),
+        hidden: a.contains(&b'h'),
     }
+}
+
+/// A symlink's target below the torrent's folder: its elements sanitized
+/// as a file's path is (`..` and `.` dropped, so it cannot leave the
+/// folder); None when nothing is left.
+fn symlink_target(d: &Dict<'_>, attrs: &Attrs) -> Option<Vec<String>> {
+    if !attrs.symlink {
+        return None;
+    }
+    let target: Vec<String> = d
+        .get_list(b"symlink path")?
+        .iter()
+        .filter_map(|e| e.as_bytes())
+        .filter_map(sanitize_element)
+        .collect();
+    (!target.is_empty()).then_some(target)
 }
 
 /// A file's length, with libtorrent's limits; symlinks take no space.
@@ -222,6 +242,10 @@ fn single_file(info: &Dict<'_>) -> Result<(String, FileEntry), MetainfoError> {
         path: vec![name.clone()],
         length,
         pad,
+        executable: a.executable,
+        hidden: a.hidden,
+        // A single-file torrent has no folder for a link to point into.
+        symlink: None,
     };
     Ok((name, file))
 }
@@ -259,6 +283,9 @@ fn list_file(v: &Value<'_>, index: usize, dir_name: &str) -> Result<FileEntry, M
         path,
         length,
         pad: a.pad || bitcomet,
+        executable: a.executable,
+        hidden: a.hidden,
+        symlink: symlink_target(d, &a),
     })
 }
 

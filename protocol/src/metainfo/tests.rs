@@ -545,3 +545,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn bep_47_attributes() {
+    let mut exec = file(&["bin", "run"], 100);
+    exec.insert("attr", Owned::bytes("xh"));
+    let mut link = file(&["docs", "link"], 0);
+    link.insert("attr", Owned::bytes("l"));
+    link.insert(
+        "symlink path",
+        Owned::List(vec![
+            Owned::bytes(".."),
+            Owned::bytes("bin"),
+            Owned::bytes("run"),
+        ]),
+    );
+    let mut nowhere = file(&["nowhere"], 0);
+    nowhere.insert("attr", Owned::bytes("l"));
+    nowhere.insert("symlink path", Owned::List(vec![Owned::bytes("..")]));
+    let m = parse_info(multi(vec![exec, link, nowhere], 100)).unwrap();
+    let f = &m.info.files;
+    assert!(f[0].executable && f[0].hidden && f[0].symlink.is_none());
+    assert_eq!(
+        f[1].symlink,
+        Some(vec!["bin".to_owned(), "run".to_owned()]),
+        "`..` dropped"
+    );
+    assert_eq!(f[1].length, 0);
+    assert_eq!(
+        f[2].symlink, None,
+        "a link to nothing is a plain empty file"
+    );
+}

@@ -318,3 +318,57 @@ fn pad_files_are_virtual_zeros() {
     .unwrap();
     assert!(have.is_full());
 }
+
+#[test]
+fn executable_files_and_symlinks_inside_the_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(vec![4, 0, 0], 4).unwrap();
+    let s = FsStorage::new(
+        dir.path(),
+        layout,
+        &names(&[
+            &["t", "bin", "run"],
+            &["t", "docs", "link"],
+            &["t", "empty-exec"],
+        ]),
+    )
+    .unwrap()
+    .with_attributes(
+        vec![true, false, true],
+        vec![
+            None,
+            Some(vec!["t".into(), "bin".into(), "run".into()]),
+            None,
+        ],
+    )
+    .unwrap();
+    s.write_block(PieceIndex::new(0), 0, b"#!sh").unwrap();
+    s.create_empty_files().unwrap();
+    let run = dir.path().join("t/bin/run");
+    assert_ne!(
+        std::fs::metadata(&run).unwrap().permissions().mode() & 0o111,
+        0
+    );
+    let exec = dir.path().join("t/empty-exec");
+    assert_ne!(
+        std::fs::metadata(&exec).unwrap().permissions().mode() & 0o111,
+        0
+    );
+    let link = dir.path().join("t/docs/link");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        std::path::PathBuf::from("../bin/run")
+    );
+    assert_eq!(std::fs::read(&link).unwrap(), b"#!sh");
+    assert_eq!(s.file_status(1).unwrap().unwrap().length, 0);
+    // A target outside the root is refused as a path is.
+    let bad = FsStorage::new(
+        dir.path(),
+        Layout::new(vec![4, 0], 4).unwrap(),
+        &names(&[&["u", "a"], &["u", "l"]]),
+    )
+    .unwrap()
+    .with_attributes(vec![], vec![None, Some(vec!["..".into(), "etc".into()])]);
+    assert!(bad.is_err());
+}

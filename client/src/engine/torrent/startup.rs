@@ -64,7 +64,22 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         FsStorage::new(&save_dir, layout, &paths)
             .with_context(|| format!("cannot use {}", save_dir.display()))?
             .skipping(skipped, s.options.parts_path(&meta.info_hash))
-            .with_pad_files(info.files.iter().map(|f| f.pad).collect()),
+            .with_pad_files(info.files.iter().map(|f| f.pad).collect())
+            .with_attributes(
+                info.files.iter().map(|f| f.executable).collect(),
+                info.files
+                    .iter()
+                    .map(|f| {
+                        // Links point below the torrent's folder.
+                        f.symlink.as_ref().map(|t| {
+                            std::iter::once(info.name.clone())
+                                .chain(t.iter().cloned())
+                                .collect()
+                        })
+                    })
+                    .collect(),
+            )
+            .with_context(|| format!("cannot use {}", save_dir.display()))?,
     );
     s.status.send_modify(|st| {
         st.name = info.name.clone();
