@@ -345,6 +345,7 @@ impl Entry {
             webseeds: self.meta.url_list.clone(),
             magnet: Magnet {
                 info_hash: self.meta.info_hash,
+                info_hash_v2: self.meta.info_hash_v2,
                 display_name: Some(info.name.clone()),
                 trackers: self.meta.trackers.iter().flatten().cloned().collect(),
                 peers: Vec::new(),

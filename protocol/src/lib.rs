@@ -8,6 +8,7 @@ pub mod bencode;
 pub mod dht;
 pub mod geometry;
 pub mod magnet;
+pub mod merkle;
 pub mod metadata;
 pub mod metainfo;
 pub mod pad;

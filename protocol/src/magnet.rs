@@ -1,12 +1,14 @@
-//! Magnet links (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=..&tr=..&x.pe=..`.
+//! Magnet links (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=..&tr=..&x.pe=..`,
+//! and BEP 52's `xt=urn:btmh:1220<sha-256>` for v2 (alone, or beside a
+//! `btih` for a hybrid).
 //!
 //! Parsing follows libtorrent's `parse_magnet_uri` where it matters:
 //! parameter names are case-insensitive and may carry a `.N` suffix
 //! (`tr.1`), values are form-decoded (`%XX`, and `+` is a space), the
-//! info-hash is 40 hex digits or 32 base32 characters, and unknown
-//! parameters (including a v2 `urn:btmh:` hash next to the v1 one) are
-//! ignored. Stricter than libtorrent: two different `btih` hashes are an
-//! error rather than "last one wins".
+//! info-hash is 40 hex digits or 32 base32 characters, the v2 hash a
+//! multihash (`1220` then 64 hex digits), and unknown parameters are
+//! ignored. Stricter than libtorrent: two different hashes of one kind
+//! are an error rather than "last one wins".
 
 use std::net::SocketAddr;
 
@@ -21,8 +23,10 @@ use crate::types::InfoHash;
 pub enum MagnetError {
     #[error("not a magnet link (expected it to start with \"magnet:?\")")]
     WrongScheme,
-    #[error("magnet link has no xt=urn:btih: info-hash (v2-only links are not supported)")]
+    #[error("magnet link has no xt=urn:btih: or xt=urn:btmh: info-hash")]
     MissingInfoHash,
+    #[error("magnet link v2 hash {0:?} is not 1220 and 64 hex digits (a SHA-256 multihash)")]
+    BadV2Hash(String),
     #[error("magnet link info-hash {0:?} is neither 40 hex digits nor 32 base32 characters")]
     BadInfoHash(String),
     #[error("magnet link names two different info-hashes")]
@@ -32,9 +36,13 @@ pub enum MagnetError {
 /// A parsed magnet link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Magnet {
-    /// The v1 info-hash (`xt=urn:btih:`): all a client needs to find the
-    /// swarm and fetch the metadata from peers.
+    /// The swarm to join: the v1 info-hash (`xt=urn:btih:`), or for a
+    /// v2-only link the v2 hash truncated to 20 bytes. All a client needs
+    /// to find the swarm and fetch the metadata from peers.
     pub info_hash: InfoHash,
+    /// The v2 info-hash (`xt=urn:btmh:`), if the link has one: the
+    /// metadata must hash to it (SHA-256) when there is no `btih`.
+    pub info_hash_v2: Option<[u8; 32]>,
     /// Suggested name to show until the metadata arrives (`dn`).
     pub display_name: Option<String>,
     /// Tracker URLs (`tr`, repeated), in order, without duplicates.
@@ -52,15 +60,23 @@ impl Magnet {
             _ => return Err(MagnetError::WrongScheme),
         };
         let mut info_hash: Option<InfoHash> = None;
+        let mut v2: Option<[u8; 32]> = None;
         let mut display_name = None;
         let mut trackers: Vec<String> = Vec::new();
         let mut peers = Vec::new();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let name = strip_number_suffix(&name).to_ascii_lowercase();
             match name.as_str() {
+                "xt" if value.starts_with("urn:btmh:") => {
+                    let hash = parse_v2(&value["urn:btmh:".len()..])?;
+                    match v2 {
+                        Some(h) if h != hash => return Err(MagnetError::ConflictingInfoHash),
+                        _ => v2 = Some(hash),
+                    }
+                }
                 "xt" => {
                     let Some(hash) = value.strip_prefix("urn:btih:") else {
-                        continue; // btmh (v2) and other URNs: not ours
+                        continue; // other URNs: not ours
                     };
                     let hash = parse_hash(hash)?;
                     match info_hash {
@@ -76,8 +92,16 @@ impl Magnet {
                 _ => {}
             }
         }
+        let info_hash = match (info_hash, v2) {
+            (Some(h), _) => h,
+            (None, Some(v)) => {
+                InfoHash::from_slice(&v[..20]).map_err(|_| MagnetError::MissingInfoHash)?
+            }
+            (None, None) => return Err(MagnetError::MissingInfoHash),
+        };
         Ok(Magnet {
-            info_hash: info_hash.ok_or(MagnetError::MissingInfoHash)?,
+            info_hash,
+            info_hash_v2: v2,
             display_name,
             trackers,
             peers,
@@ -87,7 +111,15 @@ impl Magnet {
     /// The magnet URI for this link (hex info-hash, values form-encoded);
     /// [`Magnet::parse`] reads it back to an equal value.
     pub fn to_uri(&self) -> String {
-        let mut out = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        let mut out = match (self.v2_only(), self.info_hash_v2) {
+            (true, Some(v2)) => format!("magnet:?xt=urn:btmh:1220{}", hex::encode(v2)),
+            (false, Some(v2)) => format!(
+                "magnet:?xt=urn:btih:{}&xt=urn:btmh:1220{}",
+                self.info_hash.to_hex(),
+                hex::encode(v2)
+            ),
+            _ => format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex()),
+        };
         let mut param = |key: &str, value: &str| {
             out.push('&');
             out.push_str(key);
@@ -105,6 +137,23 @@ impl Magnet {
         }
         out
     }
+}
+
+impl Magnet {
+    /// A link with only a v2 hash: its swarm identity is that hash
+    /// truncated, and the metadata is checked with SHA-256.
+    pub fn v2_only(&self) -> bool {
+        self.info_hash_v2
+            .is_some_and(|v| v[..20] == self.info_hash.0)
+    }
+}
+
+/// `1220` (SHA-256, 32 bytes) and 64 hex digits.
+fn parse_v2(s: &str) -> Result<[u8; 32], MagnetError> {
+    let bad = || MagnetError::BadV2Hash(s.to_owned());
+    let hex_part = s.strip_prefix("1220").ok_or_else(bad)?;
+    let bytes = hex::decode(hex_part).map_err(|_| bad())?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| bad())
 }
 
 /// `tr.1` -> `tr`: libtorrent strips a `.digits` suffix from names
@@ -181,13 +230,29 @@ mod tests {
     }
 
     #[test]
-    fn v2_hash_alongside_is_ignored() {
-        let m = Magnet::parse(&format!(
+    fn v2_hashes_hybrid_and_alone() {
+        let hybrid = Magnet::parse(&format!(
             "magnet:?xt=urn:btmh:1220{}&xt=urn:btih:{HEX}",
             "ab".repeat(32)
         ))
         .unwrap();
-        assert_eq!(m.info_hash.to_hex(), HEX);
+        assert_eq!(
+            hybrid.info_hash.to_hex(),
+            HEX,
+            "a hybrid joins the v1 swarm"
+        );
+        assert_eq!(hybrid.info_hash_v2, Some([0xab; 32]));
+        assert!(!hybrid.v2_only());
+        assert_eq!(Magnet::parse(&hybrid.to_uri()).unwrap(), hybrid);
+        let v2 =
+            Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}&dn=x", "cd".repeat(32))).unwrap();
+        assert!(v2.v2_only());
+        assert_eq!(v2.info_hash.0, [0xcd; 20], "the truncated v2 hash");
+        assert_eq!(Magnet::parse(&v2.to_uri()).unwrap(), v2);
+        assert!(matches!(
+            Magnet::parse("magnet:?xt=urn:btmh:1114abcd"),
+            Err(MagnetError::BadV2Hash(_))
+        ));
     }
 
     #[test]
@@ -199,10 +264,6 @@ mod tests {
         assert_eq!(Magnet::parse("magnet:"), Err(MagnetError::WrongScheme));
         assert_eq!(
             Magnet::parse("magnet:?dn=x"),
-            Err(MagnetError::MissingInfoHash)
-        );
-        assert_eq!(
-            Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}", "ab".repeat(32))),
             Err(MagnetError::MissingInfoHash)
         );
         assert!(matches!(
@@ -246,6 +307,7 @@ mod tests {
             }
             let m = Magnet {
                 info_hash: InfoHash(hash),
+                info_hash_v2: None,
                 display_name: dn.filter(|d| !d.is_empty()),
                 trackers: trackers2,
                 peers: peers

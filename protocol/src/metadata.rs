@@ -44,6 +44,8 @@ pub enum AssemblyError {
 #[derive(Debug)]
 pub struct MetadataAssembler {
     info_hash: InfoHash,
+    /// A v2-only magnet link: the metadata's SHA-256 must be this.
+    v2: Option<[u8; 32]>,
     size: u64,
     pieces: Vec<Option<Bytes>>,
     /// Next piece never asked for.
@@ -60,11 +62,19 @@ impl MetadataAssembler {
         }
         Ok(MetadataAssembler {
             info_hash,
+            v2: None,
             size,
             pieces: vec![None; metadata_pieces(size) as usize],
             next: 0,
             in_flight: 0,
         })
+    }
+
+    /// Check the whole against this SHA-256 (a v2-only magnet link's hash)
+    /// instead of the info-hash's SHA-1.
+    pub fn expecting_v2(mut self, v2: [u8; 32]) -> MetadataAssembler {
+        self.v2 = Some(v2);
+        self
     }
 
     /// The announced size.
@@ -132,8 +142,14 @@ impl MetadataAssembler {
         for p in &self.pieces {
             info.extend_from_slice(p.as_ref().expect("every piece is in"));
         }
-        let digest: [u8; 20] = Sha1::digest(&info).into();
-        if digest != self.info_hash.0 {
+        let ok = match self.v2 {
+            Some(v2) => {
+                use sha2::Digest as _;
+                <[u8; 32]>::from(sha2::Sha256::digest(&info)) == v2
+            }
+            None => <[u8; 20]>::from(Sha1::digest(&info)) == self.info_hash.0,
+        };
+        if !ok {
             return Err(AssemblyError::HashMismatch);
         }
         debug_assert_eq!(info.len() as u64, self.size, "{}", self.expected_len(0));

@@ -1,14 +1,17 @@
-//! SHA-1 piece verification: one piece, or a whole torrent in parallel.
+//! Piece verification: one piece, or a whole torrent in parallel, against
+//! SHA-1 (v1), a merkle root of SHA-256 leaves (v2) or both (hybrid).
 //!
-//! Hashing uses the `sha1` crate, which detects SHA-NI (and other CPU
-//! extensions) at run time. Pieces are read in fixed-size chunks into a
-//! reused buffer, so checking a torrent with 16 MiB pieces never holds a
-//! whole piece in memory.
+//! Hashing uses the `sha1` and `sha2` crates, which detect SHA-NI (and
+//! other CPU extensions) at run time. Pieces are read in fixed-size chunks
+//! into a reused buffer, so checking a torrent with 16 MiB pieces never
+//! holds a whole piece in memory; a hybrid piece is read once for both.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use riffle_protocol::{Bitfield, PieceIndex};
+use riffle_protocol::merkle::{self, Hash32};
+use riffle_protocol::metainfo::PieceCheck;
+use riffle_protocol::{Bitfield, PieceIndex, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 
 use crate::{Storage, StorageError};
@@ -63,6 +66,79 @@ impl Verifier {
         Ok(hasher.finalize().into())
     }
 
+    /// Does `piece` as stored pass `check`? `None` when its hash is not
+    /// known yet ([`PieceCheck::Unknown`]). Data that is not there (a
+    /// missing or truncated file) is a `false`, not an error; other I/O
+    /// failures are errors.
+    pub fn check<S: Storage + ?Sized>(
+        &mut self,
+        storage: &S,
+        piece: PieceIndex,
+        check: &PieceCheck,
+    ) -> Result<Option<bool>, StorageError> {
+        let result = match check {
+            PieceCheck::Unknown => return Ok(None),
+            PieceCheck::Sha1(expected) => self.hash_piece(storage, piece).map(|h| &h == expected),
+            PieceCheck::Merkle {
+                root,
+                leaves,
+                data_len,
+            } => self
+                .hash_both(storage, piece, *data_len, false)
+                .map(|(_, leaf_hashes)| {
+                    &merkle::root(&leaf_hashes, *leaves as usize, merkle::ZERO) == root
+                }),
+            PieceCheck::Both {
+                sha1,
+                root,
+                leaves,
+                data_len,
+            } => self
+                .hash_both(storage, piece, *data_len, true)
+                .map(|(h, leaf_hashes)| {
+                    h.as_ref() == Some(sha1)
+                        && &merkle::root(&leaf_hashes, *leaves as usize, merkle::ZERO) == root
+                }),
+        };
+        match result {
+            Ok(ok) => Ok(Some(ok)),
+            Err(e) if e.is_absent_data() => Ok(Some(false)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One pass over `piece`: the SHA-1 of all of it (when `sha1`), and
+    /// the SHA-256 of each 16 KiB block of its first `data_len` bytes.
+    fn hash_both<S: Storage + ?Sized>(
+        &mut self,
+        storage: &S,
+        piece: PieceIndex,
+        data_len: u32,
+        sha1: bool,
+    ) -> Result<(Option<[u8; 20]>, Vec<Hash32>), StorageError> {
+        let len = storage.layout().piece_len(piece)?;
+        let data_len = data_len.min(len);
+        let read_len = if sha1 { len } else { data_len };
+        let mut hasher = sha1.then(Sha1::new);
+        let mut leaves = Vec::with_capacity(data_len.div_ceil(BLOCK_SIZE) as usize);
+        let mut offset = 0u32;
+        while offset < read_len {
+            // Chunks are whole blocks (HASH_CHUNK is a multiple of 16 KiB).
+            let n = (read_len - offset).min(HASH_CHUNK as u32);
+            let chunk = &mut self.buf[..n as usize];
+            storage.read_block(piece, offset, chunk)?;
+            if let Some(h) = hasher.as_mut() {
+                h.update(&*chunk);
+            }
+            let data_end = data_len.saturating_sub(offset).min(n) as usize;
+            for block in chunk[..data_end].chunks(BLOCK_SIZE as usize) {
+                leaves.push(merkle::leaf(block));
+            }
+            offset += n;
+        }
+        Ok((hasher.map(|h| h.finalize().into()), leaves))
+    }
+
     /// Does `piece` as stored hash to `expected`? Data that is not there (a
     /// missing or truncated file) is a `false`, not an error; other I/O
     /// failures are errors.
@@ -99,7 +175,8 @@ pub fn check_pieces<S: Storage + ?Sized>(
     workers: usize,
 ) -> Result<Bitfield, StorageError> {
     let none = Bitfield::new(storage.layout().piece_count());
-    check_pieces_with(storage, hashes, workers, &none, |_, _| {})
+    let checks: Vec<PieceCheck> = hashes.iter().map(|h| PieceCheck::Sha1(*h)).collect();
+    check_pieces_with(storage, &checks, workers, &none, |_, _| {})
 }
 
 /// [`check_pieces`] with two extras: pieces set in `trusted` (say, from a
@@ -112,7 +189,7 @@ pub fn check_pieces<S: Storage + ?Sized>(
 /// returned.
 pub fn check_pieces_with<S, F>(
     storage: &S,
-    hashes: &[[u8; 20]],
+    hashes: &[PieceCheck],
     workers: usize,
     trusted: &Bitfield,
     on_piece: F,
@@ -149,7 +226,10 @@ where
             let ok = if trusted.has(piece) {
                 Ok(true)
             } else {
-                verifier.verify(storage, piece, expected)
+                // A piece whose hash is not known yet is not ours yet.
+                verifier
+                    .check(storage, piece, expected)
+                    .map(|v| v.unwrap_or(false))
             };
             match ok {
                 Ok(ok) => {

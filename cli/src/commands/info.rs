@@ -32,7 +32,13 @@ pub struct InfoArgs {
 #[derive(Serialize)]
 struct InfoJson<'a> {
     name: &'a str,
+    /// "v1", "hybrid" or "v2".
+    format: &'static str,
+    /// The swarm identity: v1 SHA-1, or a v2-only torrent's truncated
+    /// SHA-256.
     info_hash: String,
+    /// The full v2 SHA-256 (hybrid and v2 torrents), else null.
+    info_hash_v2: Option<String>,
     total_length: u64,
     piece_length: u32,
     piece_count: u32,
@@ -90,7 +96,9 @@ pub fn run(args: InfoArgs) -> Result<()> {
     if args.json {
         let out = InfoJson {
             name: &info.name,
+            format: format_name(info.version),
             info_hash: meta.info_hash.to_hex(),
+            info_hash_v2: meta.info_hash_v2.map(hex::encode),
             total_length: info.total_length(),
             piece_length: info.piece_length,
             piece_count: info.piece_count(),
@@ -102,7 +110,11 @@ pub fn run(args: InfoArgs) -> Result<()> {
         return Ok(());
     }
     println!("name:         {}", info.name);
+    println!("format:       {}", format_name(info.version));
     println!("info hash:    {}", meta.info_hash);
+    if let Some(v2) = meta.info_hash_v2 {
+        println!("info hash v2: {}", hex::encode(v2));
+    }
     println!(
         "size:         {} ({} bytes)",
         human_bytes(info.total_length()),
@@ -128,6 +140,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
     }
     let magnet = Magnet {
         info_hash: meta.info_hash,
+        info_hash_v2: meta.info_hash_v2,
         display_name: Some(info.name.clone()),
         trackers: meta.trackers.iter().flatten().cloned().collect(),
         peers: Vec::new(),
@@ -138,4 +151,14 @@ pub fn run(args: InfoArgs) -> Result<()> {
         println!("  {:>12}  {}", human_bytes(f.length), f.path);
     }
     Ok(())
+}
+
+/// How `info` names a torrent's format.
+fn format_name(v: riffle_protocol::metainfo::Version) -> &'static str {
+    use riffle_protocol::metainfo::Version;
+    match v {
+        Version::V1 => "v1",
+        Version::Hybrid => "hybrid",
+        Version::V2 => "v2",
+    }
 }

@@ -169,12 +169,24 @@ impl Dht {
         announce_port: Option<u16>,
     ) -> mpsc::Receiver<Found> {
         let (reply, rx) = mpsc::channel(REPLIES);
+        self.get_peers_to(info_hash, announce_port, reply);
+        rx
+    }
+
+    /// [`Dht::get_peers`] with the findings sent to `reply` (several
+    /// lookups may share one channel: each ends with its own
+    /// [`Found::Done`]).
+    pub fn get_peers_to(
+        &self,
+        info_hash: InfoHash,
+        announce_port: Option<u16>,
+        reply: mpsc::Sender<Found>,
+    ) {
         let _ = self.commands.try_send(Command::GetPeers {
             info_hash,
             announce_port,
             reply,
         });
-        rx
     }
 
     /// A peer said it runs a DHT node at `addr` (BEP 5 PORT): ping it.

@@ -19,6 +19,9 @@ pub struct Setup {
     pub tiers: Vec<Vec<String>>,
     /// The torrent.
     pub info_hash: InfoHash,
+    /// Its other identities (a hybrid's v2 info-hash, truncated): announced
+    /// to the same trackers too, as libtorrent does, so v2 peers find us.
+    pub also: Vec<InfoHash>,
     /// Our peer id.
     pub peer_id: PeerId,
     /// Our listening port.
@@ -30,6 +33,9 @@ pub struct Setup {
 /// A running announcer.
 pub struct Announcer {
     handle: AnnouncerHandle,
+    /// The announcers of the other identities (their status is the
+    /// primary's, not shown twice).
+    others: Vec<AnnouncerHandle>,
     status: watch::Receiver<Vec<TrackerStatus>>,
 }
 
@@ -54,34 +60,52 @@ impl Announcer {
         if tiers.is_empty() {
             return None;
         }
-        let handle = tracker::spawn_announcer(
-            tracker::AnnounceSetup {
-                tiers,
-                info_hash: setup.info_hash,
-                peer_id: setup.peer_id,
-                port: setup.port,
-                config: setup.config,
-            },
-            progress,
-            peers,
-        );
+        let spawn = |info_hash| {
+            tracker::spawn_announcer(
+                tracker::AnnounceSetup {
+                    tiers: tiers.clone(),
+                    info_hash,
+                    peer_id: setup.peer_id,
+                    port: setup.port,
+                    config: setup.config.clone(),
+                },
+                progress.clone(),
+                peers.clone(),
+            )
+        };
+        let handle = spawn(setup.info_hash);
+        let others = setup.also.iter().map(|h| spawn(*h)).collect();
         let status = handle.status();
-        Some(Announcer { handle, status })
+        Some(Announcer {
+            handle,
+            others,
+            status,
+        })
+    }
+
+    fn all(&self) -> impl Iterator<Item = &AnnouncerHandle> {
+        std::iter::once(&self.handle).chain(&self.others)
     }
 
     /// The download completed.
     pub fn completed(&self) {
-        self.handle.completed();
+        self.all().for_each(AnnouncerHandle::completed);
     }
 
     /// Ask for peers sooner (we have none).
     pub fn want_more_peers(&self) {
-        self.handle.want_more_peers();
+        self.all().for_each(AnnouncerHandle::want_more_peers);
     }
 
     /// Say `stopped` to every tracker, bounded by `within`.
     pub async fn stop(self, within: Duration) {
-        self.handle.stop(within).await;
+        // The primary beside the others (a hybrid has one other).
+        let others = async move {
+            for h in self.others {
+                h.stop(within).await;
+            }
+        };
+        tokio::join!(self.handle.stop(within), others);
     }
 
     /// Every tracker's state now.

@@ -118,6 +118,8 @@ pub async fn fetch_metadata(
     let mut attempts = JoinSet::new();
     let mut tried = 0usize;
     let deadline = tokio::time::Instant::now() + setup.limit;
+    // A v2-only link: the metadata must hash to its SHA-256.
+    let v2_check = magnet.info_hash_v2.filter(|_| magnet.v2_only());
     loop {
         while attempts.len() < PARALLEL {
             let Some(addr) = queue.pop_front() else { break };
@@ -127,7 +129,7 @@ pub async fn fetch_metadata(
             attempts.spawn(async move {
                 let result = tokio::time::timeout(
                     ATTEMPT_TIMEOUT,
-                    attempt(addr, info_hash, id, timeout, &best),
+                    attempt(addr, info_hash, v2_check, id, timeout, &best),
                 )
                 .await
                 .unwrap_or_else(|_| Err("timed out".into()));
@@ -182,6 +184,7 @@ async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
 async fn attempt(
     addr: SocketAddr,
     info_hash: InfoHash,
+    v2_check: Option<[u8; 32]>,
     our_id: PeerId,
     connect_timeout: Duration,
     best: &watch::Sender<f64>,
@@ -191,7 +194,9 @@ async fn attempt(
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| format!("connect: {e}"))?;
     let ours = Handshake {
-        reserved: Reserved::empty().with(Reserved::EXTENSION_PROTOCOL, true),
+        reserved: Reserved::empty()
+            .with(Reserved::EXTENSION_PROTOCOL, true)
+            .with(Reserved::V2, v2_check.is_some()),
         info_hash,
         peer_id: our_id,
     };
@@ -254,6 +259,9 @@ async fn attempt(
             if assembler.is_none() {
                 their_id = tid;
                 let mut a = MetadataAssembler::new(info_hash, size).map_err(|e| e.to_string())?;
+                if let Some(v2) = v2_check {
+                    a = a.expecting_v2(v2);
+                }
                 while let Some(p) = a.next_request(WINDOW) {
                     request(&mut s, their_id, p).await?;
                 }

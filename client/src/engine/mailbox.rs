@@ -32,6 +32,8 @@ pub struct Orders {
     pub suggest: Option<PieceIndex>,
     /// Send this peer-exchange message (BEP 11; the latest only).
     pub pex: Option<bytes::Bytes>,
+    /// BEP 52 hash requests to send (a piece layer's chunks).
+    pub hash_requests: Vec<riffle_protocol::wire::HashRange>,
     /// End the connection, with the reason (for logs).
     pub close: Option<String>,
 }

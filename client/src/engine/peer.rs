@@ -138,6 +138,15 @@ pub enum PeerEvent {
     },
     /// Peers it told us of by peer exchange (BEP 11).
     Pex(Vec<SocketAddr>),
+    /// BEP 52 hashes we asked it for (not checked yet).
+    Hashes {
+        /// What we asked.
+        range: riffle_protocol::wire::HashRange,
+        /// Base nodes then proof.
+        hashes: Bytes,
+    },
+    /// BEP 52: it refused a hash request of ours.
+    HashRejected(riffle_protocol::wire::HashRange),
     /// Payload bytes sent since the last report.
     Uploaded(u64),
 }
@@ -453,6 +462,18 @@ impl PeerTask {
                 return Ok(());
             }
             Event::AllowedFast(_) => return Ok(()),
+            Event::HashRequest(range) => {
+                // BEP 52: served from the torrent's hashes, or refused.
+                let answer = shared.v2.read().ok().and_then(|v2| v2.answer(&range));
+                let now = std::time::Instant::now();
+                match answer {
+                    Some(hashes) => self.conn.send_hashes(now, range, &hashes),
+                    None => self.conn.reject_hashes(now, range),
+                }
+                return Ok(());
+            }
+            Event::Hashes { range, hashes } => PeerEvent::Hashes { range, hashes },
+            Event::HashRejected(range) => PeerEvent::HashRejected(range),
         };
         io.events.push(out);
         Ok(())
@@ -551,6 +572,11 @@ impl PeerTask {
                 .and_then(|h| h.id_of(riffle_protocol::wire::UT_PEX));
             if let Some(id) = theirs {
                 let _ = self.conn.send_extended(now, id, payload);
+            }
+        }
+        for range in o.hash_requests {
+            if self.conn.request_hashes(now, range).is_err() {
+                io.events.push(PeerEvent::HashRejected(range));
             }
         }
         for r in o.requests {

@@ -361,7 +361,10 @@ impl Session {
             dht: self.dht().cloned(),
         });
         if let Ok(mut r) = self.routes.lock() {
-            r.insert(info_hash, incoming_tx);
+            // A hybrid is reached under either of its info-hashes.
+            for id in meta.info_hashes() {
+                r.insert(id, incoming_tx.clone());
+            }
         }
         torrents.insert(info_hash, cmd_tx.clone());
         Ok(TorrentHandle {

@@ -69,6 +69,9 @@ pub struct TorrentShared {
     /// The session's DHT node, told of nodes peers announce (BEP 5 PORT);
     /// None for a private torrent or a session without DHT.
     pub dht: Option<crate::dht::Dht>,
+    /// BEP 52: the torrent's v2 hashes (empty for a v1 torrent): piece
+    /// checks, and the layers peers ask for.
+    pub v2: std::sync::RwLock<riffle_protocol::metainfo::V2Hashes>,
 }
 
 impl std::fmt::Debug for TorrentShared {

@@ -457,6 +457,7 @@ async fn metadata_comes_from_a_seeding_session() {
     let fetcher = Session::start(local()).await.unwrap();
     let magnet = riffle_protocol::magnet::Magnet {
         info_hash: meta.info_hash,
+        info_hash_v2: None,
         display_name: None,
         trackers: Vec::new(),
         peers: vec![seeder.listen_addr().to_string()],
@@ -571,6 +572,7 @@ async fn lying_metadata_peers_do_not_spoil_the_fetch() {
     let fetcher = Session::start(local()).await.unwrap();
     let magnet = riffle_protocol::magnet::Magnet {
         info_hash: meta.info_hash,
+        info_hash_v2: None,
         display_name: None,
         trackers: Vec::new(),
         // The liars first, so they are surely tried.

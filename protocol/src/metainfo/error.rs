@@ -22,8 +22,8 @@ pub enum MetainfoError {
     NonCanonicalInfo,
     #[error("info.meta version {0} is not supported")]
     UnknownVersion(i64),
-    #[error("v2-only torrents are not supported (info.pieces is missing)")]
-    V2Only,
+    #[error("piece layers is malformed: a key that is not a 32-byte root, or hashes of the wrong length for their file")]
+    PieceLayers,
     #[error("info has v2 keys (file tree) but no meta version 2")]
     FileTreeWithoutVersion,
     #[error("meta version 2 torrent without info.file tree")]

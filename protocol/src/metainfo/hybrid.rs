@@ -1,191 +1,60 @@
-//! Hybrid torrents (`meta version` 2 with v1 `pieces`, BEP 52): riffle
-//! speaks v1 and reads them through their v1 half, but first checks the v2
-//! `file tree` the way libtorrent does, so a hybrid libtorrent refuses
-//! (malformed tree, v1 and v2 halves that disagree) is refused here too.
+//! Hybrid torrents (`meta version` 2 with the v1 keys, BEP 52): the v1
+//! file list and the v2 `file tree` must describe the same files, as
+//! libtorrent's `files_compatible` checks, or the torrent is refused.
 
-use super::sanitize::sanitize_element;
-use super::{FileEntry, MetainfoError, MAX_FILE_SIZE, MAX_TOTAL_SIZE};
-use crate::bencode::{Dict, Value};
+use super::v2::{remove_tail_padding, Tree};
+use super::{FileEntry, MetainfoError};
 
-/// One file of the v2 tree, with the pad files libtorrent inserts after
-/// each file so the next starts on a piece boundary.
-struct TreeFile {
-    /// Full path as libtorrent builds it: `name/dir/file`, or `file` for a
-    /// single-file torrent.
-    path: String,
-    size: u64,
-    pad: bool,
-}
-
-/// Walk state.
-struct Walk {
-    piece_length: u64,
-    files: Vec<TreeFile>,
-    total: u64,
-}
-
-fn tree_err(what: &str) -> MetainfoError {
-    MetainfoError::FileTree(what.to_owned())
-}
-
-impl Walk {
-    fn dir(
-        &mut self,
-        tree: &Dict<'_>,
-        prefix: &str,
-        has_files: bool,
-        depth: u32,
-    ) -> Result<(), MetainfoError> {
-        if depth > 100 {
-            return Err(tree_err("nested more than 100 levels"));
-        }
-        for entry in &tree.entries {
-            let Value::Dict(child) = &entry.value else {
-                return Err(tree_err("an entry is not a dictionary"));
-            };
-            if entry.key.is_empty() {
-                return Err(tree_err("an entry has an empty name"));
-            }
-            let leaf = child.len() == 1 && child.entries.first().is_some_and(|e| e.key.is_empty());
-            let single = leaf && !has_files && tree.len() == 1;
-            let mut path = if single {
-                String::new()
-            } else {
-                prefix.to_owned()
-            };
-            if let Some(c) = sanitize_element(entry.key) {
-                if !path.is_empty() {
-                    path.push('/');
-                }
-                path.push_str(&c);
-            }
-            if leaf {
-                let Some(Value::Dict(file)) = child.entries.first().map(|e| &e.value) else {
-                    return Err(tree_err("a file entry is not a dictionary"));
-                };
-                self.file(file, path)?;
-            } else {
-                self.dir(child, &path, true, depth + 1)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn file(&mut self, d: &Dict<'_>, path: String) -> Result<(), MetainfoError> {
-        let attr = d.get_bytes(b"attr").unwrap_or_default();
-        if attr.contains(&b'p') {
-            return Err(tree_err("a pad file is listed"));
-        }
-        let symlink = attr.contains(&b'l');
-        let size = if symlink {
-            0
-        } else {
-            d.get_int(b"length").unwrap_or(-1)
-        };
-        if size < 0 || size / (16 * 1024) >= (i32::MAX / 2) as i64 || size > MAX_FILE_SIZE {
-            return Err(MetainfoError::FileLength(format!(
-                "info.file tree {path:?}"
-            )));
-        }
-        if symlink {
-            if let Some(l) = d.get_list(b"symlink path") {
-                if l.iter().any(|e| e.as_bytes().is_none()) {
-                    return Err(tree_err(
-                        "a symlink path has an element that is not a string",
-                    ));
-                }
-            }
-        } else if size > 0 {
-            match d.get_bytes(b"pieces root") {
-                Some(r) if r.len() == 32 && r.iter().any(|&b| b != 0) => {}
-                _ => return Err(tree_err("a file has no valid pieces root")),
-            }
-        }
-        let size = size as u64;
-        if MAX_TOTAL_SIZE - self.total < size {
-            return Err(MetainfoError::TotalTooLarge);
-        }
-        self.files.push(TreeFile {
-            path,
-            size,
-            pad: false,
-        });
-        self.total += size;
-        let rem = self.total % self.piece_length;
-        if rem != 0 {
-            let pad = self.piece_length - rem;
-            if self.total > MAX_TOTAL_SIZE - pad {
-                return Err(MetainfoError::TotalTooLarge);
-            }
-            self.files.push(TreeFile {
-                path: format!(".pad/{pad}"),
-                size: pad,
-                pad: true,
-            });
-            self.total += pad;
-        }
-        Ok(())
-    }
-}
-
-/// Check a hybrid torrent's v2 `file tree` against its v1 file list, as
-/// libtorrent's `files_compatible` does: the same number of files, total
-/// size, and for every file that is neither empty nor padding the same
-/// path, size and offset.
+/// Check a hybrid torrent's v2 tree against its v1 file list: the same
+/// number of files, total size, and for every file that is neither empty
+/// nor padding the same path, size and offset. On success the v1 files
+/// get their pieces roots from the tree.
 pub(super) fn check(
-    tree: &Dict<'_>,
-    piece_length: u64,
-    has_files: bool,
-    name: &str,
-    v1: &[FileEntry],
+    tree: Tree,
+    v1: &mut [FileEntry],
     multi_file: bool,
 ) -> Result<(), MetainfoError> {
-    let mut walk = Walk {
-        piece_length,
-        files: Vec::new(),
-        total: 0,
-    };
-    walk.dir(tree, name, has_files, 0)?;
-    let mut v2 = walk.files;
+    let mut v2 = tree.files;
     if v2.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
     if v2.len() == v1.len() + 1 {
         // Older libtorrent wrote hybrids without tail padding.
-        if let Some(last) = v2.iter().rposition(|f| f.size > 0) {
-            if v2.get(last).is_some_and(|f| f.pad) {
-                v2.remove(last);
-            }
-        }
+        remove_tail_padding(&mut v2);
     }
     let inconsistent = Err(MetainfoError::InconsistentHybrid);
     if v2.len() != v1.len() {
         return inconsistent;
     }
     let v1_total: u64 = v1.iter().map(|f| f.length).sum();
-    let v2_total: u64 = v2.iter().map(|f| f.size).sum();
+    let v2_total: u64 = v2.iter().map(|f| f.length).sum();
     if v1_total != v2_total {
         return inconsistent;
     }
     let (mut off1, mut off2) = (0u64, 0u64);
     for (a, b) in v1.iter().zip(&v2) {
         let a_relevant = !a.pad && a.length > 0;
-        let b_relevant = !b.pad && b.size > 0;
+        let b_relevant = !b.pad && b.length > 0;
         if a_relevant != b_relevant {
             return inconsistent;
         }
         if a_relevant {
-            let a_path = if multi_file {
-                format!("{name}/{}", a.path.join("/"))
+            // A single-file v1 torrent names its file by `name`; the tree
+            // by its one key. Both are the whole path then.
+            let same_path = if multi_file && !tree.single {
+                a.path == b.path
             } else {
-                name.to_owned()
+                a.path.last() == b.path.last() && a.path.len() == 1 && b.path.len() == 1
             };
-            if a.length != b.size || a_path != b.path || off1 != off2 {
+            if a.length != b.length || !same_path || off1 != off2 {
                 return inconsistent;
             }
         }
         off1 += a.length;
-        off2 += b.size;
+        off2 += b.length;
+    }
+    for (a, b) in v1.iter_mut().zip(&v2) {
+        a.pieces_root = b.pieces_root;
     }
     Ok(())
 }
@@ -284,6 +153,12 @@ mod tests {
         if let Owned::Dict(d) = &mut v2_only {
             d.retain(|(k, _)| k != b"files" && k != b"pieces");
         }
-        assert_eq!(parse(v2_only).unwrap_err(), MetainfoError::V2Only);
+        let v2 = parse(v2_only).expect("a v2-only torrent");
+        assert_eq!(v2.info.version, crate::metainfo::Version::V2);
+        assert!(v2.info.piece_hashes.is_empty());
+        // a, its padding to 32 KiB, b, and b's tail padding.
+        assert_eq!(v2.info.files.len(), 4);
+        assert_eq!(v2.info.total_length(), 3 * 16384);
+        assert_eq!(v2.info.files[0].pieces_root, Some([0xab; 32]));
     }
 }

@@ -7,17 +7,22 @@
 //! way ([`sanitize`]), and renames duplicate files the same way, so a
 //! torrent's files land at the same paths under both clients.
 //!
-//! Hybrid torrents (`meta version` 2 with v1 `pieces`) are read through
-//! their v1 half; v2-only torrents are refused.
+//! BEP 52: hybrid torrents (`meta version` 2 with the v1 keys) keep both
+//! halves, checked to describe the same files; v2-only torrents are laid
+//! out as libtorrent lays them out, a pad file after each file so every
+//! file starts a piece, and `piece layers` are read beside the info.
 
 mod build;
 mod error;
+mod hashes;
 mod hybrid;
 mod parse;
 pub mod sanitize;
+mod v2;
 
 pub use build::{default_piece_length, TorrentBuilder};
 pub use error::MetainfoError;
+pub use hashes::{FileHashes, PieceCheck, V2Hashes};
 
 use crate::geometry::PieceGeometry;
 use crate::types::{InfoHash, PieceIndex, TypeError};
@@ -37,9 +42,16 @@ pub const MAX_TOTAL_SIZE: u64 = (1 << 48) - 1;
 /// A parsed `.torrent` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metainfo {
-    /// SHA-1 of the original `info` bytes: the torrent's identity in the
-    /// swarm, at the tracker and in the DHT.
+    /// The torrent's identity in the swarm, at the tracker and in the DHT:
+    /// the SHA-1 of the original `info` bytes (v1 and hybrid torrents), or
+    /// their SHA-256 truncated to 20 bytes (v2-only torrents).
     pub info_hash: InfoHash,
+    /// SHA-256 of the original `info` bytes (v2 and hybrid torrents).
+    pub info_hash_v2: Option<crate::merkle::Hash32>,
+    /// BEP 52 `piece layers`: for each file longer than a piece, its
+    /// piece-layer hashes by pieces root (absent from a torrent made from a
+    /// magnet link's metadata; the hashes then come from peers).
+    pub piece_layers: std::collections::HashMap<crate::merkle::Hash32, Vec<crate::merkle::Hash32>>,
     /// The decoded `info` dictionary.
     pub info: Info,
     /// The original bytes of the `info` dictionary, served to peers that
@@ -60,6 +72,22 @@ pub struct Metainfo {
 }
 
 impl Metainfo {
+    /// A hybrid torrent's second identity: its v2 info-hash truncated to
+    /// 20 bytes (None for v1 and v2-only torrents, which have one).
+    pub fn alt_info_hash(&self) -> Option<InfoHash> {
+        match (self.info.version, self.info_hash_v2) {
+            (Version::Hybrid, Some(v2)) => InfoHash::from_slice(&v2[..20]).ok(),
+            _ => None,
+        }
+    }
+
+    /// Every identity the torrent has in swarms, trackers and the DHT.
+    pub fn info_hashes(&self) -> Vec<InfoHash> {
+        std::iter::once(self.info_hash)
+            .chain(self.alt_info_hash())
+            .collect()
+    }
+
     /// Parse and validate a `.torrent` file. Never panics; every refusal
     /// names the problem.
     pub fn from_bytes(data: &[u8]) -> Result<Metainfo, MetainfoError> {
@@ -87,6 +115,9 @@ pub struct Info {
     /// True if the torrent has a `files` list (files live under a
     /// directory named [`Info::name`]).
     pub multi_file: bool,
+    /// v1, hybrid or v2. A v2 torrent has no `piece_hashes`; its files
+    /// carry pieces roots instead.
+    pub version: Version,
 }
 
 /// One file of a torrent.
@@ -111,6 +142,23 @@ pub struct FileEntry {
     /// regular file, and for a link whose target names nothing (every
     /// element dropped by sanitizing).
     pub symlink: Option<Vec<String>>,
+    /// BEP 52: the root of the file's merkle tree (v2 and hybrid torrents,
+    /// files with data; None otherwise).
+    pub pieces_root: Option<crate::merkle::Hash32>,
+}
+
+/// Which BitTorrent versions a torrent speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Version {
+    /// BEP 3 only: SHA-1 pieces, a SHA-1 info-hash.
+    #[default]
+    V1,
+    /// BEP 52 with the v1 keys too: both info-hashes, pieces checked both
+    /// ways, files aligned by pad files.
+    Hybrid,
+    /// BEP 52 only: SHA-256 merkle trees, a SHA-256 info-hash (truncated
+    /// to 20 bytes on the wire, at trackers and in the DHT).
+    V2,
 }
 
 /// The hash returned for an index past the last piece (never a real hash
@@ -127,6 +175,10 @@ impl Info {
 
     /// Number of pieces.
     pub fn piece_count(&self) -> u32 {
+        if self.version == Version::V2 {
+            let pl = u64::from(self.piece_length.max(1));
+            return u32::try_from(self.total_length().div_ceil(pl)).unwrap_or(u32::MAX);
+        }
         u32::try_from(self.piece_hashes.len()).unwrap_or(u32::MAX)
     }
 

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use sha1::{Digest, Sha1};
 
-use super::hybrid;
 use super::sanitize::sanitize_element;
+use super::{hybrid, v2};
 use super::{
-    FileEntry, Info, Metainfo, MetainfoError, MAX_FILE_SIZE, MAX_PIECES, MAX_PIECE_LENGTH,
+    FileEntry, Info, Metainfo, MetainfoError, Version, MAX_FILE_SIZE, MAX_PIECES, MAX_PIECE_LENGTH,
     MAX_TORRENT_FILE_SIZE, MAX_TOTAL_SIZE,
 };
 use crate::bencode::{self, Dict, Limits, Value};
+use crate::merkle::Hash32;
 use crate::types::InfoHash;
 
 /// libtorrent's decode limits for `.torrent` files: depth 100 checked
@@ -39,10 +40,17 @@ pub(super) fn parse(data: &[u8]) -> Result<Metainfo, MetainfoError> {
         },
         None => return Err(MetainfoError::MissingInfo),
     };
-    let info_hash = InfoHash(Sha1::digest(info_raw).into());
-    let info = parse_info(info_dict, info_raw, info_hash)?;
+    let sha1 = InfoHash(Sha1::digest(info_raw).into());
+    let info = parse_info(info_dict, info_raw, sha1)?;
+    let (info_hash, info_hash_v2) = identities(&info, info_raw, sha1);
+    let piece_layers = match (info_hash_v2, root.get_dict(b"piece layers")) {
+        (Some(_), Some(d)) => v2::piece_layers(d, &info.files, info.piece_length)?,
+        _ => Default::default(),
+    };
     Ok(Metainfo {
         info_hash,
+        info_hash_v2,
+        piece_layers,
         info,
         info_bytes: info_raw.to_vec(),
         trackers: trackers(root),
@@ -51,6 +59,21 @@ pub(super) fn parse(data: &[u8]) -> Result<Metainfo, MetainfoError> {
         created_by: text(root, b"created by"),
         creation_date: root.get_int(b"creation date").filter(|&d| d >= 0),
     })
+}
+
+/// The swarm identity and the v2 hash of an info dictionary: SHA-1 for
+/// v1 and hybrid torrents, the SHA-256 truncated for v2-only ones.
+pub(super) fn identities(info: &Info, raw: &[u8], sha1: InfoHash) -> (InfoHash, Option<Hash32>) {
+    use sha2::Digest as _;
+    if info.version == Version::V1 {
+        return (sha1, None);
+    }
+    let v2: Hash32 = sha2::Sha256::digest(raw).into();
+    let id = match info.version {
+        Version::V2 => InfoHash::from_slice(&v2[..20]).unwrap_or(sha1),
+        _ => sha1,
+    };
+    (id, Some(v2))
 }
 
 fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, MetainfoError> {
@@ -74,21 +97,39 @@ fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, Metai
         .get_bytes(b"name.utf-8")
         .or_else(|| info.get_bytes(b"name"))
         .ok_or(MetainfoError::MissingName)?;
-    let dir_name = sanitize_element(name_raw).unwrap_or_else(|| hash.to_hex());
-
     let tree = info.get_dict(b"file tree");
     match (version >= 2, tree.is_some()) {
         (true, false) => return Err(MetainfoError::MissingFileTree),
         (false, true) => return Err(MetainfoError::FileTreeWithoutVersion),
         _ => {}
     }
+    let dir_name = sanitize_element(name_raw).unwrap_or_else(|| {
+        match version >= 2 && info.get(b"pieces").is_none() {
+            // libtorrent names a nameless v2-only torrent by its v2 hash.
+            true => {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha256::digest(raw))
+            }
+            false => hash.to_hex(),
+        }
+    });
+    let has_files = info.get_list(b"files").is_some();
+    let piece_length_u = piece_length as u64;
+    let tree = match tree {
+        Some(t) if version >= 2 => Some(v2::walk(t, piece_length_u, has_files)?),
+        _ => None,
+    };
+    if let Some(tree) = tree
+        .as_ref()
+        .filter(|_| !has_files && info.get(b"length").is_none())
+    {
+        // v2 only: the tree is the file list.
+        return v2_only(info, tree, dir_name, piece_length as u32);
+    }
 
     let mut total: u64 = 0;
     let (name, mut files, multi_file) = match info.get_list(b"files") {
         None => {
-            if version >= 2 && info.get(b"length").is_none() {
-                return Err(MetainfoError::V2Only);
-            }
             let (name, file) = single_file(info)?;
             add_length(&mut total, file.length)?;
             (name, vec![file], false)
@@ -107,10 +148,9 @@ fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, Metai
         }
     };
 
-    let piece_length_u = piece_length as u64;
-    if let (true, Some(tree)) = (version >= 2, tree) {
-        let has_files = info.get_list(b"files").is_some();
-        hybrid::check(tree, piece_length_u, has_files, &name, &files, multi_file)?;
+    let hybrid = tree.is_some();
+    if let Some(tree) = tree {
+        hybrid::check(tree, &mut files, multi_file)?;
     }
     if total / piece_length_u >= i32::MAX as u64 {
         return Err(MetainfoError::TooManyPieces(total / piece_length_u));
@@ -119,11 +159,9 @@ fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, Metai
     if num_pieces >= (i32::MAX / 20) as u64 || num_pieces > MAX_PIECES {
         return Err(MetainfoError::TooManyPieces(num_pieces));
     }
-    let pieces = match info.get_bytes(b"pieces") {
-        Some(p) => p,
-        None if version < 2 => return Err(MetainfoError::MissingPieces),
-        None => return Err(MetainfoError::V2Only),
-    };
+    let pieces = info
+        .get_bytes(b"pieces")
+        .ok_or(MetainfoError::MissingPieces)?;
     if pieces.len() as u64 != num_pieces * 20 {
         return Err(MetainfoError::PiecesLength {
             got: pieces.len(),
@@ -148,6 +186,55 @@ fn parse_info(info: &Dict<'_>, raw: &[u8], hash: InfoHash) -> Result<Info, Metai
         files,
         private,
         multi_file,
+        version: if hybrid { Version::Hybrid } else { Version::V1 },
+    })
+}
+
+/// A v2-only torrent: the tree's files (pad files included) are the
+/// torrent's; there are no SHA-1 piece hashes.
+fn v2_only(
+    info: &Dict<'_>,
+    tree: &v2::Tree,
+    dir_name: String,
+    piece_length: u32,
+) -> Result<Info, MetainfoError> {
+    let mut files = tree.files.clone();
+    if files.is_empty() {
+        return Err(MetainfoError::NoFiles);
+    }
+    let total = tree.total;
+    if total == 0 {
+        return Err(MetainfoError::EmptyTorrent);
+    }
+    let pl = u64::from(piece_length);
+    if total / pl >= i32::MAX as u64 {
+        return Err(MetainfoError::TooManyPieces(total / pl));
+    }
+    let num_pieces = total.div_ceil(pl);
+    if num_pieces >= (i32::MAX / 20) as u64 || num_pieces > MAX_PIECES {
+        return Err(MetainfoError::TooManyPieces(num_pieces));
+    }
+    let (name, multi_file) = if tree.single {
+        // The file's own name from the tree, as libtorrent saves it.
+        let name = files
+            .first()
+            .and_then(|f| f.path.last().cloned())
+            .unwrap_or_else(|| dir_name.clone());
+        (name, false)
+    } else {
+        (dir_name, true)
+    };
+    if multi_file {
+        resolve_duplicates(&name, &mut files);
+    }
+    Ok(Info {
+        name,
+        piece_length,
+        piece_hashes: Vec::new(),
+        files,
+        private: info.get_int(b"private").unwrap_or(0) != 0,
+        multi_file,
+        version: Version::V2,
     })
 }
 
@@ -246,6 +333,7 @@ fn single_file(info: &Dict<'_>) -> Result<(String, FileEntry), MetainfoError> {
         hidden: a.hidden,
         // A single-file torrent has no folder for a link to point into.
         symlink: None,
+        pieces_root: None,
     };
     Ok((name, file))
 }
@@ -286,6 +374,7 @@ fn list_file(v: &Value<'_>, index: usize, dir_name: &str) -> Result<FileEntry, M
         executable: a.executable,
         hidden: a.hidden,
         symlink: symlink_target(d, &a),
+        pieces_root: None,
     })
 }
 

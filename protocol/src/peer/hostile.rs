@@ -153,8 +153,19 @@ fn tolerated_oddities() {
             },
             Message::Bitfield(Bytes::from_static(&[0x80])),
             Message::Unknown {
-                id: 21,
-                payload: Bytes::from_static(b"v2"),
+                id: 42,
+                payload: Bytes::from_static(b"??"),
+            },
+            // BEP 52 hashes nobody asked for: ignored.
+            Message::Hashes {
+                range: crate::wire::HashRange {
+                    root: [7; 32],
+                    base_layer: 0,
+                    index: 0,
+                    length: 2,
+                    proof_layers: 0,
+                },
+                hashes: Bytes::from(vec![0; 64]),
             },
             Message::Have(1),
             Message::Have(1),
@@ -165,7 +176,7 @@ fn tolerated_oddities() {
     assert_eq!(events.len(), 3, "{events:?}");
     assert_eq!(events[2], Event::Have(PieceIndex::new(1)));
     assert_eq!(c.peer_pieces(), &Bitfield::from_pattern("1100"));
-    assert_eq!(c.stats().ignored_messages, 1);
+    assert_eq!(c.stats().ignored_messages, 2);
 }
 
 proptest! {

@@ -82,10 +82,15 @@ impl PeerConnection {
 
     fn on_handshake(&mut self, now: Instant, hs: Handshake) -> Result<(), ConnectionError> {
         if hs.info_hash != self.info_hash {
-            return Err(ConnectionError::WrongInfoHash {
-                expected: self.info_hash,
-                got: hs.info_hash,
-            });
+            if Some(hs.info_hash) != self.alt_info_hash {
+                return Err(ConnectionError::WrongInfoHash {
+                    expected: self.info_hash,
+                    got: hs.info_hash,
+                });
+            }
+            // The hybrid's other identity: the connection goes on under it.
+            self.alt_info_hash = Some(self.info_hash);
+            self.info_hash = hs.info_hash;
         }
         if hs.peer_id == self.our_id {
             return Err(ConnectionError::ConnectedToSelf);
@@ -291,6 +296,28 @@ impl PeerConnection {
                 } else {
                     self.events
                         .push_back(Event::ExtendedMessage { id, payload });
+                }
+            }
+            Message::HashRequest(range) => {
+                if self.offer.v2 {
+                    self.events.push_back(Event::HashRequest(range));
+                } else {
+                    // Not a v2 torrent here: nothing to give, say so.
+                    self.send(now, &Message::HashReject(range));
+                }
+            }
+            Message::Hashes { range, hashes } => {
+                if self.offer.v2 && self.hash_requests.remove(&range) {
+                    self.events.push_back(Event::Hashes { range, hashes });
+                } else {
+                    self.stats.ignored_messages += 1;
+                }
+            }
+            Message::HashReject(range) => {
+                if self.hash_requests.remove(&range) {
+                    self.events.push_back(Event::HashRejected(range));
+                } else {
+                    self.stats.ignored_messages += 1;
                 }
             }
             Message::Unknown { .. } => self.stats.ignored_messages += 1,

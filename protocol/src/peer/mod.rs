@@ -49,6 +49,9 @@ pub use types::{CommandError, ConnectionError, Event, Offer, PeerConfig, PeerSet
 /// `PeerConnection::cancelled`); past it the oldest is forgotten, so a peer
 /// that never answers cannot grow the list. Far above any request
 /// pipeline.
+/// BEP 52 hash requests of ours in flight at once on one connection.
+pub const MAX_HASH_REQUESTS: usize = 8;
+
 pub const MAX_CANCELLED_AWAITING: usize = 1024;
 
 /// Where the connection is in its life.
@@ -78,6 +81,8 @@ pub struct Outstanding {
 pub struct PeerConnection {
     /// Our torrent, checked against the peer's handshake.
     info_hash: InfoHash,
+    /// A hybrid's other identity (see [`PeerSetup::alt_info_hash`]).
+    alt_info_hash: Option<InfoHash>,
     /// Our id, to detect connections to ourselves.
     our_id: PeerId,
     /// To validate indices and block ranges the peer sends.
@@ -139,6 +144,9 @@ pub struct PeerConnection {
     /// same block (libtorrent rejects cancelled requests it still has
     /// queued). Oldest first, at most [`MAX_CANCELLED_AWAITING`].
     cancelled: VecDeque<BlockRef>,
+    /// BEP 52 hash requests of ours awaiting an answer (at most
+    /// [`MAX_HASH_REQUESTS`]); only answers to these are reported.
+    hash_requests: HashSet<crate::wire::HashRange>,
     /// The peer's requests awaiting our data, in arrival order.
     peer_requests: VecDeque<BlockRef>,
     /// Byte counters.
@@ -162,6 +170,7 @@ impl PeerConnection {
         }
         let mut conn = PeerConnection {
             info_hash: setup.info_hash,
+            alt_info_hash: setup.alt_info_hash,
             our_id: setup.our_id,
             geometry: setup.geometry,
             framer: Framer::new(setup.config.max_frame_len.max(bitfield_frame)),
@@ -190,6 +199,7 @@ impl PeerConnection {
             allowed_fast: HashSet::new(),
             outstanding: Vec::new(),
             cancelled: VecDeque::new(),
+            hash_requests: HashSet::new(),
             peer_requests: VecDeque::new(),
             stats: Stats::default(),
         };
@@ -460,6 +470,46 @@ impl PeerConnection {
             self.send(now, &Message::RejectRequest(raw(block)));
         }
         true
+    }
+
+    /// BEP 52: ask for hashes (at most [`MAX_HASH_REQUESTS`] in flight;
+    /// the answer comes as [`Event::Hashes`] or [`Event::HashRejected`]).
+    pub fn request_hashes(
+        &mut self,
+        now: Instant,
+        range: crate::wire::HashRange,
+    ) -> Result<(), CommandError> {
+        self.check_connected()?;
+        if self.hash_requests.len() >= MAX_HASH_REQUESTS || !self.hash_requests.insert(range) {
+            return Err(CommandError::TooManyHashRequests);
+        }
+        self.send(now, &Message::HashRequest(range));
+        Ok(())
+    }
+
+    /// BEP 52: answer a hash request.
+    pub fn send_hashes(
+        &mut self,
+        now: Instant,
+        range: crate::wire::HashRange,
+        hashes: &[[u8; 32]],
+    ) {
+        if self.phase == Phase::Connected {
+            let hashes = Bytes::from(hashes.concat());
+            self.send(now, &Message::Hashes { range, hashes });
+        }
+    }
+
+    /// BEP 52: refuse a hash request.
+    pub fn reject_hashes(&mut self, now: Instant, range: crate::wire::HashRange) {
+        if self.phase == Phase::Connected {
+            self.send(now, &Message::HashReject(range));
+        }
+    }
+
+    /// Hash requests of ours not answered yet.
+    pub fn hash_requests_in_flight(&self) -> usize {
+        self.hash_requests.len()
     }
 
     /// Send an extension message; `id` comes from the peer's `m` dictionary

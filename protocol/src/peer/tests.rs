@@ -20,6 +20,7 @@ pub(super) const ID_B: PeerId = PeerId(*b"-RF0100-bbbbbbbbbbbb");
 pub(super) fn setup(id: PeerId, pieces: &str, offer: Offer, initiator: bool) -> PeerSetup {
     PeerSetup {
         info_hash: HASH,
+        alt_info_hash: None,
         our_id: id,
         geometry: geometry(),
         bitfield: Bitfield::from_pattern(pieces),
@@ -42,6 +43,7 @@ pub(super) fn offer(fast: bool, ext: bool) -> Offer {
             h
         }),
         dht_port: None,
+        v2: false,
     }
 }
 

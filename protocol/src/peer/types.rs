@@ -93,6 +93,8 @@ pub struct Offer {
     /// BEP 5: our DHT port, sent in a PORT message to peers with the DHT bit
     /// (`None`: no DHT).
     pub dht_port: Option<u16>,
+    /// BEP 52: we speak v2 for this torrent (hash requests, the v2 bit).
+    pub v2: bool,
 }
 
 impl Offer {
@@ -102,14 +104,19 @@ impl Offer {
             .with(Reserved::FAST, self.fast)
             .with(Reserved::EXTENSION_PROTOCOL, self.extended.is_some())
             .with(Reserved::DHT, self.dht_port.is_some())
+            .with(Reserved::V2, self.v2)
     }
 }
 
 /// Everything a connection needs to start.
 #[derive(Debug, Clone)]
 pub struct PeerSetup {
-    /// The torrent; the peer's handshake must name it.
+    /// The torrent; the peer's handshake must name it (or `alt_info_hash`).
     pub info_hash: InfoHash,
+    /// A hybrid torrent's other identity (its v2 info-hash, truncated):
+    /// a peer may name either; an accepting side answers with the one the
+    /// peer used, a dialling side takes either back.
+    pub alt_info_hash: Option<InfoHash>,
     /// Our peer id; a peer presenting it is ourselves.
     pub our_id: PeerId,
     /// Piece count and sizes, to validate what the peer sends.
@@ -187,6 +194,19 @@ pub enum Event {
         /// The message payload.
         payload: Bytes,
     },
+    /// BEP 52: the peer asks for hashes; answer with `send_hashes` or
+    /// `reject_hashes`.
+    HashRequest(crate::wire::HashRange),
+    /// BEP 52: hashes we asked for (base nodes then proof, 32 bytes each;
+    /// not checked yet).
+    Hashes {
+        /// What we asked.
+        range: crate::wire::HashRange,
+        /// The hashes.
+        hashes: Bytes,
+    },
+    /// BEP 52: a hash request of ours was refused.
+    HashRejected(crate::wire::HashRange),
 }
 
 /// Why a connection must end: the peer broke the protocol or went silent.
@@ -249,6 +269,8 @@ pub enum CommandError {
     FastNotNegotiated,
     #[error("we do not have the piece")]
     WeLackPiece,
+    #[error("too many hash requests in flight, or this one already is")]
+    TooManyHashRequests,
 }
 
 /// Byte counters, split as trackers and rate limits want them.

@@ -48,6 +48,9 @@ impl Reserved {
     pub const FAST: (usize, u8) = (7, 0x04);
     /// Byte and mask of the BEP 5 DHT bit (the peer answers PORT).
     pub const DHT: (usize, u8) = (7, 0x01);
+    /// Byte and mask of the BEP 52 bit: the sender also speaks v2 (a hybrid
+    /// torrent's connection may be upgraded to its v2 info-hash).
+    pub const V2: (usize, u8) = (7, 0x10);
 
     /// No extension bits.
     pub const fn empty() -> Self {
@@ -89,6 +92,11 @@ impl Reserved {
     /// BEP 5 DHT offered.
     pub fn dht(&self) -> bool {
         self.has(Self::DHT)
+    }
+
+    /// BEP 52 v2 offered.
+    pub fn v2(&self) -> bool {
+        self.has(Self::V2)
     }
 }
 

@@ -47,6 +47,61 @@ pub mod id {
     pub const ALLOWED_FAST: u8 = 0x11;
     /// BEP 10: an extension message.
     pub const EXTENDED: u8 = 20;
+    /// BEP 52: ask for a range of a file's merkle tree.
+    pub const HASH_REQUEST: u8 = 21;
+    /// BEP 52: the hashes asked for, with their proof.
+    pub const HASHES: u8 = 22;
+    /// BEP 52: a hash request will not be served.
+    pub const HASH_REJECT: u8 = 23;
+}
+
+/// The range of a file's merkle tree a BEP 52 hash message names: the
+/// file's pieces root, the layer (0: leaves), the first node and how many,
+/// and how many layers of proof above them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HashRange {
+    /// The file's pieces root.
+    pub root: [u8; 32],
+    /// Layers above the leaves.
+    pub base_layer: u32,
+    /// First node in that layer.
+    pub index: u32,
+    /// Nodes asked for.
+    pub length: u32,
+    /// Layers of proof (ancestors' siblings) wanted.
+    pub proof_layers: u32,
+}
+
+/// Bytes of a [`HashRange`] on the wire.
+pub const HASH_RANGE_LEN: usize = 48;
+
+impl HashRange {
+    fn decode(id: u8, p: &[u8]) -> Result<HashRange, MessageError> {
+        if p.len() < HASH_RANGE_LEN {
+            return Err(MessageError::BadLength {
+                id,
+                got: p.len(),
+                expected: HASH_RANGE_LEN,
+            });
+        }
+        let mut root = [0u8; 32];
+        root.copy_from_slice(&p[..32]);
+        Ok(HashRange {
+            root,
+            base_layer: be_u32(p, 32),
+            index: be_u32(p, 36),
+            length: be_u32(p, 40),
+            proof_layers: be_u32(p, 44),
+        })
+    }
+
+    fn encode(&self, out: &mut BytesMut) {
+        out.put_slice(&self.root);
+        out.put_u32(self.base_layer);
+        out.put_u32(self.index);
+        out.put_u32(self.length);
+        out.put_u32(self.proof_layers);
+    }
 }
 
 /// Length of a PIECE frame before its data: length prefix, id, index, offset.
@@ -99,8 +154,17 @@ pub enum Message {
         id: u8,
         payload: Bytes,
     },
-    /// A message id riffle does not know (BEP 52 hash messages, private
-    /// extensions). Framing keeps it so the connection can count and skip
+    /// BEP 52: hashes asked for.
+    HashRequest(HashRange),
+    /// BEP 52: the hashes of a range (base nodes then proof, 32 bytes
+    /// each, as raw bytes: a whole number of hashes).
+    Hashes {
+        range: HashRange,
+        hashes: Bytes,
+    },
+    /// BEP 52: a hash request refused.
+    HashReject(HashRange),
+    /// A message id riffle does not know (private extensions). Framing keeps it so the connection can count and skip
     /// it instead of dropping a peer that speaks a newer dialect.
     Unknown {
         id: u8,
@@ -120,6 +184,9 @@ pub enum MessageError {
     /// An EXTENDED frame without its extension id byte.
     #[error("EXTENDED message without an extension id")]
     ShortExtended,
+    /// A HASHES frame whose hashes are not whole 32-byte digests.
+    #[error("HASHES message carries {0} bytes of hashes, not a multiple of 32")]
+    RaggedHashes(usize),
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
@@ -201,6 +268,22 @@ impl Message {
                     payload: body.split_off(1),
                 }
             }
+            id::HASH_REQUEST => {
+                fixed(id, p, HASH_RANGE_LEN)?;
+                Message::HashRequest(HashRange::decode(id, p)?)
+            }
+            id::HASH_REJECT => {
+                fixed(id, p, HASH_RANGE_LEN)?;
+                Message::HashReject(HashRange::decode(id, p)?)
+            }
+            id::HASHES => {
+                let range = HashRange::decode(id, p)?;
+                let hashes = body.split_off(HASH_RANGE_LEN);
+                if !hashes.len().is_multiple_of(32) {
+                    return Err(MessageError::RaggedHashes(hashes.len()));
+                }
+                Message::Hashes { range, hashes }
+            }
             other => Message::Unknown {
                 id: other,
                 payload: body,
@@ -229,6 +312,9 @@ impl Message {
             Message::RejectRequest(_) => id::REJECT_REQUEST,
             Message::AllowedFast(_) => id::ALLOWED_FAST,
             Message::Extended { .. } => id::EXTENDED,
+            Message::HashRequest(_) => id::HASH_REQUEST,
+            Message::Hashes { .. } => id::HASHES,
+            Message::HashReject(_) => id::HASH_REJECT,
             Message::Unknown { id, .. } => *id,
         })
     }
@@ -249,6 +335,8 @@ impl Message {
             Message::Bitfield(b) => b.len(),
             Message::Piece { data, .. } => 8 + data.len(),
             Message::Extended { payload, .. } => 1 + payload.len(),
+            Message::HashRequest(_) | Message::HashReject(_) => HASH_RANGE_LEN,
+            Message::Hashes { hashes, .. } => HASH_RANGE_LEN + hashes.len(),
             Message::Unknown { payload, .. } => payload.len(),
         }
     }
@@ -298,6 +386,11 @@ impl Message {
             Message::Extended { id, payload } => {
                 out.put_u8(*id);
                 out.put_slice(payload);
+            }
+            Message::HashRequest(r) | Message::HashReject(r) => r.encode(out),
+            Message::Hashes { range, hashes } => {
+                range.encode(out);
+                out.put_slice(hashes);
             }
             Message::Unknown { payload, .. } => out.put_slice(payload),
             _ => {}
@@ -358,8 +451,26 @@ pub(crate) mod tests {
             raw().prop_map(Message::RejectRequest),
             any::<u32>().prop_map(Message::AllowedFast),
             (any::<u8>(), payload()).prop_map(|(id, payload)| Message::Extended { id, payload }),
-            (21u8..=255, payload()).prop_map(|(id, payload)| Message::Unknown { id, payload }),
+            range().prop_map(Message::HashRequest),
+            range().prop_map(Message::HashReject),
+            (range(), proptest::collection::vec(any::<[u8; 32]>(), 0..6)).prop_map(|(range, h)| {
+                Message::Hashes {
+                    range,
+                    hashes: Bytes::from(h.concat()),
+                }
+            }),
+            (24u8..=255, payload()).prop_map(|(id, payload)| Message::Unknown { id, payload }),
         ]
+    }
+
+    fn range() -> impl Strategy<Value = HashRange> {
+        (any::<[u8; 32]>(), any::<[u32; 4]>()).prop_map(|(root, n)| HashRange {
+            root,
+            base_layer: n[0],
+            index: n[1],
+            length: n[2],
+            proof_layers: n[3],
+        })
     }
 
     fn body(frame: &[u8]) -> Bytes {
@@ -473,11 +584,24 @@ pub(crate) mod tests {
     #[test]
     fn unknown_ids_are_kept() {
         assert_eq!(
-            Message::decode(Bytes::from_static(&[21, 1, 2])),
+            Message::decode(Bytes::from_static(&[42, 1, 2])),
             Ok(Message::Unknown {
-                id: 21,
+                id: 42,
                 payload: Bytes::from_static(&[1, 2])
             })
+        );
+    }
+
+    #[test]
+    fn hash_messages_are_checked_for_shape() {
+        let mut short = vec![id::HASH_REQUEST];
+        short.extend_from_slice(&[0; 47]);
+        assert!(Message::decode(Bytes::from(short)).is_err());
+        let mut ragged = vec![id::HASHES];
+        ragged.extend_from_slice(&[0; 48 + 33]);
+        assert_eq!(
+            Message::decode(Bytes::from(ragged)),
+            Err(MessageError::RaggedHashes(33))
         );
     }
 

@@ -25,6 +25,9 @@ pub mod pex;
 pub use extension::{ExtendedHandshake, ExtensionError};
 pub use framing::{Frame, FrameError, Framer, DEFAULT_MAX_FRAME_LEN};
 pub use handshake::{Handshake, HandshakeError, Reserved, HANDSHAKE_LEN};
-pub use message::{write_piece_header, Message, MessageError, RawBlock, PIECE_HEADER_LEN};
+pub use message::{
+    write_piece_header, HashRange, Message, MessageError, RawBlock, HASH_RANGE_LEN,
+    PIECE_HEADER_LEN,
+};
 pub use metadata::{MetadataError, MetadataMessage, UT_METADATA};
 pub use pex::{PexError, PexMessage, UT_PEX};

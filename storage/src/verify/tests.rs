@@ -84,7 +84,11 @@ fn check_pieces_rejects_wrong_hash_count_and_honours_trusted() {
     hashes[4] = [0; 20];
     let trusted = riffle_protocol::Bitfield::from_pattern("0000100001");
     let calls = AtomicUsize::new(0);
-    let have = check_pieces_with(&s, &hashes, 3, &trusted, |_, _| {
+    let checks: Vec<_> = hashes
+        .iter()
+        .map(|h| riffle_protocol::metainfo::PieceCheck::Sha1(*h))
+        .collect();
+    let have = check_pieces_with(&s, &checks, 3, &trusted, |_, _| {
         calls.fetch_add(1, Ordering::Relaxed);
     })
     .unwrap();
@@ -120,4 +124,51 @@ proptest! {
             prop_assert_eq!(have.has(PieceIndex::new(i)), intact);
         }
     }
+}
+
+#[test]
+fn merkle_and_hybrid_checks() {
+    use riffle_protocol::merkle;
+    use riffle_protocol::metainfo::PieceCheck;
+    // A 40,000-byte file padded to one 64 KiB piece, as a v2 torrent lays
+    // it out: the merkle root covers the file's data only, SHA-1 the piece.
+    let layout = Layout::new(vec![40_000, 25_536], 65_536).unwrap();
+    let s = MemStorage::new(layout);
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7) as u8).collect();
+    s.write_at(0, 0, &data).unwrap();
+    s.write_at(1, 0, &vec![0; 25_536]).unwrap();
+    let leaves = merkle::piece_leaves(40_000, 65_536);
+    let root = merkle::piece_root(&data, leaves);
+    let mut padded = data.clone();
+    padded.resize(65_536, 0);
+    let sha1 = crate::sha1_digest(&padded);
+    let p = PieceIndex::new(0);
+    let mut v = Verifier::new();
+    let merkle = PieceCheck::Merkle {
+        root,
+        leaves,
+        data_len: 40_000,
+    };
+    assert_eq!(v.check(&s, p, &merkle).unwrap(), Some(true));
+    let both = PieceCheck::Both {
+        sha1,
+        root,
+        leaves,
+        data_len: 40_000,
+    };
+    assert_eq!(v.check(&s, p, &both).unwrap(), Some(true));
+    let wrong = PieceCheck::Both {
+        sha1: [0; 20],
+        root,
+        leaves,
+        data_len: 40_000,
+    };
+    assert_eq!(
+        v.check(&s, p, &wrong).unwrap(),
+        Some(false),
+        "both must match"
+    );
+    assert_eq!(v.check(&s, p, &PieceCheck::Unknown).unwrap(), None);
+    s.write_at(0, 39_999, &[0xee]).unwrap();
+    assert_eq!(v.check(&s, p, &merkle).unwrap(), Some(false));
 }

@@ -55,6 +55,7 @@ impl Payload {
     pub fn setup(&self, bitfield: Bitfield, initiator: bool, ext: Extensions) -> PeerSetup {
         PeerSetup {
             info_hash: self.meta.info_hash,
+            alt_info_hash: None,
             our_id: PeerId::generate(*b"wirelibtorrt"),
             geometry: self.geometry(),
             bitfield,
@@ -86,6 +87,7 @@ impl Extensions {
                     ..ExtendedHandshake::default()
                 }),
                 dht_port: None,
+                v2: false,
             },
             Extensions::Off => Offer::default(),
         }

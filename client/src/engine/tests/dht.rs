@@ -66,6 +66,7 @@ async fn a_leecher_finds_the_seeder_through_the_dht() {
         .unwrap();
     let magnet = riffle_protocol::magnet::Magnet {
         info_hash: meta.info_hash,
+        info_hash_v2: None,
         display_name: None,
         trackers: Vec::new(),
         peers: Vec::new(),

@@ -21,6 +21,9 @@ const HUNGRY_INTERVAL: Duration = Duration::from_secs(60);
 pub(crate) struct TorrentDht {
     dht: Dht,
     found: Option<mpsc::Receiver<Found>>,
+    /// Lookups of the running round not yet done (one per identity: a
+    /// hybrid torrent is looked up under both its info-hashes).
+    pending: usize,
     next: Instant,
     lookups: u32,
     /// Peers the running (or last) lookup found.
@@ -34,6 +37,7 @@ impl TorrentDht {
         TorrentDht {
             dht,
             found: None,
+            pending: 0,
             next: Instant::now(),
             lookups: 0,
             peers: 0,
@@ -78,7 +82,14 @@ impl Torrent {
             }
             return;
         }
-        d.found = Some(d.dht.get_peers(self.meta.info_hash, Some(port)));
+        let (tx, rx) = mpsc::channel(64);
+        let ids = self.meta.info_hashes();
+        d.pending = ids.len();
+        for id in ids {
+            d.dht.get_peers_to(id, Some(port), tx.clone());
+        }
+        d.found = Some(rx);
+        d.answered = 0;
         d.lookups += 1;
         d.peers = 0;
         self.status.dht = Some(d.describe(now));
@@ -100,9 +111,14 @@ impl Torrent {
                 self.dial(Instant::now());
                 return;
             }
-            Some(Found::Done { answered, peers }) => {
-                d.answered = answered;
-                d.peers = peers;
+            Some(Found::Done { answered, .. }) => {
+                // Peers were counted as they came (both lookups' of a
+                // hybrid); nodes are the most any lookup reached.
+                d.answered = d.answered.max(answered);
+                d.pending = d.pending.saturating_sub(1);
+                if d.pending > 0 {
+                    return;
+                }
             }
             None => {}
         }

@@ -427,6 +427,7 @@ impl Torrent {
     fn setup(&self, initiator: bool) -> PeerSetup {
         PeerSetup {
             info_hash: self.shared.info_hash,
+            alt_info_hash: self.meta.alt_info_hash(),
             our_id: self.shared.our_id,
             geometry: self.shared.geometry,
             bitfield: self.have.clone(),

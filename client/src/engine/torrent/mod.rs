@@ -20,6 +20,7 @@ mod choking;
 mod control;
 mod dht;
 mod dial;
+mod layers;
 mod peers;
 mod pieces;
 mod startup;
@@ -319,6 +320,8 @@ pub(crate) struct Torrent {
     tracker_peers: Option<mpsc::Receiver<Vec<SocketAddr>>>,
     /// The session's DHT, for this torrent (None: private, or no DHT).
     dht: Option<dht::TorrentDht>,
+    /// BEP 52 piece layers still to fetch from peers (None: all known).
+    layers: Option<layers::LayerFetch>,
     listen_port: u16,
     last_rechoke: Instant,
     /// When we last asked the trackers for peers early.
@@ -478,6 +481,7 @@ impl Torrent {
         self.check_snubs(now);
         self.send_pex(now);
         self.dht_tick(now);
+        self.fetch_layers(now);
         self.dial(now);
         for key in self.peers.keys().copied().collect::<Vec<_>>() {
             self.fill_requests(key);
@@ -516,6 +520,7 @@ impl Torrent {
         let setup = announce::Setup {
             tiers: self.meta.trackers.clone(),
             info_hash: self.meta.info_hash,
+            also: self.meta.alt_info_hash().into_iter().collect(),
             peer_id: self.shared.our_id,
             port: self.listen_port,
             config: self.config.announce.clone(),

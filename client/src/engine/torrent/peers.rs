@@ -413,6 +413,8 @@ impl Torrent {
                     e.client = client;
                 }
             }
+            PeerEvent::Hashes { range, hashes } => self.on_hashes(key, range, hashes),
+            PeerEvent::HashRejected(range) => self.on_hash_refused(key, Some(range)),
             PeerEvent::Pex(addrs) => {
                 // BEP 27: a private torrent takes peers from its trackers
                 // only. Otherwise at most a message's worth, to dial.
@@ -463,6 +465,7 @@ impl Torrent {
         let Some(e) = self.peers.remove(&key) else {
             return;
         };
+        self.on_hash_refused(key, None);
         if e.counted {
             self.picker.peer_left(key, &e.has);
         } else {

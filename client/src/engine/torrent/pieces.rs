@@ -23,7 +23,17 @@ impl Torrent {
     /// `hash_rx`.
     pub(super) fn start_hash(&mut self, piece: PieceIndex) {
         let shared = self.shared.clone();
-        let expected = *self.meta.info.piece_hash(piece);
+        let expected = {
+            let v2 = self.shared.v2.read().unwrap_or_else(|e| e.into_inner());
+            self.meta.info.piece_check(&v2, piece)
+        };
+        if expected == riffle_protocol::metainfo::PieceCheck::Unknown {
+            // Its file's piece layer has not come yet: it waits for it.
+            if let Some(l) = self.layers.as_mut() {
+                l.parked.insert(piece);
+                return;
+            }
+        }
         let slots = self.hash_slots.clone();
         let tx = self.hash_tx.clone();
         tokio::spawn(async move {
@@ -31,9 +41,11 @@ impl Torrent {
                 return;
             };
             let result = tokio::task::spawn_blocking(move || {
+                // A v2 piece whose layer has not come yet cannot pass.
                 let ok = Verifier::new()
-                    .verify(&*shared.storage, piece, &expected)
-                    .map_err(|e| e.to_string())?;
+                    .check(&*shared.storage, piece, &expected)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(false);
                 if ok {
                     // Start writing it back now, so the sync at the end has
                     // little left (a hint; failure changes nothing).

@@ -13,6 +13,7 @@ use rand::RngCore;
 use rand::SeedableRng;
 use riffle_policies::catalog::ChokerSettings;
 use riffle_policies::picker::PiecePicker;
+use riffle_protocol::metainfo::{PieceCheck, V2Hashes};
 use riffle_protocol::peer::Offer;
 use riffle_protocol::wire::{ExtendedHandshake, UT_METADATA, UT_PEX};
 use riffle_protocol::{Bitfield, InfoHash};
@@ -102,7 +103,17 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         Err(_) => Bitfield::new(geometry.piece_count()),
     };
     let trusted_count = trusted.count_ones();
-    let hashes = info.piece_hashes.clone();
+    // BEP 52: the v2 hashes (a layer that does not add up to its file's
+    // root is dropped; its pieces wait for a good one from peers).
+    let (v2, dropped) = V2Hashes::new(info, &meta.piece_layers);
+    for root in dropped {
+        tracing::warn!(root = ?riffle_protocol::InfoHash::from_slice(&root[..20]).ok(), "a piece layer of the torrent does not match its file's root; ignored");
+    }
+    let layers =
+        (v2.missing().count() > 0).then(|| super::layers::LayerFetch::new(&v2, info.piece_length));
+    let hashes: Vec<PieceCheck> = (0..geometry.piece_count())
+        .map(|p| info.piece_check(&v2, riffle_protocol::PieceIndex::new(p)))
+        .collect();
     let workers = s.config.hash_workers.max(1);
     let checked = Arc::new(AtomicU32::new(0));
     let check_storage = storage.clone();
@@ -242,6 +253,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         }),
         // BEP 5 PORT: peers that run a DHT learn of our node.
         dht_port: dht.as_ref().map(|d| d.local_addr().port()),
+        v2: meta.info.version != riffle_protocol::metainfo::Version::V1,
     };
     let shared = Arc::new(TorrentShared {
         info_hash: meta.info_hash,
@@ -265,6 +277,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         offer,
         info_bytes: bytes::Bytes::from(meta.info_bytes.clone()),
         dht: dht.clone(),
+        v2: std::sync::RwLock::new(v2),
     });
     let settings = ChokerSettings {
         slots: policies.upload_slots,
@@ -318,6 +331,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         transfer_tx,
         tracker_peers: None,
         dht: dht.map(super::dht::TorrentDht::new),
+        layers,
         listen_port: s.listen_port,
         last_rechoke: now,
         last_want_peers: now,
