@@ -78,9 +78,11 @@ pub fn run(plan: Plan) -> Result<()> {
                             .iter()
                             .filter_map(|p| p.parse::<std::net::SocketAddr>().ok()),
                     );
+                    // `--peer` addresses are asked for the metadata too.
                     resolve_magnet(
                         &session,
                         &magnet,
+                        &plan.options.peers,
                         Some(&cache),
                         plan.save_torrent.as_deref(),
                     )

@@ -61,12 +61,14 @@ pub fn parse_torrent_arg(text: &str) -> std::result::Result<TorrentArg, String> 
 pub const METADATA_LIMIT: Duration = Duration::from_secs(300);
 
 /// The torrent of `magnet`: from `cache` (`DIR/<info-hash>.torrent`, kept
-/// from an earlier fetch) if it is there, else fetched from its peers and
-/// trackers through `session` and written to `cache` and to `save`.
+/// from an earlier fetch) if it is there, else fetched from its peers, its
+/// trackers, the DHT and `extra` through `session` and written to `cache`
+/// and to `save`.
 /// Progress goes to stderr.
 pub async fn resolve_magnet(
     session: &Session,
     magnet: &Magnet,
+    extra: &[std::net::SocketAddr],
     cache: Option<&Path>,
     save: Option<&Path>,
 ) -> Result<Metainfo> {
@@ -93,7 +95,7 @@ pub async fn resolve_magnet(
     });
     eprintln!("{name}: fetching metadata for {} from peers", hash.to_hex());
     let info = session
-        .fetch_metadata(magnet, &[], METADATA_LIMIT, |tried, got| {
+        .fetch_metadata(magnet, extra, METADATA_LIMIT, |tried, got| {
             if let Some(b) = &bar {
                 b.set_message(format!(
                     "{name}: fetching metadata ({tried} peers tried, {:.0}%)",

@@ -459,6 +459,26 @@ impl Owned {
                 .collect(),
         )
     }
+    /// The value under `key` of a dictionary.
+    pub fn get(&self, key: &[u8]) -> Option<&Owned> {
+        match self {
+            Owned::Dict(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    /// The value under `key` of a dictionary, to change it.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Owned> {
+        match self {
+            Owned::Dict(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    /// Remove `key` from a dictionary (no-op on other kinds).
+    pub fn remove(&mut self, key: &[u8]) {
+        if let Owned::Dict(entries) = self {
+            entries.retain(|(k, _)| k != key);
+        }
+    }
     /// Insert or replace `key` in a dictionary (no-op on other kinds).
     pub fn insert(&mut self, key: impl AsRef<[u8]>, value: Owned) {
         if let Owned::Dict(entries) = self {

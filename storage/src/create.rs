@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
+use riffle_protocol::merkle::{self, Hash32};
 use riffle_protocol::PieceIndex;
 use thiserror::Error;
 
@@ -78,6 +79,27 @@ pub struct SourceFile {
     pub components: Vec<String>,
     /// Length in bytes.
     pub length: u64,
+}
+
+/// The hashes of a new torrent: SHA-1 per piece (v1 and hybrid), and per
+/// file its pieces root and, for a file longer than a piece, its piece
+/// layer (hybrid and v2; `None` for an empty file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TorrentHashes {
+    /// SHA-1 of each piece (of the padded layout for a hybrid).
+    pub sha1: Vec<[u8; 20]>,
+    /// Per file, in order: (pieces root, piece layer).
+    pub v2: Vec<Option<(Hash32, Option<Vec<Hash32>>)>>,
+}
+
+/// The length of the BEP 47 pad file after a file that ends at `end` in a
+/// torrent aligned to pieces of `piece_length` (0: none needed).
+pub fn pad_after(end: u64, piece_length: u32) -> u64 {
+    let pl = u64::from(piece_length);
+    match end % pl {
+        0 => 0,
+        r => pl - r,
+    }
 }
 
 /// What a torrent made from one path holds.
@@ -199,6 +221,140 @@ impl Source {
                 .try_for_each(|h| h.join().map_err(|_| CreateError::Worker)?)
         })?;
         hashes.into_inner().map_err(|_| CreateError::Worker)
+    }
+}
+
+impl Source {
+    /// Hash the files for a torrent that speaks v1 (`v1`), v2 (`v2`) or
+    /// both (a hybrid): for v2 each file starts a piece (a pad file after
+    /// every file that does not end on a piece boundary, in a folder), and
+    /// a hybrid's SHA-1 pieces cover that padding as zeros. One read of
+    /// the data serves both. `progress` hears every piece's length.
+    pub fn hash(
+        &self,
+        piece_length: u32,
+        v1: bool,
+        v2: bool,
+        workers: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<TorrentHashes, CreateError> {
+        if !v2 {
+            let sha1 = self.hash_pieces(piece_length, workers, progress)?;
+            return Ok(TorrentHashes {
+                sha1,
+                v2: Vec::new(),
+            });
+        }
+        // The padded layout: (length, pad, index of the real file).
+        let mut entries: Vec<(u64, bool, usize)> = Vec::new();
+        let mut end = 0u64;
+        for (i, f) in self.files.iter().enumerate() {
+            entries.push((f.length, false, i));
+            end += f.length;
+            let pad = pad_after(end, piece_length);
+            if !self.single && f.length > 0 && pad > 0 {
+                entries.push((pad, true, i));
+                end += pad;
+            }
+        }
+        let layout = Layout::new(entries.iter().map(|e| e.0).collect(), piece_length)
+            .map_err(CreateError::Layout)?;
+        let disk = self.paths_on_disk();
+        let paths: Vec<Vec<String>> = entries
+            .iter()
+            .enumerate()
+            .map(|(k, e)| match e.1 {
+                // Never read: a name that clashes with nothing.
+                true => vec![format!(".riffle-pad-{k}")],
+                false => disk[e.2].clone(),
+            })
+            .collect();
+        let storage = FsStorage::new(&self.parent, layout, &paths)
+            .map_err(CreateError::Open)?
+            .with_pad_files(entries.iter().map(|e| e.1).collect());
+        let piece_count = storage.layout().piece_count();
+        // Per piece: the file it belongs to and its bytes of that file.
+        let mut owner = Vec::with_capacity(piece_count as usize);
+        for p in 0..piece_count {
+            let span = storage
+                .layout()
+                .piece_spans(PieceIndex::new(p))
+                .map_err(CreateError::Hash)?
+                .next();
+            let (file, data_len) = match span {
+                Some(s) if !entries[s.file_index].1 => (entries[s.file_index].2, s.len as u32),
+                _ => (usize::MAX, 0),
+            };
+            owner.push((file, data_len));
+        }
+        let next = AtomicU32::new(0);
+        let results = Mutex::new(vec![([0u8; 20], merkle::ZERO); piece_count as usize]);
+        let workers = workers.clamp(1, piece_count.max(1) as usize);
+        let worker = || -> Result<(), CreateError> {
+            let mut verifier = Verifier::new();
+            loop {
+                let p = next.fetch_add(1, Ordering::Relaxed);
+                if p >= piece_count {
+                    return Ok(());
+                }
+                let (file, data_len) = owner[p as usize];
+                let piece = PieceIndex::new(p);
+                let (sha1, leaves) = verifier
+                    .hash_both(&storage, piece, data_len, v1)
+                    .map_err(CreateError::Hash)?;
+                let node = match self.files.get(file) {
+                    Some(f) => merkle::root(
+                        &leaves,
+                        merkle::piece_leaves(f.length, piece_length) as usize,
+                        merkle::ZERO,
+                    ),
+                    None => merkle::ZERO,
+                };
+                results.lock().map_err(|_| CreateError::Worker)?[p as usize] =
+                    (sha1.unwrap_or_default(), node);
+                progress(u64::from(
+                    storage
+                        .layout()
+                        .piece_len(piece)
+                        .map_err(CreateError::Hash)?,
+                ));
+            }
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().map_err(|_| CreateError::Worker)?)
+        })?;
+        let results = results.into_inner().map_err(|_| CreateError::Worker)?;
+        let mut per_file: Vec<Vec<Hash32>> = vec![Vec::new(); self.files.len()];
+        for (p, (file, _)) in owner.iter().enumerate() {
+            if let Some(v) = per_file.get_mut(*file) {
+                v.push(results[p].1);
+            }
+        }
+        let pad = merkle::pad_hash(merkle::piece_layer_depth(piece_length));
+        let v2_hashes = self
+            .files
+            .iter()
+            .zip(per_file)
+            .map(|(f, nodes)| match (f.length, nodes.len()) {
+                (0, _) | (_, 0) => None,
+                (len, _) if len <= u64::from(piece_length) => Some((nodes[0], None)),
+                _ => {
+                    let root = merkle::root(&nodes, nodes.len().next_power_of_two(), pad);
+                    Some((root, Some(nodes)))
+                }
+            })
+            .collect();
+        Ok(TorrentHashes {
+            sha1: if v1 {
+                results.iter().map(|r| r.0).collect()
+            } else {
+                Vec::new()
+            },
+            v2: v2_hashes,
+        })
     }
 }
 

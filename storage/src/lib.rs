@@ -72,7 +72,7 @@ mod verify;
 
 pub use atomic::write_atomically;
 pub use backend::{FileStatus, Storage};
-pub use create::{CreateError, Source, SourceFile};
+pub use create::{pad_after, CreateError, Source, SourceFile, TorrentHashes};
 pub use error::StorageError;
 pub use fs::{FsStorage, DEFAULT_HANDLE_CACHE};
 pub use layout::{FileSpan, Layout, Spans};

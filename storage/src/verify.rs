@@ -109,7 +109,7 @@ impl Verifier {
 
     /// One pass over `piece`: the SHA-1 of all of it (when `sha1`), and
     /// the SHA-256 of each 16 KiB block of its first `data_len` bytes.
-    fn hash_both<S: Storage + ?Sized>(
+    pub fn hash_both<S: Storage + ?Sized>(
         &mut self,
         storage: &S,
         piece: PieceIndex,

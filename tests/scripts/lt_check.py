@@ -2,9 +2,11 @@
 
 usage: lt_check.py TORRENT SAVE_PATH
 
-Prints {"info_hash", "name", "num_pieces", "total_size", "files",
-"trackers", "private", "pieces_verified"} where pieces_verified is how many
-pieces libtorrent's own hash check accepted in SAVE_PATH.
+Prints {"info_hash", "info_hash_v2", "name", "num_pieces", "total_size",
+"files", "trackers", "private", "pieces_verified"} where pieces_verified is
+how many pieces libtorrent's own hash check accepted in SAVE_PATH (v2 and
+hybrid pieces against their merkle trees too) and info_hash_v2 is the full
+v2 hash (null for a v1 torrent).
 """
 import json
 import sys
@@ -38,7 +40,11 @@ def main():
         time.sleep(0.05)
     st = h.status()
     print(json.dumps({
-        "info_hash": str(ti.info_hash()),
+        # The swarm identity: v1 when there is one (info_hash() would give
+        # a hybrid's truncated v2 hash).
+        "info_hash": str(ti.info_hashes().v1) if ti.info_hashes().has_v1()
+        else str(ti.info_hashes().v2)[:40],
+        "info_hash_v2": str(ti.info_hashes().v2) if ti.info_hashes().has_v2() else None,
         "name": ti.name(),
         "num_pieces": ti.num_pieces(),
         "piece_length": ti.piece_length(),

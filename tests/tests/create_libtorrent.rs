@@ -108,8 +108,18 @@ fn multi_file_torrent_is_accepted_and_verified_by_libtorrent() {
     assert_eq!(lt["files"], ours["files"]);
     assert_eq!(lt["private"], true);
     assert_eq!(ours["private"], true);
+    // A hybrid (the default) counts its pad files in the total; the files
+    // listed are the data.
     let total: usize = files.iter().map(|f| f.1).sum();
-    assert_eq!(ours["total_length"], total as u64);
+    let listed: u64 = ours["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["length"].as_u64().unwrap())
+        .sum();
+    assert_eq!(listed, total as u64);
+    assert_eq!(ours["format"], "hybrid");
+    assert_eq!(ours["info_hash_v2"], lt["info_hash_v2"], "the same v2 hash");
     // libtorrent shuffles the URLs inside a tier (BEP 12): compare sorted.
     let mut lt_trackers: Vec<(String, u64)> = lt["trackers"]
         .as_array()
@@ -178,4 +188,71 @@ fn single_file_torrent_with_default_piece_length() {
     assert_eq!(ours["trackers"], serde_json::json!([]));
     let pl = ours["piece_length"].as_u64().unwrap();
     assert!(pl.is_power_of_two() && pl >= 16 * 1024, "piece length {pl}");
+}
+
+/// libtorrent's own `create_torrent` of the same folder (v1, hybrid or v2):
+/// its (v1, v2) info-hashes.
+fn lt_created(dir: &Path, torrent: &Path, format: &str) -> (String, Option<String>) {
+    riffle_tests::lt_swarm::lt_create_format(dir, torrent, 65_536, None, format)
+}
+
+#[test]
+fn hybrid_and_v2_torrents_match_libtorrents_own() {
+    let python = require_libtorrent();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("both");
+    // Sizes that need padding, a file of exactly one piece, an empty one.
+    for (i, (p, len)) in [
+        ("a.bin", 200_001usize),
+        ("b/c.bin", 65_536),
+        ("b/empty", 0),
+        ("d.bin", 70_000),
+    ]
+    .iter()
+    .enumerate()
+    {
+        fill(&root.join(p), *len, i as u64 + 40);
+    }
+    for format in ["hybrid", "v2"] {
+        let ours_t = tmp.path().join(format!("ours-{format}.torrent"));
+        let out = riffle(&[
+            "create",
+            root.to_str().unwrap(),
+            "-o",
+            ours_t.to_str().unwrap(),
+            "--piece-length",
+            "64KiB",
+            "--format",
+            format,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs_t = tmp.path().join(format!("lt-{format}.torrent"));
+        let (lt_v1, lt_v2) = lt_created(&root, &theirs_t, format);
+        let ours = riffle_info(&ours_t);
+        let lt = lt_check(python, &ours_t, tmp.path());
+        assert_eq!(ours["format"], format);
+        assert_eq!(
+            ours["info_hash"].as_str(),
+            Some(lt_v1.as_str()),
+            "{format}: the same swarm identity"
+        );
+        assert_eq!(
+            ours["info_hash_v2"].as_str(),
+            lt_v2.as_deref(),
+            "{format}: the same v2 hash"
+        );
+        assert_eq!(lt["info_hash_v2"], ours["info_hash_v2"]);
+        assert_eq!(
+            lt["pieces_verified"], lt["num_pieces"],
+            "{format}: libtorrent's check failed pieces of riffle's torrent"
+        );
+        // riffle reads libtorrent's the same way.
+        let theirs = riffle_info(&theirs_t);
+        assert_eq!(theirs["info_hash_v2"], ours["info_hash_v2"]);
+        assert_eq!(theirs["files"], ours["files"]);
+    }
 }

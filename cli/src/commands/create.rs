@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use riffle_protocol::metainfo::{default_piece_length, TorrentBuilder};
+use riffle_protocol::metainfo::{default_piece_length, TorrentBuilder, Version};
 use riffle_storage::Source;
 
 use crate::units::parse_size;
@@ -33,6 +33,19 @@ pub struct CreateArgs {
     /// A free-text comment stored in the torrent.
     #[arg(long, value_name = "TEXT")]
     comment: Option<String>,
+    /// BitTorrent v1 (BEP 3), v2 (BEP 52) or hybrid: both, readable by
+    /// every client (pad files align each file to a piece), as qBittorrent
+    /// and libtorrent make by default.
+    #[arg(long, value_enum, default_value_t = Format::Hybrid)]
+    format: Format,
+}
+
+/// `--format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    V1,
+    Hybrid,
+    V2,
 }
 
 fn parse_piece_length(s: &str) -> Result<u32, String> {
@@ -63,7 +76,12 @@ pub fn run(args: CreateArgs) -> Result<()> {
         .expect("static template"),
     );
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let hashes = source.hash_pieces(piece_length, workers, &|n| bar.inc(n))?;
+    let (v1, v2) = match args.format {
+        Format::V1 => (true, false),
+        Format::Hybrid => (true, true),
+        Format::V2 => (false, true),
+    };
+    let hashes = source.hash(piece_length, v1, v2, workers, &|n| bar.inc(n))?;
     bar.finish_and_clear();
 
     let mut builder = TorrentBuilder::new(source.name.clone(), piece_length);
@@ -74,8 +92,16 @@ pub fn run(args: CreateArgs) -> Result<()> {
             builder.file(f.components.clone(), f.length);
         }
     }
+    let version = match args.format {
+        Format::V1 => Version::V1,
+        Format::Hybrid => Version::Hybrid,
+        Format::V2 => Version::V2,
+    };
+    if version != Version::V1 {
+        builder.v2(version, hashes.v2);
+    }
     builder
-        .piece_hashes(hashes)
+        .piece_hashes(hashes.sha1)
         .private(args.private)
         .created_by(format!("riffle {}", env!("CARGO_PKG_VERSION")))
         .creation_date(unix_now());

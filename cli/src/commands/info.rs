@@ -76,7 +76,7 @@ pub fn run(args: InfoArgs) -> Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;
                 let meta =
-                    resolve_magnet(&session, magnet, None, args.save_torrent.as_deref()).await;
+                    resolve_magnet(&session, magnet, &[], None, args.save_torrent.as_deref()).await;
                 session.shutdown().await;
                 meta
             })?

@@ -1,12 +1,16 @@
-//! Writing `.torrent` files for `riffle create`. The caller walks the files
-//! and hashes the pieces (this crate does no I/O); the builder checks that
-//! what it is given makes a torrent every client reads back unchanged.
+//! Writing `.torrent` files for `riffle create`: v1, v2 or hybrid (BEP 52,
+//! as libtorrent 2.0 writes them: a hybrid's v1 file list has a pad file
+//! after every file that does not end on a piece boundary). The caller
+//! walks the files and hashes the pieces (this crate does no I/O); the
+//! builder checks that what it is given makes a torrent every client reads
+//! back unchanged.
 
 use sha1::{Digest, Sha1};
 
 use super::sanitize::sanitize_element;
-use super::{FileEntry, MetainfoError, MAX_FILE_SIZE, MAX_PIECES, MAX_TOTAL_SIZE};
+use super::{FileEntry, MetainfoError, Version, MAX_FILE_SIZE, MAX_PIECES, MAX_TOTAL_SIZE};
 use crate::bencode::{encode, Owned};
+use crate::merkle::Hash32;
 use crate::types::InfoHash;
 
 /// Assembles a v1 `.torrent` file.
@@ -20,8 +24,13 @@ pub struct TorrentBuilder {
     files: Vec<(Vec<String>, u64)>,
     /// Length of the one file of a single-file torrent.
     single: Option<u64>,
-    /// SHA-1 of each piece.
+    /// SHA-1 of each piece (v1 and hybrid; of the padded layout for a
+    /// hybrid).
     hashes: Vec<[u8; 20]>,
+    /// v1, v2 or hybrid.
+    version: Version,
+    /// Per file (v2 and hybrid): pieces root and piece layer.
+    v2: Vec<Option<(Hash32, Option<Vec<Hash32>>)>>,
     /// Tracker tiers.
     tiers: Vec<Vec<String>>,
     /// BEP 27 private flag.
@@ -58,6 +67,19 @@ impl TorrentBuilder {
     /// The SHA-1 of every piece, in order.
     pub fn piece_hashes(&mut self, hashes: Vec<[u8; 20]>) -> &mut Self {
         self.hashes = hashes;
+        self
+    }
+
+    /// Make a v2 or hybrid torrent (BEP 52) with these per-file hashes
+    /// (pieces root and piece layer, `None` for an empty file); a hybrid
+    /// also needs [`TorrentBuilder::piece_hashes`] of its padded layout.
+    pub fn v2(
+        &mut self,
+        version: Version,
+        files: Vec<Option<(Hash32, Option<Vec<Hash32>>)>>,
+    ) -> &mut Self {
+        self.version = version;
+        self.v2 = files;
         self
     }
 
@@ -120,6 +142,7 @@ impl TorrentBuilder {
                 let mut total = 0u64;
                 let mut list = Vec::with_capacity(self.files.len());
                 let mut entries = Vec::with_capacity(self.files.len());
+                let padded = self.version != Version::V1;
                 for (path, len) in &self.files {
                     check_path(path)?;
                     check_length(*len)?;
@@ -131,6 +154,23 @@ impl TorrentBuilder {
                         ("length", Owned::Int(*len as i64)),
                         ("path", Owned::List(path.iter().map(Owned::bytes).collect())),
                     ]));
+                    let rem = total % u64::from(pl);
+                    if padded && *len > 0 && rem != 0 {
+                        // BEP 47: the next file starts a piece.
+                        let pad = u64::from(pl) - rem;
+                        total += pad;
+                        list.push(Owned::dict([
+                            ("attr", Owned::bytes("p")),
+                            ("length", Owned::Int(pad as i64)),
+                            (
+                                "path",
+                                Owned::List(vec![
+                                    Owned::bytes(".pad"),
+                                    Owned::bytes(pad.to_string()),
+                                ]),
+                            ),
+                        ]));
+                    }
                     entries.push(FileEntry {
                         path: path.clone(),
                         length: *len,
@@ -156,23 +196,43 @@ impl TorrentBuilder {
         if expected > MAX_PIECES {
             return Err(MetainfoError::TooManyPieces(expected));
         }
-        if self.hashes.len() as u64 != expected {
-            return fail(format!(
-                "{} piece hashes given, {} pieces of {} bytes cover {} bytes",
-                self.hashes.len(),
-                expected,
-                pl,
-                total
-            ));
+        let mut layers = Vec::new();
+        if self.version != Version::V1 {
+            layers = self.add_v2(&mut info)?;
         }
-        info.insert("pieces", Owned::Bytes(self.hashes.concat()));
+        if self.version == Version::V2 {
+            // v2 only: the tree is the file list.
+            info.remove(b"files");
+            info.remove(b"length");
+        } else {
+            if self.hashes.len() as u64 != expected {
+                return fail(format!(
+                    "{} piece hashes given, {} pieces of {} bytes cover {} bytes",
+                    self.hashes.len(),
+                    expected,
+                    pl,
+                    total
+                ));
+            }
+            info.insert("pieces", Owned::Bytes(self.hashes.concat()));
+        }
         if self.private {
             info.insert("private", Owned::Int(1));
         }
         let info_bytes = encode(&info);
-        let hash = InfoHash(Sha1::digest(&info_bytes).into());
+        let hash = match self.version {
+            Version::V2 => {
+                use sha2::Digest as _;
+                InfoHash::from_slice(&sha2::Sha256::digest(&info_bytes)[..20])
+                    .map_err(|_| MetainfoError::Build("hash".into()))?
+            }
+            _ => InfoHash(Sha1::digest(&info_bytes).into()),
+        };
 
         let mut root = Owned::dict([("info", info)]);
+        if !layers.is_empty() {
+            root.insert("piece layers", Owned::Dict(layers));
+        }
         let tiers: Vec<&Vec<String>> = self.tiers.iter().filter(|t| !t.is_empty()).collect();
         if let Some(first) = tiers.first().and_then(|t| t.first()) {
             root.insert("announce", Owned::bytes(first));
@@ -192,6 +252,60 @@ impl TorrentBuilder {
             root.insert("creation date", Owned::Int(d));
         }
         Ok((encode(&root), hash))
+    }
+}
+
+impl TorrentBuilder {
+    /// Put the v2 keys in `info` (`meta version`, `file tree`); returns
+    /// the `piece layers` entries.
+    fn add_v2(&self, info: &mut Owned) -> Result<Vec<(Vec<u8>, Owned)>, MetainfoError> {
+        let fail = |m: &str| Err(MetainfoError::Build(m.to_owned()));
+        let files: Vec<(Vec<String>, u64)> = match self.single {
+            Some(len) => vec![(vec![self.name.clone()], len)],
+            None => self.files.clone(),
+        };
+        if self.v2.len() != files.len() {
+            return fail("v2 hashes must be given for every file");
+        }
+        let mut tree = Owned::dict::<&str>([]);
+        let mut layers = Vec::new();
+        for ((path, len), hashes) in files.iter().zip(&self.v2) {
+            let mut leaf = Owned::dict([("length", Owned::Int(*len as i64))]);
+            match (hashes, *len) {
+                (_, 0) => {}
+                (Some((root, layer)), _) => {
+                    leaf.insert("pieces root", Owned::bytes(root));
+                    if let Some(layer) = layer {
+                        layers.push((root.to_vec(), Owned::Bytes(layer.concat())));
+                    }
+                }
+                (None, _) => return fail("a file with data has no pieces root"),
+            }
+            insert_path(&mut tree, path, Owned::dict([("", leaf)]))?;
+        }
+        info.insert("file tree", tree);
+        info.insert("meta version", Owned::Int(2));
+        layers.sort_by(|a, b| a.0.cmp(&b.0));
+        layers.dedup_by(|a, b| a.0 == b.0);
+        Ok(layers)
+    }
+}
+
+/// Put `value` at `path` in the nested dictionaries of `tree`.
+fn insert_path(tree: &mut Owned, path: &[String], value: Owned) -> Result<(), MetainfoError> {
+    let Some((first, rest)) = path.split_first() else {
+        return Err(MetainfoError::Build("empty path".into()));
+    };
+    if rest.is_empty() {
+        tree.insert(first.as_bytes(), value);
+        return Ok(());
+    }
+    if tree.get(first.as_bytes()).is_none() {
+        tree.insert(first.as_bytes(), Owned::dict::<&str>([]));
+    }
+    match tree.get_mut(first.as_bytes()) {
+        Some(sub) => insert_path(sub, rest, value),
+        None => Err(MetainfoError::Build("file tree".into())),
     }
 }
 
