@@ -101,7 +101,29 @@ impl FsStorage {
         files: &[Vec<String>],
         capacity: usize,
     ) -> Result<FsStorage, StorageError> {
-        let root = root.into();
+        Self::build(root.into(), layout, files, capacity, Vec::new())
+    }
+
+    /// Like [`FsStorage::new`] for a torrent with BEP 47 pad files
+    /// (`pad[i]`: file `i` is one), treated as
+    /// [`FsStorage::with_pad_files`] does. Pad files may share a path
+    /// (libtorrent names them `.pad/<length>`): they never reach the disk.
+    pub fn with_pads(
+        root: impl Into<PathBuf>,
+        layout: Layout,
+        files: &[Vec<String>],
+        pad: Vec<bool>,
+    ) -> Result<FsStorage, StorageError> {
+        Self::build(root.into(), layout, files, DEFAULT_HANDLE_CACHE, pad)
+    }
+
+    fn build(
+        root: PathBuf,
+        layout: Layout,
+        files: &[Vec<String>],
+        capacity: usize,
+        pad: Vec<bool>,
+    ) -> Result<FsStorage, StorageError> {
         if files.len() != layout.file_count() {
             return Err(StorageError::FileCountMismatch {
                 expected: layout.file_count(),
@@ -112,7 +134,8 @@ impl FsStorage {
         let mut seen = HashSet::with_capacity(files.len());
         for (i, components) in files.iter().enumerate() {
             let path = checked_path(&root, i, components)?;
-            if !seen.insert(path.clone()) {
+            let is_pad = pad.get(i).copied().unwrap_or(false);
+            if !is_pad && !seen.insert(path.clone()) {
                 return Err(StorageError::DuplicatePath { path });
             }
             paths.push(path);
@@ -125,7 +148,11 @@ impl FsStorage {
             handles: HandleCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
             dirty,
             skip: None,
-            pad: Vec::new(),
+            pad: if pad.iter().any(|&p| p) {
+                pad
+            } else {
+                Vec::new()
+            },
             executable: Vec::new(),
             symlinks: Vec::new(),
         })

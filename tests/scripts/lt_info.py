@@ -4,7 +4,8 @@ one JSON object per file (one per line), for the metainfo differential test.
 
 Usage: /usr/bin/python3 lt_info.py DIR
 
-Each line: {"file": NAME, "ok": bool, "error": str?, "info_hash": hex,
+Each line: {"file": NAME, "ok": bool, "error": str?, "info_hash": hex or
+null (v2-only), "info_hash_v2": hex or null (v1-only),
 "name": str, "total_size": int, "num_pieces": int, "piece_length": int,
 "files": [{"path": "a/b", "size": int, "pad": bool}]}.
 A torrent that loads but has no metadata (a "magnet-uri" file) counts as
@@ -35,7 +36,8 @@ def describe(path):
         })
     return {
         "ok": True,
-        "info_hash": str(ti.info_hashes().v1),
+        "info_hash": str(ti.info_hashes().v1) if ti.info_hashes().has_v1() else None,
+        "info_hash_v2": str(ti.info_hashes().v2) if ti.info_hashes().has_v2() else None,
         "name": ti.name(),
         "total_size": ti.total_size(),
         "num_pieces": ti.num_pieces(),

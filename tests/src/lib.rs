@@ -96,6 +96,17 @@ pub fn riffle(args: &[&str]) -> Output {
         .expect("could not start riffle")
 }
 
+/// [`riffle`] that must succeed: panics with riffle's stderr otherwise.
+pub fn riffle_ok(args: &[&str]) -> Output {
+    let out = riffle(args);
+    assert!(
+        out.status.success(),
+        "riffle {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Debian's python, the only one python3-libtorrent imports under.
 pub const DEBIAN_PYTHON: &str = "/usr/bin/python3";
 

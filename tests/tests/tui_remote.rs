@@ -33,6 +33,9 @@ fn payload(dir: &Path, name: &str) -> std::path::PathBuf {
         dir.join(name).to_str().unwrap(),
         "-o",
         torrent.to_str().unwrap(),
+        // Transmission 3.00 refuses torrents with a v2 file tree.
+        "--format",
+        "v1",
     ]);
     assert!(
         out.status.success(),

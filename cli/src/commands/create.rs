@@ -33,9 +33,10 @@ pub struct CreateArgs {
     /// A free-text comment stored in the torrent.
     #[arg(long, value_name = "TEXT")]
     comment: Option<String>,
-    /// BitTorrent v1 (BEP 3), v2 (BEP 52) or hybrid: both, readable by
-    /// every client (pad files align each file to a piece), as qBittorrent
-    /// and libtorrent make by default.
+    /// BitTorrent v1 (BEP 3), v2 (BEP 52) or hybrid: both (pad files align
+    /// each file to a piece), as qBittorrent and libtorrent make by
+    /// default. Some v1 clients cannot open hybrids (Transmission 3,
+    /// aria2 1.36): v1 is for them.
     #[arg(long, value_enum, default_value_t = Format::Hybrid)]
     format: Format,
 }

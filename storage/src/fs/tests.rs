@@ -35,6 +35,15 @@ fn refuses_bad_components() {
         FsStorage::new(dir.path(), layout.clone(), &dup),
         Err(StorageError::DuplicatePath { .. })
     ));
+    // Pad files may share a path (libtorrent's `.pad/<length>`), the
+    // payload files still may not.
+    let pads = names(&[&["t", ".pad", "7"], &["t", ".pad", "7"]]);
+    assert!(FsStorage::with_pads(dir.path(), layout.clone(), &pads, vec![true, true]).is_ok());
+    assert!(FsStorage::with_pads(dir.path(), layout.clone(), &dup, vec![true, false]).is_ok());
+    assert!(matches!(
+        FsStorage::with_pads(dir.path(), layout.clone(), &dup, vec![false, false]),
+        Err(StorageError::DuplicatePath { .. })
+    ));
     assert!(matches!(
         FsStorage::new(dir.path(), layout, &names(&[&["a"]])),
         Err(StorageError::FileCountMismatch { .. })

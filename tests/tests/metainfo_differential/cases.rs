@@ -580,8 +580,7 @@ fn hybrid_info(name: &[u8], files: &[(&[&[u8]], u64)], pl: u64, tail_pad: bool) 
     root.sorted()
 }
 
-/// Hybrid torrents, well-formed and broken. `diverge-` cases are where
-/// riffle deliberately differs: it refuses v2-only torrents (it speaks v1).
+/// Hybrid and v2-only torrents, well-formed and broken.
 pub fn hybrid_cases() -> Vec<(String, Vec<u8>)> {
     let multi: &[(&[&[u8]], u64)] = &[
         (&[b"a", b"x.bin"], 40_000),
@@ -648,11 +647,35 @@ pub fn hybrid_cases() -> Vec<(String, Vec<u8>)> {
         i.set("piece length", B::I(20_000))
     });
     broken("version-3", &|i| i.set("meta version", B::I(3)));
-    // v2-only: libtorrent accepts it, riffle (v1 only) refuses.
-    let mut v2only = hybrid_info(b"hy", multi, 16384, false);
-    v2only.remove("files");
-    v2only.remove("pieces");
-    out.push(("diverge-v2only".to_owned(), torrent(v2only).bytes()));
+    // v2-only: the hybrid without its v1 half, whole and broken.
+    let v2only = |piece_length| {
+        let mut info = hybrid_info(b"hy", multi, piece_length, false);
+        info.remove("files");
+        info.remove("pieces");
+        info
+    };
+    out.push(("v2only".to_owned(), torrent(v2only(16384)).bytes()));
+    out.push((
+        "v2only-big-pieces".to_owned(),
+        torrent(v2only(65536)).bytes(),
+    ));
+    let single = {
+        let mut info = hybrid_info(b"one.iso", &[(&[], 40_000)], 16384, false);
+        info.remove("files");
+        info.remove("pieces");
+        info.remove("length");
+        info
+    };
+    out.push(("v2only-single".to_owned(), torrent(single).bytes()));
+    let mut v2_broken = |name: &str, f: &dyn Fn(&mut B)| {
+        let mut info = v2only(16384);
+        f(&mut info);
+        out.push((format!("v2only-bad-{name}"), torrent(info).bytes()));
+    };
+    v2_broken("no-tree", &|i| i.remove("file tree"));
+    v2_broken("version-1", &|i| i.set("meta version", B::I(1)));
+    v2_broken("no-version", &|i| i.remove("meta version"));
+    v2_broken("piece-length-small", &|i| i.set("piece length", B::I(8192)));
     out
 }
 

@@ -132,6 +132,8 @@ pub fn make_payload() -> Payload {
         torrent.to_str().expect("utf-8 path"),
         "--piece-length",
         "32KiB",
+        "--format",
+        "v1",
     ]);
     assert!(
         out.status.success(),

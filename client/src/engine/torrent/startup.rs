@@ -62,25 +62,29 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         })
         .collect();
     let storage: Arc<dyn Storage> = Arc::new(
-        FsStorage::new(&save_dir, layout, &paths)
-            .with_context(|| format!("cannot use {}", save_dir.display()))?
-            .skipping(skipped, s.options.parts_path(&meta.info_hash))
-            .with_pad_files(info.files.iter().map(|f| f.pad).collect())
-            .with_attributes(
-                info.files.iter().map(|f| f.executable).collect(),
-                info.files
-                    .iter()
-                    .map(|f| {
-                        // Links point below the torrent's folder.
-                        f.symlink.as_ref().map(|t| {
-                            std::iter::once(info.name.clone())
-                                .chain(t.iter().cloned())
-                                .collect()
-                        })
+        FsStorage::with_pads(
+            &save_dir,
+            layout,
+            &paths,
+            info.files.iter().map(|f| f.pad).collect(),
+        )
+        .with_context(|| format!("cannot use {}", save_dir.display()))?
+        .skipping(skipped, s.options.parts_path(&meta.info_hash))
+        .with_attributes(
+            info.files.iter().map(|f| f.executable).collect(),
+            info.files
+                .iter()
+                .map(|f| {
+                    // Links point below the torrent's folder.
+                    f.symlink.as_ref().map(|t| {
+                        std::iter::once(info.name.clone())
+                            .chain(t.iter().cloned())
+                            .collect()
                     })
-                    .collect(),
-            )
-            .with_context(|| format!("cannot use {}", save_dir.display()))?,
+                })
+                .collect(),
+        )
+        .with_context(|| format!("cannot use {}", save_dir.display()))?,
     );
     s.status.send_modify(|st| {
         st.name = info.name.clone();
