@@ -14,6 +14,7 @@ use super::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentState}
 
 mod controls;
 mod dht;
+mod v2;
 
 const PIECE: u32 = 64 * 1024;
 
@@ -125,6 +126,10 @@ async fn wait_complete(h: &TorrentHandle, limit: Duration) {
 
 fn same_tree(a: &Path, b: &Path, meta: &Metainfo) {
     for i in 0..meta.info.files.len() {
+        if meta.info.files[i].pad {
+            assert!(!b.join(meta.info.file_path(i).join("/")).exists());
+            continue;
+        }
         let rel: std::path::PathBuf = meta.info.file_path(i).iter().collect();
         let x = std::fs::read(a.join(&rel)).unwrap();
         let y = std::fs::read(b.join(&rel)).unwrap();
@@ -480,78 +485,100 @@ async fn lying_metadata_peer(
 ) -> SocketAddr {
     use bytes::{Bytes, BytesMut};
     use riffle_protocol::wire::{
-        ExtendedHandshake, Framer, Handshake, Message, MetadataMessage, Reserved, UT_METADATA,
+        ExtendedHandshake, Framer, Message, MetadataMessage, Reserved, UT_METADATA,
     };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let reserved = Reserved::empty().with(Reserved::EXTENSION_PROTOCOL, true);
+    fake_peer(info_hash, reserved, move |mut s| async move {
+        let mut ext = ExtendedHandshake {
+            metadata_size: Some(size),
+            ..ExtendedHandshake::default()
+        };
+        ext.m.insert(UT_METADATA.into(), 5);
+        let send = |m: Message| {
+            let mut out = BytesMut::new();
+            m.encode(&mut out);
+            out
+        };
+        let _ = s
+            .write_all(&send(Message::Extended {
+                id: 0,
+                payload: Bytes::from(ext.encode()),
+            }))
+            .await;
+        let framer = Framer::default();
+        let mut buf = BytesMut::new();
+        let mut their = 0;
+        loop {
+            match framer.parse(&mut buf) {
+                Ok(Some(Message::Extended { id: 0, payload })) => {
+                    their = ExtendedHandshake::decode(&payload)
+                        .ok()
+                        .and_then(|h| h.id_of(UT_METADATA))
+                        .unwrap_or(0);
+                }
+                Ok(Some(Message::Extended { id: 5, payload })) => {
+                    if let Ok(MetadataMessage::Request { piece }) =
+                        MetadataMessage::decode(&payload)
+                    {
+                        let start = u64::from(piece) * 16384;
+                        let len = size.saturating_sub(start).min(16384) as usize;
+                        let data = MetadataMessage::Data {
+                            piece,
+                            total_size: size,
+                            data: Bytes::from(vec![fill; len]),
+                        };
+                        let _ = s
+                            .write_all(&send(Message::Extended {
+                                id: their,
+                                payload: Bytes::from(data.encode()),
+                            }))
+                            .await;
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if s.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    })
+    .await
+}
+
+/// A fake peer on 127.0.0.1 for `info_hash`: it answers each connection's
+/// handshake with `reserved`, then hands the stream to `serve`.
+async fn fake_peer<F, Fut>(
+    info_hash: riffle_protocol::InfoHash,
+    reserved: riffle_protocol::wire::Reserved,
+    serve: F,
+) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
+    let serve = std::sync::Arc::new(serve);
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
+            let serve = serve.clone();
             tokio::spawn(async move {
                 let mut hs = [0u8; 68];
                 if s.read_exact(&mut hs).await.is_err() {
                     return;
                 }
-                let ours = Handshake {
-                    reserved: Reserved::empty().with(Reserved::EXTENSION_PROTOCOL, true),
+                let ours = riffle_protocol::wire::Handshake {
+                    reserved,
                     info_hash,
                     peer_id: riffle_protocol::PeerId([7; 20]),
                 };
-                let _ = s.write_all(&ours.encode()).await;
-                let mut ext = ExtendedHandshake {
-                    metadata_size: Some(size),
-                    ..ExtendedHandshake::default()
-                };
-                ext.m.insert(UT_METADATA.into(), 5);
-                let send = |m: Message| {
-                    let mut out = BytesMut::new();
-                    m.encode(&mut out);
-                    out
-                };
-                let _ = s
-                    .write_all(&send(Message::Extended {
-                        id: 0,
-                        payload: Bytes::from(ext.encode()),
-                    }))
-                    .await;
-                let framer = Framer::default();
-                let mut buf = BytesMut::new();
-                let mut their = 0;
-                loop {
-                    match framer.parse(&mut buf) {
-                        Ok(Some(Message::Extended { id: 0, payload })) => {
-                            their = ExtendedHandshake::decode(&payload)
-                                .ok()
-                                .and_then(|h| h.id_of(UT_METADATA))
-                                .unwrap_or(0);
-                        }
-                        Ok(Some(Message::Extended { id: 5, payload })) => {
-                            if let Ok(MetadataMessage::Request { piece }) =
-                                MetadataMessage::decode(&payload)
-                            {
-                                let start = u64::from(piece) * 16384;
-                                let len = size.saturating_sub(start).min(16384) as usize;
-                                let data = MetadataMessage::Data {
-                                    piece,
-                                    total_size: size,
-                                    data: Bytes::from(vec![fill; len]),
-                                };
-                                let _ = s
-                                    .write_all(&send(Message::Extended {
-                                        id: their,
-                                        payload: Bytes::from(data.encode()),
-                                    }))
-                                    .await;
-                            }
-                        }
-                        Ok(Some(_)) => {}
-                        Ok(None) => {
-                            if s.read_buf(&mut buf).await.unwrap_or(0) == 0 {
-                                return;
-                            }
-                        }
-                        Err(_) => return,
-                    }
+                if s.write_all(&ours.encode()).await.is_ok() {
+                    serve(s).await;
                 }
             });
         }

@@ -370,4 +370,72 @@ mod tests {
         let (_, dropped) = V2Hashes::new(&info, &wrong);
         assert_eq!(dropped, vec![root]);
     }
+
+    /// A v2 info of one file of `pieces` pieces of `piece_length`, its
+    /// layer and root.
+    fn one_file(pieces: u32, piece_length: u32) -> (Info, HashMap<Hash32, Vec<Hash32>>, Hash32) {
+        let bpp = piece_length / 16384;
+        let leaves: Vec<Hash32> = (0..pieces * bpp).map(|i| leaf(&i.to_be_bytes())).collect();
+        let (layer, root) = merkle::file_tree(&leaves, piece_length);
+        let info = Info {
+            name: "t".into(),
+            piece_length,
+            piece_hashes: Vec::new(),
+            files: vec![FileEntry {
+                path: vec!["f".into()],
+                length: u64::from(pieces) * u64::from(piece_length),
+                pieces_root: Some(root),
+                ..FileEntry::default()
+            }],
+            private: false,
+            multi_file: false,
+            version: Version::V2,
+        };
+        (info, HashMap::from([(root, layer)]), root)
+    }
+
+    proptest::proptest! {
+        /// Any request is answered or refused without a panic; an answer
+        /// to an aligned range of the piece layer with the whole proof
+        /// (what riffle's layer fetch asks) proves out against the root.
+        #[test]
+        fn answers_prove_out_and_nothing_panics(
+            pieces in 2u32..3000,
+            shift in 0u32..4,
+            base_layer in 0u32..16,
+            index in 0u32..4096,
+            length in 0u32..1100,
+            proof_layers in 0u32..16,
+        ) {
+            let piece_length = 16384 << shift;
+            let (info, layers, root) = one_file(pieces, piece_length);
+            let (v2, dropped) = V2Hashes::new(&info, &layers);
+            proptest::prop_assert!(dropped.is_empty());
+            let r = HashRange { root, base_layer, index, length, proof_layers };
+            let _ = v2.answer(&r);
+            // The request riffle's fetch makes, at a random aligned chunk.
+            let width = (pieces as usize).next_power_of_two();
+            let chunk = width.min(512);
+            let depth = merkle::piece_layer_depth(piece_length);
+            let k = index as usize % width.div_ceil(chunk);
+            let ask = HashRange {
+                root,
+                base_layer: depth,
+                index: (k * chunk) as u32,
+                length: chunk as u32,
+                proof_layers: width.trailing_zeros().saturating_sub(1),
+            };
+            let got = v2.answer(&ask);
+            proptest::prop_assert!(got.is_some(), "{ask:?} refused");
+            let got = got.unwrap();
+            proptest::prop_assert!(verify_range(
+                &root,
+                width,
+                k * chunk,
+                &got[..chunk],
+                pad_hash(depth),
+                &got[chunk..],
+            ));
+        }
+    }
 }

@@ -90,6 +90,13 @@ impl LayerFetch {
 
     /// The next range to ask of `peer` (marked asked), if any.
     fn next_for(&mut self, peer: PeerKey, now: Instant) -> Option<HashRange> {
+        // One chunk at a time per peer (a timed-out one no longer counts).
+        let waiting = self.files.values().flat_map(|a| &a.chunks).any(
+            |c| matches!(c, Chunk::Asked(p, at) if *p == peer && now.duration_since(*at) < ASK_TIMEOUT),
+        );
+        if waiting {
+            return None;
+        }
         for (root, a) in &mut self.files {
             if a.refused.contains(&peer) {
                 continue;
@@ -252,3 +259,6 @@ impl Torrent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
