@@ -323,7 +323,15 @@ impl Entry {
             size_when_done: bytes_of(&self.meta, &self.wanted),
             left_until_done: missing_bytes(&self.meta, &self.wanted, have),
             have_valid,
-            file_count: info.files.len(),
+            file_count: payload_files(info).len(),
+            files_wanted: if self.record.files_wanted.iter().all(|w| *w) {
+                Vec::new()
+            } else {
+                payload_files(info)
+                    .into_iter()
+                    .map(|i| self.record.wanted(i))
+                    .collect()
+            },
             piece_count: info.piece_count(),
             piece_size: info.piece_length,
             recheck_progress: 0.0,
@@ -418,8 +426,9 @@ impl Entry {
         out
     }
 
-    /// Each file (in metainfo order, so indices match `files_wanted`) with
-    /// the bytes of it held in verified pieces.
+    /// Each file but BEP 47 pad files (in metainfo order: index `k` here is
+    /// the `k`th payload file, [`payload_files`] maps it back) with the
+    /// bytes of it held in verified pieces.
     fn files(&self, have: &Bitfield) -> Vec<FileInfo> {
         let info = &self.meta.info;
         let Ok(geometry) = info.geometry() else {
@@ -432,6 +441,9 @@ impl Entry {
             let start = offset;
             let end = offset + f.length;
             offset = end;
+            if f.pad {
+                continue;
+            }
             let mut done = 0u64;
             if f.length > 0 {
                 let first = (start / piece_len) as u32;
@@ -455,6 +467,14 @@ impl Entry {
         }
         out
     }
+}
+
+/// The metainfo indices of the files users see (all but BEP 47 pad
+/// files): the `k`th file of the RPC's lists is `payload_files(info)[k]`.
+pub(crate) fn payload_files(info: &riffle_protocol::metainfo::Info) -> Vec<usize> {
+    (0..info.files.len())
+        .filter(|&i| !info.files[i].pad)
+        .collect()
 }
 
 /// Bytes of the pieces set in `have`.
@@ -485,7 +505,8 @@ fn wanted_pieces(meta: &Metainfo, record: &TorrentRecord) -> Bitfield {
     for (i, f) in meta.info.files.iter().enumerate() {
         let start = offset;
         offset += f.length;
-        if f.length == 0 || !record.wanted(i) {
+        // A pad file's piece is the tail of the file before it.
+        if f.length == 0 || f.pad || !record.wanted(i) {
             continue;
         }
         let first = (start / piece_len) as u32;

@@ -220,8 +220,11 @@ pub struct TorrentInfo {
     pub left_until_done: u64,
     /// Verified bytes.
     pub have_valid: u64,
-    /// Files (pad files included, as the metainfo lists them).
+    /// Files, BEP 47 pad files left out (they never reach the disk).
     pub file_count: usize,
+    /// Per file (as counted in `file_count`): wanted. Empty when every
+    /// file is.
+    pub files_wanted: Vec<bool>,
     /// Pieces.
     pub piece_count: u32,
     /// Bytes per piece.
@@ -315,6 +318,7 @@ impl TorrentInfo {
             left_until_done: 0,
             have_valid: 0,
             file_count: 0,
+            files_wanted: Vec::new(),
             piece_count: 0,
             piece_size: 0,
             recheck_progress: 0.0,

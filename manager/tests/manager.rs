@@ -11,11 +11,17 @@ use riffle_manager::{
     Activity, AddRequest, Added, Detail, LimitMode, Manager, ManagerConfig, QueueMove, Select,
     Settings, SettingsChange, TorrentChange, TorrentInfo, TorrentRef,
 };
-use riffle_protocol::metainfo::TorrentBuilder;
+use riffle_protocol::metainfo::{TorrentBuilder, Version};
 use riffle_storage::Source;
 
 /// A folder of two random files under `dir/name` and its .torrent bytes.
 fn payload(dir: &Path, name: &str, size: usize) -> Vec<u8> {
+    payload_as(dir, name, size, false)
+}
+
+/// [`payload`], as a v1 or a hybrid torrent (whose pad files follow each
+/// file: a.bin, pad, sub/b.bin, pad).
+fn payload_as(dir: &Path, name: &str, size: usize, hybrid: bool) -> Vec<u8> {
     let root = dir.join(name);
     std::fs::create_dir_all(root.join("sub")).unwrap();
     let data: Vec<u8> = (0..size)
@@ -24,12 +30,15 @@ fn payload(dir: &Path, name: &str, size: usize) -> Vec<u8> {
     std::fs::write(root.join("a.bin"), &data[..size / 3]).unwrap();
     std::fs::write(root.join("sub/b.bin"), &data[size / 3..]).unwrap();
     let source = Source::scan(&root, None).unwrap();
-    let hashes = source.hash_pieces(32 * 1024, 2, &|_| {}).unwrap();
+    let hashes = source.hash(32 * 1024, true, hybrid, 2, &|_| {}).unwrap();
     let mut b = TorrentBuilder::new(name.into(), 32 * 1024);
     for f in &source.files {
         b.file(f.components.clone(), f.length);
     }
-    b.piece_hashes(hashes);
+    if hybrid {
+        b.v2(Version::Hybrid, hashes.v2);
+    }
+    b.piece_hashes(hashes.sha1);
     b.build().unwrap().0
 }
 
@@ -294,9 +303,20 @@ async fn the_queue_the_seed_limit_a_move_and_removals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skipped_file_is_not_created_until_it_is_wanted() {
+    skipped_file(false).await;
+}
+
+/// The same with pad files between: they are not listed, and file indices
+/// count only the files users see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pad_files_are_not_listed_and_file_indices_skip_them() {
+    skipped_file(true).await;
+}
+
+async fn skipped_file(hybrid: bool) {
     let dir = tempfile::tempdir().unwrap();
     let seed_data = dir.path().join("seed-data");
-    let bytes = payload(&seed_data, "pair", 400_000);
+    let bytes = payload_as(&seed_data, "pair", 400_000, hybrid);
     let seeder = Manager::start(config(&dir.path().join("seed-state"), &seed_data, vec![]))
         .await
         .unwrap();
@@ -343,6 +363,10 @@ async fn a_skipped_file_is_not_created_until_it_is_wanted() {
         t.total_size
     );
     assert_eq!(t.left_until_done, 0);
+    assert_eq!(t.file_count, 2);
+    let names: Vec<&str> = t.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["pair/a.bin", "pair/sub/b.bin"]);
+    assert_eq!(t.files_wanted, [true, false]);
     assert!(!t.files[1].wanted);
     assert_eq!(t.files[0].bytes_completed, t.files[0].length);
     assert!(download.join("pair/a.bin").exists());

@@ -115,11 +115,17 @@ pub fn run(args: InfoArgs) -> Result<()> {
     if let Some(v2) = meta.info_hash_v2 {
         println!("info hash v2: {}", hex::encode(v2));
     }
-    println!(
-        "size:         {} ({} bytes)",
-        human_bytes(info.total_length()),
-        info.total_length()
-    );
+    let payload: u64 = info.files.iter().filter(|f| !f.pad).map(|f| f.length).sum();
+    if payload == info.total_length() {
+        println!("size:         {} ({payload} bytes)", human_bytes(payload));
+    } else {
+        // BEP 47 padding counts in the pieces, not on disk.
+        println!(
+            "size:         {} ({payload} bytes; {} with padding)",
+            human_bytes(payload),
+            human_bytes(info.total_length())
+        );
+    }
     println!(
         "pieces:       {} x {}",
         info.piece_count(),

@@ -409,7 +409,9 @@ fn field(t: &TorrentInfo, name: &str, now: Now) -> Option<Value> {
         "uploadLimit" => json!(r.upload_limit / SPEED_UNIT),
         "uploadLimited" => json!(r.upload_limited),
         "uploadRatio" => ratio(t),
-        "wanted" => json!((0..file_count(t)).map(|i| u8::from(r.wanted(i))).collect::<Vec<_>>()),
+        "wanted" => json!((0..file_count(t))
+            .map(|i| u8::from(t.files_wanted.get(i).copied().unwrap_or(true)))
+            .collect::<Vec<_>>()),
         "webseeds" => json!(t.webseeds),
         "webseedsSendingToUs" => json!(0),
         // riffle's own.

@@ -11,7 +11,7 @@ use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::{Bitfield, InfoHash};
 
 use super::{is_stalled, Actor, RECENT};
-use crate::entry::{AfterStop, Entry, Run, Running};
+use crate::entry::{payload_files, AfterStop, Entry, Run, Running};
 use crate::error::ManagerError;
 use crate::info::{
     AddRequest, Added, Brief, Detail, QueueMove, Select, SessionStats, TorrentChange, TorrentInfo,
@@ -51,7 +51,8 @@ impl Actor {
                 hash.to_hex()
             )));
         }
-        let file_count = meta.info.files.len();
+        let visible = payload_files(&meta.info);
+        let file_count = visible.len();
         if let Some(bad) = add.files_unwanted.iter().find(|&&i| i >= file_count) {
             return Err(ManagerError::BadArgument(format!(
                 "file {bad} is past the last file (the torrent has {file_count})"
@@ -67,9 +68,9 @@ impl Actor {
         }
         record.labels = add.labels;
         if !add.files_unwanted.is_empty() {
-            let mut wanted = vec![true; file_count];
+            let mut wanted = vec![true; meta.info.files.len()];
             for i in add.files_unwanted {
-                wanted[i] = false;
+                wanted[visible[i]] = false;
             }
             record.files_wanted = wanted;
         }
@@ -221,7 +222,7 @@ impl Actor {
             let Some(e) = self.entries.get(hash) else {
                 continue;
             };
-            let count = e.meta.info.files.len();
+            let count = payload_files(&e.meta.info).len();
             for list in [&c.files_wanted, &c.files_unwanted].into_iter().flatten() {
                 if let Some(bad) = list.iter().find(|&&i| i >= count) {
                     return Err(ManagerError::BadArgument(format!(
@@ -260,6 +261,7 @@ impl Actor {
                 r.peer_limit = l.max(1);
             }
             let count = e.meta.info.files.len();
+            let visible = payload_files(&e.meta.info);
             let files_before = r.files_wanted.clone();
             for (list, wanted) in [(&c.files_wanted, true), (&c.files_unwanted, false)] {
                 if let Some(list) = list {
@@ -270,7 +272,7 @@ impl Actor {
                         r.files_wanted.iter_mut().for_each(|w| *w = wanted);
                     }
                     for &i in list {
-                        r.files_wanted[i] = wanted;
+                        r.files_wanted[visible[i]] = wanted;
                     }
                 }
             }

@@ -52,7 +52,8 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     .context("cannot lay out the torrent's files")?;
     let paths: Vec<Vec<String>> = (0..info.files.len()).map(|i| info.file_path(i)).collect();
     let save_dir = s.options.save_dir.clone();
-    let wanted = wanted_pieces(&layout, s.options.wanted_files.as_deref());
+    let pads: Vec<bool> = info.files.iter().map(|f| f.pad).collect();
+    let wanted = wanted_pieces(&layout, s.options.wanted_files.as_deref(), &pads);
     let skipped: Vec<bool> = (0..info.files.len())
         .map(|i| {
             s.options
@@ -351,13 +352,20 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
 
 /// Pieces that touch a wanted file (all of them when every file is
 /// wanted). A zero-length file touches none.
-fn wanted_pieces(layout: &Layout, wanted_files: Option<&[bool]>) -> Bitfield {
+fn wanted_pieces(layout: &Layout, wanted_files: Option<&[bool]>, pads: &[bool]) -> Bitfield {
     let count = layout.piece_count();
     let Some(wanted) = wanted_files.filter(|w| w.iter().any(|x| !x)) else {
         return Bitfield::full(count);
     };
     let mut out = Bitfield::new(count);
-    for (i, _) in wanted.iter().enumerate().filter(|(_, w)| **w) {
+    // A pad file's piece is the tail of the file before it: wanted only
+    // with that file.
+    let payload = |i: usize| !pads.get(i).copied().unwrap_or(false);
+    for (i, _) in wanted
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| **w && payload(*i))
+    {
         if let Ok(range) = layout.file_pieces(i) {
             for p in range {
                 out.set(riffle_protocol::PieceIndex::new(p), true);
