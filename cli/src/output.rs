@@ -33,7 +33,7 @@ pub fn status_line(st: &TorrentStatus) -> String {
         TorrentState::Failed(e) => format!("failed: {e}"),
     };
     format!(
-        "{}: {} {:.1}% {}/{} pieces, down {}/s up {}/s, {} peers ({} seeds), downloaded {} uploaded {}{}{}",
+        "{}: {} {:.1}% {}/{} pieces, down {}/s up {}/s, {} peers ({} seeds), downloaded {} uploaded {}{}{}{}",
         st.name,
         state,
         st.progress() * 100.0,
@@ -51,7 +51,42 @@ pub fn status_line(st: &TorrentStatus) -> String {
             String::new()
         },
         one_club_note(st),
+        exchange_note(st),
     )
+}
+
+/// ", upload share 42% (300.0 KiB/s), cpm 3.20 at tau 8.0 s" when the
+/// swarm allocation caps this torrent or its CPM has been measured.
+pub fn exchange_note(st: &TorrentStatus) -> String {
+    exchange_text(
+        st.upload_share,
+        st.share_rate,
+        st.cpm,
+        st.cpm_tau.as_secs_f64(),
+    )
+    .map_or_else(String::new, |t| format!(", {t}"))
+}
+
+/// "upload share 42% (300.0 KiB/s), cpm 3.20 at tau 8.0 s", or the part
+/// that is known (None: neither).
+pub fn exchange_text(
+    share: Option<f64>,
+    rate: u64,
+    cpm: Option<f64>,
+    tau_secs: f64,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let (Some(share), true) = (share, rate > 0) {
+        parts.push(format!(
+            "upload share {:.0}% ({}/s)",
+            share * 100.0,
+            human_bytes(rate)
+        ));
+    }
+    if let Some(c) = cpm {
+        parts.push(format!("cpm {c:.2} at tau {tau_secs:.1} s"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// ", one club: throttled to R/s (T s, B sent throttled)" while we hold

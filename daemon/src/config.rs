@@ -74,6 +74,11 @@ pub struct FileConfig {
     pub dht: Option<bool>,
     /// DHT routers to start from (HOST:PORT).
     pub dht_bootstrap: Option<Vec<String>>,
+    /// Cross-swarm credit (default false).
+    pub cross_swarm_credit: Option<bool>,
+    /// How the upload limit is split between torrents (per-peer, equal,
+    /// cpm; default per-peer).
+    pub swarm_allocation: Option<riffle_policies::exchange::SwarmAllocation>,
     /// Session settings applied at every start (rates in bytes per
     /// second); what `session-set` changes at run time is kept in the
     /// state directory, and these win over it at the next start.
@@ -184,6 +189,10 @@ pub struct DaemonConfig {
     pub session: SettingsChange,
     /// The DHT's routers (None: no DHT).
     pub dht: Option<Vec<String>>,
+    /// Cross-swarm credit.
+    pub cross_swarm_credit: bool,
+    /// The split of the upload limit between torrents.
+    pub swarm_allocation: riffle_policies::exchange::SwarmAllocation,
 }
 
 impl FileConfig {
@@ -262,6 +271,8 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
         host_whitelist: file.rpc_host_whitelist,
         max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY).max(4096),
         session,
+        cross_swarm_credit: file.cross_swarm_credit.unwrap_or(false),
+        swarm_allocation: file.swarm_allocation.unwrap_or_default(),
         dht: (!flags.no_dht && file.dht.unwrap_or(true)).then(|| {
             if flags.dht_bootstrap.is_empty() {
                 file.dht_bootstrap

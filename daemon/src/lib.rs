@@ -121,6 +121,11 @@ impl Daemon {
                         state_file: Some(config.state_dir.join("dht.state")),
                         ..riffle_client::dht::DhtConfig::default()
                     }),
+                cross_swarm_credit: config.cross_swarm_credit,
+                swarm_allocation: config.swarm_allocation,
+                host_key: Some(riffle_client::engine::exchange::load_or_create_host_key(
+                    &config.state_dir.join("host.key"),
+                )),
                 ..session
             },
             defaults: Settings {

@@ -371,6 +371,10 @@ impl Entry {
             uploaded_throttled: 0,
             seeds: 0,
             dht: None,
+            upload_share: None,
+            share_rate: 0,
+            cpm: None,
+            cpm_tau: 0.0,
             limits: self.record.rate_limits(),
             downloading: Vec::new(),
             files: Vec::new(),
@@ -400,6 +404,10 @@ impl Entry {
             out.uploaded_throttled = st.uploaded_throttled;
             out.seeds = st.seeds;
             out.dht = st.dht.clone();
+            out.upload_share = st.upload_share;
+            out.share_rate = st.share_rate;
+            out.cpm = st.cpm;
+            out.cpm_tau = st.cpm_tau.as_secs_f64();
             out.limits = (st.upload_limit, st.download_limit);
             if st.state != TorrentState::Checking {
                 out.trusted_pieces = st.trusted_pieces;

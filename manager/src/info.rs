@@ -285,6 +285,14 @@ pub struct TorrentInfo {
     /// What the DHT found for it, one line (None: not running, private,
     /// or no DHT).
     pub dht: Option<String>,
+    /// Its fraction of the session's upload limit as last split.
+    pub upload_share: Option<f64>,
+    /// That share in bytes/s (0: no cap of its own).
+    pub share_rate: u64,
+    /// Its content propagation metric, once measured.
+    pub cpm: Option<f64>,
+    /// The tau of that estimate, seconds.
+    pub cpm_tau: f64,
     /// Its own rate limits now, bytes/s (upload, download; 0: none).
     pub limits: (u64, u64),
     /// Pieces being downloaded now ([`Detail::pieces`]).
@@ -348,6 +356,10 @@ impl TorrentInfo {
             uploaded_throttled: 0,
             seeds: 0,
             dht: None,
+            upload_share: None,
+            share_rate: 0,
+            cpm: None,
+            cpm_tau: 0.0,
             limits: (0, 0),
             downloading: Vec::new(),
             files: Vec::new(),

@@ -41,10 +41,13 @@
 //! - [`queue`]: a seedbox's queue (which torrents start, which wait, with
 //!   stalled and forced torrents) and seeding limits (share ratio, idle
 //!   time).
-//! - Still to come behind their own seam: swarm bandwidth allocation.
+//! - [`exchange`]: decisions across a host's swarms (papers 003 and 004):
+//!   the cross-swarm credit ledger, the content propagation metric of a
+//!   swarm, and the split of the upload limit between swarms.
 
 pub mod catalog;
 pub mod choker;
+pub mod exchange;
 pub mod peer;
 pub mod picker;
 pub mod queue;

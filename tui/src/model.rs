@@ -93,6 +93,9 @@ pub struct TorrentView {
     /// What the DHT found for it, one line (None: it does not use it, or
     /// the daemon does not say).
     pub dht: Option<String>,
+    /// Its upload share and content propagation metric, one line (None:
+    /// not capped and not measured yet).
+    pub exchange: Option<String>,
 }
 
 /// The policies in force on a torrent.

@@ -277,6 +277,9 @@ fn detail(app: &App, t: &TorrentView, frame: &mut Frame, area: Rect) {
     if let Some(d) = &t.dht {
         lines.push(Line::from(format!("dht: {d}")));
     }
+    if let Some(x) = &t.exchange {
+        lines.push(Line::from(format!("swarms: {x}")));
+    }
     // Long lines wrap; the block grows with them, up to a third of the
     // screen, leaving the rest to the map, the sparklines and the peers.
     let width = area.width.max(1) as usize;

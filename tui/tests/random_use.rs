@@ -129,6 +129,8 @@ fn torrent() -> impl Strategy<Value = TorrentView> {
                         .collect(),
                     dht: (id % 2 == 0)
                         .then(|| format!("{} peers from {} nodes", up % 50, down % 9)),
+                    exchange: (id % 3 == 0)
+                        .then(|| format!("cpm {}.{} at tau 8.0 s", up % 9, down % 10)),
                     trackers,
                 }
             },

@@ -84,5 +84,11 @@ pub fn torrent_view(id: u64, st: &TorrentStatus, options: &TorrentOptions) -> To
         pieces,
         trackers: st.trackers.clone(),
         dht: st.dht.clone(),
+        exchange: crate::output::exchange_text(
+            st.upload_share,
+            st.share_rate,
+            st.cpm,
+            st.cpm_tau.as_secs_f64(),
+        ),
     }
 }

@@ -50,6 +50,11 @@ impl DhtFlags {
 /// ($XDG_STATE_HOME/riffle/client-dht.state; the seedbox keeps its own in
 /// its state directory). None if the directory cannot be made.
 pub fn client_state_file() -> Option<PathBuf> {
+    Some(client_state_dir()?.join("client-dht.state"))
+}
+
+/// $XDG_STATE_HOME/riffle (or ~/.local/state/riffle), made if missing.
+pub fn client_state_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -60,7 +65,7 @@ pub fn client_state_file() -> Option<PathBuf> {
         })?;
     let dir = base.join("riffle");
     std::fs::create_dir_all(&dir).ok()?;
-    Some(dir.join("client-dht.state"))
+    Some(dir)
 }
 
 #[cfg(test)]

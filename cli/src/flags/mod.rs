@@ -1,6 +1,7 @@
 //! Flag groups several commands share.
 
 pub mod dht;
+pub mod exchange;
 pub mod experiment;
 pub mod peer;
 pub mod policy;

@@ -45,6 +45,9 @@ pub struct PeerFlags {
     /// The DHT.
     #[command(flatten)]
     pub dht: super::dht::DhtFlags,
+    /// Credit and upload across torrents.
+    #[command(flatten)]
+    pub exchange: super::exchange::ExchangeFlags,
 }
 
 impl PeerFlags {
@@ -55,6 +58,7 @@ impl PeerFlags {
         }
         session.max_upload_rate = self.max_upload_rate;
         session.dht = self.dht.config(super::dht::client_state_file());
+        self.exchange.apply(session);
         options.policies = self.policy.policies();
         options.peers = self.peers;
     }

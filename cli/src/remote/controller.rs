@@ -274,6 +274,12 @@ fn view(t: &Value, unit: u64) -> TorrentView {
         pieces: pieces(t),
         trackers: trackers(&t["trackerStats"]),
         dht: t["riffle-dht"].as_str().map(str::to_owned),
+        exchange: crate::output::exchange_text(
+            t["riffle-uploadShare"].as_f64(),
+            t["riffle-shareRate"].as_u64().unwrap_or(0),
+            t["riffle-cpm"].as_f64(),
+            t["riffle-cpmTau"].as_f64().unwrap_or(0.0),
+        ),
     }
 }
 

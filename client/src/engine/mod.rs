@@ -11,6 +11,7 @@
 
 mod announce;
 mod claims;
+pub mod exchange;
 mod listener;
 pub mod magnet;
 mod mailbox;
@@ -86,6 +87,14 @@ pub struct SessionConfig {
     /// for every non-private torrent and magnet fetch (None: no DHT, as
     /// the lab and the library default have it).
     pub dht: Option<crate::dht::DhtConfig>,
+    /// Cross-swarm credit: leecher chokers rank peers by what their host
+    /// gave us over every torrent, not in theirs alone.
+    pub cross_swarm_credit: bool,
+    /// How the upload limit is split between torrents.
+    pub swarm_allocation: riffle_policies::exchange::SwarmAllocation,
+    /// The key riffle peers know this host by (None: a fresh one per
+    /// session; the CLI and the seedbox keep one in their state folder).
+    pub host_key: Option<[u8; 16]>,
 }
 
 impl SessionConfig {
@@ -137,6 +146,9 @@ impl Default for SessionConfig {
             max_connections: 0,
             burst_bytes: 0,
             dht: None,
+            cross_swarm_credit: false,
+            swarm_allocation: riffle_policies::exchange::SwarmAllocation::PerPeer,
+            host_key: None,
         }
     }
 }

@@ -135,6 +135,8 @@ pub enum PeerEvent {
         listen_port: Option<u16>,
         /// It speaks peer exchange (BEP 11).
         pex: bool,
+        /// A riffle host's key (cross-swarm credit).
+        host_key: Option<[u8; 16]>,
     },
     /// Peers it told us of by peer exchange (BEP 11).
     Pex(Vec<SocketAddr>),
@@ -149,6 +151,9 @@ pub enum PeerEvent {
     HashRejected(riffle_protocol::wire::HashRange),
     /// Payload bytes sent since the last report.
     Uploaded(u64),
+    /// The last block of a piece went out (the piece is taken as sent
+    /// whole: peers ask for a piece's blocks in order).
+    PieceSent(PieceIndex),
 }
 
 /// What a peer task shares with its torrent: everything but the socket
@@ -438,6 +443,7 @@ impl PeerTask {
                 reqq: h.reqq,
                 client: h.client,
                 listen_port: h.listen_port,
+                host_key: h.host_key,
             },
             Event::Suggest(piece) => PeerEvent::Suggest(piece),
             Event::ExtendedMessage { id, payload } => {
@@ -514,6 +520,9 @@ impl PeerTask {
             if self.conn.send_block(now.into_std(), block, data).is_ok() {
                 Counters::add(&shared.counters.uploaded, u64::from(block.length));
                 io.uploaded_unreported += u64::from(block.length);
+                if block.offset + block.length == shared.geometry.length_of(block.piece) {
+                    io.events.push(PeerEvent::PieceSent(block.piece));
+                }
                 if let Some(left) = &mut io.turn_left {
                     *left = left.saturating_sub(u64::from(block.length));
                     if *left == 0 {

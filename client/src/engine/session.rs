@@ -56,6 +56,8 @@ pub struct Session {
     listener: JoinHandle<()>,
     dht: Option<(crate::dht::Dht, JoinHandle<()>)>,
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Command>>>,
+    exchange: Arc<super::exchange::Exchange>,
+    allocator: JoinHandle<()>,
 }
 
 /// A torrent in a session.
@@ -228,19 +230,39 @@ impl Session {
         };
         let mut random = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut random);
+        let exchange = super::exchange::Exchange::new(
+            config.host_key.unwrap_or_else(rand::random),
+            config.cross_swarm_credit,
+            config.swarm_allocation,
+        );
+        let up = Bucket::shared_with_burst(config.max_upload_rate, config.burst_bytes);
+        let allocator = tokio::spawn(allocate(
+            exchange.clone(),
+            up.clone(),
+            config.scaled(super::exchange::REALLOCATE_EVERY),
+            config.time_scale,
+        ));
         Ok(Session {
             our_id: PeerId::generate(random),
             listen_addr,
             routes,
-            up: Bucket::shared_with_burst(config.max_upload_rate, config.burst_bytes),
+            up,
             down: Bucket::shared_with_burst(config.max_download_rate, config.burst_bytes),
             hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
             connection_slots,
             listener: task,
             dht,
             torrents: Mutex::new(HashMap::new()),
+            exchange,
+            allocator,
             config,
         })
+    }
+
+    /// What the session shares between its torrents: the credit ledger,
+    /// the host key, the upload allocation.
+    pub fn exchange(&self) -> &Arc<super::exchange::Exchange> {
+        &self.exchange
     }
 
     /// The address peers reach us on.
@@ -359,6 +381,7 @@ impl Session {
             commands: cmd_rx,
             status: status_tx,
             dht: self.dht().cloned(),
+            exchange: self.exchange.clone(),
         });
         if let Ok(mut r) = self.routes.lock() {
             // A hybrid is reached under either of its info-hashes.
@@ -403,6 +426,22 @@ impl Session {
             let _ = task.await;
         }
         self.listener.abort();
+        self.allocator.abort();
+    }
+}
+
+/// Split the session's upload limit between its torrents every `every`.
+async fn allocate(
+    exchange: Arc<super::exchange::Exchange>,
+    up: Arc<Bucket>,
+    every: std::time::Duration,
+    scale: f64,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        exchange.reallocate(up.rate(), scale);
     }
 }
 

@@ -13,6 +13,7 @@ use sha1::{Digest, Sha1};
 use super::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentState};
 
 mod controls;
+mod cross_swarm;
 mod dht;
 mod v2;
 

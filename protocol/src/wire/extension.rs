@@ -55,6 +55,9 @@ pub struct ExtendedHandshake {
     /// `metadata_size` (BEP 9): size of the info dictionary, needed to
     /// fetch metadata for a magnet link.
     pub metadata_size: Option<u64>,
+    /// `riffle_host`: a riffle host's persistent random key (16 bytes),
+    /// naming the host for cross-swarm credit and nothing else.
+    pub host_key: Option<[u8; 16]>,
 }
 
 fn ip_from(bytes: &[u8]) -> Option<IpAddr> {
@@ -114,6 +117,9 @@ impl ExtendedHandshake {
                 .and_then(|b| <[u8; 16]>::try_from(b).ok())
                 .map(Ipv6Addr::from),
             metadata_size: int(b"metadata_size").and_then(|s| u64::try_from(s).ok()),
+            host_key: d
+                .get_bytes(b"riffle_host")
+                .and_then(|b| <[u8; 16]>::try_from(b).ok()),
         }
     }
 
@@ -153,6 +159,9 @@ impl ExtendedHandshake {
                 Owned::Int(i64::try_from(s).unwrap_or(i64::MAX)),
             );
         }
+        if let Some(k) = self.host_key {
+            d.insert(b"riffle_host", Owned::bytes(k));
+        }
         bencode::encode(&d)
     }
 
@@ -177,7 +186,8 @@ impl ExtendedHandshake {
             your_ip,
             ipv4,
             ipv6,
-            metadata_size
+            metadata_size,
+            host_key
         );
     }
 }
@@ -252,19 +262,23 @@ mod tests {
             proptest::option::of(any::<[u8; 4]>()),
             proptest::option::of(any::<[u8; 16]>()),
             proptest::option::of(0u64..(i64::MAX as u64)),
+            proptest::option::of(any::<[u8; 16]>()),
         )
-            .prop_map(|(m, listen_port, client, reqq, v4, v6, metadata_size)| {
-                ExtendedHandshake {
-                    m,
-                    listen_port,
-                    client,
-                    reqq,
-                    your_ip: v6.map(IpAddr::from),
-                    ipv4: v4.map(Ipv4Addr::from),
-                    ipv6: v6.map(Ipv6Addr::from),
-                    metadata_size,
-                }
-            })
+            .prop_map(
+                |(m, listen_port, client, reqq, v4, v6, metadata_size, host_key)| {
+                    ExtendedHandshake {
+                        m,
+                        listen_port,
+                        client,
+                        reqq,
+                        your_ip: v6.map(IpAddr::from),
+                        ipv4: v4.map(Ipv4Addr::from),
+                        ipv6: v6.map(Ipv6Addr::from),
+                        metadata_size,
+                        host_key,
+                    }
+                },
+            )
     }
 
     proptest! {

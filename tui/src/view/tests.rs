@@ -53,6 +53,7 @@ fn model() -> App {
         pieces,
         trackers: vec!["http://127.0.0.1:7000/announce: 3 peers".into()],
         dht: Some("4 peers from 8 nodes; next lookup in 14:59".into()),
+        exchange: Some("upload share 42% (300.0 KiB/s), cpm 3.20 at tau 8.0 s".into()),
         ..TorrentView::default()
     };
     let mut app = App::new();
@@ -130,6 +131,7 @@ fn detail_shows_peers_flags_club_pieces_trackers_and_dht() {
         "seed choker most-deprived",
         "tracker: http://127.0.0.1:7000/announce",
         "dht: 4 peers from 8 nodes",
+        "swarms: upload share 42%",
         "rarest held by 0",
         "# ours",
         " down ",

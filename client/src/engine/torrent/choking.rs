@@ -265,7 +265,7 @@ impl Torrent {
         // drawn peer missed for it wastes a whole turn). Only once we know
         // what it holds: before its bitfield a peer looks empty.
         let grace = self.config.scaled(INTEREST_GRACE);
-        let views: Vec<PeerView> = self
+        let mut views: Vec<PeerView> = self
             .peers
             .iter()
             .filter(|(_, e)| e.link == Link::Connected)
@@ -291,6 +291,11 @@ impl Torrent {
                 }
             })
             .collect();
+        if !self.completed {
+            // Cross-swarm credit (when on): a host's contribution over
+            // every torrent, not its rate here alone.
+            self.rank_by_credit(&mut views, now);
+        }
         let mut unchoke = Unchoke::default();
         let choker = if self.completed {
             &mut self.seed_choker

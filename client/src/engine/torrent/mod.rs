@@ -20,6 +20,7 @@ mod choking;
 mod control;
 mod dht;
 mod dial;
+mod exchange;
 mod layers;
 mod peers;
 mod pieces;
@@ -254,6 +255,7 @@ pub(crate) struct Spawn {
     pub commands: mpsc::Receiver<Command>,
     pub status: watch::Sender<TorrentStatus>,
     pub dht: Option<crate::dht::Dht>,
+    pub exchange: Arc<super::exchange::Exchange>,
 }
 
 /// The running torrent.
@@ -322,6 +324,8 @@ pub(crate) struct Torrent {
     dht: Option<dht::TorrentDht>,
     /// BEP 52 piece layers still to fetch from peers (None: all known).
     layers: Option<layers::LayerFetch>,
+    /// Its part in the session's cross-swarm exchange.
+    swarm: exchange::SwarmLink,
     listen_port: u16,
     last_rechoke: Instant,
     /// When we last asked the trackers for peers early.
@@ -482,6 +486,7 @@ impl Torrent {
         self.send_pex(now);
         self.dht_tick(now);
         self.fetch_layers(now);
+        self.exchange_tick(now);
         self.dial(now);
         for key in self.peers.keys().copied().collect::<Vec<_>>() {
             self.fill_requests(key);

@@ -149,6 +149,13 @@ pub struct PeerEntry {
     pub bucket_up: Arc<Bucket>,
     /// This peer's own download bucket, likewise.
     pub bucket_down: Arc<Bucket>,
+    /// The key its host sent (a riffle peer): names it in the cross-swarm
+    /// ledger; others are named by address.
+    pub host_key: Option<[u8; 16]>,
+    /// Payload bytes it gave us / we gave it since the last tick, for the
+    /// cross-swarm ledger.
+    pub credit_down: u64,
+    pub credit_up: u64,
 }
 
 impl PeerEntry {
@@ -190,6 +197,9 @@ impl PeerEntry {
             outgoing,
             bucket_up: Bucket::shared(0),
             bucket_down: Bucket::shared(0),
+            host_key: None,
+            credit_down: 0,
+            credit_up: 0,
         }
     }
 
@@ -323,7 +333,8 @@ impl Torrent {
                 self.update_interest(key);
             }
             PeerEvent::Have(p) => {
-                if !e.has.set(p, true) {
+                let new = !e.has.set(p, true);
+                if new {
                     self.picker.on_availability(AvailabilityChange::Have(p));
                 }
                 e.counted = true;
@@ -332,6 +343,9 @@ impl Torrent {
                 }
                 if !self.have.has(p) {
                     self.update_interest(key);
+                }
+                if new {
+                    self.follow_have(key, p, now);
                 }
             }
             PeerEvent::Choked => {
@@ -356,6 +370,7 @@ impl Torrent {
             PeerEvent::Block { block, written } => {
                 e.outstanding = e.outstanding.saturating_sub(1);
                 e.rate_down.add(u64::from(block.length));
+                e.credit_down += u64::from(block.length);
                 e.last_block_at = now;
                 e.snubbed = false;
                 if e.depth_boost < MAX_DEPTH {
@@ -400,8 +415,12 @@ impl Torrent {
                 client,
                 listen_port,
                 pex,
+                host_key,
             } => {
                 e.pex = pex && !self.meta.info.private;
+                if host_key.is_some() {
+                    e.host_key = host_key;
+                }
                 if let Some(q) = reqq {
                     e.reqq = q as usize;
                 }
@@ -429,8 +448,10 @@ impl Torrent {
                     e.suggested = Some(piece);
                 }
             }
+            PeerEvent::PieceSent(p) => self.on_piece_sent(key, p, now),
             PeerEvent::Uploaded(n) => {
                 e.rate_up.add(n);
+                e.credit_up += n;
                 e.sent_since_unchoke += n;
                 self.on_uploaded(key, n);
             }
@@ -466,6 +487,7 @@ impl Torrent {
             return;
         };
         self.on_hash_refused(key, None);
+        self.exchange_peer_gone(key, &e);
         if e.counted {
             self.picker.peer_left(key, &e.has);
         } else {

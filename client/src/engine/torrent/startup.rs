@@ -233,6 +233,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     let torrent_down_handle = torrent_down.clone();
     // BEP 27: a private torrent finds peers through its trackers only.
     let dht = s.dht.clone().filter(|_| !meta.info.private);
+    let swarm = super::exchange::SwarmLink::new(s.exchange.clone(), burst);
     let offer = Offer {
         fast: true,
         extended: Some(ExtendedHandshake {
@@ -254,6 +255,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
                 m
             },
             metadata_size: Some(meta.info_bytes.len() as u64),
+            host_key: Some(s.exchange.host_key()),
             ..ExtendedHandshake::default()
         }),
         // BEP 5 PORT: peers that run a DHT learn of our node.
@@ -268,7 +270,11 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         claims,
         verified,
         up: if s.options.honor_session_limits {
-            vec![s.session_up.clone(), torrent_up.clone()]
+            vec![
+                s.session_up.clone(),
+                swarm.slot.bucket().clone(),
+                torrent_up.clone(),
+            ]
         } else {
             vec![torrent_up.clone()]
         },
@@ -337,6 +343,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         tracker_peers: None,
         dht: dht.map(super::dht::TorrentDht::new),
         layers,
+        swarm,
         listen_port: s.listen_port,
         last_rechoke: now,
         last_want_peers: now,

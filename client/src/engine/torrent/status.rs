@@ -116,6 +116,17 @@ pub struct TorrentStatus {
     pub hash_failures: u32,
     /// Peers banned for sending bad data or breaking the protocol.
     pub banned: u32,
+    /// Its fraction of the session's upload limit as the swarm allocation
+    /// last split it (None before the first split).
+    pub upload_share: Option<f64>,
+    /// That share in bytes/s (0: no cap of its own, as under per-peer).
+    pub share_rate: u64,
+    /// Its content propagation metric: peers that announced a piece
+    /// within `cpm_tau` of our sending it, the recipient included (None
+    /// until a piece we sent has been followed for tau).
+    pub cpm: Option<f64>,
+    /// The tau of that estimate.
+    pub cpm_tau: std::time::Duration,
     /// Bytes per second received (recent average).
     pub download_rate: u64,
     /// Bytes per second sent (recent average).
