@@ -54,6 +54,7 @@ struct RawSettings {
     time_unit_ms: Option<f64>,
     turns: Option<Turns>,
     seeds: Option<Vec<u64>>,
+    cpm_tau: Option<Vec<f64>>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
 }
@@ -340,6 +341,11 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         return Err(err("seeds", format!("seed {dup} is listed twice")));
     }
 
+    let cpm_tau = pick(&r.cpm_tau, &d.cpm_tau).unwrap_or_default();
+    if let Some(bad) = cpm_tau.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+        return Err(err("cpm_tau", format!("{bad} is not a positive time")));
+    }
+
     let dp = d.publisher.unwrap_or_default();
     let rp = r.publisher.unwrap_or_default();
     let publisher = PublisherPolicies {
@@ -373,5 +379,6 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         publisher,
         peers,
         seeds,
+        cpm_tau,
     })
 }

@@ -52,6 +52,9 @@ pub struct RunSpec {
     pub peers: PeerPolicies,
     /// Random seeds; each (run, seed) pair is one replicate.
     pub seeds: Vec<u64>,
+    /// Measure the publisher's content propagation metric (paper 004) at
+    /// these tau (model time units); empty: not measured.
+    pub cpm_tau: Vec<f64>,
 }
 
 /// Policies of the publisher, the seed that holds the file from the start.

@@ -2,7 +2,7 @@
 //! files, with no preset-specific code.
 
 /// Names of the presets, as `--preset NAME` takes them.
-pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission"];
+pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission", "cpm-tau"];
 
 /// Presets for the simulator only (populations the lab cannot hold):
 /// `saturation`, the K = 20, 10,000-peer sweep of `riffle sim --sweep`.
@@ -15,6 +15,7 @@ pub(super) fn text(name: &str) -> Option<&'static str> {
         "three-levers" => Some(include_str!("../../presets/three-levers.toml")),
         "admission" => Some(include_str!("../../presets/admission.toml")),
         "saturation" => Some(include_str!("../../presets/saturation.toml")),
+        "cpm-tau" => Some(include_str!("../../presets/cpm-tau.toml")),
         _ => None,
     }
 }

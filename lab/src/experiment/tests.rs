@@ -274,7 +274,7 @@ fn load_reads_files_and_prefixes_errors_with_the_path() {
 
 #[test]
 fn every_preset_parses_with_at_least_three_seeds() {
-    assert_eq!(PRESETS.len(), 3);
+    assert_eq!(PRESETS.len(), 4);
     for name in PRESETS {
         let e = preset(name).unwrap_or_else(|err| panic!("preset {name}: {err}"));
         assert_eq!(e.name, *name);
@@ -376,4 +376,17 @@ fn seed_count_override_and_policy_names() {
     let p = e.runs[1].policies();
     assert_eq!(p["publisher"], "most-deprived+rarest-first");
     assert_eq!(p["peers"], "random+random-useful");
+}
+
+#[test]
+fn cpm_tau_is_a_list_of_positive_times() {
+    let e = parse(&minimal("", "cpm_tau = [0.5, 8]")).expect("parses");
+    assert_eq!(e.runs[0].cpm_tau, vec![0.5, 8.0]);
+    assert!(parse(&minimal("", "")).expect("parses").runs[0]
+        .cpm_tau
+        .is_empty());
+    for bad in ["cpm_tau = [0.0]", "cpm_tau = [-1.0]", "cpm_tau = 3"] {
+        let msg = parse(&minimal("", bad)).expect_err(bad).to_string();
+        assert!(msg.contains("cpm_tau"), "{bad}: {msg}");
+    }
 }

@@ -642,6 +642,7 @@ fn result(spec: &RunSpec, seed: u64, samples: &[Sample], completions: &[(f64, f6
         after.iter().map(|s| f64::from(s.population)).sum::<f64>() / after.len() as f64
     };
     RunResult {
+        cpm: Vec::new(),
         name: spec.name.clone(),
         seed,
         policies: spec.policies(),

@@ -31,6 +31,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use riffle_policies::catalog::ChokerSettings;
 use riffle_policies::choker::{PeerView, Unchoke};
+use riffle_policies::exchange::CpmEstimator;
 use riffle_policies::picker::{AvailabilityChange, Received, Remote};
 use riffle_policies::service::OneClub;
 use riffle_policies::tracker::TrackerPolicy;
@@ -151,6 +152,10 @@ pub(super) struct Sim<'a> {
     cancels: Vec<PeerKey>,
     /// Scratch: slots.
     scratch: Vec<usize>,
+    /// The publisher's content propagation metric, one estimator per tau
+    /// asked for (`RunSpec::cpm_tau`), reset at the end of the warm-up.
+    cpm: Vec<(f64, CpmEstimator)>,
+    cpm_warm: bool,
 }
 
 impl<'a> Sim<'a> {
@@ -229,6 +234,12 @@ impl<'a> Sim<'a> {
             blocks: Vec::with_capacity(4),
             cancels: Vec::new(),
             scratch: Vec::new(),
+            cpm: spec
+                .cpm_tau
+                .iter()
+                .map(|t| (*t, CpmEstimator::new(Duration::from_secs_f64(*t))))
+                .collect(),
+            cpm_warm: spec.model.warmup <= 0.0,
         })
     }
 
@@ -314,6 +325,46 @@ impl<'a> Sim<'a> {
         // Rounding at the very top: the last non-empty class.
         let c = self.classes.iter().rev().find(|c| c.members.len() > 0)?;
         c.members.get(self.rng.gen_range(0..c.members.len()))
+    }
+
+    /// A block went from `up` to `to`: the publisher's CPM estimators see
+    /// the upload (ours) or the HAVE (with every other peer holding the
+    /// piece as its possible sender: the publisher neighbours them all).
+    fn follow_cpm(&mut self, up: usize, to: usize, piece: u32) {
+        if self.cpm.is_empty() {
+            return;
+        }
+        let now = self.instant();
+        let key = PeerKey(self.peers.ids[to]);
+        if !self.cpm_warm && self.t >= self.spec.model.warmup {
+            self.cpm_warm = true;
+            for (_, e) in &mut self.cpm {
+                e.close(now);
+                e.reset_totals();
+            }
+        }
+        if up == PUBLISHER {
+            for (_, e) in &mut self.cpm {
+                e.piece_sent(key, piece, now);
+            }
+            return;
+        }
+        if !self.cpm.iter().any(|(_, e)| e.follows(piece)) {
+            return;
+        }
+        let index = riffle_protocol::PieceIndex::new(piece);
+        let holders: Vec<PeerKey> = (0..self.peers.alive.len())
+            .filter(|&s| {
+                s != PUBLISHER
+                    && s != to
+                    && self.peers.alive[s]
+                    && self.peers.bitfields[s].has(index)
+            })
+            .map(|s| PeerKey(self.peers.ids[s]))
+            .collect();
+        for (_, e) in &mut self.cpm {
+            e.have(key, piece, now, &holders);
+        }
     }
 
     /// Let time run to `t` (statistics integrate the state held meanwhile).
@@ -413,6 +464,9 @@ impl<'a> Sim<'a> {
             self.peers.links[to].list[p].got += 1;
         }
         self.stats.block_sent(up == PUBLISHER);
+        if !self.peers.bitfields[to].has(riffle_protocol::PieceIndex::new(piece)) {
+            self.follow_cpm(up, to, piece);
+        }
         self.deliver(to, piece)
     }
 
@@ -608,6 +662,9 @@ impl<'a> Sim<'a> {
         {
             *e = GONE;
         }
+        for (_, e) in &mut self.cpm {
+            e.peer_gone(PeerKey(id));
+        }
         self.peers.release(slot);
         for &n in &former {
             self.schedule_announce(n);
@@ -633,6 +690,11 @@ impl<'a> Sim<'a> {
                 one_club_peak: s.one_club_peak,
                 population_mean: s.population_mean(),
                 completions: s.completions,
+                cpm: self
+                    .cpm
+                    .iter()
+                    .filter_map(|(tau, e)| e.total_mean().0.map(|m| (*tau, m)))
+                    .collect(),
             },
             lost_arrivals: s.lost_arrivals,
             arrivals: s.arrivals,

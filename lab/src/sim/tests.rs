@@ -238,3 +238,41 @@ fn an_initial_one_club_starts_in_the_club_and_drains() {
     let plain = run_replicate(&spec, 2).expect("runs");
     assert_eq!(plain.samples.first().map(|s| s.one_club), Some(0));
 }
+
+/// Paper 004's content propagation metric of a seed feeding closed swarms
+/// of 1, 5 and 20 peers (K = 10, U = 1, mu = 2), as riffle's wire-level
+/// estimator reports it, against the reference model's exact lineage
+/// figures (its README: 1.0 / 1.41 / 1.28 at tau 0.5, 1.0 / 4.04 / 5.25
+/// at tau 8): each within 30%, and at tau 8 the larger swarm ahead.
+#[test]
+fn cpm_tau_matches_the_reference_model() {
+    let reference = [
+        ("one-peer", 1.0, 1.0),
+        ("five-peers", 1.41, 4.04),
+        ("twenty-peers", 1.28, 5.25),
+    ];
+    let mut at8 = Vec::new();
+    for (name, short, long) in reference {
+        let spec = shortened("cpm-tau", name, 800.0, 100.0);
+        let mut sums = [0.0; 2];
+        for seed in [1, 2, 3] {
+            let r = run_replicate(&spec, seed).expect("runs").result;
+            assert_eq!(r.cpm.len(), 2, "{name}: both taus measured");
+            for (i, (tau, v)) in r.cpm.iter().enumerate() {
+                assert_eq!(*tau, [0.5, 8.0][i]);
+                sums[i] += v / 3.0;
+            }
+        }
+        for (got, want, tau) in [(sums[0], short, 0.5), (sums[1], long, 8.0)] {
+            assert!(
+                (got / want - 1.0).abs() <= 0.3,
+                "{name} at tau {tau}: {got:.2}, reference {want}"
+            );
+        }
+        at8.push(sums[1]);
+    }
+    assert!(
+        at8[0] < at8[1] && at8[1] < at8[2],
+        "tau 8 ranks by reach: {at8:?}"
+    );
+}

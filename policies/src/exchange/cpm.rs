@@ -68,6 +68,9 @@ pub struct CpmEstimator {
     samples: VecDeque<f64>,
     /// First-hop times seen (for [`auto_tau`]), most recent last.
     hops: VecDeque<Duration>,
+    /// Every sample closed since the last [`CpmEstimator::reset_totals`]:
+    /// sum and count.
+    totals: (f64, u64),
 }
 
 impl CpmEstimator {
@@ -80,6 +83,7 @@ impl CpmEstimator {
             copies: HashMap::new(),
             samples: VecDeque::new(),
             hops: VecDeque::new(),
+            totals: (0.0, 0),
         }
     }
 
@@ -207,6 +211,8 @@ impl CpmEstimator {
             self.samples.pop_front();
         }
         self.samples.push_back(1.0 + o.reach);
+        self.totals.0 += 1.0 + o.reach;
+        self.totals.1 += 1;
         if let Some(h) = o.first_hop {
             if self.hops.len() >= WINDOW {
                 self.hops.pop_front();
@@ -236,6 +242,19 @@ impl CpmEstimator {
         }
         h.sort_unstable();
         Some(h[h.len() / 2])
+    }
+
+    /// The mean of every sample closed since the last
+    /// [`CpmEstimator::reset_totals`] (a simulator's whole-run figure),
+    /// and how many there were.
+    pub fn total_mean(&self) -> (Option<f64>, u64) {
+        let (sum, n) = self.totals;
+        ((n > 0).then(|| sum / n as f64), n)
+    }
+
+    /// Start the whole-run figure again (at the end of a warm-up).
+    pub fn reset_totals(&mut self) {
+        self.totals = (0.0, 0);
     }
 
     /// Forget every sample (after tau changed).

@@ -40,6 +40,11 @@ pub struct RunResult {
     pub population_mean: f64,
     /// Downloads completed after the warm-up.
     pub completions: u64,
+    /// The publisher's content propagation metric at each measured tau
+    /// (tau in model time units, mean over the publisher's uploads made
+    /// after the warm-up); empty when not measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpm: Vec<(f64, f64)>,
 }
 
 /// One row of a replicate's time series.
@@ -114,6 +119,27 @@ pub struct RunSummary {
     pub one_club_peak: Stat,
     /// Time-averaged population.
     pub population_mean: Stat,
+    /// The publisher's CPM per measured tau.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpm: Vec<(f64, Stat)>,
+}
+
+/// The CPM of each tau measured in `group`, over its replicates.
+fn cpm_stats(group: &[&RunResult]) -> Vec<(f64, Stat)> {
+    let mut taus: Vec<f64> = group
+        .iter()
+        .flat_map(|r| r.cpm.iter().map(|(t, _)| *t))
+        .collect();
+    taus.sort_by(f64::total_cmp);
+    taus.dedup();
+    taus.into_iter()
+        .map(|tau| {
+            let values = group
+                .iter()
+                .flat_map(|r| r.cpm.iter().filter(|(t, _)| *t == tau).map(|(_, v)| *v));
+            (tau, Stat::of(values))
+        })
+        .collect()
 }
 
 /// Group replicates by run name (in order of first appearance) and take
@@ -141,6 +167,7 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                 mean_download_time: Stat::of(group.iter().map(|r| r.mean_download_time)),
                 one_club_peak: Stat::of(group.iter().map(|r| f64::from(r.one_club_peak))),
                 population_mean: Stat::of(group.iter().map(|r| r.population_mean)),
+                cpm: cpm_stats(group),
             })
         })
         .collect()
@@ -158,8 +185,9 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
         "download time",
         "one-club peak",
         "population",
+        "cpm",
     ];
-    let rows: Vec<[String; 9]> = summaries
+    let rows: Vec<[String; 10]> = summaries
         .iter()
         .map(|s| {
             [
@@ -172,6 +200,11 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 format!("{:.1}", s.mean_download_time.mean),
                 format!("{:.1}", s.one_club_peak.mean),
                 format!("{:.1}", s.population_mean.mean),
+                s.cpm
+                    .iter()
+                    .map(|(tau, c)| format!("{:.2} at tau {tau}", c.mean))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ]
         })
         .collect();
@@ -189,7 +222,7 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 l.push_str("  ");
             }
             // Names left-aligned, numbers right-aligned.
-            if i < 3 {
+            if i < 3 || i == 9 {
                 let _ = write!(l, "{cell:<w$}");
             } else {
                 let _ = write!(l, "{cell:>w$}");
@@ -226,6 +259,9 @@ pub struct JsonRun {
     pub population_mean: f64,
     /// The seeds the means are over.
     pub seeds: Vec<u64>,
+    /// The publisher's CPM per tau: (tau, mean, min, max over seeds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpm: Vec<(f64, f64, f64, f64)>,
 }
 
 /// The `--json` summary: a list of runs. NaN (no completions) becomes null.
@@ -242,6 +278,11 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
             one_club_peak: s.one_club_peak.mean,
             population_mean: s.population_mean.mean,
             seeds: s.seeds.clone(),
+            cpm: s
+                .cpm
+                .iter()
+                .map(|(t, c)| (*t, c.mean, c.min, c.max))
+                .collect(),
         })
         .collect();
     // serde_json writes non-finite floats as null; serialising plain data

@@ -16,6 +16,7 @@ fn result(name: &str, seed: u64, thr: f64, dl: f64) -> RunResult {
         one_club_peak: u32::try_from(seed).unwrap_or(0) * 10,
         population_mean: thr * 10.0,
         completions: 7,
+        cpm: Vec::new(),
     }
 }
 
