@@ -55,6 +55,8 @@ struct RawSettings {
     turns: Option<Turns>,
     seeds: Option<Vec<u64>>,
     cpm_tau: Option<Vec<f64>>,
+    swarms: Option<Vec<u32>>,
+    allocation: Option<riffle_policies::exchange::SwarmAllocation>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
 }
@@ -281,7 +283,21 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         Some(v) => Some(positive("one_club_rate", v)?),
         None => None,
     };
-    let raw_arrivals = pick(&r.arrivals, &d.arrivals).ok_or_else(|| missing("arrivals"))?;
+    let swarms = pick(&r.swarms, &d.swarms).unwrap_or_default();
+    if swarms.contains(&0) {
+        return Err(err("swarms", "every swarm needs at least one peer".into()));
+    }
+    let allocation = pick(&r.allocation, &d.allocation).unwrap_or_default();
+    let raw_arrivals = match (pick(&r.arrivals, &d.arrivals), swarms.first()) {
+        // Several swarms: closed ones of the sizes listed (the first here;
+        // the simulator gives each its own).
+        (_, Some(first)) => RawArrivals {
+            rate: None,
+            population: Some(*first),
+        },
+        (Some(a), None) => a,
+        (None, None) => return Err(missing("arrivals")),
+    };
     let arrivals = match (raw_arrivals.rate, raw_arrivals.population) {
         (Some(rate), None) => Arrivals::Open {
             rate: positive("arrivals.rate", rate)?,
@@ -380,5 +396,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         peers,
         seeds,
         cpm_tau,
+        swarms,
+        allocation,
     })
 }

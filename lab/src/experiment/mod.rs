@@ -55,6 +55,12 @@ pub struct RunSpec {
     /// Measure the publisher's content propagation metric (paper 004) at
     /// these tau (model time units); empty: not measured.
     pub cpm_tau: Vec<f64>,
+    /// Several closed swarms of these sizes fed by one publisher (a host)
+    /// whose `publisher_rate` is split between them by `allocation`;
+    /// empty: one swarm as `model.arrivals` says. Simulator only for now.
+    pub swarms: Vec<u32>,
+    /// How the host's upload is split between `swarms`.
+    pub allocation: riffle_policies::exchange::SwarmAllocation,
 }
 
 /// Policies of the publisher, the seed that holds the file from the start.

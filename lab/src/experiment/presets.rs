@@ -2,11 +2,13 @@
 //! files, with no preset-specific code.
 
 /// Names of the presets, as `--preset NAME` takes them.
-pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission", "cpm-tau"];
+pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission"];
 
-/// Presets for the simulator only (populations the lab cannot hold):
-/// `saturation`, the K = 20, 10,000-peer sweep of `riffle sim --sweep`.
-pub const SIM_PRESETS: &[&str] = &["saturation"];
+/// Presets for the simulator only: `saturation`, the K = 20, 10,000-peer
+/// sweep of `riffle sim --sweep` (populations the lab cannot hold), and
+/// paper 004's `cpm-tau` and `cpm-allocation` (the lab does not measure
+/// CPM or feed several swarms from one host yet).
+pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-tau", "cpm-allocation"];
 
 /// The TOML text of preset `name`.
 pub(super) fn text(name: &str) -> Option<&'static str> {
@@ -16,6 +18,7 @@ pub(super) fn text(name: &str) -> Option<&'static str> {
         "admission" => Some(include_str!("../../presets/admission.toml")),
         "saturation" => Some(include_str!("../../presets/saturation.toml")),
         "cpm-tau" => Some(include_str!("../../presets/cpm-tau.toml")),
+        "cpm-allocation" => Some(include_str!("../../presets/cpm-allocation.toml")),
         _ => None,
     }
 }

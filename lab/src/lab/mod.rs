@@ -60,6 +60,12 @@ pub async fn run_experiment(
     work: &Path,
     mut progress: impl FnMut(Progress),
 ) -> Result<Outputs> {
+    if let Some(r) = experiment.runs.iter().find(|r| !r.swarms.is_empty()) {
+        anyhow::bail!(
+            "run {:?} feeds several swarms from one host: the simulator runs those (riffle sim), the lab does not yet",
+            r.name
+        );
+    }
     let total: usize = experiment.runs.iter().map(|r| r.seeds.len()).sum();
     let mut outputs = Outputs::default();
     let mut done = 0;

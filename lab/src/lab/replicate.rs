@@ -643,6 +643,7 @@ fn result(spec: &RunSpec, seed: u64, samples: &[Sample], completions: &[(f64, f6
     };
     RunResult {
         cpm: Vec::new(),
+        swarms: None,
         name: spec.name.clone(),
         seed,
         policies: spec.policies(),

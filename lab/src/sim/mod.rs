@@ -23,6 +23,7 @@
 //! (`riffle sim --sweep-lambda`), to show throughput against lambda up to
 //! saturation next to the paper's formula.
 
+mod multi;
 mod peers;
 pub mod replicate;
 mod stats;
@@ -84,6 +85,9 @@ pub fn run_replicate_with(
     seed: u64,
     options: SimOptions,
 ) -> Result<Replicate, SimError> {
+    if !spec.swarms.is_empty() {
+        return multi::run(spec, seed, options);
+    }
     replicate::Sim::new(spec, seed, options)?.run()
 }
 

@@ -156,6 +156,9 @@ pub(super) struct Sim<'a> {
     /// asked for (`RunSpec::cpm_tau`), reset at the end of the warm-up.
     cpm: Vec<(f64, CpmEstimator)>,
     cpm_warm: bool,
+    /// The publisher's upload rate now (the model's, or the share a host's
+    /// allocation gives this swarm).
+    publisher_rate: f64,
 }
 
 impl<'a> Sim<'a> {
@@ -240,13 +243,20 @@ impl<'a> Sim<'a> {
                 .map(|t| (*t, CpmEstimator::new(Duration::from_secs_f64(*t))))
                 .collect(),
             cpm_warm: spec.model.warmup <= 0.0,
+            publisher_rate: spec.model.publisher_rate,
         })
     }
 
     /// Run to the end of the replicate.
     pub fn run(mut self) -> Result<Replicate, SimError> {
-        let m = self.spec.model;
-        if let Arrivals::Closed { population } = m.arrivals {
+        self.start()?;
+        self.run_until(self.spec.model.duration)?;
+        Ok(self.finish())
+    }
+
+    /// The population at time 0.
+    pub fn start(&mut self) -> Result<(), SimError> {
+        if let Arrivals::Closed { population } = self.spec.model.arrivals {
             for _ in 0..population {
                 self.arrive()?;
             }
@@ -254,8 +264,35 @@ impl<'a> Sim<'a> {
         for _ in 0..self.options.initial_one_club {
             self.join(true)?;
         }
+        Ok(())
+    }
+
+    /// Set the publisher's upload rate (a host's share for this swarm).
+    pub fn set_publisher_rate(&mut self, rate: f64) {
+        self.publisher_rate = rate.max(0.0);
+    }
+
+    /// Peers in the swarm now.
+    pub fn population(&self) -> u32 {
+        self.population
+    }
+
+    /// The publisher's CPM estimate at the first measured tau.
+    pub fn cpm_estimate(&self) -> Option<f64> {
+        self.cpm.first().and_then(|(_, e)| e.estimate())
+    }
+
+    /// Blocks the publisher uploaded so far.
+    pub fn publisher_total(&self) -> u64 {
+        self.stats.publisher_total
+    }
+
+    /// Simulate up to model time `end` (at most the run's duration).
+    pub fn run_until(&mut self, end: f64) -> Result<(), SimError> {
+        let m = self.spec.model;
+        let end = end.min(m.duration);
         let lambda = m.arrival_rate().unwrap_or(0.0);
-        while self.t < m.duration {
+        while self.t < end {
             let rate_peers: f64 = self
                 .classes
                 .iter()
@@ -266,20 +303,25 @@ impl<'a> Sim<'a> {
             } else {
                 0.0
             };
-            let total = lambda + m.publisher_rate + rate_peers + rate_linger;
+            let total = lambda + self.publisher_rate + rate_peers + rate_linger;
+            if total <= 0.0 {
+                self.advance(end);
+                break;
+            }
             let u: f64 = self.rng.gen();
             let dt = -(1.0 - u).ln() / total;
             let next = self.t + dt;
             if let Some(Reverse(timer)) = self.timers.peek().copied() {
-                if timer.t <= next && timer.t < m.duration {
+                if timer.t <= next && timer.t < end {
                     self.timers.pop();
                     self.advance(timer.t);
                     self.on_timer(timer)?;
                     continue;
                 }
             }
-            if next >= m.duration {
-                self.advance(m.duration);
+            if next >= end {
+                // Memoryless: the next event is drawn again from `end`.
+                self.advance(end);
                 break;
             }
             self.advance(next);
@@ -290,11 +332,11 @@ impl<'a> Sim<'a> {
                 continue;
             }
             x -= lambda;
-            if x < m.publisher_rate {
+            if x < self.publisher_rate {
                 self.upload(PUBLISHER)?;
                 continue;
             }
-            x -= m.publisher_rate;
+            x -= self.publisher_rate;
             if x < rate_peers {
                 if let Some(up) = self.draw_uploader(x) {
                     self.upload(up)?;
@@ -308,7 +350,7 @@ impl<'a> Sim<'a> {
                 }
             }
         }
-        Ok(self.finish())
+        Ok(())
     }
 
     /// The uploader for offset `x` in `[0, sum of class rates)`: a class
@@ -677,7 +719,7 @@ impl<'a> Sim<'a> {
     }
 
     /// The replicate's result and time series.
-    fn finish(self) -> Replicate {
+    pub fn finish(self) -> Replicate {
         let m = self.spec.model;
         let s = self.stats;
         Replicate {
@@ -695,6 +737,7 @@ impl<'a> Sim<'a> {
                     .iter()
                     .filter_map(|(tau, e)| e.total_mean().0.map(|m| (*tau, m)))
                     .collect(),
+                swarms: None,
             },
             lost_arrivals: s.lost_arrivals,
             arrivals: s.arrivals,

@@ -30,6 +30,8 @@ pub(super) struct Stats {
     pub one_club_peak: u32,
     /// Blocks the publisher sent in the current sample interval.
     publisher_blocks: u64,
+    /// Blocks the publisher sent since the start.
+    pub publisher_total: u64,
     /// Blocks peers sent in the current sample interval.
     peer_blocks: u64,
     /// Arrivals refused by the tracker (population cap).
@@ -55,6 +57,7 @@ impl Stats {
             departures: 0,
             one_club_peak: 0,
             publisher_blocks: 0,
+            publisher_total: 0,
             peer_blocks: 0,
             lost_arrivals: 0,
             arrivals: 0,
@@ -97,6 +100,7 @@ impl Stats {
     pub fn block_sent(&mut self, by_publisher: bool) {
         if by_publisher {
             self.publisher_blocks += 1;
+            self.publisher_total += 1;
         } else {
             self.peer_blocks += 1;
         }

@@ -276,3 +276,40 @@ fn cpm_tau_matches_the_reference_model() {
         "tau 8 ranks by reach: {at8:?}"
     );
 }
+
+/// Paper 004's allocation experiment: one host at C = 1 feeding a closed
+/// 20-peer swarm and ten single peers (K = 10, mu = 2). Aggregate download
+/// with the cpm allocation (the session's own allocator, fed by the
+/// host's CPM estimates) at least 1.25x per-peer (reference model 27.0 vs
+/// 21.1 blocks per unit), equal near 2.0 (reference 1.98).
+#[test]
+fn cpm_allocation_beats_per_peer_as_the_reference_model_does() {
+    let aggregate = |name: &str| {
+        let spec = shortened("cpm-allocation", name, 400.0, 100.0);
+        let mut blocks = 0.0;
+        let mut big_share = 0.0;
+        for seed in [1, 2, 3] {
+            let r = run_replicate(&spec, seed).expect("runs").result;
+            // Completions per unit in units of U, times K blocks.
+            blocks += r.throughput_u * 10.0 / 3.0;
+            let swarms = r.swarms.expect("per-swarm figures");
+            assert_eq!(swarms.share.len(), 11);
+            assert!((swarms.share.iter().sum::<f64>() - 1.0).abs() < 1e-6);
+            big_share += swarms.share[0] / 3.0;
+        }
+        (blocks, big_share)
+    };
+    let (per_peer, per_peer_big) = aggregate("per-peer");
+    let (equal, equal_big) = aggregate("equal");
+    let (cpm, cpm_big) = aggregate("cpm");
+    assert!(
+        cpm >= 1.25 * per_peer,
+        "cpm {cpm:.1} vs per-peer {per_peer:.1} blocks/unit"
+    );
+    assert!((1.5..=2.5).contains(&equal), "equal {equal:.2} blocks/unit");
+    assert!(
+        cpm_big > 0.9
+            && (per_peer_big - 0.64).abs() < 0.05
+            && (equal_big - 1.0 / 11.0).abs() < 1e-6
+    );
+}

@@ -45,6 +45,25 @@ pub struct RunResult {
     /// after the warm-up); empty when not measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cpm: Vec<(f64, f64)>,
+    /// Per swarm, for a run of several swarms fed by one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarms: Option<SwarmFigures>,
+}
+
+/// A host's swarms in one replicate (after the warm-up), in the order the
+/// run lists them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwarmFigures {
+    /// The allocation in force.
+    pub allocation: String,
+    /// Mean fraction of the host's upload each swarm was given.
+    pub share: Vec<f64>,
+    /// Blocks per time unit the host uploaded into each swarm.
+    pub host_blocks: Vec<f64>,
+    /// Blocks per time unit each swarm downloaded (completions x K).
+    pub throughput_blocks: Vec<f64>,
+    /// The host's CPM estimate in each swarm (NaN: none closed).
+    pub cpm: Vec<f64>,
 }
 
 /// One row of a replicate's time series.
@@ -122,6 +141,39 @@ pub struct RunSummary {
     /// The publisher's CPM per measured tau.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cpm: Vec<(f64, Stat)>,
+    /// For a host feeding several swarms: each swarm's mean share of its
+    /// upload, mean over seeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swarm_share: Vec<f64>,
+}
+
+/// Each swarm's share of the host's upload, mean over the replicates.
+fn mean_shares(group: &[&RunResult]) -> Vec<f64> {
+    let figures: Vec<&SwarmFigures> = group.iter().filter_map(|r| r.swarms.as_ref()).collect();
+    let Some(first) = figures.first() else {
+        return Vec::new();
+    };
+    (0..first.share.len())
+        .map(|i| figures.iter().filter_map(|f| f.share.get(i)).sum::<f64>() / figures.len() as f64)
+        .collect()
+}
+
+/// "0.95, 0.005 x10": values to `digits` decimals, runs of equal ones
+/// collapsed.
+fn collapsed(values: &[f64], digits: usize) -> String {
+    let cells: Vec<String> = values.iter().map(|v| format!("{v:.digits$}")).collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cells.len() {
+        let n = cells[i..].iter().take_while(|c| **c == cells[i]).count();
+        out.push(if n > 1 {
+            format!("{} x{n}", cells[i])
+        } else {
+            cells[i].clone()
+        });
+        i += n;
+    }
+    out.join(", ")
 }
 
 /// The CPM of each tau measured in `group`, over its replicates.
@@ -168,6 +220,7 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                 one_club_peak: Stat::of(group.iter().map(|r| f64::from(r.one_club_peak))),
                 population_mean: Stat::of(group.iter().map(|r| r.population_mean)),
                 cpm: cpm_stats(group),
+                swarm_share: mean_shares(group),
             })
         })
         .collect()
@@ -185,7 +238,7 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
         "download time",
         "one-club peak",
         "population",
-        "cpm",
+        "cpm / swarms",
     ];
     let rows: Vec<[String; 10]> = summaries
         .iter()
@@ -200,11 +253,15 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 format!("{:.1}", s.mean_download_time.mean),
                 format!("{:.1}", s.one_club_peak.mean),
                 format!("{:.1}", s.population_mean.mean),
-                s.cpm
-                    .iter()
-                    .map(|(tau, c)| format!("{:.2} at tau {tau}", c.mean))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                if s.swarm_share.is_empty() {
+                    s.cpm
+                        .iter()
+                        .map(|(tau, c)| format!("{:.2} at tau {tau}", c.mean))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    format!("host shares {}", collapsed(&s.swarm_share, 3))
+                },
             ]
         })
         .collect();
@@ -262,6 +319,9 @@ pub struct JsonRun {
     /// The publisher's CPM per tau: (tau, mean, min, max over seeds).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cpm: Vec<(f64, f64, f64, f64)>,
+    /// Each swarm's mean share of the host's upload (several swarms).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swarm_share: Vec<f64>,
 }
 
 /// The `--json` summary: a list of runs. NaN (no completions) becomes null.
@@ -283,6 +343,7 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
                 .iter()
                 .map(|(t, c)| (*t, c.mean, c.min, c.max))
                 .collect(),
+            swarm_share: s.swarm_share.clone(),
         })
         .collect();
     // serde_json writes non-finite floats as null; serialising plain data

@@ -17,6 +17,7 @@ fn result(name: &str, seed: u64, thr: f64, dl: f64) -> RunResult {
         population_mean: thr * 10.0,
         completions: 7,
         cpm: Vec::new(),
+        swarms: None,
     }
 }
 
