@@ -189,3 +189,82 @@ async fn equal_allocation_splits_the_upload_limit_between_torrents() {
     assert!(per_peer > 0.62, "per-peer: A's share {per_peer:.2}");
     assert!((equal - 0.5).abs() < 0.1, "equal: A's share {equal:.2}");
 }
+
+/// CPM measured by a real seeding session: torrent A's five leechers pass
+/// every piece on to each other, torrent B's single leecher cannot. Under
+/// `cpm` the seeder's estimate for A is well above 1, B's is 1, and A is
+/// given most of the upload limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpm_allocation_moves_upload_to_the_swarm_that_spreads_it() {
+    use riffle_policies::exchange::SwarmAllocation;
+    let dir = tempfile::tempdir().unwrap();
+    let meta_a = payload(&dir.path().join("seed"), "a", &[12_000_000], 51);
+    let meta_b = payload(&dir.path().join("seed"), "b", &[12_000_000], 52);
+    let seeder = Session::start(
+        SessionConfig {
+            max_upload_rate: 300_000,
+            swarm_allocation: SwarmAllocation::Cpm,
+            ..local()
+        }
+        .with_time_scale(10.0),
+    )
+    .await
+    .unwrap();
+    let mut handles = Vec::new();
+    for meta in [&meta_a, &meta_b] {
+        let mut o = TorrentOptions::new(dir.path().join("seed"));
+        o.seed = true;
+        o.require_complete = true;
+        handles.push(seeder.add_torrent(meta.clone(), o).unwrap());
+    }
+    for h in &handles {
+        wait_complete(h, Duration::from_secs(20)).await;
+    }
+    // A's leechers know the seeder and each other.
+    let mut leechers = Vec::new();
+    for _ in 0..5 {
+        leechers.push(Session::start(local()).await.unwrap());
+    }
+    let addrs: Vec<_> = leechers.iter().map(|l| l.listen_addr()).collect();
+    let mut torrents = Vec::new();
+    for (i, l) in leechers.iter().enumerate() {
+        let mut o = TorrentOptions::new(dir.path().join(format!("a{i}")));
+        o.peers = vec![seeder.listen_addr()];
+        o.peers
+            .extend(addrs.iter().filter(|a| **a != l.listen_addr()));
+        torrents.push(l.add_torrent(meta_a.clone(), o).unwrap());
+    }
+    let lone = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("b0"));
+    o.peers = vec![seeder.listen_addr()];
+    let _b = lone.add_torrent(meta_b.clone(), o).unwrap();
+    // Let the estimates and the split settle (tau is 0.8 s of wall time).
+    let start = Instant::now();
+    let (a, b) = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (a, b) = (
+            handles[0].status().borrow().clone(),
+            handles[1].status().borrow().clone(),
+        );
+        let settled = a.cpm.is_some() && b.cpm.is_some() && a.upload_share.unwrap_or(0.0) > 0.8;
+        if settled || start.elapsed() > Duration::from_secs(15) {
+            break (a, b);
+        }
+    };
+    eprintln!(
+        "A: cpm {:?} share {:?}; B: cpm {:?} share {:?}; tau {:?}",
+        a.cpm, a.upload_share, b.cpm, b.upload_share, a.cpm_tau
+    );
+    assert!(a.cpm.is_some_and(|c| c > 1.5), "A's CPM {:?}", a.cpm);
+    assert!(b.cpm.is_some_and(|c| c < 1.2), "B's CPM {:?}", b.cpm);
+    assert!(
+        a.upload_share.is_some_and(|s| s > 0.8),
+        "A's share {:?}",
+        a.upload_share
+    );
+    for l in leechers {
+        l.shutdown().await;
+    }
+    lone.shutdown().await;
+    seeder.shutdown().await;
+}
