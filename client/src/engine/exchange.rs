@@ -33,6 +33,10 @@ pub struct Exchange {
     alloc: Mutex<Alloc>,
     /// tau of the CPM estimators, in microseconds.
     tau_us: AtomicU64,
+    /// Bumped when a torrent joins or leaves the allocation: every
+    /// torrent then measures its CPM again (as V-Formation probes again
+    /// after a membership change).
+    epoch: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -89,6 +93,7 @@ impl SwarmSlot {
 impl Drop for SwarmSlot {
     fn drop(&mut self) {
         self.exchange.alloc().swarms.remove(&self.id);
+        self.exchange.epoch.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -105,6 +110,7 @@ impl Exchange {
                 next_id: 0,
             }),
             tau_us: AtomicU64::new(DEFAULT_TAU.as_micros() as u64),
+            epoch: AtomicU64::new(0),
         })
     }
 
@@ -193,11 +199,18 @@ impl Exchange {
                 share: (0.0, 0),
             },
         );
+        drop(a);
+        self.epoch.fetch_add(1, Ordering::Relaxed);
         SwarmSlot {
             exchange: self.clone(),
             id,
             bucket,
         }
+    }
+
+    /// Changes to the set of torrents so far (see `epoch`).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
     }
 
     /// The tau the torrents' CPM estimators use now.

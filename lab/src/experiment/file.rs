@@ -56,6 +56,7 @@ struct RawSettings {
     seeds: Option<Vec<u64>>,
     cpm_tau: Option<Vec<f64>>,
     swarms: Option<Vec<u32>>,
+    swarm_times: Option<Vec<(f64, f64)>>,
     allocation: Option<riffle_policies::exchange::SwarmAllocation>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
@@ -288,6 +289,22 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         return Err(err("swarms", "every swarm needs at least one peer".into()));
     }
     let allocation = pick(&r.allocation, &d.allocation).unwrap_or_default();
+    let swarm_times = pick(&r.swarm_times, &d.swarm_times).unwrap_or_default();
+    if !swarm_times.is_empty() && swarm_times.len() != swarms.len() {
+        return Err(err(
+            "swarm_times",
+            format!("{} entries for {} swarms", swarm_times.len(), swarms.len()),
+        ));
+    }
+    if let Some((a, b)) = swarm_times
+        .iter()
+        .find(|(a, b)| !(a.is_finite() && b.is_finite() && *a >= 0.0 && a < b))
+    {
+        return Err(err(
+            "swarm_times",
+            format!("[{a}, {b}] is not a join time before a leave time"),
+        ));
+    }
     let raw_arrivals = match (pick(&r.arrivals, &d.arrivals), swarms.first()) {
         // Several swarms: closed ones of the sizes listed (the first here;
         // the simulator gives each its own).
@@ -397,6 +414,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         seeds,
         cpm_tau,
         swarms,
+        swarm_times,
         allocation,
     })
 }

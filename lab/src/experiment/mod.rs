@@ -59,6 +59,9 @@ pub struct RunSpec {
     /// whose `publisher_rate` is split between them by `allocation`;
     /// empty: one swarm as `model.arrivals` says. Simulator only for now.
     pub swarms: Vec<u32>,
+    /// When each of `swarms` joins and leaves (model time units); empty:
+    /// all from the start to the end.
+    pub swarm_times: Vec<(f64, f64)>,
     /// How the host's upload is split between `swarms`.
     pub allocation: riffle_policies::exchange::SwarmAllocation,
 }

@@ -8,7 +8,7 @@ pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission"];
 /// sweep of `riffle sim --sweep` (populations the lab cannot hold), and
 /// paper 004's `cpm-tau` and `cpm-allocation` (the lab does not measure
 /// CPM or feed several swarms from one host yet).
-pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-tau", "cpm-allocation"];
+pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-tau", "cpm-allocation", "cpm-churn"];
 
 /// The TOML text of preset `name`.
 pub(super) fn text(name: &str) -> Option<&'static str> {
@@ -19,6 +19,7 @@ pub(super) fn text(name: &str) -> Option<&'static str> {
         "saturation" => Some(include_str!("../../presets/saturation.toml")),
         "cpm-tau" => Some(include_str!("../../presets/cpm-tau.toml")),
         "cpm-allocation" => Some(include_str!("../../presets/cpm-allocation.toml")),
+        "cpm-churn" => Some(include_str!("../../presets/cpm-churn.toml")),
         _ => None,
     }
 }

@@ -38,26 +38,51 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
         .enumerate()
         .map(|(i, s)| Sim::new(s, swarm_seed(seed, i as u64), options))
         .collect::<Result<Vec<_>, _>>()?;
-    for s in &mut sims {
-        s.start()?;
-    }
+    let n = sims.len();
+    let times: Vec<(f64, f64)> = if spec.swarm_times.is_empty() {
+        vec![(0.0, m.duration); n]
+    } else {
+        spec.swarm_times.clone()
+    };
+    let mut started = vec![false; n];
     let mut allocator = Allocator::new(spec.allocation);
-    let mut shares = vec![0.0; sims.len()];
-    let mut blocks_at_warmup = vec![0u64; sims.len()];
+    let mut shares = vec![0.0; n];
+    let mut blocks_at_warmup = vec![0u64; n];
+    let mut series: Vec<Vec<f64>> = vec![Vec::new(); n];
     let mut t = 0.0;
+    let mut was_active: Vec<usize> = Vec::new();
     while t < m.duration {
-        let demands: Vec<SwarmDemand> = sims
+        let active: Vec<usize> = (0..n)
+            .filter(|&i| times[i].0 <= t && t < times[i].1)
+            .collect();
+        if active != was_active && !was_active.is_empty() {
+            // The host's swarms changed: measure every swarm again.
+            for s in &mut sims {
+                s.reset_cpm();
+            }
+        }
+        was_active = active.clone();
+        for &i in &active {
+            if !started[i] {
+                // Its peers arrive when it joins (nothing ran before).
+                sims[i].set_publisher_rate(0.0);
+                sims[i].run_until(t)?;
+                sims[i].start()?;
+                started[i] = true;
+            }
+        }
+        let demands: Vec<SwarmDemand> = active
             .iter()
-            .enumerate()
-            .map(|(i, s)| SwarmDemand {
+            .map(|&i| SwarmDemand {
                 id: i as u64,
-                interested: s.population(),
-                cpm: s.cpm_estimate(),
+                interested: sims[i].population(),
+                cpm: sims[i].cpm_estimate(),
             })
             .collect();
         let weights = allocator.weights(&demands);
-        for (s, w) in sims.iter_mut().zip(&weights) {
-            s.set_publisher_rate(m.publisher_rate * w);
+        let mut rate = vec![0.0; n];
+        for (&i, w) in active.iter().zip(&weights) {
+            rate[i] = *w;
         }
         let next = (t + REALLOCATE_UNITS).min(m.duration);
         if t < m.warmup && next >= m.warmup {
@@ -65,11 +90,18 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
                 *b = s.publisher_total();
             }
         }
-        for s in &mut sims {
+        for (i, s) in sims.iter_mut().enumerate() {
+            if !active.contains(&i) {
+                series[i].push(f64::NAN);
+                continue;
+            }
+            let before = s.publisher_total();
+            s.set_publisher_rate(m.publisher_rate * rate[i]);
             s.run_until(next)?;
+            series[i].push((s.publisher_total() - before) as f64 / (next - t));
         }
         if t >= m.warmup {
-            for (acc, w) in shares.iter_mut().zip(&weights) {
+            for (acc, w) in shares.iter_mut().zip(&rate) {
                 *acc += w * (next - t);
             }
         }
@@ -82,13 +114,17 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
         .map(|(s, b)| (s.publisher_total() - b) as f64 / span)
         .collect();
     let reps: Vec<Replicate> = sims.into_iter().map(Sim::finish).collect();
-    Ok(combine(
+    let mut rep = combine(
         spec,
         seed,
         reps,
         shares.iter().map(|s| s / span).collect(),
         host_blocks,
-    ))
+    );
+    if let Some(f) = rep.result.swarms.as_mut() {
+        f.host_series = series;
+    }
+    Ok(rep)
 }
 
 /// Seed of swarm `i` of a replicate (swarm 0 keeps the replicate's own).
@@ -153,6 +189,7 @@ fn combine(
                 host_blocks,
                 throughput_blocks: swarm_throughput,
                 cpm,
+                host_series: Vec::new(),
             }),
         },
         arrivals: reps.iter().map(|r| r.arrivals).sum(),

@@ -279,7 +279,16 @@ impl<'a> Sim<'a> {
 
     /// The publisher's CPM estimate at the first measured tau.
     pub fn cpm_estimate(&self) -> Option<f64> {
-        self.cpm.first().and_then(|(_, e)| e.estimate())
+        let now = self.instant();
+        self.cpm.first().and_then(|(_, e)| e.fresh_estimate(now))
+    }
+
+    /// Forget the CPM samples (the host's swarms changed: every swarm is
+    /// measured again, as V-Formation probes again after a change).
+    pub fn reset_cpm(&mut self) {
+        for (_, e) in &mut self.cpm {
+            e.reset_samples();
+        }
     }
 
     /// Blocks the publisher uploaded so far.

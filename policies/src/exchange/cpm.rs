@@ -46,6 +46,8 @@ pub const MAX_COPIES: usize = 65_536;
 pub const WINDOW: usize = 256;
 /// Hop times per tau.
 pub const TAU_HOPS: u32 = 8;
+/// An estimate counts as fresh from the samples of the last this many tau.
+pub const FRESH_TAUS: u32 = 10;
 
 #[derive(Debug, Clone)]
 struct Open {
@@ -65,7 +67,8 @@ pub struct CpmEstimator {
     open: VecDeque<Open>,
     /// (peer, piece) -> weights over open uploads (by id) of its copy.
     copies: HashMap<(PeerKey, u32), Vec<(u64, f64)>>,
-    samples: VecDeque<f64>,
+    /// Closed samples: when they closed, and their value.
+    samples: VecDeque<(Instant, f64)>,
     /// First-hop times seen (for [`auto_tau`]), most recent last.
     hops: VecDeque<Duration>,
     /// Every sample closed since the last [`CpmEstimator::reset_totals`]:
@@ -210,7 +213,7 @@ impl CpmEstimator {
         if self.samples.len() >= WINDOW {
             self.samples.pop_front();
         }
-        self.samples.push_back(1.0 + o.reach);
+        self.samples.push_back((o.at + self.tau, 1.0 + o.reach));
         self.totals.0 += 1.0 + o.reach;
         self.totals.1 += 1;
         if let Some(h) = o.first_hop {
@@ -226,7 +229,30 @@ impl CpmEstimator {
         if self.samples.is_empty() {
             return None;
         }
-        Some(self.samples.iter().sum::<f64>() / self.samples.len() as f64)
+        Some(self.samples.iter().map(|s| s.1).sum::<f64>() / self.samples.len() as f64)
+    }
+
+    /// What an allocator should go by: the mean of the samples of the
+    /// last [`FRESH_TAUS`] tau, or when none is that recent (a swarm held
+    /// at the floor closes few) the last [`WINDOW`] samples'.
+    pub fn fresh_estimate(&self, now: Instant) -> Option<f64> {
+        now.checked_sub(self.tau * FRESH_TAUS)
+            .and_then(|since| self.estimate_since(since))
+            .or_else(|| self.estimate())
+    }
+
+    /// The estimate from the samples that closed at `since` or later (None
+    /// if there are none): an allocator asks for a fresh one, so a swarm
+    /// starved to the floor is not judged forever on what it did before
+    /// — it reads as unmeasured and is measured again.
+    pub fn estimate_since(&self, since: Instant) -> Option<f64> {
+        let fresh: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|s| s.0 >= since)
+            .map(|s| s.1)
+            .collect();
+        (!fresh.is_empty()).then(|| fresh.iter().sum::<f64>() / fresh.len() as f64)
     }
 
     /// Closed samples behind the estimate.

@@ -21,16 +21,20 @@ pub(crate) struct SwarmLink {
     pub exchange: Arc<Exchange>,
     pub slot: SwarmSlot,
     pub cpm: CpmEstimator,
+    /// The exchange's epoch the samples belong to.
+    pub epoch: u64,
 }
 
 impl SwarmLink {
     pub fn new(exchange: Arc<Exchange>, burst: u32) -> SwarmLink {
         let slot = exchange.join(burst);
         let cpm = CpmEstimator::new(exchange.tau());
+        let epoch = exchange.epoch();
         SwarmLink {
             exchange,
             slot,
             cpm,
+            epoch,
         }
     }
 }
@@ -59,9 +63,12 @@ impl Torrent {
         let link = &mut self.swarm;
         link.exchange.record(&flows, now.into_std());
         let tau = link.exchange.tau();
-        if tau != link.cpm.tau() {
+        let epoch = link.exchange.epoch();
+        if tau != link.cpm.tau() || epoch != link.epoch {
+            // A new tau, or torrents came or went: measure again.
             link.cpm.set_tau(tau);
             link.cpm.reset_samples();
+            link.epoch = epoch;
         }
         link.cpm.close(now.into_std());
         let interested = self
@@ -70,8 +77,11 @@ impl Torrent {
             .filter(|e| e.peer_interested && e.link == super::peers::Link::Connected)
             .count() as u32;
         let link = &self.swarm;
-        link.slot
-            .report(interested, link.cpm.estimate(), link.cpm.hop_time());
+        link.slot.report(
+            interested,
+            link.cpm.fresh_estimate(now.into_std()),
+            link.cpm.hop_time(),
+        );
         let (share, rate) = link.slot.share();
         self.status.upload_share = Some(share);
         self.status.share_rate = rate;

@@ -64,6 +64,10 @@ pub struct SwarmFigures {
     pub throughput_blocks: Vec<f64>,
     /// The host's CPM estimate in each swarm (NaN: none closed).
     pub cpm: Vec<f64>,
+    /// Per swarm, blocks per time unit the host uploaded into it in each
+    /// time unit of the run (NaN while it is not in the run).
+    #[serde(default, skip_serializing)]
+    pub host_series: Vec<Vec<f64>>,
 }
 
 /// One row of a replicate's time series.
@@ -398,6 +402,84 @@ pub fn write_outputs(
     if !summaries.is_empty() {
         let path = dir.join("throughput.svg");
         plot_throughput(&path, title, &summaries)?;
+        written.push(path);
+    }
+    written.extend(write_swarm_series(dir, title, &outputs.results)?);
+    Ok(written)
+}
+
+/// Time units a point of the per-swarm bandwidth plot averages.
+const SWARM_SMOOTHING: usize = 10;
+
+/// For runs of several swarms, each run's first replicate: the host's
+/// upload into each swarm per time unit (`swarms-RUN.csv`) and its plot,
+/// smoothed over 10 units (`swarms-RUN.svg`).
+fn write_swarm_series(
+    dir: &Path,
+    title: &str,
+    results: &[RunResult],
+) -> Result<Vec<PathBuf>, PlotError> {
+    let mut written = Vec::new();
+    let mut done: Vec<&str> = Vec::new();
+    for r in results {
+        let Some(f) = r.swarms.as_ref().filter(|f| !f.host_series.is_empty()) else {
+            continue;
+        };
+        if done.contains(&r.name.as_str()) {
+            continue;
+        }
+        done.push(&r.name);
+        let units = f.host_series.iter().map(Vec::len).max().unwrap_or(0);
+        let mut csv = String::from("t");
+        for i in 0..f.host_series.len() {
+            let _ = write!(csv, ",swarm{i}");
+        }
+        csv.push('\n');
+        for u in 0..units {
+            let _ = write!(csv, "{u}");
+            for s in &f.host_series {
+                match s.get(u).filter(|v| v.is_finite()) {
+                    Some(v) => {
+                        let _ = write!(csv, ",{v}");
+                    }
+                    None => csv.push(','),
+                }
+            }
+            csv.push('\n');
+        }
+        let path = dir.join(format!("swarms-{}.csv", r.name));
+        std::fs::write(&path, csv).map_err(PlotError::Io)?;
+        written.push(path);
+        let curves: Vec<Curve> = f
+            .host_series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Curve {
+                label: format!("swarm {i}"),
+                points: s
+                    .chunks(SWARM_SMOOTHING)
+                    .enumerate()
+                    .filter(|(_, c)| c.iter().all(|v| v.is_finite()))
+                    .map(|(k, c)| {
+                        let t = ((k * SWARM_SMOOTHING) as f64) + c.len() as f64 / 2.0;
+                        (t, c.iter().sum::<f64>() / c.len() as f64)
+                    })
+                    .collect(),
+                markers: false,
+            })
+            .filter(|c| !c.points.is_empty())
+            .collect();
+        let path = dir.join(format!("swarms-{}.svg", r.name));
+        plot_curves(
+            &path,
+            &format!(
+                "{title}: {} (seed {}), host upload per swarm",
+                r.name, r.seed
+            ),
+            "time (units)",
+            "blocks per unit",
+            &curves,
+        )?;
         written.push(path);
     }
     Ok(written)

@@ -115,3 +115,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_allocator_reads_the_recent_samples_and_falls_back_to_the_window() {
+    let t = Instant::now();
+    let mut e = CpmEstimator::new(ms(1000));
+    // An old sample of 2 (one HAVE), a recent one of 1.
+    e.piece_sent(X, 1, t);
+    e.have(A, 1, t + ms(100), &[X]);
+    e.piece_sent(X, 2, t + ms(60_000));
+    e.close(t + ms(62_000));
+    assert_eq!(e.estimate(), Some(1.5));
+    assert_eq!(
+        e.fresh_estimate(t + ms(62_000)),
+        Some(1.0),
+        "10 tau: the recent one"
+    );
+    assert_eq!(e.estimate_since(t + ms(62_000)), None);
+    // Nothing recent at all: the whole window.
+    assert_eq!(e.fresh_estimate(t + ms(200_000)), Some(1.5));
+}
