@@ -76,6 +76,8 @@ pub struct FileConfig {
     pub dht_bootstrap: Option<Vec<String>>,
     /// Cross-swarm credit (default false).
     pub cross_swarm_credit: Option<bool>,
+    /// Which waiting seeds start first: "queue" (default) or "scarcity".
+    pub seed_priority: Option<riffle_policies::queue::SeedPriority>,
     /// How the upload limit is split between torrents (per-peer, equal,
     /// cpm; default per-peer).
     pub swarm_allocation: Option<riffle_policies::exchange::SwarmAllocation>,
@@ -191,6 +193,8 @@ pub struct DaemonConfig {
     pub dht: Option<Vec<String>>,
     /// Cross-swarm credit.
     pub cross_swarm_credit: bool,
+    /// Which waiting seeds start first.
+    pub seed_priority: riffle_policies::queue::SeedPriority,
     /// The split of the upload limit between torrents.
     pub swarm_allocation: riffle_policies::exchange::SwarmAllocation,
 }
@@ -272,6 +276,7 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
         max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY).max(4096),
         session,
         cross_swarm_credit: file.cross_swarm_credit.unwrap_or(false),
+        seed_priority: file.seed_priority.unwrap_or_default(),
         swarm_allocation: file.swarm_allocation.unwrap_or_default(),
         dht: (!flags.no_dht && file.dht.unwrap_or(true)).then(|| {
             if flags.dht_bootstrap.is_empty() {

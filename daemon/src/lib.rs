@@ -109,6 +109,8 @@ impl Daemon {
                 source,
             })?;
         let manager = Manager::start(ManagerConfig {
+            seed_priority: config.seed_priority,
+            scrape_every: riffle_manager::DEFAULT_SCRAPE_EVERY,
             state_dir: config.state_dir.clone(),
             session: SessionConfig {
                 listen: config.listen,

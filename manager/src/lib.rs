@@ -28,7 +28,7 @@ pub use info::{
     Activity, AddRequest, Added, Brief, Detail, FileInfo, QueueMove, Select, SessionStats,
     TorrentChange, TorrentInfo, TorrentRef,
 };
-pub use manager::{Manager, ManagerConfig, TICK};
+pub use manager::{Manager, ManagerConfig, DEFAULT_SCRAPE_EVERY, TICK};
 pub use record::{LimitMode, TorrentRecord};
 pub use settings::{Settings, SettingsChange};
 pub use store::{StateDir, Totals};

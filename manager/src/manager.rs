@@ -44,7 +44,14 @@ pub struct ManagerConfig {
     /// Engine options every torrent starts from (policies and the like);
     /// the manager sets the save directory, limits and resume directory.
     pub torrent_defaults: TorrentOptions,
+    /// Which waiting seeds start first when seed slots are limited.
+    pub seed_priority: riffle_policies::queue::SeedPriority,
+    /// With scarcity priority: how often the trackers are scraped.
+    pub scrape_every: std::time::Duration,
 }
+
+/// Default time between scrapes for seed priority.
+pub const DEFAULT_SCRAPE_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ManagerError>>;
 
@@ -76,6 +83,8 @@ pub(crate) enum Internal {
     Removed(InfoHash),
     /// A magnet link's metadata arrived (it hashes to the info-hash).
     Fetched(InfoHash, Vec<u8>),
+    /// Seeds per torrent from the trackers' scrapes.
+    Scraped(Vec<(InfoHash, u32)>),
 }
 
 /// A running manager. Cheap to clone; every clone talks to the same task.
@@ -122,6 +131,8 @@ impl Manager {
             totals,
             internal_tx,
         );
+        actor.scarcity =
+            crate::actor::scarcity::Scarcity::new(config.seed_priority, config.scrape_every);
         actor.load()?;
         let task = tokio::spawn(actor.run(rx, internal_rx));
         Ok(Manager {

@@ -46,6 +46,8 @@ fn config(state: &Path, download: &Path, peers: Vec<SocketAddr>) -> ManagerConfi
     let mut torrent_defaults = TorrentOptions::new(download);
     torrent_defaults.peers = peers;
     ManagerConfig {
+        seed_priority: Default::default(),
+        scrape_every: riffle_manager::DEFAULT_SCRAPE_EVERY,
         state_dir: state.to_owned(),
         session: SessionConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -480,4 +482,89 @@ async fn a_magnet_link_waits_for_its_metadata_then_downloads() {
         .exists());
     m.shutdown().await;
     seeder.shutdown().await;
+}
+
+/// `--seed-priority scarcity`: with one seed slot taken, two complete
+/// torrents wait; the trackers say the first in the queue has another
+/// seed and the second none. When the slot frees, the seedless one starts
+/// (queue order would start the first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scarce_seeds_take_the_free_slot_first() {
+    use riffle_client::tracker::{announce_once, AnnounceConfig};
+    use riffle_manager::Activity;
+    use riffle_policies::queue::SeedPriority;
+    use riffle_protocol::tracker::http::AnnounceRequest;
+    use riffle_tracker::{TrackerConfig, TrackerServer};
+    let tracker = TrackerServer::start(TrackerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
+    ))
+    .await
+    .unwrap();
+    for priority in [SeedPriority::Queue, SeedPriority::Scarcity] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let tracked = |name: &str| {
+            let bytes = payload(&data, name, 100_000);
+            let meta = riffle_protocol::metainfo::Metainfo::from_bytes(&bytes).unwrap();
+            // Same info, a tracker added around it.
+            riffle_protocol::metadata::torrent_from_info(
+                &meta.info_bytes,
+                &[tracker.announce_url()],
+            )
+        };
+        let (z, x, y) = (tracked("z"), tracked("x"), tracked("y"));
+        // Another seed of x, known to the tracker.
+        let x_hash = riffle_protocol::metainfo::Metainfo::from_bytes(&x)
+            .unwrap()
+            .info_hash;
+        let mut other = AnnounceRequest::new(x_hash, riffle_protocol::PeerId([5; 20]), 7000, 0);
+        other.event = riffle_protocol::tracker::Event::Started;
+        announce_once(&tracker.announce_url(), &other, &AnnounceConfig::default())
+            .await
+            .unwrap();
+        let mut cfg = config(&dir.path().join("state"), &data, vec![]);
+        cfg.seed_priority = priority;
+        cfg.scrape_every = Duration::from_millis(100);
+        cfg.overrides = SettingsChange {
+            seed_queue_enabled: Some(true),
+            seed_queue_size: Some(1),
+            ..SettingsChange::default()
+        };
+        let m = Manager::start(cfg).await.unwrap();
+        let mut ids = Vec::new();
+        for metainfo in [z, x, y] {
+            ids.push(added_id(
+                m.add(AddRequest {
+                    metainfo,
+                    ..AddRequest::default()
+                })
+                .await
+                .unwrap(),
+            ));
+        }
+        until(&m, ids[0], "z seeding", |t| t.activity == Activity::Seeding).await;
+        for id in &ids[1..] {
+            until(&m, *id, "waiting to seed", |t| {
+                t.activity == Activity::SeedWait
+            })
+            .await;
+        }
+        // Time for a scrape (on the manager's tick).
+        tokio::time::sleep(riffle_manager::TICK * 2 + Duration::from_millis(500)).await;
+        m.stop_torrents(Select::Some(vec![TorrentRef::Id(ids[0])]))
+            .await
+            .unwrap();
+        let (first, second) = match priority {
+            SeedPriority::Queue => (ids[1], ids[2]),
+            SeedPriority::Scarcity => (ids[2], ids[1]),
+        };
+        until(&m, first, "the slot", |t| t.activity == Activity::Seeding).await;
+        assert_eq!(
+            one(&m, second).await.activity,
+            Activity::SeedWait,
+            "{priority:?}"
+        );
+        m.shutdown().await;
+    }
 }

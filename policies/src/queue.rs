@@ -95,6 +95,45 @@ pub fn plan<K: Copy>(queue: &[QueueEntry<K>], limits: QueueLimits) -> Vec<(K, Sl
     out
 }
 
+/// Which waiting seeds the queue starts first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeedPriority {
+    /// Queue order.
+    #[default]
+    Queue,
+    /// The torrents with the fewest other seeds first (paper 003: seeds
+    /// staying for the torrents that are dying multiply their life).
+    Scarcity,
+}
+
+impl std::str::FromStr for SeedPriority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "queue" => Ok(SeedPriority::Queue),
+            "scarcity" => Ok(SeedPriority::Scarcity),
+            _ => Err(format!("unknown seed priority {s:?} (queue, scarcity)")),
+        }
+    }
+}
+
+/// Reorder `queue` for [`plan`] so that, among the torrents that want to
+/// seed and are not running, those with the fewest other seeds
+/// (`other_seeds`, from the trackers' scrapes; unknown counts last) come
+/// first. Those torrents take the places they held between the others, so
+/// downloads keep their order; ties keep queue order.
+pub fn by_scarcity<K: Copy>(queue: &mut [QueueEntry<K>], other_seeds: impl Fn(&K) -> Option<u32>) {
+    let places: Vec<usize> = (0..queue.len())
+        .filter(|&i| queue[i].wants == Wants::Seed && !queue[i].running)
+        .collect();
+    let mut waiting: Vec<QueueEntry<K>> = places.iter().map(|&i| queue[i]).collect();
+    waiting.sort_by_key(|e| other_seeds(&e.key).unwrap_or(u32::MAX));
+    for (&i, e) in places.iter().zip(waiting) {
+        queue[i] = e;
+    }
+}
+
 /// A torrent's share ratio as Transmission reports it: uploaded over
 /// downloaded (or, for data that was never downloaded, over the verified
 /// bytes held). `None` when nothing was uploaded against nothing held; an
@@ -290,5 +329,42 @@ mod tests {
             let expected = queue.iter().filter(|e| !e.running && e.wants != Wants::Stopped).count();
             prop_assert_eq!(answer.len(), expected);
         }
+    }
+
+    #[test]
+    fn scarce_seeds_start_first_and_downloads_keep_their_order() {
+        use Wants::*;
+        let mut queue = vec![
+            entry(1, Seed, false), // 5 other seeds
+            entry(2, Download, false),
+            entry(3, Seed, false), // none
+            entry(4, Seed, true),  // running: stays
+            entry(5, Seed, false), // unknown
+            entry(6, Download, false),
+            entry(7, Seed, false), // 1
+        ];
+        let seeds = |k: &u32| match k {
+            1 => Some(5),
+            3 => Some(0),
+            7 => Some(1),
+            4 => Some(0),
+            _ => None,
+        };
+        by_scarcity(&mut queue, seeds);
+        let keys: Vec<u32> = queue.iter().map(|e| e.key).collect();
+        assert_eq!(keys, [3, 2, 7, 4, 1, 6, 5]);
+        let limits = QueueLimits {
+            downloads: None,
+            seeds: Some(2),
+        };
+        let started: Vec<u32> = plan(&queue, limits)
+            .into_iter()
+            .filter(|(_, s)| *s == Slot::Start)
+            .map(|(k, _)| k)
+            .collect();
+        // One seed slot left beside the running one: the seedless torrent.
+        assert_eq!(started, [3, 2, 6]);
+        assert_eq!("scarcity".parse(), Ok(SeedPriority::Scarcity));
+        assert!("rare".parse::<SeedPriority>().is_err());
     }
 }

@@ -391,6 +391,25 @@ async fn riffle_clients_find_each_other_over_http_and_udp() {
     );
     assert_eq!(tracker.counts(&HASH).leechers, 1);
 
+    // The client's scrape, over HTTP and UDP, with a hash nobody has.
+    let other = riffle_protocol::InfoHash([9; 20]);
+    for url in [tracker.announce_url(), tracker.udp_url()] {
+        let got = riffle_client::tracker::scrape_once(&url, &[HASH, other], &cfg)
+            .await
+            .unwrap();
+        let of = |h| {
+            got.iter()
+                .find(|(x, _)| *x == h)
+                .map(|(_, s)| (s.complete, s.incomplete))
+        };
+        assert_eq!(of(HASH), Some((1, 1)), "{url}");
+        assert!(matches!(of(other), None | Some((0, 0))), "{url}");
+    }
+    let no_scrape = format!("http://{}/tracker", tracker.http_addr());
+    assert!(matches!(
+        riffle_client::tracker::scrape_once(&no_scrape, &[HASH], &cfg).await,
+        Err(TrackerError::NoScrape)
+    ));
     // Scrape over plain HTTP.
     let url = scrape_request_url(&url::Url::parse(&tracker.scrape_url()).unwrap(), &[HASH]);
     let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();

@@ -55,6 +55,10 @@ pub enum TrackerError {
         /// The resolver's answer.
         why: String,
     },
+    /// The tracker has no scrape URL (BEP 48: its announce path does not
+    /// end in `announce`).
+    #[error("this tracker offers no scrape")]
+    NoScrape,
     /// A socket error (e.g. ICMP port unreachable on a UDP tracker shows up
     /// as connection refused).
     #[error("network error: {0}")]

@@ -38,23 +38,15 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
         .map_err(|e| TrackerError::Http(e.clone()))
 }
 
-/// Announce to an `http://` or `https://` tracker.
-pub async fn announce(
-    url: &str,
-    req: &AnnounceRequest,
-    cfg: &AnnounceConfig,
-) -> Result<AnnounceOutcome, TrackerError> {
-    let full = announce_url(url, req).map_err(|e| match TrackerError::from(e) {
-        TrackerError::BadUrl { why, .. } => TrackerError::BadUrl {
-            url: url.to_owned(),
-            why,
-        },
-        other => other,
-    })?;
-    let timeout = cfg.http_timeout_scaled();
+/// GET `url` within `timeout`: the status and the body (at most
+/// [`MAX_REPLY`] bytes).
+async fn get(
+    url: url::Url,
+    timeout: std::time::Duration,
+) -> Result<(reqwest::StatusCode, Vec<u8>), TrackerError> {
     let exchange = async {
         let mut resp = client()?
-            .get(full)
+            .get(url)
             .send()
             .await
             .map_err(|e| TrackerError::Http(error_chain(&e)))?;
@@ -72,9 +64,49 @@ pub async fn announce(
         }
         Ok((status, body))
     };
-    let (status, body) = tokio::time::timeout(timeout, exchange)
+    tokio::time::timeout(timeout, exchange)
         .await
-        .map_err(|_| TrackerError::Timeout(timeout))??;
+        .map_err(|_| TrackerError::Timeout(timeout))?
+}
+
+/// Scrape (BEP 48) an `http://` or `https://` tracker, given its announce
+/// URL, for `hashes`: the counts it has of each. A tracker without a
+/// scrape URL (its path does not end in `announce`) is
+/// [`TrackerError::NoScrape`].
+pub async fn scrape(
+    announce: &str,
+    hashes: &[riffle_protocol::InfoHash],
+    cfg: &AnnounceConfig,
+) -> Result<super::ScrapeReply, TrackerError> {
+    use riffle_protocol::tracker::scrape::{parse_scrape_response, scrape_request_url, scrape_url};
+    let base = scrape_url(announce)
+        .map_err(TrackerError::from)?
+        .ok_or(TrackerError::NoScrape)?;
+    let (status, body) = get(scrape_request_url(&base, hashes), cfg.http_timeout_scaled()).await?;
+    match parse_scrape_response(&body) {
+        Ok(r) if status.is_success() => Ok(r.files.into_iter().collect()),
+        Err(e @ riffle_protocol::tracker::http::ResponseError::Failure(_)) => Err(e.into()),
+        Ok(_) => Err(TrackerError::HttpStatus(status.as_u16())),
+        Err(_) if !status.is_success() => Err(TrackerError::HttpStatus(status.as_u16())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Announce to an `http://` or `https://` tracker.
+pub async fn announce(
+    url: &str,
+    req: &AnnounceRequest,
+    cfg: &AnnounceConfig,
+) -> Result<AnnounceOutcome, TrackerError> {
+    let full = announce_url(url, req).map_err(|e| match TrackerError::from(e) {
+        TrackerError::BadUrl { why, .. } => TrackerError::BadUrl {
+            url: url.to_owned(),
+            why,
+        },
+        other => other,
+    })?;
+    let timeout = cfg.http_timeout_scaled();
+    let (status, body) = get(full, timeout).await?;
     // Some trackers send their bencoded failure with a 4xx status: the
     // failure text is the more useful error, so parse first.
     let parsed = parse_announce_response(&body);

@@ -101,15 +101,46 @@ pub async fn announce_once(
     req: &AnnounceRequest,
     cfg: &AnnounceConfig,
 ) -> Result<AnnounceOutcome, TrackerError> {
+    if is_udp(url)? {
+        udp::announce(url, req, cfg).await
+    } else {
+        http::announce(url, req, cfg).await
+    }
+}
+
+/// What a scrape says: per torrent asked about and known to the tracker,
+/// its counts.
+pub type ScrapeReply = Vec<(
+    riffle_protocol::InfoHash,
+    riffle_protocol::tracker::scrape::ScrapeStats,
+)>;
+
+/// Whether `url` names a UDP tracker (else HTTP or HTTPS); any other
+/// scheme is an error.
+fn is_udp(url: &str) -> Result<bool, TrackerError> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
-        Some("http" | "https") => http::announce(url, req, cfg).await,
-        Some("udp") => udp::announce(url, req, cfg).await,
+        Some("http" | "https") => Ok(false),
+        Some("udp") => Ok(true),
         Some(other) => Err(TrackerError::UnsupportedScheme(other.to_owned())),
         None => Err(TrackerError::BadUrl {
             url: url.to_owned(),
             why: "no scheme".to_owned(),
         }),
+    }
+}
+
+/// Scrape `url` (an announce URL, HTTP(S) or UDP) for the counts of
+/// `hashes` (BEP 48 / BEP 15). Bounded in time as announces are.
+pub async fn scrape_once(
+    url: &str,
+    hashes: &[riffle_protocol::InfoHash],
+    cfg: &AnnounceConfig,
+) -> Result<ScrapeReply, TrackerError> {
+    if is_udp(url)? {
+        udp::scrape(url, hashes, cfg).await
+    } else {
+        http::scrape(url, hashes, cfg).await
     }
 }
 

@@ -200,17 +200,16 @@ impl Exchange<'_> {
     }
 }
 
-/// Announce to a `udp://` tracker.
-pub async fn announce(
-    url: &str,
-    req: &AnnounceRequest,
-    cfg: &AnnounceConfig,
-) -> Result<AnnounceOutcome, TrackerError> {
-    let (host, port, url_data) = parse_udp_url(url)?;
+/// A socket connected to the tracker at `host:port`, for one exchange.
+async fn open<'a>(
+    host: &str,
+    port: u16,
+    cfg: &'a AnnounceConfig,
+) -> Result<(Exchange<'a>, SocketAddr), TrackerError> {
     let first_wait = cfg
         .scaled(cfg.udp_base_timeout)
         .max(Duration::from_millis(100));
-    let addr = resolve(&host, port, first_wait.max(Duration::from_secs(5))).await?;
+    let addr = resolve(host, port, first_wait.max(Duration::from_secs(5))).await?;
     let family = family_of(&addr);
     let local: SocketAddr = match addr {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
@@ -218,12 +217,63 @@ pub async fn announce(
     };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
-    let mut ex = Exchange {
+    let ex = Exchange {
         socket,
         family,
         cfg,
         attempt: 0,
     };
+    Ok((ex, addr))
+}
+
+/// Scrape a `udp://` tracker (BEP 15) for `hashes` (at most 74 in one
+/// packet; more are cut).
+pub async fn scrape(
+    url: &str,
+    hashes: &[riffle_protocol::InfoHash],
+    cfg: &AnnounceConfig,
+) -> Result<super::ScrapeReply, TrackerError> {
+    let hashes = &hashes[..hashes.len().min(74)];
+    let (host, port, _) = parse_udp_url(url)?;
+    let (mut ex, addr) = open(&host, port, cfg).await?;
+    let connection_id = ex.connect(addr).await?;
+    let transaction_id = rand::random();
+    let req = Request::Scrape {
+        connection_id,
+        transaction_id,
+        info_hashes: hashes.to_vec(),
+    };
+    let reply = ex.round_trip(&req, Action::Scrape, transaction_id).await?;
+    let Response::Scrape { entries, .. } = reply else {
+        return Err(TrackerError::Udp(UdpError::UnexpectedAction {
+            expected: Action::Scrape,
+            got: reply.action(),
+        }));
+    };
+    Ok(hashes
+        .iter()
+        .zip(entries)
+        .map(|(h, e)| {
+            (
+                *h,
+                riffle_protocol::tracker::scrape::ScrapeStats {
+                    complete: u64::from(e.seeders),
+                    downloaded: u64::from(e.completed),
+                    incomplete: u64::from(e.leechers),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Announce to a `udp://` tracker.
+pub async fn announce(
+    url: &str,
+    req: &AnnounceRequest,
+    cfg: &AnnounceConfig,
+) -> Result<AnnounceOutcome, TrackerError> {
+    let (host, port, url_data) = parse_udp_url(url)?;
+    let (mut ex, addr) = open(&host, port, cfg).await?;
     // A cached id the tracker no longer honours (it restarted, or keeps a
     // shorter lifetime) gets one fresh connect before giving up.
     let mut connection_id = match cached_id(addr) {

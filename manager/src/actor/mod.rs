@@ -10,6 +10,7 @@
 
 mod magnets;
 mod ops;
+pub(crate) mod scarcity;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub(crate) struct Actor {
     queue_dirty: bool,
     /// Magnet links still fetching their metadata (in `order` too).
     pending: HashMap<InfoHash, magnets::Pending>,
+    /// Seed priority and what the trackers said of other seeds.
+    pub(crate) scarcity: scarcity::Scarcity,
 }
 
 impl Actor {
@@ -90,6 +93,10 @@ impl Actor {
             last_counters_save: Instant::now(),
             queue_dirty: false,
             pending: HashMap::new(),
+            scarcity: scarcity::Scarcity::new(
+                queue::SeedPriority::Queue,
+                crate::manager::DEFAULT_SCRAPE_EVERY,
+            ),
         }
     }
 
@@ -375,10 +382,12 @@ impl Actor {
                 self.removing.remove(&hash);
             }
             Internal::Fetched(hash, info) => self.on_fetched(hash, info),
+            Internal::Scraped(found) => self.on_scraped(found),
         }
     }
 
     fn on_tick(&mut self) {
+        self.scrape_if_due();
         let now = Instant::now();
         let unix = unix_now();
         let settings = self.settings.clone();
@@ -447,7 +456,7 @@ impl Actor {
     fn schedule(&mut self) {
         let stalled_after = self.settings.stalled_after();
         let now = Instant::now();
-        let queue: Vec<QueueEntry<InfoHash>> = self
+        let mut queue: Vec<QueueEntry<InfoHash>> = self
             .order
             .iter()
             .filter_map(|h| self.entries.get(h))
@@ -459,6 +468,9 @@ impl Actor {
                 forced: e.forced || e.stop_after_check,
             })
             .collect();
+        if self.scarcity.priority == queue::SeedPriority::Scarcity {
+            queue::by_scarcity(&mut queue, |h| self.other_seeds(h));
+        }
         for (hash, slot) in queue::plan(&queue, self.settings.queue_limits()) {
             if slot == Slot::Start {
                 self.start(hash);
