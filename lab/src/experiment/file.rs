@@ -57,6 +57,7 @@ struct RawSettings {
     cpm_tau: Option<Vec<f64>>,
     swarms: Option<Vec<u32>>,
     swarm_times: Option<Vec<(f64, f64)>>,
+    swarm_arrivals: Option<Vec<f64>>,
     allocation: Option<riffle_policies::exchange::SwarmAllocation>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
@@ -290,6 +291,26 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
     }
     let allocation = pick(&r.allocation, &d.allocation).unwrap_or_default();
     let swarm_times = pick(&r.swarm_times, &d.swarm_times).unwrap_or_default();
+    let swarm_arrivals = pick(&r.swarm_arrivals, &d.swarm_arrivals).unwrap_or_default();
+    if !swarm_arrivals.is_empty() && swarm_arrivals.len() != swarms.len() {
+        return Err(err(
+            "swarm_arrivals",
+            format!(
+                "{} entries for {} swarms",
+                swarm_arrivals.len(),
+                swarms.len()
+            ),
+        ));
+    }
+    if let Some(bad) = swarm_arrivals
+        .iter()
+        .find(|a| !(a.is_finite() && **a > 0.0))
+    {
+        return Err(err(
+            "swarm_arrivals",
+            format!("{bad} is not a positive rate"),
+        ));
+    }
     if !swarm_times.is_empty() && swarm_times.len() != swarms.len() {
         return Err(err(
             "swarm_times",
@@ -415,6 +436,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         cpm_tau,
         swarms,
         swarm_times,
+        swarm_arrivals,
         allocation,
     })
 }

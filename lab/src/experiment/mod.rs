@@ -62,6 +62,9 @@ pub struct RunSpec {
     /// When each of `swarms` joins and leaves (model time units); empty:
     /// all from the start to the end.
     pub swarm_times: Vec<(f64, f64)>,
+    /// Open swarms instead: each of `swarms` gets peers at this rate (per
+    /// time unit), its entry in `swarms` then its cap; empty: closed.
+    pub swarm_arrivals: Vec<f64>,
     /// How the host's upload is split between `swarms`.
     pub allocation: riffle_policies::exchange::SwarmAllocation,
 }

@@ -390,3 +390,27 @@ fn cpm_tau_is_a_list_of_positive_times() {
         assert!(msg.contains("cpm_tau"), "{bad}: {msg}");
     }
 }
+
+#[test]
+fn several_swarms_closed_or_open() {
+    let e = parse(&minimal(
+        "",
+        "swarms = [20, 1]\nswarm_times = [[0, 10], [5, 50]]\nswarm_arrivals = [0.5, 0.1]\nallocation = \"cpm\"",
+    ))
+    .expect("parses");
+    let r = &e.runs[0];
+    assert_eq!(r.swarms, vec![20, 1]);
+    assert_eq!(r.swarm_times, vec![(0.0, 10.0), (5.0, 50.0)]);
+    assert_eq!(r.swarm_arrivals, vec![0.5, 0.1]);
+    assert_eq!(r.allocation.to_string(), "cpm");
+    for bad in [
+        "swarms = [20, 0]",
+        "swarms = [20, 1]\nswarm_times = [[0, 10]]",
+        "swarms = [20, 1]\nswarm_times = [[10, 5], [0, 1]]",
+        "swarms = [20, 1]\nswarm_arrivals = [1.0]",
+        "swarms = [20, 1]\nswarm_arrivals = [1.0, 0.0]",
+    ] {
+        let msg = parse(&minimal("", bad)).expect_err(bad).to_string();
+        assert!(msg.contains("swarm"), "{bad}: {msg}");
+    }
+}

@@ -23,9 +23,16 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
     let specs: Vec<RunSpec> = spec
         .swarms
         .iter()
-        .map(|&population| {
+        .enumerate()
+        .map(|(i, &population)| {
             let mut s = spec.clone();
-            s.model.arrivals = Arrivals::Closed { population };
+            s.model.arrivals = match spec.swarm_arrivals.get(i) {
+                Some(&rate) => {
+                    s.model.cap = Some(population);
+                    Arrivals::Open { rate }
+                }
+                None => Arrivals::Closed { population },
+            };
             s.swarms = Vec::new();
             if s.cpm_tau.is_empty() {
                 s.cpm_tau = vec![DEFAULT_TAU_UNITS];
@@ -65,8 +72,7 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
         for &i in &active {
             if !started[i] {
                 // Its peers arrive when it joins (nothing ran before).
-                sims[i].set_publisher_rate(0.0);
-                sims[i].run_until(t)?;
+                sims[i].idle_until(t);
                 sims[i].start()?;
                 started[i] = true;
             }

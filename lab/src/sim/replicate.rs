@@ -267,6 +267,14 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
+    /// Let time pass to `t` with nothing happening (a swarm that has not
+    /// joined its host yet).
+    pub fn idle_until(&mut self, t: f64) {
+        if t > self.t {
+            self.advance(t.min(self.spec.model.duration));
+        }
+    }
+
     /// Set the publisher's upload rate (a host's share for this swarm).
     pub fn set_publisher_rate(&mut self, rate: f64) {
         self.publisher_rate = rate.max(0.0);

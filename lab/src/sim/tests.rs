@@ -313,3 +313,22 @@ fn cpm_allocation_beats_per_peer_as_the_reference_model_does() {
             && (equal_big - 1.0 / 11.0).abs() < 1e-6
     );
 }
+
+/// Open swarms under one host: peers arrive only once a swarm has joined,
+/// and an idle swarm gets none of the host's upload.
+#[test]
+fn open_swarms_join_when_told() {
+    let mut spec = shortened("cpm-churn", "per-peer", 120.0, 0.0);
+    spec.swarms = vec![50, 50];
+    spec.swarm_times = vec![(0.0, 120.0), (60.0, 120.0)];
+    spec.swarm_arrivals = vec![0.5, 0.5];
+    let r = run_replicate(&spec, 1).expect("runs").result;
+    let f = r.swarms.expect("per-swarm figures");
+    let late = &f.host_series[1];
+    assert!(
+        late[..60].iter().all(|v| v.is_nan()),
+        "not in the run before 60"
+    );
+    assert!(late[60..].iter().any(|v| *v > 0.0), "served once joined");
+    assert!(r.completions > 0);
+}
