@@ -67,6 +67,11 @@ pub struct CpmEstimator {
     open: VecDeque<Open>,
     /// (peer, piece) -> weights over open uploads (by id) of its copy.
     copies: HashMap<(PeerKey, u32), Vec<(u64, f64)>>,
+    /// Open uploads per (recipient, piece): a HAVE is checked against
+    /// them in O(1), not by a walk over every open upload.
+    open_to: HashMap<(PeerKey, u32), u32>,
+    /// Open uploads per piece.
+    open_pieces: HashMap<u32, u32>,
     /// Closed samples: when they closed, and their value.
     samples: VecDeque<(Instant, f64)>,
     /// First-hop times seen (for [`auto_tau`]), most recent last.
@@ -84,6 +89,8 @@ impl CpmEstimator {
             next_id: 0,
             open: VecDeque::new(),
             copies: HashMap::new(),
+            open_to: HashMap::new(),
+            open_pieces: HashMap::new(),
             samples: VecDeque::new(),
             hops: VecDeque::new(),
             totals: (0.0, 0),
@@ -115,6 +122,8 @@ impl CpmEstimator {
         }
         let id = self.next_id;
         self.next_id += 1;
+        *self.open_to.entry((to, piece)).or_default() += 1;
+        *self.open_pieces.entry(piece).or_default() += 1;
         self.open.push_back(Open {
             id,
             piece,
@@ -128,14 +137,21 @@ impl CpmEstimator {
 
     /// Is an upload of `piece` being followed (so a HAVE of it matters)?
     pub fn follows(&self, piece: u32) -> bool {
-        self.open.iter().any(|o| o.piece == piece)
+        self.open_pieces.contains_key(&piece)
+    }
+
+    /// The open upload with id `id` (ids are consecutive from the front).
+    fn open_mut(&mut self, id: u64) -> Option<&mut Open> {
+        let front = self.open.front()?.id;
+        let i = usize::try_from(id.checked_sub(front)?).ok()?;
+        self.open.get_mut(i)
     }
 
     /// `from` announced `piece` at `now`; `holders` are the other
     /// neighbours that held it just before (its possible senders).
     pub fn have(&mut self, from: PeerKey, piece: u32, now: Instant, holders: &[PeerKey]) {
         self.close(now);
-        if self.open.iter().any(|o| o.piece == piece && o.to == from) {
+        if !self.follows(piece) || self.open_to.contains_key(&(from, piece)) {
             // Ours: the recipient's copy is already counted.
             return;
         }
@@ -159,8 +175,8 @@ impl CpmEstimator {
         if mix.is_empty() {
             return;
         }
-        for o in &mut self.open {
-            if let Some((_, v)) = mix.iter().find(|(id, _)| *id == o.id) {
+        for (id, v) in &mix {
+            if let Some(o) = self.open_mut(*id) {
                 o.reach += v;
                 if o.first_hop.is_none() {
                     o.first_hop = Some(now.saturating_duration_since(o.at));
@@ -210,6 +226,8 @@ impl CpmEstimator {
     }
 
     fn finish(&mut self, o: Open) {
+        release(&mut self.open_pieces, o.piece);
+        release(&mut self.open_to, (o.to, o.piece));
         if self.samples.len() >= WINDOW {
             self.samples.pop_front();
         }
@@ -286,6 +304,16 @@ impl CpmEstimator {
     /// Forget every sample (after tau changed).
     pub fn reset_samples(&mut self) {
         self.samples.clear();
+    }
+}
+
+/// One open upload fewer under `key`.
+fn release<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K) {
+    if let Some(n) = map.get_mut(&key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(&key);
+        }
     }
 }
 

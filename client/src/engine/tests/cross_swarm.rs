@@ -127,6 +127,27 @@ async fn credit_earned_in_one_torrent_unchokes_in_another() {
     seed_b.shutdown().await;
 }
 
+/// A session with `config` seeding every torrent of `metas` from `dir`,
+/// checked complete.
+async fn seeding(
+    config: SessionConfig,
+    dir: &std::path::Path,
+    metas: &[&riffle_protocol::metainfo::Metainfo],
+) -> (Session, Vec<crate::engine::TorrentHandle>) {
+    let seeder = Session::start(config).await.unwrap();
+    let mut handles = Vec::new();
+    for meta in metas {
+        let mut o = TorrentOptions::new(dir);
+        o.seed = true;
+        o.require_complete = true;
+        handles.push(seeder.add_torrent((*meta).clone(), o).unwrap());
+    }
+    for h in &handles {
+        wait_complete(h, Duration::from_secs(20)).await;
+    }
+    (seeder, handles)
+}
+
 /// A seeding session capped at 400 kB/s with two torrents: three leechers
 /// want A, one wants B. Per peer (one shared bucket), A takes about three
 /// quarters; `equal` gives each torrent half of the cap.
@@ -138,23 +159,13 @@ async fn equal_allocation_splits_the_upload_limit_between_torrents() {
     let meta_b = payload(&dir.path().join("seed"), "b", &[8_000_000], 42);
     let mut shares = Vec::new();
     for mode in [SwarmAllocation::PerPeer, SwarmAllocation::Equal] {
-        let seeder = Session::start(SessionConfig {
+        let config = SessionConfig {
             max_upload_rate: 400_000,
             swarm_allocation: mode,
             ..local()
-        })
-        .await
-        .unwrap();
-        let mut handles = Vec::new();
-        for meta in [&meta_a, &meta_b] {
-            let mut o = TorrentOptions::new(dir.path().join("seed"));
-            o.seed = true;
-            o.require_complete = true;
-            handles.push(seeder.add_torrent(meta.clone(), o).unwrap());
-        }
-        for h in &handles {
-            wait_complete(h, Duration::from_secs(20)).await;
-        }
+        };
+        let (seeder, handles) =
+            seeding(config, &dir.path().join("seed"), &[&meta_a, &meta_b]).await;
         let mut leechers = Vec::new();
         for (i, meta) in [&meta_a, &meta_a, &meta_a, &meta_b].into_iter().enumerate() {
             let l = Session::start(local()).await.unwrap();
@@ -200,26 +211,13 @@ async fn cpm_allocation_moves_upload_to_the_swarm_that_spreads_it() {
     let dir = tempfile::tempdir().unwrap();
     let meta_a = payload(&dir.path().join("seed"), "a", &[12_000_000], 51);
     let meta_b = payload(&dir.path().join("seed"), "b", &[12_000_000], 52);
-    let seeder = Session::start(
-        SessionConfig {
-            max_upload_rate: 300_000,
-            swarm_allocation: SwarmAllocation::Cpm,
-            ..local()
-        }
-        .with_time_scale(10.0),
-    )
-    .await
-    .unwrap();
-    let mut handles = Vec::new();
-    for meta in [&meta_a, &meta_b] {
-        let mut o = TorrentOptions::new(dir.path().join("seed"));
-        o.seed = true;
-        o.require_complete = true;
-        handles.push(seeder.add_torrent(meta.clone(), o).unwrap());
+    let config = SessionConfig {
+        max_upload_rate: 300_000,
+        swarm_allocation: SwarmAllocation::Cpm,
+        ..local()
     }
-    for h in &handles {
-        wait_complete(h, Duration::from_secs(20)).await;
-    }
+    .with_time_scale(10.0);
+    let (seeder, handles) = seeding(config, &dir.path().join("seed"), &[&meta_a, &meta_b]).await;
     // A's leechers know the seeder and each other.
     let mut leechers = Vec::new();
     for _ in 0..5 {

@@ -109,6 +109,9 @@ proptest! {
             }
             prop_assert!(e.open.len() <= MAX_OPEN && e.samples.len() <= WINDOW);
             prop_assert!(e.copies.len() <= MAX_COPIES);
+            prop_assert!(e.open_to.len() <= e.open.len() && e.open_pieces.len() <= e.open.len());
+            let counted: u32 = e.open_pieces.values().sum();
+            prop_assert_eq!(counted as usize, e.open.len());
         }
         if let Some(x) = e.estimate() {
             prop_assert!(x >= 1.0 && x <= 1.0 + haves as f64 + 1e-9);
