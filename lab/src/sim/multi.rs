@@ -56,6 +56,7 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
     let mut shares = vec![0.0; n];
     let mut blocks_at_warmup = vec![0u64; n];
     let mut series: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut downloads: Vec<Vec<f64>> = vec![Vec::new(); n];
     let mut t = 0.0;
     let mut was_active: Vec<usize> = Vec::new();
     while t < m.duration {
@@ -99,12 +100,14 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
         for (i, s) in sims.iter_mut().enumerate() {
             if !active.contains(&i) {
                 series[i].push(f64::NAN);
+                downloads[i].push(f64::NAN);
                 continue;
             }
-            let before = s.publisher_total();
+            let (before, down_before) = (s.publisher_total(), s.blocks_total());
             s.set_publisher_rate(m.publisher_rate * rate[i]);
             s.run_until(next)?;
             series[i].push((s.publisher_total() - before) as f64 / (next - t));
+            downloads[i].push((s.blocks_total() - down_before) as f64 / (next - t));
         }
         if t >= m.warmup {
             for (acc, w) in shares.iter_mut().zip(&rate) {
@@ -129,6 +132,7 @@ pub(super) fn run(spec: &RunSpec, seed: u64, options: SimOptions) -> Result<Repl
     );
     if let Some(f) = rep.result.swarms.as_mut() {
         f.host_series = series;
+        f.download_series = downloads;
     }
     Ok(rep)
 }
@@ -196,6 +200,7 @@ fn combine(
                 throughput_blocks: swarm_throughput,
                 cpm,
                 host_series: Vec::new(),
+                download_series: Vec::new(),
             }),
         },
         arrivals: reps.iter().map(|r| r.arrivals).sum(),

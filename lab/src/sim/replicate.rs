@@ -304,6 +304,11 @@ impl<'a> Sim<'a> {
         self.stats.publisher_total
     }
 
+    /// Blocks the swarm downloaded so far (from the publisher and peers).
+    pub fn blocks_total(&self) -> u64 {
+        self.stats.blocks_total
+    }
+
     /// Simulate up to model time `end` (at most the run's duration).
     pub fn run_until(&mut self, end: f64) -> Result<(), SimError> {
         let m = self.spec.model;

@@ -32,6 +32,8 @@ pub(super) struct Stats {
     publisher_blocks: u64,
     /// Blocks the publisher sent since the start.
     pub publisher_total: u64,
+    /// Blocks anyone sent since the start (the swarm's download).
+    pub blocks_total: u64,
     /// Blocks peers sent in the current sample interval.
     peer_blocks: u64,
     /// Arrivals refused by the tracker (population cap).
@@ -58,6 +60,7 @@ impl Stats {
             one_club_peak: 0,
             publisher_blocks: 0,
             publisher_total: 0,
+            blocks_total: 0,
             peer_blocks: 0,
             lost_arrivals: 0,
             arrivals: 0,
@@ -98,6 +101,7 @@ impl Stats {
 
     /// A block went out (from the publisher or from a peer).
     pub fn block_sent(&mut self, by_publisher: bool) {
+        self.blocks_total += 1;
         if by_publisher {
             self.publisher_blocks += 1;
             self.publisher_total += 1;

@@ -314,6 +314,46 @@ fn cpm_allocation_beats_per_peer_as_the_reference_model_does() {
     );
 }
 
+/// The host's mean upload into each swarm in the run over `[from, to)`.
+fn window_means(series: &[Vec<f64>], from: usize, to: usize) -> Vec<f64> {
+    series
+        .iter()
+        .filter_map(|s| {
+            let v: Vec<f64> = s[from..to]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        })
+        .collect()
+}
+
+/// cpm-churn: after each change of the host's swarms, identical swarms
+/// are served alike again within five tau (40 units), and the host's
+/// upload is all used.
+#[test]
+fn cpm_churn_balances_identical_swarms_within_five_tau() {
+    let spec = shortened("cpm-churn", "cpm", 900.0, 0.0);
+    for seed in [1, 2, 3] {
+        let r = run_replicate(&spec, seed).expect("runs").result;
+        let f = r.swarms.expect("per-swarm figures");
+        for (from, to, swarms) in [(40, 300, 2), (340, 600, 5), (640, 900, 3)] {
+            let m = window_means(&f.host_series, from, to);
+            assert_eq!(m.len(), swarms, "swarms in {from}..{to}");
+            let (lo, hi) = m
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+            assert!(
+                hi <= 1.5 * lo,
+                "seed {seed}, {from}..{to}: host upload per swarm {m:?}"
+            );
+            let used: f64 = m.iter().sum();
+            assert!(used > 1.7, "seed {seed}, {from}..{to}: {used} of 2");
+        }
+    }
+}
+
 /// Open swarms under one host: peers arrive only once a swarm has joined,
 /// and an idle swarm gets none of the host's upload.
 #[test]

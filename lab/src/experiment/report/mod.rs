@@ -68,6 +68,10 @@ pub struct SwarmFigures {
     /// time unit of the run (NaN while it is not in the run).
     #[serde(default, skip_serializing)]
     pub host_series: Vec<Vec<f64>>,
+    /// Per swarm, blocks per time unit its peers downloaded (from the host
+    /// and from each other) in each time unit (NaN while not in the run).
+    #[serde(default, skip_serializing)]
+    pub download_series: Vec<Vec<f64>>,
 }
 
 /// One row of a replicate's time series.
@@ -408,12 +412,36 @@ pub fn write_outputs(
     Ok(written)
 }
 
+/// One curve per swarm, each point the mean of [`SWARM_SMOOTHING`] units
+/// (windows where the swarm was not in the run are left out).
+fn smoothed_curves(series: &[Vec<f64>]) -> Vec<Curve> {
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Curve {
+            label: format!("swarm {i}"),
+            points: s
+                .chunks(SWARM_SMOOTHING)
+                .enumerate()
+                .filter(|(_, c)| c.iter().all(|v| v.is_finite()))
+                .map(|(k, c)| {
+                    let t = ((k * SWARM_SMOOTHING) as f64) + c.len() as f64 / 2.0;
+                    (t, c.iter().sum::<f64>() / c.len() as f64)
+                })
+                .collect(),
+            markers: false,
+        })
+        .filter(|c| !c.points.is_empty())
+        .collect()
+}
+
 /// Time units a point of the per-swarm bandwidth plot averages.
 const SWARM_SMOOTHING: usize = 10;
 
 /// For runs of several swarms, each run's first replicate: the host's
-/// upload into each swarm per time unit (`swarms-RUN.csv`) and its plot,
-/// smoothed over 10 units (`swarms-RUN.svg`).
+/// upload into each swarm and each swarm's download per time unit
+/// (`swarms-RUN.csv`), and their plots smoothed over 10 units
+/// (`swarms-RUN.svg`, `swarms-download-RUN.svg`).
 fn write_swarm_series(
     dir: &Path,
     title: &str,
@@ -429,15 +457,27 @@ fn write_swarm_series(
             continue;
         }
         done.push(&r.name);
-        let units = f.host_series.iter().map(Vec::len).max().unwrap_or(0);
+        let columns: Vec<(String, &Vec<f64>)> = f
+            .host_series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("host{i}"), s))
+            .chain(
+                f.download_series
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("download{i}"), s)),
+            )
+            .collect();
+        let units = columns.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
         let mut csv = String::from("t");
-        for i in 0..f.host_series.len() {
-            let _ = write!(csv, ",swarm{i}");
+        for (name, _) in &columns {
+            let _ = write!(csv, ",{name}");
         }
         csv.push('\n');
         for u in 0..units {
             let _ = write!(csv, "{u}");
-            for s in &f.host_series {
+            for (_, s) in &columns {
                 match s.get(u).filter(|v| v.is_finite()) {
                     Some(v) => {
                         let _ = write!(csv, ",{v}");
@@ -450,37 +490,27 @@ fn write_swarm_series(
         let path = dir.join(format!("swarms-{}.csv", r.name));
         std::fs::write(&path, csv).map_err(PlotError::Io)?;
         written.push(path);
-        let curves: Vec<Curve> = f
-            .host_series
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Curve {
-                label: format!("swarm {i}"),
-                points: s
-                    .chunks(SWARM_SMOOTHING)
-                    .enumerate()
-                    .filter(|(_, c)| c.iter().all(|v| v.is_finite()))
-                    .map(|(k, c)| {
-                        let t = ((k * SWARM_SMOOTHING) as f64) + c.len() as f64 / 2.0;
-                        (t, c.iter().sum::<f64>() / c.len() as f64)
-                    })
-                    .collect(),
-                markers: false,
-            })
-            .filter(|c| !c.points.is_empty())
-            .collect();
-        let path = dir.join(format!("swarms-{}.svg", r.name));
-        plot_curves(
-            &path,
-            &format!(
-                "{title}: {} (seed {}), host upload per swarm",
-                r.name, r.seed
+        for (series, file, what) in [
+            (&f.host_series, "swarms", "host upload per swarm"),
+            (
+                &f.download_series,
+                "swarms-download",
+                "download of each swarm",
             ),
-            "time (units)",
-            "blocks per unit",
-            &curves,
-        )?;
-        written.push(path);
+        ] {
+            if series.is_empty() {
+                continue;
+            }
+            let path = dir.join(format!("{file}-{}.svg", r.name));
+            plot_curves(
+                &path,
+                &format!("{title}: {} (seed {}), {what}", r.name, r.seed),
+                "time (units)",
+                "blocks per unit",
+                &smoothed_curves(series),
+            )?;
+            written.push(path);
+        }
     }
     Ok(written)
 }
