@@ -128,3 +128,38 @@ fn a_preset_runs_through_the_same_parser() {
     }
     assert_outputs(&out, &names, 1);
 }
+
+/// The cross-credit preset (real sessions): contributors that give the
+/// host of swarm B torrent A finish B at least 1.3x faster than B's other
+/// leechers with cross-swarm credit, and without it no such gap.
+#[test]
+fn cross_credit_serves_the_contributors_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        "--preset",
+        "cross-credit",
+        "--seeds",
+        "2",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let speedup = |name: &str| {
+        let r = runs
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no run {name}: {runs:?}"));
+        let t = r["mean_download_time"]
+            .as_f64()
+            .expect("everyone completes");
+        assert!(t > 0.0, "{name}: download time {t}");
+        r["cross_speedup"][0].as_f64().expect("cross_speedup")
+    };
+    let (credit, none) = (speedup("credit"), speedup("no-credit"));
+    assert!(
+        credit >= 1.3 && credit - none >= 0.25,
+        "contributors faster by {credit:.2}x with credit, {none:.2}x without"
+    );
+}

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use riffle_policies::choker::PeerView;
+use riffle_policies::exchange::credit::{DEFAULT_CAPACITY, DEFAULT_HORIZON};
 use riffle_policies::exchange::{Allocator, CreditLedger, HostId, SwarmAllocation, SwarmDemand};
 use riffle_policies::PeerKey;
 
@@ -98,12 +99,21 @@ impl Drop for SwarmSlot {
 }
 
 impl Exchange {
-    /// An exchange for a session known to riffle peers by `host_key`.
-    pub fn new(host_key: [u8; 16], credit: bool, mode: SwarmAllocation) -> Arc<Exchange> {
+    /// An exchange for a session known to riffle peers by `host_key`;
+    /// credit decays over [`DEFAULT_HORIZON`] of protocol time (`scale`
+    /// protocol seconds pass per second, as in
+    /// [`super::SessionConfig::with_time_scale`]).
+    pub fn new(
+        host_key: [u8; 16],
+        credit: bool,
+        mode: SwarmAllocation,
+        scale: f64,
+    ) -> Arc<Exchange> {
+        let horizon = DEFAULT_HORIZON.mul_f64(1.0 / scale.max(1e-6));
         Arc::new(Exchange {
             host_key,
             credit: AtomicBool::new(credit),
-            ledger: Mutex::new(CreditLedger::default()),
+            ledger: Mutex::new(CreditLedger::new(horizon, DEFAULT_CAPACITY)),
             alloc: Mutex::new(Alloc {
                 allocator: Allocator::new(mode),
                 swarms: HashMap::new(),
@@ -180,6 +190,25 @@ impl Exchange {
     ) {
         if self.credit_enabled() {
             self.ledger().rank_views(views, host_of, now);
+        }
+    }
+
+    /// A seed's unchoke (when credit is on): its regular slots go first
+    /// to the interested peers whose hosts gave us, most first.
+    pub fn serve_first(
+        &self,
+        views: &[PeerView],
+        host_of: impl Fn(PeerKey) -> Option<HostId>,
+        now: Instant,
+        unchoke: &mut riffle_policies::choker::Unchoke,
+    ) {
+        if self.credit_enabled() {
+            let ledger = self.ledger();
+            riffle_policies::exchange::credit::serve_credited_first(
+                views,
+                |k| host_of(k).map(|h| ledger.contribution(&h, now)),
+                unchoke,
+            );
         }
     }
 
@@ -306,7 +335,7 @@ mod tests {
 
     #[test]
     fn shares_follow_the_mode_and_leave_with_the_torrent() {
-        let x = Exchange::new([1; 16], false, SwarmAllocation::Equal);
+        let x = Exchange::new([1; 16], false, SwarmAllocation::Equal, 1.0);
         let a = x.join(16_384);
         let b = x.join(16_384);
         a.report(3, None, None);

@@ -234,6 +234,7 @@ impl Session {
             config.host_key.unwrap_or_else(rand::random),
             config.cross_swarm_credit,
             config.swarm_allocation,
+            config.time_scale,
         );
         let up = Bucket::shared_with_burst(config.max_upload_rate, config.burst_bytes);
         let allocator = tokio::spawn(allocate(

@@ -59,6 +59,9 @@ struct RawSettings {
     swarm_times: Option<Vec<(f64, f64)>>,
     swarm_arrivals: Option<Vec<f64>>,
     allocation: Option<riffle_policies::exchange::SwarmAllocation>,
+    contributors: Option<f64>,
+    contributor_rate: Option<f64>,
+    cross_swarm_credit: Option<bool>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
 }
@@ -351,6 +354,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
             ))
         }
     };
+    let (contributors, contributor_rate) = cross_keys(d, r, arrivals, &swarms, peer_rate, &err)?;
     let cap = pick(&r.cap, &d.cap).and_then(Maybe::into_option);
     if cap == Some(0) {
         return Err(err("cap", "must be at least 1 (or \"none\")".into()));
@@ -438,5 +442,45 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         swarm_times,
         swarm_arrivals,
         allocation,
+        contributors,
+        contributor_rate,
+        cross_swarm_credit: pick(&r.cross_swarm_credit, &d.cross_swarm_credit).unwrap_or(false),
     })
+}
+
+/// The cross-credit keys: the contributors' fraction (0..1, a closed
+/// swarm of one only) and their rate in the second torrent (default: the
+/// peers' rate).
+fn cross_keys(
+    d: &RawSettings,
+    r: &RawSettings,
+    arrivals: Arrivals,
+    swarms: &[u32],
+    peer_rate: f64,
+    err: &dyn Fn(&str, String) -> ExperimentError,
+) -> Result<(f64, f64), ExperimentError> {
+    let contributors = pick(&r.contributors, &d.contributors).unwrap_or(0.0);
+    if !(0.0..1.0).contains(&contributors) {
+        return Err(err(
+            "contributors",
+            format!("{contributors} is not a fraction of the peers below 1"),
+        ));
+    }
+    let rate = match pick(&r.contributor_rate, &d.contributor_rate) {
+        Some(v) if v.is_finite() && v > 0.0 => v,
+        Some(v) => {
+            return Err(err(
+                "contributor_rate",
+                format!("must be a positive number (got {v})"),
+            ))
+        }
+        None => peer_rate,
+    };
+    if contributors > 0.0 && (!swarms.is_empty() || !matches!(arrivals, Arrivals::Closed { .. })) {
+        return Err(err(
+            "contributors",
+            "needs one closed swarm (arrivals.population, no swarms)".into(),
+        ));
+    }
+    Ok((contributors, rate))
 }

@@ -67,6 +67,14 @@ pub struct RunSpec {
     pub swarm_arrivals: Vec<f64>,
     /// How the host's upload is split between `swarms`.
     pub allocation: riffle_policies::exchange::SwarmAllocation,
+    /// Cross-swarm credit (the cross-credit preset): this fraction of a
+    /// closed swarm's peers also seed a second torrent to the others; 0:
+    /// none. Such a run is one flash crowd of `population` peers.
+    pub contributors: f64,
+    /// Each contributor's upload in the second torrent, blocks per unit.
+    pub contributor_rate: f64,
+    /// Every peer's session runs with cross-swarm credit.
+    pub cross_swarm_credit: bool,
 }
 
 /// Policies of the publisher, the seed that holds the file from the start.

@@ -1,8 +1,9 @@
 //! The presets, embedded in the binary; parsed by the same function as user
 //! files, with no preset-specific code.
 
-/// Names of the presets, as `--preset NAME` takes them.
-pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission"];
+/// Names of the presets, as `--preset NAME` takes them (lab and
+/// simulator; `cross-credit` is paper 003/004's cross-swarm credit).
+pub const PRESETS: &[&str] = &["missing-piece", "three-levers", "admission", "cross-credit"];
 
 /// Presets for the simulator only: `saturation`, the K = 20, 10,000-peer
 /// sweep of `riffle sim --sweep` (populations the lab cannot hold), and
@@ -20,6 +21,7 @@ pub(super) fn text(name: &str) -> Option<&'static str> {
         "cpm-tau" => Some(include_str!("../../presets/cpm-tau.toml")),
         "cpm-allocation" => Some(include_str!("../../presets/cpm-allocation.toml")),
         "cpm-churn" => Some(include_str!("../../presets/cpm-churn.toml")),
+        "cross-credit" => Some(include_str!("../../presets/cross-credit.toml")),
         _ => None,
     }
 }

@@ -274,7 +274,7 @@ fn load_reads_files_and_prefixes_errors_with_the_path() {
 
 #[test]
 fn every_preset_parses_with_at_least_three_seeds() {
-    assert_eq!(PRESETS.len(), 3);
+    assert_eq!(PRESETS.len(), 4);
     for name in PRESETS {
         let e = preset(name).unwrap_or_else(|err| panic!("preset {name}: {err}"));
         assert_eq!(e.name, *name);
@@ -413,4 +413,43 @@ fn several_swarms_closed_or_open() {
         let msg = parse(&minimal("", bad)).expect_err(bad).to_string();
         assert!(msg.contains("swarm"), "{bad}: {msg}");
     }
+}
+
+#[test]
+fn cross_credit_keys_need_one_closed_swarm() {
+    let closed = "arrivals = { population = 10 }\ncontributors = 0.5\ncontributor_rate = 0.25\ncross_swarm_credit = true";
+    let e = parse(&minimal("", closed)).expect("parses");
+    let r = &e.runs[0];
+    assert_eq!(r.contributors, 0.5);
+    assert_eq!(r.contributor_rate, 0.25);
+    assert!(r.cross_swarm_credit);
+    // The contributors' rate defaults to the peers'.
+    let e = parse(&minimal(
+        "",
+        "arrivals = { population = 10 }\ncontributors = 0.3",
+    ))
+    .expect("parses");
+    assert_eq!(e.runs[0].contributor_rate, 4.0);
+    assert!(!e.runs[0].cross_swarm_credit);
+    let plain = parse(&minimal("", "")).expect("parses");
+    assert_eq!(plain.runs[0].contributors, 0.0);
+    for bad in [
+        "contributors = 0.5",
+        "arrivals = { population = 10 }\ncontributors = 1.0",
+        "arrivals = { population = 10 }\ncontributors = -0.1",
+        "swarms = [10, 10]\ncontributors = 0.5",
+    ] {
+        let (place, msg) = invalid(&minimal("", bad));
+        assert_eq!(place.key, "contributors", "{bad}: {msg}");
+    }
+    let (place, _) = invalid(&minimal(
+        "",
+        "arrivals = { population = 10 }\ncontributors = 0.5\ncontributor_rate = 0.0",
+    ));
+    assert_eq!(place.key, "contributor_rate");
+    let cc = preset("cross-credit").expect("parses");
+    let names: Vec<&str> = cc.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["credit", "no-credit"]);
+    assert!(cc.runs[0].cross_swarm_credit && !cc.runs[1].cross_swarm_credit);
+    assert!(cc.runs.iter().all(|r| r.contributors == 0.5));
 }

@@ -13,6 +13,7 @@
 //! Results use the same [`crate::experiment::report`] types as `riffle
 //! sim`, so the two can be compared run for run.
 
+mod cross;
 pub mod payload;
 mod replicate;
 
@@ -48,9 +49,12 @@ pub async fn run_replicate(
         .prefix("riffle-lab-")
         .tempdir_in(work)
         .with_context(|| format!("cannot create a directory in {}", work.display()))?;
-    replicate::run(spec, seed, dir.path(), tick)
-        .await
-        .with_context(|| format!("run {} seed {seed}", spec.name))
+    if spec.contributors > 0.0 {
+        cross::run(spec, seed, dir.path(), tick).await
+    } else {
+        replicate::run(spec, seed, dir.path(), tick).await
+    }
+    .with_context(|| format!("run {} seed {seed}", spec.name))
 }
 
 /// Run every replicate of `experiment` one after the other; `progress` is

@@ -94,13 +94,13 @@ impl Counted {
 
 /// The clock of a replicate: model time from wall time.
 #[derive(Clone, Copy)]
-struct Clock {
-    start: Instant,
-    unit: Duration,
+pub(super) struct Clock {
+    pub(super) start: Instant,
+    pub(super) unit: Duration,
 }
 
 impl Clock {
-    fn model(&self, at: Instant) -> f64 {
+    pub(super) fn model(&self, at: Instant) -> f64 {
         at.saturating_duration_since(self.start).as_secs_f64() / self.unit.as_secs_f64()
     }
 
@@ -110,25 +110,25 @@ impl Clock {
 }
 
 /// Everything a replicate needs that does not change while it runs.
-struct Setup {
-    spec: RunSpec,
-    meta: Arc<Metainfo>,
-    unit: Duration,
+pub(super) struct Setup {
+    pub(super) spec: RunSpec,
+    pub(super) meta: Arc<Metainfo>,
+    pub(super) unit: Duration,
     /// Protocol-time speed-up: one model time unit is one protocol second.
-    time_scale: f64,
-    dir: PathBuf,
+    pub(super) time_scale: f64,
+    pub(super) dir: PathBuf,
     /// Turns true when the replicate is over: every peer leaves.
-    stop: watch::Receiver<bool>,
+    pub(super) stop: watch::Receiver<bool>,
     /// Where the publisher listens: every peer dials it from the start
     /// (the model's publisher reaches every peer; a tracker's random peer
     /// list would leave a newcomer without it whenever the swarm is
     /// larger than the peer's connection cap).
-    publisher: Option<SocketAddr>,
+    pub(super) publisher: Option<SocketAddr>,
 }
 
 impl Setup {
     /// Bytes per second of `blocks_per_unit` blocks per model time unit.
-    fn bytes_per_sec(&self, blocks_per_unit: f64) -> u64 {
+    pub(super) fn bytes_per_sec(&self, blocks_per_unit: f64) -> u64 {
         (blocks_per_unit * f64::from(BLOCK_SIZE) / self.unit.as_secs_f64()).round() as u64
     }
 
@@ -147,7 +147,7 @@ impl Setup {
     /// A lab peer's torrent options: the run's peer policies, the
     /// connection cap, peer turnover, and the publisher to dial at once.
     /// `seed`: it lingers as a seed once complete.
-    fn peer_options(&self, dir: &Path, seed: bool, random_seed: u64) -> TorrentOptions {
+    pub(super) fn peer_options(&self, dir: &Path, seed: bool, random_seed: u64) -> TorrentOptions {
         let spec = &self.spec;
         let model = spec.model;
         let mut options = TorrentOptions::new(dir);
@@ -176,7 +176,27 @@ impl Setup {
         options
     }
 
-    fn session_config(&self, upload_blocks_per_unit: f64) -> SessionConfig {
+    /// The publisher's torrent options: a seed of the data in `dir` with
+    /// the run's publisher policies.
+    pub(super) fn publisher_options(&self, dir: &Path, random_seed: u64) -> TorrentOptions {
+        let spec = &self.spec;
+        let model = spec.model;
+        let mut options = TorrentOptions::new(dir);
+        options.seed = true;
+        options.require_complete = true;
+        options.durable = false;
+        options.max_peers = model.cap.map_or(1000, |c| c as usize + 10).min(2000);
+        options.policies = Policies {
+            seed_choker: spec.publisher.seed_choker,
+            picker: spec.publisher.picker,
+            random_seed: Some(random_seed),
+            poisson_turns: model.turns == Turns::Poisson,
+            ..Policies::default()
+        };
+        options
+    }
+
+    pub(super) fn session_config(&self, upload_blocks_per_unit: f64) -> SessionConfig {
         let mut c = SessionConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             listen_fallback: false,
@@ -256,18 +276,7 @@ pub async fn run(
     let publisher = Session::start(setup.session_config(model.publisher_rate))
         .await
         .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;
-    let mut options = TorrentOptions::new(dir.join("publisher"));
-    options.seed = true;
-    options.require_complete = true;
-    options.durable = false;
-    options.max_peers = model.cap.map_or(1000, |c| c as usize + 10).min(2000);
-    options.policies = Policies {
-        seed_choker: spec.publisher.seed_choker,
-        picker: spec.publisher.picker,
-        random_seed: Some(rng.gen()),
-        poisson_turns: model.turns == Turns::Poisson,
-        ..Policies::default()
-    };
+    let options = setup.publisher_options(&dir.join("publisher"), rng.gen());
     let publisher_handle = publisher
         .add_torrent((*setup.meta).clone(), options)
         .map_err(|e| anyhow!("cannot add the lab torrent to the publisher: {e}"))?;
@@ -393,7 +402,7 @@ fn exp(rng: &mut StdRng, rate: f64) -> f64 {
 }
 
 /// Wait until the publisher has checked its data.
-async fn wait_ready(status: &watch::Receiver<TorrentStatus>) -> Result<()> {
+pub(super) async fn wait_ready(status: &watch::Receiver<TorrentStatus>) -> Result<()> {
     let mut rx = status.clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -621,7 +630,12 @@ fn sample(
 }
 
 /// The replicate's figures from its samples and completions.
-fn result(spec: &RunSpec, seed: u64, samples: &[Sample], completions: &[(f64, f64)]) -> RunResult {
+pub(super) fn result(
+    spec: &RunSpec,
+    seed: u64,
+    samples: &[Sample],
+    completions: &[(f64, f64)],
+) -> RunResult {
     let model = spec.model;
     let measured: Vec<&(f64, f64)> = completions
         .iter()
@@ -644,6 +658,7 @@ fn result(spec: &RunSpec, seed: u64, samples: &[Sample], completions: &[(f64, f6
     RunResult {
         cpm: Vec::new(),
         swarms: None,
+        cross: None,
         name: spec.name.clone(),
         seed,
         policies: spec.policies(),

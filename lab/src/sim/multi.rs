@@ -193,6 +193,7 @@ fn combine(
             population_mean: reps.iter().map(|r| r.result.population_mean).sum(),
             completions,
             cpm: Vec::new(),
+            cross: None,
             swarms: Some(crate::experiment::report::SwarmFigures {
                 allocation: spec.allocation.to_string(),
                 share: shares,

@@ -46,6 +46,7 @@ use super::{Replicate, SimError, SimOptions};
 use crate::experiment::report::RunResult;
 use crate::experiment::{Arrivals, RunSpec};
 
+mod credit;
 mod membership;
 use membership::Timer;
 
@@ -159,6 +160,8 @@ pub(super) struct Sim<'a> {
     /// The publisher's upload rate now (the model's, or the share a host's
     /// allocation gives this swarm).
     publisher_rate: f64,
+    /// A cross-credit run: the host's ledger and its contributors.
+    credit: Option<credit::HostCredit>,
 }
 
 impl<'a> Sim<'a> {
@@ -244,11 +247,17 @@ impl<'a> Sim<'a> {
                 .collect(),
             cpm_warm: spec.model.warmup <= 0.0,
             publisher_rate: spec.model.publisher_rate,
+            credit: credit::HostCredit::new(spec, PIECE_BYTES, sub_seed(seed, 0, 5)),
         })
     }
 
     /// Run to the end of the replicate.
     pub fn run(mut self) -> Result<Replicate, SimError> {
+        if self.credit.is_some() {
+            // Cross-credit: torrent A flows to the host through the
+            // warm-up; the swarm's flash crowd arrives at its end.
+            self.idle_until(self.spec.model.warmup);
+        }
         self.start()?;
         self.run_until(self.spec.model.duration)?;
         Ok(self.finish())
@@ -598,6 +607,11 @@ impl<'a> Sim<'a> {
         }
         if let Some(choker) = self.peers.chokers[up].as_mut() {
             choker.rechoke(now, &self.views, &mut self.unchoke);
+            if up == PUBLISHER && !choker.per_piece() {
+                if let Some(c) = self.credit.as_mut() {
+                    c.serve_first(self.base, t, &self.views, &mut self.unchoke);
+                }
+            }
         } else {
             self.unchoke.clear();
         }
@@ -691,6 +705,9 @@ impl<'a> Sim<'a> {
     /// `slot` holds every piece: count the download, then linger or leave.
     fn complete(&mut self, slot: usize) -> Result<(), SimError> {
         self.stats.completion(self.t, self.peers.arrived[slot]);
+        if let Some(c) = self.credit.as_mut() {
+            c.completed(self.peers.ids[slot], self.t - self.peers.arrived[slot]);
+        }
         if self.spec.model.linger > 0.0 {
             let id = self.peers.ids[slot];
             let _ = self
@@ -734,7 +751,8 @@ impl<'a> Sim<'a> {
             self.schedule_announce(n);
         }
         self.scratch = former;
-        if matches!(self.spec.model.arrivals, Arrivals::Closed { .. }) {
+        // A cross-credit run is one flash crowd: nobody replaces it.
+        if matches!(self.spec.model.arrivals, Arrivals::Closed { .. }) && self.credit.is_none() {
             self.arrive()?;
         }
         Ok(())
@@ -760,6 +778,7 @@ impl<'a> Sim<'a> {
                     .filter_map(|(tau, e)| e.total_mean().0.map(|m| (*tau, m)))
                     .collect(),
                 swarms: None,
+                cross: self.credit.as_ref().map(credit::HostCredit::figures),
             },
             lost_arrivals: s.lost_arrivals,
             arrivals: s.arrivals,

@@ -372,3 +372,25 @@ fn open_swarms_join_when_told() {
     assert!(late[60..].iter().any(|v| *v > 0.0), "served once joined");
     assert!(r.completions > 0);
 }
+
+/// cross-credit in the simulator: contributors that give the host torrent
+/// A finish B at least 1.3x faster with the host's credit on (the
+/// session's ledger and `serve_credited_first`), and no faster without.
+#[test]
+fn cross_credit_speeds_up_the_contributors_only_with_credit() {
+    let speedup = |run: &str| {
+        let spec = shortened("cross-credit", run, 400.0, 120.0);
+        let mut sum = 0.0;
+        for seed in 1..=5 {
+            let r = run_replicate(&spec, seed).expect("runs").result;
+            let x = r.cross.expect("cross figures");
+            assert_eq!(x.contributors_done, (10, 10), "{run} seed {seed}");
+            assert_eq!(x.others_done, (10, 10), "{run} seed {seed}");
+            sum += x.speedup() / 5.0;
+        }
+        sum
+    };
+    let (credit, none) = (speedup("credit"), speedup("no-credit"));
+    assert!(credit >= 1.3, "with credit: {credit:.2}x");
+    assert!((0.8..=1.2).contains(&none), "without credit: {none:.2}x");
+}

@@ -179,6 +179,39 @@ impl CreditLedger {
     }
 }
 
+/// A seed serves first the hosts that gave us (elsewhere: a seed takes
+/// nothing in this torrent): the regular slots the seed choker filled go
+/// to the interested peers whose host has credit, most first, and the
+/// choker's own picks fill what is left in their order. The optimistic
+/// slot stays the choker's. `credit` gives each peer's host contribution
+/// (bytes/s; 0 or None: none).
+pub fn serve_credited_first(
+    views: &[PeerView],
+    credit: impl Fn(PeerKey) -> Option<f64>,
+    unchoke: &mut crate::choker::Unchoke,
+) {
+    let slots = unchoke.regular.len();
+    let mut credited: Vec<(PeerKey, f64)> = views
+        .iter()
+        .filter(|v| v.interested && Some(v.key) != unchoke.optimistic)
+        .filter_map(|v| credit(v.key).filter(|c| *c > 0.0).map(|c| (v.key, c)))
+        .collect();
+    if slots == 0 || credited.is_empty() {
+        return;
+    }
+    credited.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut regular: Vec<PeerKey> = credited.iter().map(|(k, _)| *k).take(slots).collect();
+    for k in &unchoke.regular {
+        if regular.len() == slots {
+            break;
+        }
+        if !regular.contains(k) {
+            regular.push(*k);
+        }
+    }
+    unchoke.regular = regular;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +309,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_seed_serves_credited_hosts_first_and_keeps_its_slot_count() {
+        use crate::choker::Unchoke;
+        let t0 = Instant::now();
+        let view = |k: u64, interested: bool| PeerView {
+            key: PeerKey(k),
+            interested,
+            wants_ours: interested,
+            download_rate: 0,
+            upload_rate: 0,
+            pieces: 0,
+            total_pieces: 10,
+            connected_at: t0,
+            unchoked_since: None,
+            sent_since_unchoke: 0,
+            snubbed: false,
+            is_seed: false,
+        };
+        let views: Vec<PeerView> = (0..8).map(|k| view(k, k != 6)).collect();
+        // Credit: peer 5 most, peer 2 some, peer 6 has credit but is not
+        // interested, peer 7 is the optimistic one.
+        let credit = |k: PeerKey| match k.0 {
+            5 => Some(900.0),
+            2 => Some(100.0),
+            6 | 7 => Some(5000.0),
+            _ => None,
+        };
+        let mut u = Unchoke {
+            regular: vec![PeerKey(0), PeerKey(1), PeerKey(2)],
+            optimistic: Some(PeerKey(7)),
+        };
+        serve_credited_first(&views, credit, &mut u);
+        assert_eq!(u.regular, vec![PeerKey(5), PeerKey(2), PeerKey(0)]);
+        assert_eq!(u.optimistic, Some(PeerKey(7)));
+        // No credit anywhere: the choker's choice stands.
+        let mut v = Unchoke {
+            regular: vec![PeerKey(3), PeerKey(4)],
+            optimistic: None,
+        };
+        serve_credited_first(&views, |_| None, &mut v);
+        assert_eq!(v.regular, vec![PeerKey(3), PeerKey(4)]);
+        // A choker that unchoked nobody regularly stays so.
+        let mut w = Unchoke::default();
+        serve_credited_first(&views, credit, &mut w);
+        assert!(w.is_empty());
     }
 }

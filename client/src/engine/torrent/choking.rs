@@ -303,6 +303,12 @@ impl Torrent {
             &mut self.leech_choker
         };
         choker.rechoke(now.into_std(), &views, &mut unchoke);
+        if self.completed && !per_piece {
+            // Cross-swarm credit (when on): a seed serves first the hosts
+            // that gave us elsewhere. Per-piece seed policies keep their
+            // own turns.
+            self.serve_credited_first(&views, now, &mut unchoke);
+        }
         let seeding = self.completed;
         let piece_bytes = u64::from(self.shared.geometry.piece_length());
         for (k, e) in self.peers.iter_mut() {

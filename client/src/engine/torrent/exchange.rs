@@ -96,6 +96,18 @@ impl Torrent {
             .rank(views, |k| self.host_of(k), now.into_std());
     }
 
+    /// A seed's unchoke: hosts with cross-swarm credit first (when on).
+    pub(super) fn serve_credited_first(
+        &self,
+        views: &[PeerView],
+        now: Instant,
+        unchoke: &mut riffle_policies::choker::Unchoke,
+    ) {
+        self.swarm
+            .exchange
+            .serve_first(views, |k| self.host_of(k), now.into_std(), unchoke);
+    }
+
     /// `key` announced `piece`: for the CPM, its possible senders are the
     /// other neighbours holding it.
     pub(super) fn follow_have(&mut self, key: PeerKey, piece: PieceIndex, now: Instant) {

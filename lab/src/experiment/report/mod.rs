@@ -48,6 +48,9 @@ pub struct RunResult {
     /// Per swarm, for a run of several swarms fed by one host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarms: Option<SwarmFigures>,
+    /// Contributors against the others, for a cross-credit run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross: Option<CrossFigures>,
 }
 
 /// A host's swarms in one replicate (after the warm-up), in the order the
@@ -72,6 +75,29 @@ pub struct SwarmFigures {
     /// and from each other) in each time unit (NaN while not in the run).
     #[serde(default, skip_serializing)]
     pub download_series: Vec<Vec<f64>>,
+}
+
+/// A cross-credit replicate: how fast the peers that also seed the second
+/// torrent to the others (contributors) downloaded the first, against
+/// the others.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrossFigures {
+    /// Contributors' mean download time (model units; NaN: none done).
+    pub contributors_time: f64,
+    /// The others' mean download time.
+    pub others_time: f64,
+    /// Contributors that completed, of how many.
+    pub contributors_done: (u32, u32),
+    /// Others that completed, of how many.
+    pub others_done: (u32, u32),
+}
+
+impl CrossFigures {
+    /// The others' mean time over the contributors': above 1, the
+    /// contributors finished faster.
+    pub fn speedup(&self) -> f64 {
+        self.others_time / self.contributors_time
+    }
 }
 
 /// One row of a replicate's time series.
@@ -153,6 +179,10 @@ pub struct RunSummary {
     /// upload, mean over seeds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swarm_share: Vec<f64>,
+    /// For a cross-credit run: the others' mean download time over the
+    /// contributors', over seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_speedup: Option<Stat>,
 }
 
 /// Each swarm's share of the host's upload, mean over the replicates.
@@ -229,6 +259,14 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                 population_mean: Stat::of(group.iter().map(|r| r.population_mean)),
                 cpm: cpm_stats(group),
                 swarm_share: mean_shares(group),
+                cross_speedup: group.iter().any(|r| r.cross.is_some()).then(|| {
+                    Stat::of(
+                        group
+                            .iter()
+                            .filter_map(|r| r.cross.as_ref())
+                            .map(CrossFigures::speedup),
+                    )
+                }),
             })
         })
         .collect()
@@ -261,7 +299,12 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 format!("{:.1}", s.mean_download_time.mean),
                 format!("{:.1}", s.one_club_peak.mean),
                 format!("{:.1}", s.population_mean.mean),
-                if s.swarm_share.is_empty() {
+                if let Some(x) = &s.cross_speedup {
+                    format!(
+                        "contributors {:.2}x faster ({:.2}..{:.2})",
+                        x.mean, x.min, x.max
+                    )
+                } else if s.swarm_share.is_empty() {
                     s.cpm
                         .iter()
                         .map(|(tau, c)| format!("{:.2} at tau {tau}", c.mean))
@@ -330,6 +373,10 @@ pub struct JsonRun {
     /// Each swarm's mean share of the host's upload (several swarms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swarm_share: Vec<f64>,
+    /// Cross-credit runs: the others' mean download time over the
+    /// contributors' (mean, min, max over seeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_speedup: Option<(f64, f64, f64)>,
 }
 
 /// The `--json` summary: a list of runs. NaN (no completions) becomes null.
@@ -352,6 +399,7 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
                 .map(|(t, c)| (*t, c.mean, c.min, c.max))
                 .collect(),
             swarm_share: s.swarm_share.clone(),
+            cross_speedup: s.cross_speedup.map(|x| (x.mean, x.min, x.max)),
         })
         .collect();
     // serde_json writes non-finite floats as null; serialising plain data

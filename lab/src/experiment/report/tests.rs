@@ -18,6 +18,7 @@ fn result(name: &str, seed: u64, thr: f64, dl: f64) -> RunResult {
         completions: 7,
         cpm: Vec::new(),
         swarms: None,
+        cross: None,
     }
 }
 

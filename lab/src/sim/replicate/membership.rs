@@ -74,6 +74,9 @@ impl Sim<'_> {
         };
         self.next_id += 1;
         self.stats.arrivals += u64::from(!one_club);
+        if let Some(c) = self.credit.as_mut() {
+            c.arrived(id);
+        }
         let pol = self.spec.peers;
         let picker = pol.picker.build(self.geometry, sub_seed(self.seed, id, 1));
         let choker = pol
