@@ -106,6 +106,12 @@ pub struct Flags {
     pub no_dht: bool,
     /// `--dht-bootstrap` (repeatable).
     pub dht_bootstrap: Vec<String>,
+    /// `--cross-swarm-credit` (true when given).
+    pub cross_swarm_credit: bool,
+    /// `--swarm-allocation`.
+    pub swarm_allocation: Option<riffle_policies::exchange::SwarmAllocation>,
+    /// `--seed-priority`.
+    pub seed_priority: Option<riffle_policies::queue::SeedPriority>,
 }
 
 /// Where the user's directories are (from the environment).
@@ -275,9 +281,15 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
         host_whitelist: file.rpc_host_whitelist,
         max_body: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY).max(4096),
         session,
-        cross_swarm_credit: file.cross_swarm_credit.unwrap_or(false),
-        seed_priority: file.seed_priority.unwrap_or_default(),
-        swarm_allocation: file.swarm_allocation.unwrap_or_default(),
+        cross_swarm_credit: flags.cross_swarm_credit || file.cross_swarm_credit.unwrap_or(false),
+        seed_priority: flags
+            .seed_priority
+            .or(file.seed_priority)
+            .unwrap_or_default(),
+        swarm_allocation: flags
+            .swarm_allocation
+            .or(file.swarm_allocation)
+            .unwrap_or_default(),
         dht: (!flags.no_dht && file.dht.unwrap_or(true)).then(|| {
             if flags.dht_bootstrap.is_empty() {
                 file.dht_bootstrap
@@ -369,6 +381,30 @@ mod tests {
             resolve(FileConfig::default(), flags, &xdg()).unwrap().dht,
             None
         );
+    }
+
+    #[test]
+    fn exchange_flags_win_over_the_file() {
+        use riffle_policies::exchange::SwarmAllocation;
+        use riffle_policies::queue::SeedPriority;
+        let file: FileConfig = toml::from_str(
+            "cross_swarm_credit = false\nswarm_allocation = \"equal\"\nseed_priority = \"queue\"",
+        )
+        .unwrap();
+        let c = resolve(file.clone(), Flags::default(), &xdg()).unwrap();
+        assert!(!c.cross_swarm_credit);
+        assert_eq!(c.swarm_allocation, SwarmAllocation::Equal);
+        assert_eq!(c.seed_priority, SeedPriority::Queue);
+        let flags = Flags {
+            cross_swarm_credit: true,
+            swarm_allocation: Some(SwarmAllocation::Cpm),
+            seed_priority: Some(SeedPriority::Scarcity),
+            ..Flags::default()
+        };
+        let c = resolve(file, flags, &xdg()).unwrap();
+        assert!(c.cross_swarm_credit);
+        assert_eq!(c.swarm_allocation, SwarmAllocation::Cpm);
+        assert_eq!(c.seed_priority, SeedPriority::Scarcity);
     }
 
     #[test]

@@ -163,3 +163,57 @@ fn cross_credit_serves_the_contributors_first() {
         "contributors faster by {credit:.2}x with credit, {none:.2}x without"
     );
 }
+
+/// The cpm-allocation preset in the lab (real sessions; shortened): one
+/// host session seeds a 20-peer swarm and ten single peers under one
+/// upload limit; with `--swarm-allocation cpm` it measures the big swarm's
+/// CPM well above the single peers' 1.0, gives it most of its upload, and
+/// the swarms together download several times what an equal split gives.
+#[test]
+fn cpm_allocation_runs_in_the_lab() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        "--preset",
+        "cpm-allocation",
+        "--run",
+        "equal",
+        "--run",
+        "cpm",
+        "--seeds",
+        "1",
+        "--duration",
+        "200",
+        "--warmup",
+        "60",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let run = |name: &str| {
+        runs.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no run {name}: {runs:?}"))
+            .clone()
+    };
+    let (equal, cpm) = (run("equal"), run("cpm"));
+    let share = |r: &Value, i: usize| r["swarm_share"][i].as_f64().unwrap_or(f64::NAN);
+    let big_cpm = cpm["swarm_cpm"][0].as_f64().expect("the big swarm's CPM");
+    assert!(big_cpm > 2.5, "big swarm CPM {big_cpm}");
+    for i in 1..11 {
+        if let Some(c) = cpm["swarm_cpm"][i].as_f64() {
+            assert!((c - 1.0).abs() < 1e-9, "a single peer's CPM is 1: {c}");
+        }
+    }
+    assert!(share(&cpm, 0) > 0.6, "cpm: {}", cpm["swarm_share"]);
+    assert!(share(&equal, 0) < 0.2, "equal: {}", equal["swarm_share"]);
+    let thr = |r: &Value| r["throughput_u"].as_f64().unwrap_or(0.0);
+    assert!(
+        thr(&cpm) > 3.0 * thr(&equal),
+        "cpm {} U vs equal {} U",
+        thr(&cpm),
+        thr(&equal)
+    );
+    assert!(out.join("swarms-cpm.svg").exists());
+}

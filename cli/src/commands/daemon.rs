@@ -45,6 +45,27 @@ pub struct DaemonArgs {
     /// The DHT (on unless `dht = false` in the config file).
     #[command(flatten)]
     dht: crate::flags::dht::DhtFlags,
+    /// Rank peers for upload by what their host gave us over every
+    /// torrent (config: cross_swarm_credit).
+    #[arg(long)]
+    cross_swarm_credit: bool,
+    /// Split the upload limit between torrents: per-peer, equal or cpm
+    /// (config: swarm_allocation).
+    #[arg(long, value_name = "MODE", value_parser = parse_allocation)]
+    swarm_allocation: Option<riffle_policies::exchange::SwarmAllocation>,
+    /// Which waiting seeds the seed queue starts first: queue (its order)
+    /// or scarcity (fewest other seeds by tracker scrape first; config:
+    /// seed_priority).
+    #[arg(long, value_name = "ORDER", value_parser = parse_seed_priority)]
+    seed_priority: Option<riffle_policies::queue::SeedPriority>,
+}
+
+fn parse_allocation(s: &str) -> Result<riffle_policies::exchange::SwarmAllocation, String> {
+    s.parse()
+}
+
+fn parse_seed_priority(s: &str) -> Result<riffle_policies::queue::SeedPriority, String> {
+    s.parse()
 }
 
 /// Run `riffle daemon`.
@@ -63,6 +84,9 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         web_root: args.web_root,
         no_dht: args.dht.no_dht,
         dht_bootstrap: args.dht.bootstrap,
+        cross_swarm_credit: args.cross_swarm_credit,
+        swarm_allocation: args.swarm_allocation,
+        seed_priority: args.seed_priority,
     };
     let config = resolve(file, flags, &xdg)?;
     super::raise_fd_limit();

@@ -34,6 +34,8 @@ pub struct Exchange {
     alloc: Mutex<Alloc>,
     /// tau of the CPM estimators, in microseconds.
     tau_us: AtomicU64,
+    /// A fixed tau (wall time) instead of the hop-time rule.
+    fixed_tau: Mutex<Option<Duration>>,
     /// Bumped when a torrent joins or leaves the allocation: every
     /// torrent then measures its CPM again (as V-Formation probes again
     /// after a membership change).
@@ -120,6 +122,7 @@ impl Exchange {
                 next_id: 0,
             }),
             tau_us: AtomicU64::new(DEFAULT_TAU.as_micros() as u64),
+            fixed_tau: Mutex::new(None),
             epoch: AtomicU64::new(0),
         })
     }
@@ -242,6 +245,14 @@ impl Exchange {
         self.epoch.load(Ordering::Relaxed)
     }
 
+    /// Fix the CPM estimators' tau (wall time; None: the hop-time rule).
+    pub fn set_fixed_tau(&self, tau: Option<Duration>) {
+        *self.fixed_tau.lock().unwrap_or_else(|e| e.into_inner()) = tau;
+        if let Some(t) = tau {
+            self.tau_us.store(t.as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+
     /// The tau the torrents' CPM estimators use now.
     pub fn tau(&self) -> Duration {
         Duration::from_micros(self.tau_us.load(Ordering::Relaxed))
@@ -278,7 +289,8 @@ impl Exchange {
         }
         let hops: Vec<Duration> = a.swarms.values().filter_map(|s| s.hop).collect();
         drop(a);
-        let tau = tau_for(&hops, scale);
+        let fixed = *self.fixed_tau.lock().unwrap_or_else(|e| e.into_inner());
+        let tau = fixed.unwrap_or_else(|| tau_for(&hops, scale));
         self.tau_us.store(tau.as_micros() as u64, Ordering::Relaxed);
     }
 }

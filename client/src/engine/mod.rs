@@ -95,6 +95,10 @@ pub struct SessionConfig {
     /// The key riffle peers know this host by (None: a fresh one per
     /// session; the CLI and the seedbox keep one in their state folder).
     pub host_key: Option<[u8; 16]>,
+    /// A fixed tau for the CPM estimators, in protocol time (None: chosen
+    /// from the swarms' hop times; experiments that compare with a model
+    /// at a given tau set it).
+    pub cpm_tau: Option<Duration>,
 }
 
 impl SessionConfig {
@@ -149,6 +153,7 @@ impl Default for SessionConfig {
             cross_swarm_credit: false,
             swarm_allocation: riffle_policies::exchange::SwarmAllocation::PerPeer,
             host_key: None,
+            cpm_tau: None,
         }
     }
 }

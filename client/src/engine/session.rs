@@ -236,6 +236,7 @@ impl Session {
             config.swarm_allocation,
             config.time_scale,
         );
+        exchange.set_fixed_tau(config.cpm_tau.map(|t| config.scaled(t)));
         let up = Bucket::shared_with_burst(config.max_upload_rate, config.burst_bytes);
         let allocator = tokio::spawn(allocate(
             exchange.clone(),

@@ -14,6 +14,7 @@
 //! sim`, so the two can be compared run for run.
 
 mod cross;
+mod multi;
 pub mod payload;
 mod replicate;
 
@@ -51,6 +52,8 @@ pub async fn run_replicate(
         .with_context(|| format!("cannot create a directory in {}", work.display()))?;
     if spec.contributors > 0.0 {
         cross::run(spec, seed, dir.path(), tick).await
+    } else if !spec.swarms.is_empty() {
+        multi::run(spec, seed, dir.path(), tick).await
     } else {
         replicate::run(spec, seed, dir.path(), tick).await
     }
@@ -64,12 +67,6 @@ pub async fn run_experiment(
     work: &Path,
     mut progress: impl FnMut(Progress),
 ) -> Result<Outputs> {
-    if let Some(r) = experiment.runs.iter().find(|r| !r.swarms.is_empty()) {
-        anyhow::bail!(
-            "run {:?} feeds several swarms from one host: the simulator runs those (riffle sim), the lab does not yet",
-            r.name
-        );
-    }
     let total: usize = experiment.runs.iter().map(|r| r.seeds.len()).sum();
     let mut outputs = Outputs::default();
     let mut done = 0;

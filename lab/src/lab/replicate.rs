@@ -232,29 +232,13 @@ pub async fn run(
     spec: &RunSpec,
     seed: u64,
     dir: &Path,
-    mut tick: impl FnMut(f64),
+    tick: impl FnMut(f64),
 ) -> Result<(RunResult, Vec<Sample>)> {
     let model = spec.model;
     let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
     let time_scale = 1.0 / unit.as_secs_f64();
     let mut rng = StdRng::seed_from_u64(seed);
-
-    let tracker = TrackerServer::start(TrackerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        time_scale,
-        seed: rng.gen(),
-        policy: TrackerPolicy {
-            shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
-            max_peers: None,
-            interval: unit.mul_f64(5.0),
-            min_interval: unit,
-            peer_expiry: unit.mul_f64(30.0),
-            default_numwant: model.connections as usize,
-            max_numwant: (model.connections as usize).max(200),
-        },
-    })
-    .await
-    .context("cannot start the lab's tracker")?;
+    let tracker = start_tracker(spec, unit, rng.gen()).await?;
     let meta = super::payload::make(
         &dir.join("publisher"),
         model.pieces,
@@ -283,12 +267,67 @@ pub async fn run(
     let publisher_status = publisher_handle.status();
     wait_ready(&publisher_status).await?;
     setup.publisher = Some(publisher.listen_addr());
-    let setup = Arc::new(setup);
-
     let clock = Clock {
         start: Instant::now(),
         unit,
     };
+    let out = drive(
+        Arc::new(setup),
+        stop_tx,
+        &publisher_status,
+        clock,
+        rng,
+        tick,
+    )
+    .await;
+    publisher.shutdown().await;
+    publisher_handle.join().await;
+    tracker.shutdown().await;
+    let (samples, completions) = out?;
+    Ok((result(spec, seed, &samples, &completions), samples))
+}
+
+/// The lab's tracker for a run of `spec` (one model unit lasting `unit`).
+pub(super) async fn start_tracker(
+    spec: &RunSpec,
+    unit: Duration,
+    seed: u64,
+) -> Result<TrackerServer> {
+    let model = spec.model;
+    let time_scale = 1.0 / unit.as_secs_f64();
+    let tracker = TrackerServer::start(TrackerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        time_scale,
+        seed,
+        policy: TrackerPolicy {
+            shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
+            max_peers: None,
+            interval: unit.mul_f64(5.0),
+            min_interval: unit,
+            peer_expiry: unit.mul_f64(30.0),
+            default_numwant: model.connections as usize,
+            max_numwant: (model.connections as usize).max(200),
+        },
+    })
+    .await
+    .context("cannot start the lab's tracker")?;
+    Ok(tracker)
+}
+
+/// One swarm's life around its publisher (`publisher_status`: its
+/// torrent there), from model time 0 on `clock` to the run's duration:
+/// arrivals (Poisson or closed), completions, departures and a sample
+/// every unit; then every peer leaves (`stop_tx`). Returns the samples and
+/// the completions (completed at, download time).
+pub(super) async fn drive(
+    setup: Arc<Setup>,
+    stop_tx: watch::Sender<bool>,
+    publisher_status: &watch::Receiver<TorrentStatus>,
+    clock: Clock,
+    mut rng: StdRng,
+    mut tick: impl FnMut(f64),
+) -> Result<(Vec<Sample>, Vec<(f64, f64)>)> {
+    let model = setup.spec.model;
     let (news_tx, mut news_rx) = mpsc::channel::<PeerNews>(1024);
     let mut present: HashMap<u64, Present> = HashMap::new();
     let mut next_id = 0u64;
@@ -363,7 +402,7 @@ pub async fn run(
                     let elapsed = t - (next_sample - 1.0);
                     next_sample += 1.0;
                     let s = sample(&setup, t, elapsed, &mut present, departures,
-                        &publisher_status, &mut counted);
+                        publisher_status, &mut counted);
                     samples.push(s);
                     tick(t);
                 }
@@ -373,9 +412,6 @@ pub async fn run(
     drop(news_tx);
     // Everyone leaves; the samples taken so far are the result.
     let _ = stop_tx.send(true);
-    publisher.shutdown().await;
-    publisher_handle.join().await;
-    tracker.shutdown().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !present.is_empty() && Instant::now() < deadline {
         match tokio::time::timeout_at(deadline, news_rx.recv()).await {
@@ -389,7 +425,7 @@ pub async fn run(
     if completions.is_empty() && !failures.is_empty() {
         return Err(anyhow!("lab peers failed: {}", failures.join("; ")));
     }
-    Ok((result(spec, seed, &samples, &completions), samples))
+    Ok((samples, completions))
 }
 
 /// An exponential draw with `rate` (infinite when the rate is 0).

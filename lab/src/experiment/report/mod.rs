@@ -179,6 +179,10 @@ pub struct RunSummary {
     /// upload, mean over seeds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swarm_share: Vec<f64>,
+    /// For a host feeding several swarms: the host's CPM estimate in each
+    /// swarm, mean over the seeds that measured it (NaN: none did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swarm_cpm: Vec<f64>,
     /// For a cross-credit run: the others' mean download time over the
     /// contributors', over seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,12 +191,28 @@ pub struct RunSummary {
 
 /// Each swarm's share of the host's upload, mean over the replicates.
 fn mean_shares(group: &[&RunResult]) -> Vec<f64> {
+    per_swarm_means(group, |f| &f.share)
+}
+
+/// A per-swarm figure, mean over the replicates where it is finite.
+fn per_swarm_means(group: &[&RunResult], figure: impl Fn(&SwarmFigures) -> &Vec<f64>) -> Vec<f64> {
     let figures: Vec<&SwarmFigures> = group.iter().filter_map(|r| r.swarms.as_ref()).collect();
     let Some(first) = figures.first() else {
         return Vec::new();
     };
-    (0..first.share.len())
-        .map(|i| figures.iter().filter_map(|f| f.share.get(i)).sum::<f64>() / figures.len() as f64)
+    (0..figure(first).len())
+        .map(|i| {
+            let v: Vec<f64> = figures
+                .iter()
+                .filter_map(|f| figure(f).get(i).copied())
+                .filter(|v| v.is_finite())
+                .collect();
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        })
         .collect()
 }
 
@@ -259,6 +279,7 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                 population_mean: Stat::of(group.iter().map(|r| r.population_mean)),
                 cpm: cpm_stats(group),
                 swarm_share: mean_shares(group),
+                swarm_cpm: per_swarm_means(group, |f| &f.cpm),
                 cross_speedup: group.iter().any(|r| r.cross.is_some()).then(|| {
                     Stat::of(
                         group
@@ -373,6 +394,9 @@ pub struct JsonRun {
     /// Each swarm's mean share of the host's upload (several swarms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swarm_share: Vec<f64>,
+    /// The host's CPM estimate in each swarm, mean over seeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swarm_cpm: Vec<f64>,
     /// Cross-credit runs: the others' mean download time over the
     /// contributors' (mean, min, max over seeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -399,6 +423,7 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
                 .map(|(t, c)| (*t, c.mean, c.min, c.max))
                 .collect(),
             swarm_share: s.swarm_share.clone(),
+            swarm_cpm: s.swarm_cpm.clone(),
             cross_speedup: s.cross_speedup.map(|x| (x.mean, x.min, x.max)),
         })
         .collect();
