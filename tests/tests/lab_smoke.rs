@@ -217,3 +217,56 @@ fn cpm_allocation_runs_in_the_lab() {
     );
     assert!(out.join("swarms-cpm.svg").exists());
 }
+
+/// The cpm-tau preset in the lab (real sessions; shortened): the
+/// publisher's CPM, as riffle's wire estimator measures it, is exactly 1
+/// for a single peer; for twenty peers it is near the reference model's
+/// 1.28 at tau 0.5 and more than twice that at tau 8 (the reference 5.25;
+/// the full lab preset reads 3.17, docs/lab.md).
+#[test]
+fn cpm_tau_runs_in_the_lab() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        "--preset",
+        "cpm-tau",
+        "--run",
+        "one-peer",
+        "--run",
+        "twenty-peers",
+        "--seeds",
+        "1",
+        "--duration",
+        "200",
+        "--warmup",
+        "50",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let cpm = |name: &str, tau: f64| {
+        let r = runs
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no run {name}: {runs:?}"));
+        r["cpm"]
+            .as_array()
+            .and_then(|c| c.iter().find(|e| e[0].as_f64() == Some(tau)))
+            .and_then(|e| e[1].as_f64())
+            .unwrap_or_else(|| panic!("{name}: no CPM at tau {tau}: {r}"))
+    };
+    for tau in [0.5, 8.0] {
+        let one = cpm("one-peer", tau);
+        assert!((one - 1.0).abs() < 1e-9, "one peer at tau {tau}: {one}");
+    }
+    let (short, long) = (cpm("twenty-peers", 0.5), cpm("twenty-peers", 8.0));
+    assert!(
+        (0.9..=1.7).contains(&short),
+        "twenty peers at tau 0.5: {short}"
+    );
+    assert!(
+        long > 2.0 * short,
+        "twenty peers: {short} at tau 0.5, {long} at tau 8"
+    );
+}

@@ -2,22 +2,22 @@
 //! files, with no preset-specific code.
 
 /// Names of the presets, as `--preset NAME` takes them (lab and
-/// simulator; `cpm-allocation` and `cross-credit` are papers 003/004's
-/// cross-swarm exchange).
+/// simulator; `cpm-tau`, `cpm-allocation` and `cross-credit` are papers
+/// 003/004's cross-swarm exchange).
 pub const PRESETS: &[&str] = &[
     "missing-piece",
     "three-levers",
     "admission",
+    "cpm-tau",
     "cpm-allocation",
     "cross-credit",
 ];
 
 /// Presets for the simulator only: `saturation`, the K = 20, 10,000-peer
 /// sweep of `riffle sim --sweep` (populations the lab cannot hold), and
-/// paper 004's `cpm-tau` (CPM at set taus: the engine chooses its own) and
-/// `cpm-churn` (swarms joining and leaving a host: the lab's swarms stay
-/// for the whole run).
-pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-tau", "cpm-churn"];
+/// paper 004's `cpm-churn` (swarms joining and leaving a host: the lab's
+/// swarms stay for the whole run).
+pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-churn"];
 
 /// The TOML text of preset `name`.
 pub(super) fn text(name: &str) -> Option<&'static str> {

@@ -54,6 +54,22 @@ pub async fn run_replicate(
         cross::run(spec, seed, dir.path(), tick).await
     } else if !spec.swarms.is_empty() {
         multi::run(spec, seed, dir.path(), tick).await
+    } else if spec.cpm_tau.len() > 1 {
+        // A session measures CPM at one tau: one replicate per tau, the
+        // first one's figures for the rest.
+        let mut tick = tick;
+        let mut out: Option<(RunResult, Vec<Sample>)> = None;
+        for (i, &tau) in spec.cpm_tau.iter().enumerate() {
+            let mut one = spec.clone();
+            one.cpm_tau = vec![tau];
+            let sub = dir.path().join(format!("tau-{i}"));
+            let (r, samples) = replicate::run(&one, seed, &sub, &mut tick).await?;
+            match out.as_mut() {
+                Some((first, _)) => first.cpm.extend(r.cpm),
+                None => out = Some((r, samples)),
+            }
+        }
+        out.ok_or_else(|| anyhow::anyhow!("no tau"))
     } else {
         replicate::run(spec, seed, dir.path(), tick).await
     }

@@ -232,7 +232,7 @@ pub async fn run(
     spec: &RunSpec,
     seed: u64,
     dir: &Path,
-    tick: impl FnMut(f64),
+    mut tick: impl FnMut(f64),
 ) -> Result<(RunResult, Vec<Sample>)> {
     let model = spec.model;
     let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
@@ -256,8 +256,12 @@ pub async fn run(
         publisher: None,
     };
 
-    // The publisher: a seed from the start, at rate U.
-    let publisher = Session::start(setup.session_config(model.publisher_rate))
+    // The publisher: a seed from the start, at rate U; its CPM measured at
+    // the run's tau (one model unit is one protocol second).
+    let mut config = setup.session_config(model.publisher_rate);
+    let tau = spec.cpm_tau.first().copied();
+    config.cpm_tau = tau.map(Duration::from_secs_f64);
+    let publisher = Session::start(config)
         .await
         .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;
     let options = setup.publisher_options(&dir.join("publisher"), rng.gen());
@@ -271,20 +275,29 @@ pub async fn run(
         start: Instant::now(),
         unit,
     };
+    // The publisher's CPM estimate (the mean of its last closed samples)
+    // as the run ends, before the peers leave.
+    let mut cpm = None;
+    let cpm_rx = publisher_status.clone();
     let out = drive(
         Arc::new(setup),
         stop_tx,
         &publisher_status,
         clock,
         rng,
-        tick,
+        |t| {
+            cpm = cpm_rx.borrow().cpm;
+            tick(t);
+        },
     )
     .await;
     publisher.shutdown().await;
     publisher_handle.join().await;
     tracker.shutdown().await;
     let (samples, completions) = out?;
-    Ok((result(spec, seed, &samples, &completions), samples))
+    let mut r = result(spec, seed, &samples, &completions);
+    r.cpm = tau.zip(cpm).into_iter().collect();
+    Ok((r, samples))
 }
 
 /// The lab's tracker for a run of `spec` (one model unit lasting `unit`).
