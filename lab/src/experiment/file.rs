@@ -288,47 +288,8 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         Some(v) => Some(positive("one_club_rate", v)?),
         None => None,
     };
-    let swarms = pick(&r.swarms, &d.swarms).unwrap_or_default();
-    if swarms.contains(&0) {
-        return Err(err("swarms", "every swarm needs at least one peer".into()));
-    }
     let allocation = pick(&r.allocation, &d.allocation).unwrap_or_default();
-    let swarm_times = pick(&r.swarm_times, &d.swarm_times).unwrap_or_default();
-    let swarm_arrivals = pick(&r.swarm_arrivals, &d.swarm_arrivals).unwrap_or_default();
-    if !swarm_arrivals.is_empty() && swarm_arrivals.len() != swarms.len() {
-        return Err(err(
-            "swarm_arrivals",
-            format!(
-                "{} entries for {} swarms",
-                swarm_arrivals.len(),
-                swarms.len()
-            ),
-        ));
-    }
-    if let Some(bad) = swarm_arrivals
-        .iter()
-        .find(|a| !(a.is_finite() && **a > 0.0))
-    {
-        return Err(err(
-            "swarm_arrivals",
-            format!("{bad} is not a positive rate"),
-        ));
-    }
-    if !swarm_times.is_empty() && swarm_times.len() != swarms.len() {
-        return Err(err(
-            "swarm_times",
-            format!("{} entries for {} swarms", swarm_times.len(), swarms.len()),
-        ));
-    }
-    if let Some((a, b)) = swarm_times
-        .iter()
-        .find(|(a, b)| !(a.is_finite() && b.is_finite() && *a >= 0.0 && a < b))
-    {
-        return Err(err(
-            "swarm_times",
-            format!("[{a}, {b}] is not a join time before a leave time"),
-        ));
-    }
+    let (swarms, swarm_times, swarm_arrivals) = swarm_keys(d, r, &err)?;
     let raw_arrivals = match (pick(&r.arrivals, &d.arrivals), swarms.first()) {
         // Several swarms: closed ones of the sizes listed (the first here;
         // the simulator gives each its own).
@@ -446,6 +407,57 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         contributor_rate,
         cross_swarm_credit: pick(&r.cross_swarm_credit, &d.cross_swarm_credit).unwrap_or(false),
     })
+}
+
+/// The several-swarm keys: each swarm's size (none empty), when it joins
+/// and leaves, and its arrival rate (as many entries as swarms).
+#[allow(clippy::type_complexity)]
+fn swarm_keys(
+    d: &RawSettings,
+    r: &RawSettings,
+    err: &dyn Fn(&str, String) -> ExperimentError,
+) -> Result<(Vec<u32>, Vec<(f64, f64)>, Vec<f64>), ExperimentError> {
+    let swarms = pick(&r.swarms, &d.swarms).unwrap_or_default();
+    if swarms.contains(&0) {
+        return Err(err("swarms", "every swarm needs at least one peer".into()));
+    }
+    let swarm_times = pick(&r.swarm_times, &d.swarm_times).unwrap_or_default();
+    let swarm_arrivals = pick(&r.swarm_arrivals, &d.swarm_arrivals).unwrap_or_default();
+    if !swarm_arrivals.is_empty() && swarm_arrivals.len() != swarms.len() {
+        return Err(err(
+            "swarm_arrivals",
+            format!(
+                "{} entries for {} swarms",
+                swarm_arrivals.len(),
+                swarms.len()
+            ),
+        ));
+    }
+    if let Some(bad) = swarm_arrivals
+        .iter()
+        .find(|a| !(a.is_finite() && **a > 0.0))
+    {
+        return Err(err(
+            "swarm_arrivals",
+            format!("{bad} is not a positive rate"),
+        ));
+    }
+    if !swarm_times.is_empty() && swarm_times.len() != swarms.len() {
+        return Err(err(
+            "swarm_times",
+            format!("{} entries for {} swarms", swarm_times.len(), swarms.len()),
+        ));
+    }
+    if let Some((a, b)) = swarm_times
+        .iter()
+        .find(|(a, b)| !(a.is_finite() && b.is_finite() && *a >= 0.0 && a < b))
+    {
+        return Err(err(
+            "swarm_times",
+            format!("[{a}, {b}] is not a join time before a leave time"),
+        ));
+    }
+    Ok((swarms, swarm_times, swarm_arrivals))
 }
 
 /// The cross-credit keys: the contributors' fraction (0..1, a closed

@@ -53,7 +53,7 @@ pub async fn run(
     mut tick: impl FnMut(f64),
 ) -> Result<(RunResult, Vec<Sample>)> {
     let model = spec.model;
-    let Arrivals::Closed { population } = model.arrivals else {
+    let Arrivals::Closed { .. } = model.arrivals else {
         return Err(anyhow!("cross-credit runs need a closed population"));
     };
     let unit = std::time::Duration::from_secs_f64(model.time_unit_ms / 1000.0);
@@ -90,12 +90,67 @@ pub async fn run(
     wait_ready(&publisher_status).await?;
     setup.publisher = Some(publisher.listen_addr());
 
-    // Every session first, so each torrent is told all its peers.
-    let n = population as usize;
-    let n_contributors = ((f64::from(population) * spec.contributors).round() as usize).min(n);
+    let (sessions, is_contributor) = start_crowd(&setup, spec, &mut rng).await?;
+    let addrs: Vec<SocketAddr> = sessions.iter().map(Session::listen_addr).collect();
+    // Torrent A first: the contributors' credit at the host builds for
+    // `warmup` units before B starts.
+    let (a_handles, host_a) = add_a(&setup, dir, &meta_a, &sessions, &is_contributor, &publisher)?;
+    tokio::time::sleep(unit.mul_f64(model.warmup)).await;
+    let leechers = add_b(
+        &setup,
+        dir,
+        sessions,
+        a_handles,
+        &is_contributor,
+        &addrs,
+        &mut rng,
+    )?;
+    let clock = Clock {
+        start: Instant::now(),
+        unit,
+    };
+    let watched = watch(leechers, &publisher_status, clock, spec, &mut tick).await;
+    let _ = stop_tx.send(true);
+    let (leechers, samples) = watched?;
+    let completions: Vec<(f64, f64)> = leechers
+        .iter()
+        .filter_map(|l| l.done_at.map(|t| (t + model.warmup, t)))
+        .collect();
+    let cross = figures(&leechers);
+    for mut l in leechers {
+        if let Some(b) = l.b.take() {
+            b.shutdown().await;
+        }
+        if let Some(a) = l.a.take() {
+            a.shutdown().await;
+        }
+        l.session.shutdown().await;
+    }
+    host_a.shutdown().await;
+    publisher.shutdown().await;
+    publisher_b.join().await;
+    let mut r = result(spec, seed, &samples, &completions);
+    r.cross = Some(cross);
+    Ok((r, samples))
+}
+
+/// Every leecher's session (first, so each torrent is told all its
+/// peers), and which of them contribute: drawn at random (peers added
+/// earlier are dialled earlier: the first half would have a head start of
+/// its own).
+async fn start_crowd(
+    setup: &Setup,
+    spec: &RunSpec,
+    rng: &mut StdRng,
+) -> Result<(Vec<Session>, Vec<bool>)> {
+    let n = match spec.model.arrivals {
+        Arrivals::Closed { population } => population as usize,
+        Arrivals::Open { .. } => 0,
+    };
+    let n_contributors = ((n as f64 * spec.contributors).round() as usize).min(n);
     let mut sessions = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut config = setup.session_config(model.peer_rate);
+        let mut config = setup.session_config(spec.model.peer_rate);
         config.cross_swarm_credit = spec.cross_swarm_credit;
         sessions.push(
             Session::start(config)
@@ -103,47 +158,64 @@ pub async fn run(
                 .map_err(|e| anyhow!("cannot start a lab peer: {e}"))?,
         );
     }
-    // Contributors drawn at random (peers added earlier are dialled
-    // earlier: the first half would have a head start of its own).
     let mut order: Vec<usize> = (0..n).collect();
-    rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
+    rand::seq::SliceRandom::shuffle(order.as_mut_slice(), rng);
     let mut is_contributor = vec![false; n];
     for &i in &order[..n_contributors] {
         is_contributor[i] = true;
     }
-    let addrs: Vec<SocketAddr> = sessions.iter().map(Session::listen_addr).collect();
-    // Torrent A first: the contributors' credit at the host builds for
-    // `warmup` units before B starts.
-    let contributors: Vec<SocketAddr> = addrs
-        .iter()
-        .zip(&is_contributor)
-        .filter(|(_, c)| **c)
-        .map(|(a, _)| *a)
-        .collect();
-    let mut a_handles = Vec::with_capacity(n);
-    for (i, session) in sessions.iter().enumerate() {
-        a_handles.push(if is_contributor[i] {
-            let mut o = a_options(dir.join("a"), &[publisher.listen_addr()]);
-            o.seed = true;
-            o.require_complete = true;
-            o.max_upload_rate = setup.bytes_per_sec(spec.contributor_rate);
-            Some(
-                session
-                    .add_torrent(meta_a.clone(), o)
-                    .map_err(|e| anyhow!("cannot add A to a contributor: {e}"))?,
-            )
-        } else {
-            None
-        });
+    Ok((sessions, is_contributor))
+}
+
+/// Torrent A: each contributor seeds it to the host at `contributor_rate`;
+/// the host leeches it from them.
+fn add_a(
+    setup: &Setup,
+    dir: &Path,
+    meta_a: &riffle_protocol::metainfo::Metainfo,
+    sessions: &[Session],
+    is_contributor: &[bool],
+    host: &Session,
+) -> Result<(Vec<Option<TorrentHandle>>, TorrentHandle)> {
+    let mut handles = Vec::with_capacity(sessions.len());
+    let mut contributors = Vec::new();
+    for (session, contributor) in sessions.iter().zip(is_contributor) {
+        if !contributor {
+            handles.push(None);
+            continue;
+        }
+        contributors.push(session.listen_addr());
+        let mut o = a_options(dir.join("a"), &[host.listen_addr()]);
+        o.seed = true;
+        o.require_complete = true;
+        o.max_upload_rate = setup.bytes_per_sec(setup.spec.contributor_rate);
+        handles.push(Some(
+            session
+                .add_torrent(meta_a.clone(), o)
+                .map_err(|e| anyhow!("cannot add A to a contributor: {e}"))?,
+        ));
     }
     let mut o = a_options(dir.join("host-a"), &contributors);
     o.seed = true;
     o.max_upload_rate = 1;
-    let host_a = publisher
+    let host_a = host
         .add_torrent(meta_a.clone(), o)
         .map_err(|e| anyhow!("cannot add A to the host: {e}"))?;
-    tokio::time::sleep(unit.mul_f64(model.warmup)).await;
-    let mut leechers = Vec::with_capacity(n);
+    Ok((handles, host_a))
+}
+
+/// Torrent B in every leecher's session, told the host and every other
+/// leecher.
+fn add_b(
+    setup: &Setup,
+    dir: &Path,
+    sessions: Vec<Session>,
+    a_handles: Vec<Option<TorrentHandle>>,
+    is_contributor: &[bool],
+    addrs: &[SocketAddr],
+    rng: &mut StdRng,
+) -> Result<Vec<Leecher>> {
+    let mut leechers = Vec::with_capacity(sessions.len());
     for (i, (session, a)) in sessions.into_iter().zip(a_handles).enumerate() {
         let mut o = setup.peer_options(&dir.join(format!("peer-{i}")), false, rng.gen());
         o.use_trackers = false;
@@ -166,11 +238,21 @@ pub async fn run(
             done_at: None,
         });
     }
+    Ok(leechers)
+}
 
-    let clock = Clock {
-        start: Instant::now(),
-        unit,
-    };
+/// Watch B until every leecher completed or the run's duration: each
+/// one's completion time, and a sample every unit (times shifted by the
+/// warm-up, which A had to itself).
+async fn watch(
+    mut leechers: Vec<Leecher>,
+    publisher_status: &watch::Receiver<riffle_client::engine::TorrentStatus>,
+    clock: Clock,
+    spec: &RunSpec,
+    tick: &mut impl FnMut(f64),
+) -> Result<(Vec<Leecher>, Vec<Sample>)> {
+    let model = spec.model;
+    let block = f64::from(riffle_protocol::BLOCK_SIZE);
     let mut samples = Vec::new();
     let mut next_sample = 1.0;
     let mut departures = 0u64;
@@ -188,20 +270,19 @@ pub async fn run(
             }
         }
         if t >= next_sample {
-            let block = f64::from(riffle_protocol::BLOCK_SIZE);
             let pub_now = publisher_status.borrow().uploaded;
             let peers_now: u64 = leechers.iter().map(|l| l.status.borrow().uploaded).sum();
+            let downloading = leechers.iter().filter(|l| l.done_at.is_none());
             samples.push(Sample {
                 t: t + model.warmup,
-                population: leechers.iter().filter(|l| l.done_at.is_none()).count() as u32,
-                one_club: leechers
-                    .iter()
-                    .filter(|l| {
-                        l.done_at.is_none() && l.status.borrow().have_pieces + 1 == model.pieces
-                    })
+                population: downloading.clone().count() as u32,
+                one_club: downloading
+                    .filter(|l| l.status.borrow().have_pieces + 1 == model.pieces)
                     .count() as u32,
                 departures,
-                publisher_rate: (pub_now - pub_seen) as f64 / block / model.publisher_rate,
+                publisher_rate: pub_now.saturating_sub(pub_seen) as f64
+                    / block
+                    / model.publisher_rate,
                 peer_rate: peers_now.saturating_sub(peers_seen) as f64
                     / block
                     / model.publisher_rate,
@@ -211,31 +292,10 @@ pub async fn run(
             tick(t);
         }
         if t >= model.duration || leechers.iter().all(|l| l.done_at.is_some()) {
-            break;
+            return Ok((leechers, samples));
         }
-        tokio::time::sleep(unit / 4).await;
+        tokio::time::sleep(clock.unit / 4).await;
     }
-    let _ = stop_tx.send(true);
-    let completions: Vec<(f64, f64)> = leechers
-        .iter()
-        .filter_map(|l| l.done_at.map(|t| (t + model.warmup, t)))
-        .collect();
-    let cross = figures(&leechers);
-    for mut l in leechers {
-        if let Some(b) = l.b.take() {
-            b.shutdown().await;
-        }
-        if let Some(a) = l.a.take() {
-            a.shutdown().await;
-        }
-        l.session.shutdown().await;
-    }
-    host_a.shutdown().await;
-    publisher.shutdown().await;
-    publisher_b.join().await;
-    let mut r = result(spec, seed, &samples, &completions);
-    r.cross = Some(cross);
-    Ok((r, samples))
 }
 
 /// Torrent A's options in `dir`, told its `peers`, with an upload budget

@@ -253,20 +253,16 @@ impl Torrent {
             .unwrap_or(self.last_rechoke + self.choker_interval())
     }
 
-    /// Ask the choker who gets upload slots and post the changes.
-    pub(super) fn rechoke(&mut self, now: Instant) {
-        self.rechoke_soon = false;
-        self.last_rechoke = now;
+    /// What the choker sees of each connected peer now.
+    fn choker_views(&self, now: Instant, per_piece: bool) -> Vec<PeerView> {
         let total = self.have.len();
-        let per_piece = self.per_piece();
         // A per-piece choker decides at one instant: a peer that lacks a
         // piece we announced a moment ago counts as interested, since its
         // INTERESTED is still on the way (the model has no such lag, and a
         // drawn peer missed for it wastes a whole turn). Only once we know
         // what it holds: before its bitfield a peer looks empty.
         let grace = self.config.scaled(INTEREST_GRACE);
-        let mut views: Vec<PeerView> = self
-            .peers
+        self.peers
             .iter()
             .filter(|(_, e)| e.link == Link::Connected)
             .map(|(k, e)| {
@@ -290,7 +286,15 @@ impl Torrent {
                     is_seed: e.is_seed(),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// Ask the choker who gets upload slots and post the changes.
+    pub(super) fn rechoke(&mut self, now: Instant) {
+        self.rechoke_soon = false;
+        self.last_rechoke = now;
+        let per_piece = self.per_piece();
+        let mut views = self.choker_views(now, per_piece);
         if !self.completed {
             // Cross-swarm credit (when on): a host's contribution over
             // every torrent, not its rate here alone.
