@@ -260,6 +260,29 @@ def leech(args):
     }), flush=True)
 
 
+# libtorrent 2.0.8 error 217, "v1 and v2 hashes do not describe the same
+# data", raised by its own race: a hybrid piece that passed its SHA-1 check
+# is not "have" until its blocks are flushed to disk
+# (piece_picker::piece_passed), and if the piece layer of its file arrives
+# in that window, torrent::add_hashes reads the verified piece as "passed
+# v2 but not v1" and pauses the torrent (the layer itself is good: it
+# passed libtorrent's proof against the file's root). Which seed served the
+# data does not matter. A user resumes the torrent; so do we, once, and
+# report it under "recovered".
+LT_HASH_RACE = 217
+
+
+def resume_after_hash_race(h, alerts, recovered):
+    st = h.status()
+    if st.errc.value() != LT_HASH_RACE or recovered:
+        return False
+    recovered.append(st.errc.message())
+    alerts.errors = [e for e in alerts.errors if "(217 " not in e]
+    h.clear_error()
+    h.resume()
+    return True
+
+
 def magnet(args):
     """Join a swarm knowing only a magnet link: fetch the metadata from the
     peers on --dial (and the magnet's own x.pe / tr), then download."""
@@ -272,8 +295,11 @@ def magnet(args):
     deadline = time.time() + 90
     last_dial = 0
     got_metadata = None
+    recovered = []
     while time.time() < deadline and h.status().state not in done:
         alerts.drain(ses)
+        if resume_after_hash_race(h, alerts, recovered):
+            continue
         last_dial = dial_missing([h], args.dial, last_dial)
         if got_metadata is None and h.status().has_metadata:
             got_metadata = time.time()
@@ -301,6 +327,7 @@ def magnet(args):
         "pieces_verified": verified,
         "name": h.status().name,
         "errors": alerts.errors,
+        "recovered": recovered,
     }), flush=True)
 
 
