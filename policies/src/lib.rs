@@ -44,10 +44,13 @@
 //! - [`exchange`]: decisions across a host's swarms (papers 003 and 004):
 //!   the cross-swarm credit ledger, the content propagation metric of a
 //!   swarm, and the split of the upload limit between swarms.
+//! - [`locality`]: networks (PIDs) by address prefix, and lists drawn
+//!   near-first with a share of far peers (papers 000 and 001).
 
 pub mod catalog;
 pub mod choker;
 pub mod exchange;
+pub mod locality;
 pub mod peer;
 pub mod picker;
 pub mod queue;
