@@ -135,11 +135,33 @@ pub(crate) fn respond(
     match path {
         "/announce" => (StatusCode::OK, announce(shared, now, query, peer)),
         "/scrape" => (StatusCode::OK, scrape(shared, query)),
+        "/stats" => (StatusCode::OK, stats(shared)),
         _ => (
             StatusCode::NOT_FOUND,
-            b"not found: this tracker serves /announce and /scrape\n".to_vec(),
+            b"not found: this tracker serves /announce, /scrape and /stats\n".to_vec(),
         ),
     }
+}
+
+/// `/stats`: the tracker's counts as JSON (swarms, peers; with a
+/// locality its local share and the peers handed out by network).
+fn stats(shared: &Shared) -> Vec<u8> {
+    let registry = shared.registry();
+    let mut out = serde_json::json!({
+        "swarms": registry.swarm_count(),
+        "peers": registry.peer_count(),
+    });
+    if let Some(l) = registry.locality() {
+        let given: Vec<serde_json::Value> = registry
+            .given_by_network()
+            .iter()
+            .map(|g| serde_json::json!({"asker": g.asker, "peer": g.peer, "count": g.count}))
+            .collect();
+        out["locality"] = serde_json::json!({"local_share": l.local_share(), "given": given});
+    }
+    let mut body = out.to_string().into_bytes();
+    body.push(b'\n');
+    body
 }
 
 /// The address a peer's packets come from, with IPv4-mapped IPv6 as IPv4

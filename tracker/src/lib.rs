@@ -65,6 +65,9 @@ pub struct TrackerConfig {
     pub time_scale: f64,
     /// Seeds the random choice of peers in replies.
     pub seed: u64,
+    /// Near-first replies by network (P4P's iTracker guidance); None:
+    /// peers drawn uniformly.
+    pub locality: Option<riffle_policies::locality::Locality>,
 }
 
 impl TrackerConfig {
@@ -75,6 +78,7 @@ impl TrackerConfig {
             policy,
             time_scale: 1.0,
             seed: rand::random(),
+            locality: None,
         }
     }
 }
@@ -155,8 +159,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: &TrackerConfig) -> Shared {
+        let mut registry = Registry::new(config.policy, config.seed);
+        registry.set_locality(config.locality.clone());
         Shared {
-            registry: Mutex::new(Registry::new(config.policy, config.seed)),
+            registry: Mutex::new(registry),
             wire: WireTimes::new(&config.policy, config.time_scale),
             time_scale: config.time_scale,
             ids: ConnectionIds::new(Instant::now()),
@@ -263,6 +269,17 @@ impl TrackerServer {
     /// A swarm's counts now (zero when unknown).
     pub fn counts(&self, info_hash: &InfoHash) -> SwarmCounts {
         self.shared.registry().counts(info_hash)
+    }
+
+    /// Peers handed out by network (asker's, peer's), with a locality.
+    pub fn given_by_network(&self) -> Vec<riffle_policies::tracker::GivenCount> {
+        self.shared.registry().given_by_network()
+    }
+
+    /// `http://ADDR/stats`: swarms, peers and, with a locality, the peers
+    /// handed out by network, as JSON.
+    pub fn stats_url(&self) -> String {
+        format!("http://{}/stats", self.http_addr)
     }
 
     /// Stop serving and wait for the tasks to end; the ports are free when

@@ -36,6 +36,7 @@ fn shared(policy: TrackerPolicy) -> Shared {
         policy,
         time_scale: 1.0,
         seed: 3,
+        locality: None,
     })
 }
 

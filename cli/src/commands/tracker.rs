@@ -11,6 +11,7 @@ use clap::Args;
 use riffle_policies::tracker::TrackerPolicy;
 use riffle_tracker::{TrackerConfig, TrackerServer};
 
+use crate::flags::locality::LocalityFlags;
 use crate::flags::peer::parse_listen;
 
 #[derive(Args, Debug)]
@@ -34,6 +35,11 @@ pub struct TrackerArgs {
     /// and a peer silent for two intervals is dropped.
     #[arg(long, value_name = "SECS", value_parser = parse_interval, default_value = "1800")]
     interval: Duration,
+    /// Near-first replies (P4P's iTracker guidance): by default 70% of a
+    /// list from the asker's own network and 30% at random; with costs in
+    /// the file, by the cost weights. Counts per network at /stats.
+    #[command(flatten)]
+    locality: LocalityFlags,
 }
 
 /// A positive number of seconds (fractions allowed), at most a year.
@@ -78,6 +84,7 @@ impl TrackerArgs {
 /// Run the tracker until SIGINT or SIGTERM.
 pub fn run(args: TrackerArgs) -> Result<()> {
     let policy = args.policy();
+    let locality = args.locality.locality()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -85,13 +92,21 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let tracker = TrackerServer::start(TrackerConfig::new(args.listen, policy)).await?;
+        let near = locality.as_ref().map(describe_locality);
+        let config = TrackerConfig {
+            locality,
+            ..TrackerConfig::new(args.listen, policy)
+        };
+        let tracker = TrackerServer::start(config).await?;
         println!(
             "tracker listening on {} and {}",
             tracker.announce_url(),
             tracker.udp_url()
         );
         println!("{}", describe(&policy));
+        if let Some(near) = near {
+            println!("{near}; counts at {}", tracker.stats_url());
+        }
         let _ = std::io::stdout().flush();
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("cannot watch SIGTERM")?;
@@ -103,6 +118,25 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         println!("tracker stopped");
         Ok(())
     })
+}
+
+/// One line saying how replies are drawn by network.
+fn describe_locality(l: &riffle_policies::locality::Locality) -> String {
+    match l.map() {
+        Some(m) if m.has_costs() => format!(
+            "near-first replies over {} PIDs, weighted by inverse cost",
+            m.pids().len()
+        ),
+        Some(m) => format!(
+            "near-first replies over {} PIDs: {:.0}% from the asker's own",
+            m.pids().len(),
+            l.local_share() * 100.0
+        ),
+        None => format!(
+            "near-first replies: {:.0}% from the asker's own /24 or /48",
+            l.local_share() * 100.0
+        ),
+    }
 }
 
 /// One line saying which policies are in force.
@@ -143,6 +177,7 @@ mod tests {
             shield_newcomers: Some(Duration::from_secs(5)),
             max_peers: Some(4),
             interval: Duration::from_secs(60),
+            locality: LocalityFlags::default(),
         };
         let p = args.policy();
         assert_eq!(p.shield_newcomers, Some(Duration::from_secs(5)));

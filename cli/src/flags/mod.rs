@@ -3,5 +3,6 @@
 pub mod dht;
 pub mod exchange;
 pub mod experiment;
+pub mod locality;
 pub mod peer;
 pub mod policy;

@@ -86,6 +86,7 @@ pub async fn start(dir: &Path) -> Result<LiveSwarm> {
         listen: local(),
         time_scale: 1.0,
         seed: rand::random(),
+        locality: None,
         policy: TrackerPolicy {
             shield_newcomers: None,
             max_peers: None,

@@ -312,6 +312,7 @@ pub(super) async fn start_tracker(
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         time_scale,
         seed,
+        locality: None,
         policy: TrackerPolicy {
             shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
             max_peers: None,

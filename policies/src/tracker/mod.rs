@@ -27,7 +27,7 @@ use std::time::Duration;
 use riffle_protocol::tracker::Event;
 use riffle_protocol::types::{InfoHash, PeerId};
 
-pub use registry::{Registry, MAX_TOTAL_PEERS};
+pub use registry::{GivenCount, Registry, MAX_TOTAL_PEERS};
 
 /// How the tracker answers: intervals, list sizes and the paper's policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! All swarms a tracker knows, and its answers to announces and scrapes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -10,6 +10,7 @@ use riffle_protocol::types::InfoHash;
 
 use super::swarm::{PeerRecord, Swarm};
 use super::{Announce, AnnounceReply, Refusal, SwarmCounts, TrackerPolicy};
+use crate::locality::{Group, Locality};
 
 /// Most peers the registry holds over all swarms: announces are untrusted
 /// and each new peer id costs memory, so past this a new peer is refused
@@ -29,6 +30,21 @@ pub struct Registry {
     total_peers: usize,
     /// Draws the peers of each reply.
     rng: StdRng,
+    /// Near-first replies (P4P's iTracker guidance); None: uniform.
+    locality: Option<Locality>,
+    /// Peers handed out, by (the asker's network, the peer's network).
+    given: BTreeMap<(Group, Group), u64>,
+}
+
+/// How many peers of one network went to askers of another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenCount {
+    /// The askers' network (PID name or prefix).
+    pub asker: String,
+    /// The network of the peers they were given.
+    pub peer: String,
+    /// Peers given.
+    pub count: u64,
 }
 
 impl Registry {
@@ -40,7 +56,37 @@ impl Registry {
             swarms: HashMap::new(),
             total_peers: 0,
             rng: StdRng::seed_from_u64(seed),
+            locality: None,
+            given: BTreeMap::new(),
         }
+    }
+
+    /// Answer near-first by `locality` (None: uniform draws), and count
+    /// the peers handed out by network.
+    pub fn set_locality(&mut self, locality: Option<Locality>) {
+        self.locality = locality;
+        self.given.clear();
+    }
+
+    /// The locality in force.
+    pub fn locality(&self) -> Option<&Locality> {
+        self.locality.as_ref()
+    }
+
+    /// Peers handed out since locality was set, by the asker's network and
+    /// the peer's (empty without locality).
+    pub fn given_by_network(&self) -> Vec<GivenCount> {
+        let Some(l) = &self.locality else {
+            return Vec::new();
+        };
+        self.given
+            .iter()
+            .map(|(&(a, p), &count)| GivenCount {
+                asker: l.name(a),
+                peer: l.name(p),
+                count,
+            })
+            .collect()
     }
 
     /// The policy in force.
@@ -125,15 +171,25 @@ impl Registry {
             .unwrap_or(policy.default_numwant)
             .min(policy.max_numwant);
         let shield = policy.shield_newcomers;
-        let peers = if record.is_seed() {
-            swarm.choose(&record, want, &mut self.rng, |p| !p.is_seed())
-        } else if record.shielded(now, shield) {
-            swarm.choose(&record, want, &mut self.rng, PeerRecord::is_seed)
-        } else {
-            swarm.choose(&record, want, &mut self.rng, |p| {
-                p.is_seed() || !p.shielded(now, shield)
-            })
+        let rng = &mut self.rng;
+        let mut choose = |eligible: &dyn Fn(&PeerRecord) -> bool| match &self.locality {
+            Some(l) => swarm.choose_near(&record, want, rng, eligible, l),
+            None => swarm.choose(&record, want, rng, eligible),
         };
+        let peers = if record.is_seed() {
+            choose(&|p| !p.is_seed())
+        } else if record.shielded(now, shield) {
+            choose(&PeerRecord::is_seed)
+        } else {
+            choose(&|p| p.is_seed() || !p.shielded(now, shield))
+        };
+        if let Some(l) = &self.locality {
+            let ours = l.group(record.addr.ip());
+            for p in &peers {
+                let n = self.given.entry((ours, l.group(p.addr.ip()))).or_default();
+                *n = n.saturating_add(1);
+            }
+        }
         let counts = swarm.counts();
         // Seeds first (the draw stays uniform; only the order changes): a
         // client that dials in list order reaches the content first.

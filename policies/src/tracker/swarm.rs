@@ -13,6 +13,12 @@ use rand::Rng;
 use riffle_protocol::types::PeerId;
 
 use super::{ReplyPeer, SwarmCounts};
+use crate::locality::{Group, Locality};
+
+/// Most records a near-first choice looks at: the draw needs every
+/// candidate's network, so a huge swarm is sampled first (a uniform
+/// sample keeps each network's share).
+pub const LOCALITY_SAMPLE: usize = 2048;
 
 /// What the tracker remembers of one peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +204,41 @@ impl Swarm {
         for id in stale {
             self.remove(&id);
         }
+    }
+
+    /// Up to `want` peers among those `eligible` accepts, never `asker`,
+    /// drawn near-first by `locality` (see [`crate::locality`]): the
+    /// candidates are every eligible peer, or in a swarm larger than
+    /// [`LOCALITY_SAMPLE`] a uniform sample of that many records.
+    pub fn choose_near(
+        &self,
+        asker: &PeerRecord,
+        want: usize,
+        rng: &mut impl Rng,
+        eligible: impl Fn(&PeerRecord) -> bool,
+        locality: &Locality,
+    ) -> Vec<ReplyPeer> {
+        let ok = |p: &PeerRecord| p.id != asker.id && p.addr != asker.addr && eligible(p);
+        if want == 0 || self.peers.is_empty() {
+            return Vec::new();
+        }
+        let pool: Vec<&PeerRecord> = if self.peers.len() <= LOCALITY_SAMPLE {
+            self.peers.iter().filter(|p| ok(p)).collect()
+        } else {
+            rand::seq::index::sample(rng, self.peers.len(), LOCALITY_SAMPLE)
+                .into_iter()
+                .filter_map(|i| self.peers.get(i))
+                .filter(|p| ok(p))
+                .collect()
+        };
+        let groups: Vec<Group> = pool.iter().map(|p| locality.group(p.addr.ip())).collect();
+        let ours = locality.group(asker.addr.ip());
+        locality
+            .draw(ours, &groups, want, rng)
+            .into_iter()
+            .filter_map(|i| pool.get(i))
+            .map(|p| p.as_reply())
+            .collect()
     }
 
     /// Up to `want` peers drawn uniformly at random among those `eligible`

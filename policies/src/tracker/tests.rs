@@ -417,3 +417,60 @@ fn replies_are_uniform_over_eligible_peers() {
         assert!(dev < 0.15, "{peer:?} drawn {n} times, expected ~{expected}");
     }
 }
+
+/// With a locality map of three /24s, a ten-peer reply to a leecher holds
+/// seven peers of its own network and three of the others, and the
+/// registry counts what it handed out by network.
+#[test]
+fn near_first_replies_give_seven_local_and_three_remote() {
+    use crate::locality::{Locality, LocalityMap, PidDef};
+    let pid = |name: &str, net: &str| PidDef {
+        name: name.into(),
+        prefixes: vec![net.parse().unwrap()],
+    };
+    let map = LocalityMap::new(vec![
+        pid("one", "127.0.1.0/24"),
+        pid("two", "127.0.2.0/24"),
+        pid("three", "127.0.3.0/24"),
+    ])
+    .unwrap();
+    let (mut r, t0) = registry(TrackerPolicy::default());
+    let at = |n: u16| SocketAddr::from(([127, 0, (n % 3 + 1) as u8, (n / 3 + 1) as u8], 6881));
+    for n in 0..60 {
+        r.announce(
+            t0,
+            &Announce {
+                addr: at(n),
+                ..leecher(n)
+            },
+        )
+        .unwrap();
+    }
+    r.set_locality(Some(Locality::from_map(map)));
+    let in_one =
+        |p: &ReplyPeer| matches!(p.addr.ip(), std::net::IpAddr::V4(v4) if v4.octets()[2] == 1);
+    for n in (0..60).step_by(3) {
+        let reply = r
+            .announce(
+                t0,
+                &Announce {
+                    addr: at(n),
+                    numwant: Some(10),
+                    ..leecher(n)
+                },
+            )
+            .unwrap();
+        let local = reply.peers.iter().filter(|p| in_one(p)).count();
+        assert_eq!((reply.peers.len(), local), (10, 7), "{reply:?}");
+    }
+    let given = r.given_by_network();
+    let count = |a: &str, p: &str| {
+        given
+            .iter()
+            .find(|g| g.asker == a && g.peer == p)
+            .map_or(0, |g| g.count)
+    };
+    assert_eq!(count("one", "one"), 20 * 7);
+    assert_eq!(count("one", "two") + count("one", "three"), 20 * 3);
+    assert_eq!(count("two", "one"), 0, "only network one asked");
+}
