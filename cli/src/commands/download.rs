@@ -42,7 +42,7 @@ pub struct DownloadArgs {
 pub fn run_download(args: DownloadArgs) -> Result<()> {
     let mut session = SessionConfig::default();
     let mut options = TorrentOptions::new(args.output);
-    args.peer.apply(&mut session, &mut options);
+    args.peer.apply(&mut session, &mut options)?;
     session.max_download_rate = args.max_download_rate;
     options.seed = args.seed;
     run(Plan {

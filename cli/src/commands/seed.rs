@@ -28,7 +28,7 @@ pub struct SeedArgs {
 pub fn run_seed(args: SeedArgs) -> Result<()> {
     let mut session = SessionConfig::default();
     let mut options = TorrentOptions::new(args.data);
-    args.peer.apply(&mut session, &mut options);
+    args.peer.apply(&mut session, &mut options)?;
     options.seed = true;
     options.require_complete = true;
     run(Plan {

@@ -47,7 +47,7 @@ pub fn run(args: TuiArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut config = SessionConfig::default();
     let mut options = TorrentOptions::new(&args.output);
-    args.peer.apply(&mut config, &mut options);
+    args.peer.apply(&mut config, &mut options)?;
     options.seed = true;
     let runtime = super::runtime("riffle")?;
     let controller = runtime.block_on(async {

@@ -48,11 +48,19 @@ pub struct PeerFlags {
     /// Credit and upload across torrents.
     #[command(flatten)]
     pub exchange: super::exchange::ExchangeFlags,
+    /// Peers of our own network first.
+    #[command(flatten)]
+    pub locality: super::locality::LocalityFlags,
 }
 
 impl PeerFlags {
-    /// Apply the flags to a session and a torrent's options.
-    pub fn apply(self, session: &mut SessionConfig, options: &mut TorrentOptions) {
+    /// Apply the flags to a session and a torrent's options (fails on a
+    /// locality file that cannot be read).
+    pub fn apply(
+        self,
+        session: &mut SessionConfig,
+        options: &mut TorrentOptions,
+    ) -> anyhow::Result<()> {
         if let Some(l) = self.listen {
             session.listen = l;
         }
@@ -61,5 +69,7 @@ impl PeerFlags {
         self.exchange.apply(session);
         options.policies = self.policy.policies();
         options.peers = self.peers;
+        session.locality = self.locality.locality()?.map(std::sync::Arc::new);
+        Ok(())
     }
 }

@@ -126,10 +126,11 @@ pub async fn fetch_metadata(
             tried += 1;
             let best = best_tx.clone();
             let (id, timeout) = (setup.peer_id, setup.connect_timeout);
+            let from = setup.announce.bind_ip;
             attempts.spawn(async move {
                 let result = tokio::time::timeout(
                     ATTEMPT_TIMEOUT,
-                    attempt(addr, info_hash, v2_check, id, timeout, &best),
+                    attempt(addr, info_hash, v2_check, id, (timeout, from), &best),
                 )
                 .await
                 .unwrap_or_else(|_| Err("timed out".into()));
@@ -186,10 +187,10 @@ async fn attempt(
     info_hash: InfoHash,
     v2_check: Option<[u8; 32]>,
     our_id: PeerId,
-    connect_timeout: Duration,
+    (connect_timeout, from): (Duration, Option<std::net::IpAddr>),
     best: &watch::Sender<f64>,
 ) -> Result<Vec<u8>, String> {
-    let mut s = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+    let mut s = tokio::time::timeout(connect_timeout, super::locality::connect(addr, from))
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| format!("connect: {e}"))?;

@@ -13,6 +13,7 @@ mod announce;
 mod claims;
 pub mod exchange;
 mod listener;
+pub mod locality;
 pub mod magnet;
 mod mailbox;
 pub mod metadata;
@@ -29,7 +30,8 @@ pub mod torrent;
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use riffle_protocol::peer::PeerConfig;
@@ -99,6 +101,13 @@ pub struct SessionConfig {
     /// from the swarms' hop times; experiments that compare with a model
     /// at a given tau set it).
     pub cpm_tau: Option<Duration>,
+    /// Prefer peers of our own network (papers 000 and 001): dial order,
+    /// which connection peer turnover closes, and the optimistic unchoke
+    /// (None: no preference).
+    pub locality: Option<Arc<riffle_policies::locality::Locality>>,
+    /// Peer classes: connections to their networks also pay their upload
+    /// bucket and count their bytes (the lab's links between networks).
+    pub peer_classes: Vec<Arc<locality::PeerClass>>,
 }
 
 impl SessionConfig {
@@ -118,6 +127,13 @@ impl SessionConfig {
         self.peer.keep_alive_interval = self.scaled(self.peer.keep_alive_interval);
         self.peer.idle_timeout = self.scaled(self.peer.idle_timeout);
         self
+    }
+
+    /// The address outgoing connections and announces leave from: the
+    /// listening address when it names one (not 0.0.0.0 or ::).
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        let ip = self.listen.ip();
+        (!ip.is_unspecified()).then_some(ip)
     }
 
     /// `d` of protocol time in wall-clock time.
@@ -154,6 +170,8 @@ impl Default for SessionConfig {
             swarm_allocation: riffle_policies::exchange::SwarmAllocation::PerPeer,
             host_key: None,
             cpm_tau: None,
+            locality: None,
+            peer_classes: Vec::new(),
         }
     }
 }

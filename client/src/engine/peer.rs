@@ -77,6 +77,8 @@ pub enum PeerEvent {
         peer_id: PeerId,
         /// Its extension bits.
         reserved: Reserved,
+        /// Our address on this connection (which network we are in).
+        local: Option<std::net::IpAddr>,
     },
     /// The peer's BITFIELD.
     Bitfield(Bitfield),
@@ -169,12 +171,21 @@ pub struct PeerLinks {
     pub peer_up: Arc<Bucket>,
     /// This peer's own download bucket.
     pub peer_down: Arc<Bucket>,
+    /// The peer class of its network: its bucket joins the upload chain
+    /// and its byte count grows with every block sent.
+    pub class: Option<Arc<super::locality::PeerClass>>,
 }
 
 impl PeerLinks {
-    /// Upload buckets, outermost first: session, torrent, peer.
+    /// Upload buckets, outermost first: session, torrent, peer, and the
+    /// peer's class.
     fn up(&self) -> impl Iterator<Item = &Bucket> {
-        self.shared.up.iter().chain([&self.peer_up]).map(|b| &**b)
+        self.shared
+            .up
+            .iter()
+            .chain([&self.peer_up])
+            .chain(self.class.as_ref().map(|c| &c.up))
+            .map(|b| &**b)
     }
 
     /// Download buckets, likewise.
@@ -372,9 +383,11 @@ impl PeerTask {
     fn on_event(&mut self, io: &mut Io, ev: Event) -> Result<(), End> {
         let shared = &self.links.shared;
         let out = match ev {
-            Event::HandshakeCompleted { peer_id, reserved } => {
-                PeerEvent::Handshake { peer_id, reserved }
-            }
+            Event::HandshakeCompleted { peer_id, reserved } => PeerEvent::Handshake {
+                peer_id,
+                reserved,
+                local: self.stream.local_addr().ok().map(|a| a.ip().to_canonical()),
+            },
             Event::Bitfield(b) => PeerEvent::Bitfield(b),
             Event::HaveAll => PeerEvent::HaveAll,
             Event::HaveNone => PeerEvent::HaveNone,
@@ -519,6 +532,9 @@ impl PeerTask {
             };
             if self.conn.send_block(now.into_std(), block, data).is_ok() {
                 Counters::add(&shared.counters.uploaded, u64::from(block.length));
+                if let Some(c) = &self.links.class {
+                    c.count(u64::from(block.length));
+                }
                 io.uploaded_unreported += u64::from(block.length);
                 if block.offset + block.length == shared.geometry.length_of(block.piece) {
                     io.events.push(PeerEvent::PieceSent(block.piece));

@@ -209,7 +209,8 @@ impl TorrentHandle {
 
 impl Session {
     /// Bind the listener and start the session.
-    pub async fn start(config: SessionConfig) -> Result<Session, SessionError> {
+    pub async fn start(mut config: SessionConfig) -> Result<Session, SessionError> {
+        config.announce.bind_ip = config.announce.bind_ip.or(config.source_ip());
         let listener = bind(&config).await?;
         let listen_addr = listener
             .local_addr()

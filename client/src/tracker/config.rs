@@ -33,6 +33,10 @@ pub struct AnnounceConfig {
     pub shuffle_tiers: bool,
     /// 1.0 normally; the swarm lab divides every interval and timeout by it.
     pub time_scale: f64,
+    /// Announce from this address (the session's listening address when it
+    /// names one), so the tracker sees the address peers reach us at; a
+    /// tracker of the other IP family is reached from any address.
+    pub bind_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for AnnounceConfig {
@@ -48,6 +52,7 @@ impl Default for AnnounceConfig {
             max_retry_interval: Duration::from_secs(3600),
             shuffle_tiers: true,
             time_scale: 1.0,
+            bind_ip: None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! HTTP(S) announces (BEP 3, BEP 23 compact peers, BEP 7 `peers6`).
 //!
-//! One process-wide [`reqwest::Client`] (TLS by rustls with the *ring*
-//! provider, no idle connections kept) serves every torrent; each request
-//! has its own timeout. The URL and the reply are riffle-protocol's business.
+//! One process-wide [`reqwest::Client`] per source address (TLS by rustls
+//! with the *ring* provider, no idle connections kept) serves every
+//! torrent; each request has its own timeout. The URL and the reply are riffle-protocol's business.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use riffle_protocol::tracker::http::{announce_url, parse_announce_response, AnnounceRequest};
 use riffle_protocol::tracker::PeerEndpoint;
@@ -15,12 +17,17 @@ use super::{resolve_hosts, AnnounceConfig, AnnounceOutcome, TrackerError};
 /// about 1.2 kB, a non-compact one tens of kB.
 pub const MAX_REPLY: usize = 2 * 1024 * 1024;
 
-/// The shared client, built on first use. Building fails only when TLS
-/// cannot be set up; that is kept as a message so every announce reports it.
-fn client() -> Result<&'static reqwest::Client, TrackerError> {
-    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
+/// The shared client of announces leaving from `from` (None: any
+/// address), built on first use. Building fails only when TLS cannot be
+/// set up; that is kept as a message so every announce reports it.
+fn client(from: Option<IpAddr>) -> Result<reqwest::Client, TrackerError> {
+    type Clients = Mutex<HashMap<Option<IpAddr>, Result<reqwest::Client, String>>>;
+    static CLIENTS: OnceLock<Clients> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Clients::default);
+    let mut clients = clients.lock().unwrap_or_else(PoisonError::into_inner);
+    clients
+        .entry(from)
+        .or_insert_with(|| {
             // reqwest is built without a crypto provider (no aws-lc-rs);
             // install ring unless the program already installed one.
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -31,11 +38,12 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
                 // pooled connection belongs to the runtime that opened it
                 // (tests and the lab run several runtimes in one process).
                 .pool_max_idle_per_host(0)
+                .local_address(from)
                 .build()
                 .map_err(|e| format!("cannot set up the HTTP client: {e}"))
         })
-        .as_ref()
-        .map_err(|e| TrackerError::Http(e.clone()))
+        .clone()
+        .map_err(TrackerError::Http)
 }
 
 /// GET `url` within `timeout`: the status and the body (at most
@@ -43,9 +51,16 @@ fn client() -> Result<&'static reqwest::Client, TrackerError> {
 async fn get(
     url: url::Url,
     timeout: std::time::Duration,
+    from: Option<IpAddr>,
 ) -> Result<(reqwest::StatusCode, Vec<u8>), TrackerError> {
+    let from = from.filter(|ip| {
+        // Leave from `from` only toward a tracker of its family.
+        let host_v6 = matches!(url.host(), Some(url::Host::Ipv6(_)));
+        let host_v4 = matches!(url.host(), Some(url::Host::Ipv4(_)));
+        (ip.is_ipv4() && !host_v6) || (ip.is_ipv6() && !host_v4)
+    });
     let exchange = async {
-        let mut resp = client()?
+        let mut resp = client(from)?
             .get(url)
             .send()
             .await
@@ -82,7 +97,12 @@ pub async fn scrape(
     let base = scrape_url(announce)
         .map_err(TrackerError::from)?
         .ok_or(TrackerError::NoScrape)?;
-    let (status, body) = get(scrape_request_url(&base, hashes), cfg.http_timeout_scaled()).await?;
+    let (status, body) = get(
+        scrape_request_url(&base, hashes),
+        cfg.http_timeout_scaled(),
+        cfg.bind_ip,
+    )
+    .await?;
     match parse_scrape_response(&body) {
         Ok(r) if status.is_success() => Ok(r.files.into_iter().collect()),
         Err(e @ riffle_protocol::tracker::http::ResponseError::Failure(_)) => Err(e.into()),
@@ -106,7 +126,7 @@ pub async fn announce(
         other => other,
     })?;
     let timeout = cfg.http_timeout_scaled();
-    let (status, body) = get(full, timeout).await?;
+    let (status, body) = get(full, timeout, cfg.bind_ip).await?;
     // Some trackers send their bencoded failure with a 4xx status: the
     // failure text is the more useful error, so parse first.
     let parsed = parse_announce_response(&body);

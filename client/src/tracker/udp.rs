@@ -211,9 +211,11 @@ async fn open<'a>(
         .max(Duration::from_millis(100));
     let addr = resolve(host, port, first_wait.max(Duration::from_secs(5))).await?;
     let family = family_of(&addr);
-    let local: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    let local: SocketAddr = match (addr, cfg.bind_ip) {
+        (SocketAddr::V4(_), Some(ip)) if ip.is_ipv4() => (ip, 0).into(),
+        (SocketAddr::V6(_), Some(ip)) if ip.is_ipv6() => (ip, 0).into(),
+        (SocketAddr::V4(_), _) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        (SocketAddr::V6(_), _) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;

@@ -603,6 +603,7 @@ impl<'a> Sim<'a> {
                 sent_since_unchoke: l.sent_since_unchoke,
                 snubbed: false,
                 is_seed: pieces == k,
+                near: false,
             });
         }
         if let Some(choker) = self.peers.chokers[up].as_mut() {

@@ -14,8 +14,11 @@
 //! (RP; needs `wants_ours`, since a slot drawn for a peer that wants
 //! nothing is wasted) and random useful peer (RUP), [`MostDeprived`] is the
 //! publisher's most deprived peer (MDP; ranks by `pieces`).
+//! [`NearOptimistic`] wraps any choker so its optimistic unchoke goes to
+//! a peer of our own network with a given share (locality).
 
 pub mod most_deprived;
+pub mod near;
 pub mod per_piece;
 pub mod random;
 pub mod ranked;
@@ -27,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::peer::PeerKey;
 
 pub use most_deprived::MostDeprived;
+pub use near::NearOptimistic;
 pub use per_piece::PerPieceConfig;
 pub use random::RandomPeer;
 pub use ranked::{Ranked, RankedConfig, Ranking};
@@ -70,6 +74,9 @@ pub struct PeerView {
     pub snubbed: bool,
     /// It holds every piece.
     pub is_seed: bool,
+    /// It is in our own network (locality, papers 000 and 001): the
+    /// optimistic slot of [`NearOptimistic`] goes to such peers first.
+    pub near: bool,
 }
 
 impl PeerView {
@@ -89,6 +96,7 @@ impl PeerView {
             sent_since_unchoke: 0,
             snubbed: false,
             is_seed: false,
+            near: false,
         }
     }
 
@@ -180,6 +188,28 @@ pub trait Choker: Send {
     /// model, where an upload opportunity that found nobody is lost.
     fn wasted_turn(&self) -> bool {
         false
+    }
+}
+
+impl Choker for Box<dyn Choker> {
+    fn rechoke(&mut self, now: Instant, peers: &[PeerView], out: &mut Unchoke) {
+        (**self).rechoke(now, peers, out)
+    }
+
+    fn rechoke_interval(&self) -> Duration {
+        (**self).rechoke_interval()
+    }
+
+    fn max_unchoked(&self) -> usize {
+        (**self).max_unchoked()
+    }
+
+    fn per_piece(&self) -> bool {
+        (**self).per_piece()
+    }
+
+    fn wasted_turn(&self) -> bool {
+        (**self).wasted_turn()
     }
 }
 

@@ -328,6 +328,7 @@ mod tests {
             sent_since_unchoke: 0,
             snubbed: false,
             is_seed: false,
+            near: false,
         };
         let views: Vec<PeerView> = (0..8).map(|k| view(k, k != 6)).collect();
         // Credit: peer 5 most, peer 2 some, peer 6 has credit but is not

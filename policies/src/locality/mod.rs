@@ -388,28 +388,36 @@ impl Locality {
         draw::draw(self, asker, candidates, want, rng)
     }
 
-    /// Which of the connected peers (by group) to close to make room: a
-    /// remote one while remote peers hold more than their share, else a
-    /// local one (so the remote floor stays), uniformly within the class.
-    /// None when `connected` is empty.
+    /// Should a connection be closed to make room, close a far one? Yes
+    /// while far peers hold more than their share of `connected` (or no
+    /// near one is connected); else a near one, so the far floor stays.
+    pub fn close_far(&self, ours: Group, connected: &[Group]) -> bool {
+        let near = connected.iter().filter(|g| self.same(ours, **g)).count();
+        let far = connected.len() - near;
+        near == 0 || far as f64 > (1.0 - self.local_share) * connected.len() as f64
+    }
+
+    /// Which of `idle` (indexes into `connected`, the peers that may be
+    /// closed) to close to make room: one of the class [`Locality::close_far`]
+    /// names, uniformly, or any idle peer when none of that class is
+    /// idle. None when `idle` is empty.
     pub fn turnover_victim(
         &self,
         ours: Group,
         connected: &[Group],
+        idle: &[usize],
         rng: &mut impl Rng,
     ) -> Option<usize> {
-        let n = connected.len();
-        if n == 0 {
+        let far = self.close_far(ours, connected);
+        let class: Vec<usize> = idle
+            .iter()
+            .copied()
+            .filter(|&i| connected.get(i).is_some_and(|g| self.same(ours, *g) != far))
+            .collect();
+        let pool = if class.is_empty() { idle } else { &class[..] };
+        if pool.is_empty() {
             return None;
         }
-        let (local, remote): (Vec<usize>, Vec<usize>) =
-            (0..n).partition(|&i| self.same(ours, connected[i]));
-        let remote_share = 1.0 - self.local_share;
-        let class = if remote.len() as f64 > remote_share * n as f64 || local.is_empty() {
-            &remote
-        } else {
-            &local
-        };
-        class.get(rng.gen_range(0..class.len().max(1))).copied()
+        pool.get(rng.gen_range(0..pool.len())).copied()
     }
 }

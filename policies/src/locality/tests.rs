@@ -147,9 +147,10 @@ fn turnover_closes_remote_peers_only_above_their_share() {
     let l = Locality::from_map(three_pids());
     let mut rng = StdRng::seed_from_u64(4);
     let mostly_remote = [Group::Pid(1), Group::Pid(2), Group::Pid(0), Group::Pid(1)];
+    let all = [0, 1, 2, 3];
     for _ in 0..20 {
         let v = l
-            .turnover_victim(Group::Pid(0), &mostly_remote, &mut rng)
+            .turnover_victim(Group::Pid(0), &mostly_remote, &all, &mut rng)
             .unwrap();
         assert_ne!(mostly_remote[v], Group::Pid(0));
     }
@@ -157,11 +158,19 @@ fn turnover_closes_remote_peers_only_above_their_share() {
     let at_floor = [Group::Pid(0), Group::Pid(0), Group::Pid(1), Group::Pid(0)];
     for _ in 0..20 {
         let v = l
-            .turnover_victim(Group::Pid(0), &at_floor, &mut rng)
+            .turnover_victim(Group::Pid(0), &at_floor, &all, &mut rng)
             .unwrap();
         assert_eq!(at_floor[v], Group::Pid(0));
     }
-    assert_eq!(l.turnover_victim(Group::Pid(0), &[], &mut rng), None);
+    // Only the remote one is idle: it goes, rather than nobody.
+    assert_eq!(
+        l.turnover_victim(Group::Pid(0), &at_floor, &[2], &mut rng),
+        Some(2)
+    );
+    assert_eq!(
+        l.turnover_victim(Group::Pid(0), &at_floor, &[], &mut rng),
+        None
+    );
 }
 
 #[test]
@@ -249,7 +258,10 @@ proptest! {
         s.sort_unstable();
         s.dedup();
         prop_assert_eq!(s.len(), d.len());
-        let _ = l.turnover_victim(asker, &cands, &mut rng);
+        let idle: Vec<usize> = (0..cands.len()).step_by(2).collect();
+        if let Some(v) = l.turnover_victim(asker, &cands, &idle, &mut rng) {
+            prop_assert!(idle.contains(&v));
+        }
     }
 
     /// Any string parses or fails cleanly.

@@ -284,6 +284,7 @@ impl Torrent {
                     sent_since_unchoke: e.sent_since_unchoke,
                     snubbed: e.snubbed,
                     is_seed: e.is_seed(),
+                    near: e.near,
                 }
             })
             .collect()

@@ -141,13 +141,19 @@ impl Torrent {
         if let Some(kind) = u.choker {
             self.options.policies.choker = kind;
             let settings = self.choker_settings();
-            self.leech_choker = kind.build(&settings, self.rng.next_u64());
+            let choker = kind.build(&settings, self.rng.next_u64());
+            let locality = self.config.locality.clone();
+            self.leech_choker =
+                super::startup::near_first(choker, locality.as_deref(), self.rng.next_u64());
             chokers_changed = true;
         }
         if let Some(kind) = u.seed_choker {
             self.options.policies.seed_choker = kind;
             let settings = self.choker_settings();
-            self.seed_choker = kind.build(&settings, self.rng.next_u64());
+            let choker = kind.build(&settings, self.rng.next_u64());
+            let locality = self.config.locality.clone();
+            self.seed_choker =
+                super::startup::near_first(choker, locality.as_deref(), self.rng.next_u64());
             chokers_changed = true;
         }
         if chokers_changed {

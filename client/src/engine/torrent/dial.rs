@@ -9,10 +9,10 @@ use indexmap::IndexMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use riffle_policies::locality::{Group, Locality};
 use riffle_policies::PeerKey;
 use riffle_protocol::peer::{PeerConnection, PeerSetup};
 use riffle_protocol::PeerId;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::peers::PeerEntry;
@@ -146,6 +146,13 @@ impl Candidates {
         c.next_try = now + delay;
     }
 
+    /// A candidate `due` marked busy that will not be dialled after all.
+    fn unmark(&mut self, addr: &SocketAddr) {
+        if let Some(c) = self.known.get_mut(addr) {
+            c.busy = false;
+        }
+    }
+
     /// Addresses due for a dial now (marked busy), at most `room`.
     /// The earliest moment a candidate not being dialled is due (None:
     /// none is waiting).
@@ -224,9 +231,34 @@ impl Torrent {
             .values()
             .flat_map(|e| std::iter::once(e.addr).chain(e.listen_addr))
             .collect();
-        for addr in self.candidates.due(now, room, &connected) {
+        let due = match self.config.locality.clone() {
+            None => self.candidates.due(now, room, &connected),
+            Some(l) => {
+                // Near-first: every due candidate is looked at, the
+                // dials drawn by network (the others stay due).
+                let all = self.candidates.due(now, usize::MAX, &connected);
+                let ours = self.our_group(&l);
+                let groups: Vec<_> = all.iter().map(|a| l.group(a.ip())).collect();
+                let picked = l.draw(ours, &groups, room, &mut self.rng);
+                for (i, a) in all.iter().enumerate() {
+                    if !picked.contains(&i) {
+                        self.candidates.unmark(a);
+                    }
+                }
+                picked.into_iter().map(|i| all[i]).collect()
+            }
+        };
+        for addr in due {
             self.dial_one(addr);
         }
+    }
+
+    /// Our network: from our address on a connection, else the
+    /// listening address (Unknown while neither is known).
+    pub(super) fn our_group(&self, l: &Locality) -> Group {
+        self.local_ip
+            .or(self.config.source_ip())
+            .map_or(Group::Unknown, |ip| l.group(ip))
     }
 
     fn new_key(&mut self) -> PeerKey {
@@ -246,8 +278,10 @@ impl Torrent {
         self.peers.insert(key, entry);
         let setup = self.setup(true);
         let timeout = self.config.connect_timeout;
+        let from = self.config.source_ip();
         tokio::spawn(async move {
-            let dialled = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            let connect = crate::engine::locality::connect(addr, from);
+            let dialled = match tokio::time::timeout(timeout, connect).await {
                 Ok(Ok(s)) => Ok(s),
                 Ok(Err(e)) => Err(format!("connect: {e}")),
                 Err(_) => Err("connect: timed out".to_string()),
@@ -390,7 +424,30 @@ impl Torrent {
             }
         }
         let pool = if useless.is_empty() { &idle } else { &useless };
-        let Some(&victim) = pool.choose(&mut self.rng) else {
+        let victim = match self.config.locality.clone() {
+            // Near-first: a far peer goes while the far ones hold more
+            // than their share of the connections, else a near one (the
+            // far floor stays).
+            Some(l) => {
+                let ours = self.our_group(&l);
+                let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+                let groups: Vec<_> = keys
+                    .iter()
+                    .map(|k| {
+                        self.peers
+                            .get(k)
+                            .map_or(Group::Unknown, |e| l.group(e.addr.ip()))
+                    })
+                    .collect();
+                let idle: Vec<usize> = (0..keys.len())
+                    .filter(|&i| pool.contains(&keys[i]))
+                    .collect();
+                l.turnover_victim(ours, &groups, &idle, &mut self.rng)
+                    .map(|i| keys[i])
+            }
+            None => pool.choose(&mut self.rng).copied(),
+        };
+        let Some(victim) = victim else {
             return false;
         };
         if let Some(e) = self.peers.get(&victim) {
@@ -410,6 +467,7 @@ impl Torrent {
         let burst = self.config.burst_bytes;
         entry.bucket_up = Bucket::shared_with_burst(p.peer_upload_rate, burst);
         entry.bucket_down = Bucket::shared_with_burst(p.peer_download_rate, burst);
+        entry.class = crate::engine::locality::class_of(&self.config.peer_classes, addr.ip());
         entry
     }
 
@@ -421,6 +479,7 @@ impl Torrent {
             to_torrent: self.from_peers_tx.clone(),
             peer_up: entry.bucket_up.clone(),
             peer_down: entry.bucket_down.clone(),
+            class: entry.class.clone(),
         }
     }
 

@@ -339,6 +339,9 @@ pub(crate) struct Torrent {
     /// With peer turnover: dialling to fill up to `max_peers` (see
     /// `Torrent::dial`).
     filling: bool,
+    /// Our address on a connection (the first one seen): our network,
+    /// for near-first dialling and turnover.
+    local_ip: Option<std::net::IpAddr>,
     completed: bool,
     stopping: bool,
     /// Resume saves started in the background; shutdown waits for them so

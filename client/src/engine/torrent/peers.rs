@@ -149,6 +149,11 @@ pub struct PeerEntry {
     pub bucket_up: Arc<Bucket>,
     /// This peer's own download bucket, likewise.
     pub bucket_down: Arc<Bucket>,
+    /// The peer class of its network, if any (its bucket and byte count).
+    pub class: Option<Arc<crate::engine::locality::PeerClass>>,
+    /// It is in our own network (with a locality; known at the
+    /// handshake, from the connection's local address).
+    pub near: bool,
     /// The key its host sent (a riffle peer): names it in the cross-swarm
     /// ledger; others are named by address.
     pub host_key: Option<[u8; 16]>,
@@ -197,6 +202,8 @@ impl PeerEntry {
             outgoing,
             bucket_up: Bucket::shared(0),
             bucket_down: Bucket::shared(0),
+            class: None,
+            near: false,
             host_key: None,
             credit_down: 0,
             credit_up: 0,
@@ -253,7 +260,11 @@ impl Torrent {
             return;
         };
         match ev {
-            PeerEvent::Handshake { peer_id, reserved } => {
+            PeerEvent::Handshake {
+                peer_id,
+                reserved,
+                local,
+            } => {
                 let banned = self.candidates.is_banned_id(&peer_id);
                 // Two connections to one peer (both sides dialled): keep
                 // the one dialled by the side with the lower peer id, so
@@ -294,6 +305,14 @@ impl Torrent {
                 e.peer_id = Some(peer_id);
                 e.fast = reserved.fast();
                 e.link = Link::Connected;
+                if let Some(ip) = local.or(self.config.source_ip()) {
+                    self.local_ip.get_or_insert(ip);
+                    e.near = self
+                        .config
+                        .locality
+                        .as_ref()
+                        .is_some_and(|l| l.is_local(ip, e.addr.ip()));
+                }
                 e.connected_at = now;
                 e.announced_at = now;
                 e.last_block_at = now;

@@ -295,8 +295,17 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         rechoke_interval: s.config.scaled(RECHOKE_INTERVAL),
         piece_bytes: u64::from(geometry.piece_length()),
     };
-    let leech_choker = policies.choker.build(&settings, seeds.next_u64());
-    let seed_choker = policies.seed_choker.build(&settings, seeds.next_u64());
+    let locality = s.config.locality.as_deref();
+    let leech_choker = near_first(
+        policies.choker.build(&settings, seeds.next_u64()),
+        locality,
+        seeds.next_u64(),
+    );
+    let seed_choker = near_first(
+        policies.seed_choker.build(&settings, seeds.next_u64()),
+        locality,
+        seeds.next_u64(),
+    );
     let service = super::choking::Service::new(s.options.max_upload_rate, policies.one_club_rate);
     let (from_peers_tx, from_peers_rx) = mpsc::channel(FROM_PEERS);
     let (hash_tx, hash_rx) = mpsc::channel(64);
@@ -351,6 +360,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         rechoke_soon: false,
         dial_soon: false,
         filling: true,
+        local_ip: None,
         completed: false,
         stopping: false,
         resume_saves: tokio::task::JoinSet::new(),
@@ -380,4 +390,22 @@ fn wanted_pieces(layout: &Layout, wanted_files: Option<&[bool]>, pads: &[bool]) 
         }
     }
     out
+}
+
+/// `choker` with its optimistic unchoke near-first under `locality`
+/// ([`riffle_policies::choker::NearOptimistic`]); itself without one.
+pub(super) fn near_first(
+    choker: Box<dyn riffle_policies::choker::Choker>,
+    locality: Option<&riffle_policies::locality::Locality>,
+    seed: u64,
+) -> Box<dyn riffle_policies::choker::Choker> {
+    use rand::SeedableRng;
+    match locality {
+        None => choker,
+        Some(l) => Box::new(riffle_policies::choker::NearOptimistic::new(
+            choker,
+            l.local_share(),
+            rand::rngs::StdRng::seed_from_u64(seed),
+        )),
+    }
 }

@@ -35,5 +35,6 @@ pub fn fast_config() -> AnnounceConfig {
         max_retry_interval: Duration::from_secs(10),
         shuffle_tiers: false,
         time_scale: 1.0,
+        bind_ip: None,
     }
 }
