@@ -36,10 +36,13 @@ import time
 import libtorrent as lt
 
 
-def session():
+def session(listen="127.0.0.1", extra=None):
+    """A loopback session listening (and announcing, and dialling) on
+    `listen`, with `extra` settings on top."""
     settings = lt.high_performance_seed()
     settings.update({
-        "listen_interfaces": "127.0.0.1:0",
+        "listen_interfaces": "%s:0" % listen,
+        "outgoing_interfaces": listen,
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
@@ -58,6 +61,7 @@ def session():
         | lt.alert.category_t.tracker_notification
         | lt.alert.category_t.connect_notification,
     })
+    settings.update(extra or {})
     return lt.session(settings)
 
 

@@ -3,9 +3,11 @@
 tests/tests/interop_riffle_tracker.rs).
 
 usage:
-  lt_tracker_probe.py SAVE_PATH TORRENT [--hold]
+  lt_tracker_probe.py SAVE_PATH TORRENT [--hold] [--listen IP] [--num-want N]
       Add TORRENT as a download into SAVE_PATH (session settings as
-      lt_swarm.py) and wait up to 20 s for the first answer of its tracker.
+      lt_swarm.py; listening, announcing and dialling from IP, default
+      127.0.0.1; asking trackers for N peers, default libtorrent's) and
+      wait up to 20 s for the first answer of its tracker.
       Prints {"reply": bool, "num_peers": N or null, "error": MESSAGE or
       null, "failure_reason": TEXT or null} -- num_peers from the
       tracker_reply_alert, the rest from a tracker_error_alert. Without
@@ -29,8 +31,11 @@ def main():
     p.add_argument("save_path")
     p.add_argument("torrent")
     p.add_argument("--hold", action="store_true")
+    p.add_argument("--listen", default="127.0.0.1")
+    p.add_argument("--num-want", type=int, default=None)
     args = p.parse_args()
-    ses = session()
+    extra = {} if args.num_want is None else {"num_want": args.num_want}
+    ses = session(args.listen, extra)
     ti = lt.torrent_info(args.torrent)
     ses.add_torrent({"ti": ti, "save_path": args.save_path})
     out = {"reply": False, "num_peers": None, "error": None, "failure_reason": None}

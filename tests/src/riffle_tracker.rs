@@ -215,11 +215,18 @@ impl LtProbe {
     /// answer. `hold`: keep it running (and counted by the tracker) until
     /// dropped.
     pub fn start(save_path: &Path, torrent: &Path, hold: bool) -> LtProbe {
+        LtProbe::start_with(save_path, torrent, hold, &[])
+    }
+
+    /// [`LtProbe::start`] with more arguments of the probe script
+    /// (`--listen IP`: announce from IP; `--num-want N`).
+    pub fn start_with(save_path: &Path, torrent: &Path, hold: bool, extra: &[&str]) -> LtProbe {
         let python = require_libtorrent();
         let mut cmd = Command::new(python);
         cmd.arg(script("lt_tracker_probe.py"))
             .arg(save_path)
             .arg(torrent)
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         if hold {
@@ -264,7 +271,26 @@ impl RiffleTracker {
         port: u16,
         left: u64,
     ) -> String {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("UDP socket");
+        let ask = UdpAsk {
+            from: "127.0.0.1",
+            info_hash: *info_hash,
+            peer_id,
+            port,
+            left,
+            num_want: -1,
+        };
+        match self.udp_announce(&ask) {
+            Response::Error { message, .. } => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// A raw BEP 15 announce (connect, then `started`) sent from the
+    /// address `ask.from` (any 127.x.y.z: the tracker sees the peer
+    /// there); the announce's answer (an error included). Panics on a
+    /// timeout or an undecodable reply.
+    pub fn udp_announce(&self, ask: &UdpAsk) -> Response {
+        let socket = UdpSocket::bind((ask.from, 0)).expect("UDP socket");
         socket
             .set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
@@ -289,21 +315,34 @@ impl RiffleTracker {
         let announce = Request::Announce(UdpAnnounce {
             connection_id,
             transaction_id: 2,
-            info_hash: *info_hash,
-            peer_id,
+            info_hash: ask.info_hash,
+            peer_id: ask.peer_id,
             downloaded: 0,
-            left,
+            left: ask.left,
             uploaded: 0,
             event: Event::Started,
             ip: 0,
             key: 0,
-            num_want: -1,
-            port,
+            num_want: ask.num_want,
+            port: ask.port,
             url_data: Vec::new(),
         });
-        match exchange(&announce, 2, Action::Announce) {
-            Response::Error { message, .. } => message,
-            other => panic!("expected a refusal, got {other:?}"),
-        }
+        exchange(&announce, 2, Action::Announce)
     }
+}
+
+/// One raw UDP announce of [`RiffleTracker::udp_announce`].
+pub struct UdpAsk<'a> {
+    /// The source address (127.x.y.z).
+    pub from: &'a str,
+    /// The swarm.
+    pub info_hash: InfoHash,
+    /// The announcing peer.
+    pub peer_id: PeerId,
+    /// Its listening port.
+    pub port: u16,
+    /// Bytes it needs.
+    pub left: u64,
+    /// Peers asked for (-1: the tracker's default).
+    pub num_want: i32,
 }
