@@ -18,7 +18,7 @@ pub struct ExperimentArgs {
     )]
     pub file: Option<PathBuf>,
     /// Run a built-in experiment instead: missing-piece, three-levers,
-    /// admission, cpm-tau, cpm-allocation, cross-credit (and, in the
+    /// admission, cpm-tau, cpm-allocation, cross-credit, locality (and, in the
     /// simulator only, saturation and cpm-churn).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,

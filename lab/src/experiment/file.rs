@@ -62,6 +62,9 @@ struct RawSettings {
     contributors: Option<f64>,
     contributor_rate: Option<f64>,
     cross_swarm_credit: Option<bool>,
+    pids: Option<u32>,
+    peering: Option<super::Peering>,
+    link_rate: Option<Maybe<f64>>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
 }
@@ -316,6 +319,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         }
     };
     let (contributors, contributor_rate) = cross_keys(d, r, arrivals, &swarms, peer_rate, &err)?;
+    let (pids, link_rate) = locality_keys(d, r, arrivals, &swarms, contributors, &err)?;
     let cap = pick(&r.cap, &d.cap).and_then(Maybe::into_option);
     if cap == Some(0) {
         return Err(err("cap", "must be at least 1 (or \"none\")".into()));
@@ -406,7 +410,44 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         contributors,
         contributor_rate,
         cross_swarm_credit: pick(&r.cross_swarm_credit, &d.cross_swarm_credit).unwrap_or(false),
+        pids,
+        peering: pick(&r.peering, &d.peering).unwrap_or_default(),
+        link_rate,
     })
+}
+
+/// The locality keys: the number of networks (a closed swarm of one, with
+/// at most 250 hosts per network: one loopback /24 each) and the cap of
+/// each link between two of them.
+fn locality_keys(
+    d: &RawSettings,
+    r: &RawSettings,
+    arrivals: Arrivals,
+    swarms: &[u32],
+    contributors: f64,
+    err: &dyn Fn(&str, String) -> ExperimentError,
+) -> Result<(u32, Option<f64>), ExperimentError> {
+    let pids = pick(&r.pids, &d.pids).unwrap_or(0);
+    let link_rate = pick(&r.link_rate, &d.link_rate).and_then(Maybe::into_option);
+    if let Some(v) = link_rate.filter(|v| !(v.is_finite() && *v > 0.0)) {
+        return Err(err("link_rate", format!("must be a positive number (got {v})")));
+    }
+    if pids == 0 {
+        return Ok((0, link_rate));
+    }
+    let Arrivals::Closed { population } = arrivals else {
+        return Err(err("pids", "needs one closed swarm (arrivals.population)".into()));
+    };
+    if !swarms.is_empty() || contributors > 0.0 {
+        return Err(err("pids", "cannot be combined with swarms or contributors".into()));
+    }
+    if pids > 200 || population.div_ceil(pids) > 250 {
+        return Err(err(
+            "pids",
+            format!("{pids} networks of {population} hosts: at most 200 networks of 250 hosts"),
+        ));
+    }
+    Ok((pids, link_rate))
 }
 
 /// The several-swarm keys: each swarm's size (none empty), when it joins

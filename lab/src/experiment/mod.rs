@@ -75,6 +75,40 @@ pub struct RunSpec {
     pub contributor_rate: f64,
     /// Every peer's session runs with cross-swarm credit.
     pub cross_swarm_credit: bool,
+    /// Locality (the locality preset): the hosts live in this many
+    /// networks (PIDs, loopback /24s), the publisher in the first; 0: one
+    /// network as everywhere else. Such a run is one flash crowd.
+    pub pids: u32,
+    /// How peers find and prefer each other across the networks.
+    pub peering: Peering,
+    /// Cap of each link between two networks, blocks per unit, shared by
+    /// every connection across it both ways (None: no cap).
+    pub link_rate: Option<f64>,
+}
+
+/// How the hosts of a locality run pick each other (papers 000 and 001).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Peering {
+    /// Tracker lists and dials at random (BitTorrent as it is).
+    #[default]
+    Random,
+    /// P4P's shape: 70% of each tracker list, dial, turnover and
+    /// optimistic unchoke from the own network, 30% from the others.
+    P4p,
+    /// Own network only; others only where too few near peers exist.
+    LocalOnly,
+}
+
+impl Peering {
+    /// The near share of lists and draws (None: no preference).
+    pub fn local_share(self) -> Option<f64> {
+        match self {
+            Peering::Random => None,
+            Peering::P4p => Some(riffle_policies::locality::DEFAULT_LOCAL_SHARE),
+            Peering::LocalOnly => Some(1.0),
+        }
+    }
 }
 
 /// Policies of the publisher, the seed that holds the file from the start.

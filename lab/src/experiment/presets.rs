@@ -11,6 +11,7 @@ pub const PRESETS: &[&str] = &[
     "cpm-tau",
     "cpm-allocation",
     "cross-credit",
+    "locality",
 ];
 
 /// Presets for the simulator only: `saturation`, the K = 20, 10,000-peer
@@ -30,6 +31,7 @@ pub(super) fn text(name: &str) -> Option<&'static str> {
         "cpm-allocation" => Some(include_str!("../../presets/cpm-allocation.toml")),
         "cpm-churn" => Some(include_str!("../../presets/cpm-churn.toml")),
         "cross-credit" => Some(include_str!("../../presets/cross-credit.toml")),
+        "locality" => Some(include_str!("../../presets/locality.toml")),
         _ => None,
     }
 }

@@ -14,6 +14,7 @@
 //! sim`, so the two can be compared run for run.
 
 mod cross;
+mod locality;
 mod multi;
 pub mod payload;
 mod replicate;
@@ -52,6 +53,8 @@ pub async fn run_replicate(
         .with_context(|| format!("cannot create a directory in {}", work.display()))?;
     if spec.contributors > 0.0 {
         cross::run(spec, seed, dir.path(), tick).await
+    } else if spec.pids > 0 {
+        locality::run(spec, seed, dir.path(), tick).await
     } else if !spec.swarms.is_empty() {
         multi::run(spec, seed, dir.path(), tick).await
     } else if spec.cpm_tau.len() > 1 {

@@ -42,7 +42,7 @@ pub async fn run(
     let model = spec.model;
     let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
     let mut rng = StdRng::seed_from_u64(seed);
-    let tracker = start_tracker(spec, unit, rng.gen()).await?;
+    let tracker = start_tracker(spec, unit, rng.gen(), None).await?;
     let host_dir = dir.join("host");
     let mut setups = Vec::new();
     for i in 0..spec.swarms.len() {
@@ -273,6 +273,7 @@ fn combine(
             download_series: Vec::new(),
         }),
         cross: None,
+        locality: None,
     };
     (result, samples)
 }

@@ -137,7 +137,7 @@ impl Setup {
     /// turns enough blocks that the bucket never holds back a turn (the
     /// turn clock sets the rate; a turn is still one piece: the peer task
     /// chokes at its end).
-    fn burst_bytes(&self) -> u32 {
+    pub(super) fn burst_bytes(&self) -> u32 {
         match self.spec.model.turns {
             Turns::Fixed => BLOCK_SIZE,
             Turns::Poisson => POISSON_BURST_BLOCKS * BLOCK_SIZE,
@@ -238,7 +238,7 @@ pub async fn run(
     let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
     let time_scale = 1.0 / unit.as_secs_f64();
     let mut rng = StdRng::seed_from_u64(seed);
-    let tracker = start_tracker(spec, unit, rng.gen()).await?;
+    let tracker = start_tracker(spec, unit, rng.gen(), None).await?;
     let meta = super::payload::make(
         &dir.join("publisher"),
         model.pieces,
@@ -305,6 +305,7 @@ pub(super) async fn start_tracker(
     spec: &RunSpec,
     unit: Duration,
     seed: u64,
+    locality: Option<riffle_policies::locality::Locality>,
 ) -> Result<TrackerServer> {
     let model = spec.model;
     let time_scale = 1.0 / unit.as_secs_f64();
@@ -312,7 +313,7 @@ pub(super) async fn start_tracker(
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         time_scale,
         seed,
-        locality: None,
+        locality,
         policy: TrackerPolicy {
             shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
             max_peers: None,
@@ -709,6 +710,7 @@ pub(super) fn result(
         cpm: Vec::new(),
         swarms: None,
         cross: None,
+        locality: None,
         name: spec.name.clone(),
         seed,
         policies: spec.policies(),

@@ -3,13 +3,14 @@
 //! our own network ([`PeerView::near`]).
 //!
 //! The wrapped choker decides as always. Each time its optimistic pick
-//! changes, a class is drawn: near with probability `share`, else far;
-//! if the inner pick is of the other class and an interested, choked peer
-//! of the drawn class exists, one of those (uniformly) takes the slot
-//! instead. The replacement is kept while the inner pick stays the same
-//! and the replacement stays eligible, so the slot does not flap between
-//! rechokes. With `share` = 0.7 a swarm's optimistic unchokes follow
-//! P4P's 70/30 shape; far peers keep their 30% (the remote floor).
+//! changes, with probability `share` the slot must go near: if the inner
+//! pick is far and an interested, choked near peer exists, one of those
+//! (uniformly) takes the slot instead; otherwise the inner pick (random
+//! over everyone) stands. The replacement is kept while the inner pick
+//! stays the same and the replacement stays eligible, so the slot does
+//! not flap between rechokes. With `share` = 0.7 optimistic unchokes
+//! follow P4P's shape, 70% near and 30% at random; far peers keep their
+//! part of the random 30% (the far floor).
 
 use std::time::{Duration, Instant};
 
@@ -49,13 +50,12 @@ impl<C: Choker, R: RngCore + Send> NearOptimistic<C, R> {
 
     fn redraw(&mut self, picked: PeerKey, peers: &[PeerView], out: &Unchoke) -> Option<PeerKey> {
         let picked_near = peers.iter().find(|p| p.key == picked)?.near;
-        let want_near = self.rng.gen_bool(self.share);
-        if picked_near == want_near {
+        if picked_near || !self.rng.gen_bool(self.share) {
             return None;
         }
         let pool: Vec<PeerKey> = peers
             .iter()
-            .filter(|p| p.near == want_near && Self::eligible(p, out))
+            .filter(|p| p.near && Self::eligible(p, out))
             .map(|p| p.key)
             .collect();
         if pool.is_empty() {
@@ -119,8 +119,8 @@ mod tests {
     use rand::SeedableRng;
 
     /// Ten interested peers, three near, equally slow: over many fresh
-    /// optimistic draws the near class gets about 70% of them, the far
-    /// class the rest.
+    /// optimistic draws the near class gets 70% plus its part (3 of 10)
+    /// of the random 30%: 79%.
     #[test]
     fn optimistic_unchokes_follow_the_share() {
         let t0 = Instant::now();
@@ -147,7 +147,7 @@ mod tests {
             near_count += usize::from(k.0 < 3);
         }
         let share = near_count as f64 / rounds as f64;
-        assert!((share - 0.7).abs() < 0.05, "near share {share}");
+        assert!((share - 0.79).abs() < 0.04, "near share {share}");
     }
 
     /// The replacement stays while the inner pick stays; the slot is never

@@ -9,10 +9,12 @@
 //! Whom to give or dial is a draw by weight over the groups present among
 //! the candidates ([`Locality::weights`], [`Locality::draw`]):
 //!
-//! - by default P4P's shape: the asker's own group gets `local_share`
-//!   (0.7) of the list and the others the rest, split among the remote
-//!   candidates uniformly (as MultiTrack describes P4P's BitTorrent
-//!   client: 30% of a list "from far away ISPs");
+//! - by default P4P's shape: `local_share` (0.7) of the list from the
+//!   asker's own group, the rest (30%) uniformly at random over every
+//!   candidate, near ones included (MultiTrack describes P4P's BitTorrent
+//!   client drawing 30% of a list from far away; drawn at random, the
+//!   far share is 30% times the far candidates' fraction: with three
+//!   equal networks 20% far, P4P's measured inter-ISP share);
 //! - when the map gives costs between PIDs (P4P's normalized inter-PID
 //!   costs), group j's weight for an asker in PID i is
 //!   `w_ij = (1 / c_ij) / sum_k (1 / c_ik)` over the groups present.
@@ -21,10 +23,10 @@
 //! `want * w` (systematic sampling: one uniform offset over the
 //! cumulative weights, so each count is right in expectation and the
 //! counts add up to `want`); a group with fewer candidates than its count
-//! gives its remainder to the other groups by weight. So the remote floor
-//! of the default shape is always kept (`floor(want * 0.3)` remote
-//! entries when that many remote candidates exist) and a PID without a
-//! seed is never cut off from the others.
+//! gives its remainder to the other groups by weight. So the far floor of
+//! the default shape is always kept (each far group gets at least
+//! `floor(want * w)` entries while it has candidates) and a PID without
+//! a seed is never cut off from the others.
 //!
 //! The client uses the same draw to order its dials, and
 //! [`Locality::turnover_victim`] to pick the class of the connection to
@@ -339,26 +341,21 @@ impl Locality {
                 })
                 .collect(),
             _ => {
-                let remote: usize = present
-                    .iter()
-                    .filter(|(g, _)| !self.same(asker, *g))
-                    .map(|(_, n)| n)
-                    .sum();
+                // `local_share` from the asker's own network, the rest
+                // uniformly at random over every candidate (near ones
+                // included), so group g gets share + (1 - share) * n_g / n
+                // if it is the asker's, (1 - share) * n_g / n otherwise.
+                let all: usize = present.iter().map(|(_, n)| n).sum();
                 let has_local = present.iter().any(|(g, _)| self.same(asker, *g));
-                let local = if remote == 0 {
-                    1.0
-                } else if has_local {
-                    self.local_share
-                } else {
-                    0.0
-                };
+                let local = if has_local { self.local_share } else { 0.0 };
                 present
                     .iter()
                     .map(|&(g, n)| {
+                        let random = (1.0 - local) * n as f64 / all.max(1) as f64;
                         if self.same(asker, g) {
-                            local
+                            local + random
                         } else {
-                            (1.0 - local) * n as f64 / remote.max(1) as f64
+                            random
                         }
                     })
                     .collect()
@@ -389,26 +386,33 @@ impl Locality {
     }
 
     /// Should a connection be closed to make room, close a far one? Yes
-    /// while far peers hold more than their share of `connected` (or no
-    /// near one is connected); else a near one, so the far floor stays.
-    pub fn close_far(&self, ours: Group, connected: &[Group]) -> bool {
+    /// while far peers hold more than the far share of the default shape
+    /// (`1 - local_share` times the far fraction of the peers we know of,
+    /// `known`: what a list drawn 70% near and 30% at random holds), or
+    /// when no near peer is connected; else a near one, so the far floor
+    /// stays.
+    pub fn close_far(&self, ours: Group, connected: &[Group], known: &[Group]) -> bool {
         let near = connected.iter().filter(|g| self.same(ours, **g)).count();
         let far = connected.len() - near;
-        near == 0 || far as f64 > (1.0 - self.local_share) * connected.len() as f64
+        let pool = if known.is_empty() { connected } else { known };
+        let far_known = pool.iter().filter(|g| !self.same(ours, **g)).count();
+        let far_fraction = far_known as f64 / pool.len().max(1) as f64;
+        near == 0 || far as f64 > (1.0 - self.local_share) * far_fraction * connected.len() as f64
     }
 
     /// Which of `idle` (indexes into `connected`, the peers that may be
     /// closed) to close to make room: one of the class [`Locality::close_far`]
-    /// names, uniformly, or any idle peer when none of that class is
-    /// idle. None when `idle` is empty.
+    /// names (`known`: the peers we know of), uniformly, or any idle peer
+    /// when none of that class is idle. None when `idle` is empty.
     pub fn turnover_victim(
         &self,
         ours: Group,
         connected: &[Group],
+        known: &[Group],
         idle: &[usize],
         rng: &mut impl Rng,
     ) -> Option<usize> {
-        let far = self.close_far(ours, connected);
+        let far = self.close_far(ours, connected, known);
         let class: Vec<usize> = idle
             .iter()
             .copied()

@@ -100,15 +100,16 @@ fn prefer_local_groups_by_24_and_48() {
     assert_eq!(l.name(l.group(ip("10.1.2.3"))), "10.1.2.0/24");
 }
 
+/// 70% near plus 30% at random over three equal networks: 8 near, 2 far.
 #[test]
-fn a_ten_peer_list_is_seven_local_and_three_remote() {
+fn a_ten_peer_list_is_eight_near_and_two_far() {
     let l = Locality::from_map(three_pids());
     let cands: Vec<Group> = (0..60).map(|i| Group::Pid(i % 3)).collect();
     let mut rng = StdRng::seed_from_u64(1);
     for _ in 0..50 {
         let got = l.draw(Group::Pid(0), &cands, 10, &mut rng);
         let local = got.iter().filter(|&&i| cands[i] == Group::Pid(0)).count();
-        assert_eq!((got.len(), local), (10, 7));
+        assert_eq!((got.len(), local), (10, 8));
     }
 }
 
@@ -142,35 +143,26 @@ fn local_only_still_fills_from_far_when_near_is_short() {
     assert!(got.iter().all(|&i| big[i] == Group::Pid(0)));
 }
 
+/// Turnover closes a far peer while far peers hold more than 30% of the
+/// far fraction we know of (three equal networks: 20% of connections),
+/// else a near one; an idle far peer goes rather than nobody.
 #[test]
-fn turnover_closes_remote_peers_only_above_their_share() {
+fn turnover_closes_far_peers_only_above_their_share() {
     let l = Locality::from_map(three_pids());
     let mut rng = StdRng::seed_from_u64(4);
-    let mostly_remote = [Group::Pid(1), Group::Pid(2), Group::Pid(0), Group::Pid(1)];
-    let all = [0, 1, 2, 3];
-    for _ in 0..20 {
-        let v = l
-            .turnover_victim(Group::Pid(0), &mostly_remote, &all, &mut rng)
-            .unwrap();
-        assert_ne!(mostly_remote[v], Group::Pid(0));
+    let (near, far) = (Group::Pid(0), Group::Pid(1));
+    let known: Vec<Group> = (0..30).map(|i| Group::Pid(i % 3)).collect();
+    let all: Vec<usize> = (0..10).collect();
+    let with_far = |n: usize| -> Vec<Group> { (0..10).map(|i| if i < n { far } else { near }).collect() };
+    for (n_far, closes_far) in [(3, true), (2, false), (1, false), (10, true)] {
+        let connected = with_far(n_far);
+        assert_eq!(l.close_far(near, &connected, &known), closes_far, "{n_far} far");
+        let v = l.turnover_victim(near, &connected, &known, &all, &mut rng).unwrap();
+        assert_eq!(connected[v] == far, closes_far, "{n_far} far");
     }
-    // 3 local, 1 remote out of 4: remote is at 25% < 30%: keep it.
-    let at_floor = [Group::Pid(0), Group::Pid(0), Group::Pid(1), Group::Pid(0)];
-    for _ in 0..20 {
-        let v = l
-            .turnover_victim(Group::Pid(0), &at_floor, &all, &mut rng)
-            .unwrap();
-        assert_eq!(at_floor[v], Group::Pid(0));
-    }
-    // Only the remote one is idle: it goes, rather than nobody.
-    assert_eq!(
-        l.turnover_victim(Group::Pid(0), &at_floor, &[2], &mut rng),
-        Some(2)
-    );
-    assert_eq!(
-        l.turnover_victim(Group::Pid(0), &at_floor, &[], &mut rng),
-        None
-    );
+    let connected = with_far(1);
+    assert_eq!(l.turnover_victim(near, &connected, &known, &[0], &mut rng), Some(0));
+    assert_eq!(l.turnover_victim(near, &connected, &known, &[], &mut rng), None);
 }
 
 #[test]
@@ -213,7 +205,8 @@ proptest! {
         let rounds = 400;
         let mut got = vec![0usize; counts.len()];
         let remote_candidates = cands.len() - counts[0];
-        let floor = ((want as f64) * (1.0 - l.local_share())).floor() as usize;
+        let far_weight: f64 = w[1..].iter().sum();
+        let floor = ((want as f64) * far_weight - 1e-9).floor() as usize;
         for _ in 0..rounds {
             let d = l.draw(Group::Pid(0), &cands, want, &mut rng);
             prop_assert_eq!(d.len(), want);
@@ -259,7 +252,7 @@ proptest! {
         s.dedup();
         prop_assert_eq!(s.len(), d.len());
         let idle: Vec<usize> = (0..cands.len()).step_by(2).collect();
-        if let Some(v) = l.turnover_victim(asker, &cands, &idle, &mut rng) {
+        if let Some(v) = l.turnover_victim(asker, &cands, &cands, &idle, &mut rng) {
             prop_assert!(idle.contains(&v));
         }
     }

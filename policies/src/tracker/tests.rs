@@ -419,8 +419,9 @@ fn replies_are_uniform_over_eligible_peers() {
 }
 
 /// With a locality map of three /24s, a ten-peer reply to a leecher holds
-/// seven peers of its own network and three of the others, and the
-/// registry counts what it handed out by network.
+/// 70% of its own network plus its part of the random 30% (19 of 59
+/// candidates): 7 or 8 near peers, the rest far; the registry counts what
+/// it handed out by network.
 #[test]
 fn near_first_replies_give_seven_local_and_three_remote() {
     use crate::locality::{Locality, LocalityMap, PidDef};
@@ -461,7 +462,8 @@ fn near_first_replies_give_seven_local_and_three_remote() {
             )
             .unwrap();
         let local = reply.peers.iter().filter(|p| in_one(p)).count();
-        assert_eq!((reply.peers.len(), local), (10, 7), "{reply:?}");
+        assert_eq!(reply.peers.len(), 10);
+        assert!((7..=8).contains(&local), "{reply:?}");
     }
     let given = r.given_by_network();
     let count = |a: &str, p: &str| {
@@ -470,7 +472,10 @@ fn near_first_replies_give_seven_local_and_three_remote() {
             .find(|g| g.asker == a && g.peer == p)
             .map_or(0, |g| g.count)
     };
-    assert_eq!(count("one", "one"), 20 * 7);
-    assert_eq!(count("one", "two") + count("one", "three"), 20 * 3);
+    let near = count("one", "one");
+    assert!((20 * 7..=20 * 8).contains(&near), "{given:?}");
+    assert_eq!(near + count("one", "two") + count("one", "three"), 200);
+    // 10 * (0.7 + 0.3 * 19 / 59) = 7.97 near per reply.
+    assert!(near >= 150, "{given:?}");
     assert_eq!(count("two", "one"), 0, "only network one asked");
 }

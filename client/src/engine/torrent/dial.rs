@@ -146,6 +146,11 @@ impl Candidates {
         c.next_try = now + delay;
     }
 
+    /// Every known address.
+    fn addrs(&self) -> impl Iterator<Item = &SocketAddr> {
+        self.known.keys()
+    }
+
     /// A candidate `due` marked busy that will not be dialled after all.
     fn unmark(&mut self, addr: &SocketAddr) {
         if let Some(c) = self.known.get_mut(addr) {
@@ -442,7 +447,8 @@ impl Torrent {
                 let idle: Vec<usize> = (0..keys.len())
                     .filter(|&i| pool.contains(&keys[i]))
                     .collect();
-                l.turnover_victim(ours, &groups, &idle, &mut self.rng)
+                let known: Vec<Group> = self.candidates.addrs().map(|a| l.group(a.ip())).collect();
+                l.turnover_victim(ours, &groups, &known, &idle, &mut self.rng)
                     .map(|i| keys[i])
             }
             None => pool.choose(&mut self.rng).copied(),

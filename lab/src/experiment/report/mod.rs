@@ -51,6 +51,23 @@ pub struct RunResult {
     /// Contributors against the others, for a cross-credit run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross: Option<CrossFigures>,
+    /// Traffic across networks and times per network, for a locality run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<LocalityFigures>,
+}
+
+/// A locality replicate (papers 000 and 001): how much payload crossed
+/// between networks, and how fast each network's hosts downloaded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocalityFigures {
+    /// Payload bytes sent between hosts of different networks, over all
+    /// payload bytes sent.
+    pub inter_share: f64,
+    /// Mean download time of each network's hosts (model units; NaN:
+    /// none completed), the publisher's network first.
+    pub time_by_pid: Vec<f64>,
+    /// Hosts of each network that completed, of how many.
+    pub done_by_pid: Vec<(u32, u32)>,
 }
 
 /// A host's swarms in one replicate (after the warm-up), in the order the
@@ -187,6 +204,33 @@ pub struct RunSummary {
     /// contributors', over seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_speedup: Option<Stat>,
+    /// For a locality run: the share of payload that crossed networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_share: Option<Stat>,
+    /// For a locality run: each network's mean download time, mean over
+    /// the seeds where it is finite.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_by_pid: Vec<f64>,
+}
+
+/// Each network's mean download time, over the replicates where finite.
+fn pid_times(group: &[&RunResult]) -> Vec<f64> {
+    let figures: Vec<&LocalityFigures> = group.iter().filter_map(|r| r.locality.as_ref()).collect();
+    let n = figures.iter().map(|f| f.time_by_pid.len()).max().unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            let v: Vec<f64> = figures
+                .iter()
+                .filter_map(|f| f.time_by_pid.get(i).copied())
+                .filter(|v| v.is_finite())
+                .collect();
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        })
+        .collect()
 }
 
 /// Each swarm's share of the host's upload, mean over the replicates.
@@ -288,6 +332,15 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                             .map(CrossFigures::speedup),
                     )
                 }),
+                inter_share: group.iter().any(|r| r.locality.is_some()).then(|| {
+                    Stat::of(
+                        group
+                            .iter()
+                            .filter_map(|r| r.locality.as_ref())
+                            .map(|l| l.inter_share),
+                    )
+                }),
+                time_by_pid: pid_times(group),
             })
         })
         .collect()
@@ -320,7 +373,15 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
                 format!("{:.1}", s.mean_download_time.mean),
                 format!("{:.1}", s.one_club_peak.mean),
                 format!("{:.1}", s.population_mean.mean),
-                if let Some(x) = &s.cross_speedup {
+                if let Some(x) = &s.inter_share {
+                    format!(
+                        "inter-PID {:.2} ({:.2}..{:.2}), times by PID {}",
+                        x.mean,
+                        x.min,
+                        x.max,
+                        collapsed(&s.time_by_pid, 1)
+                    )
+                } else if let Some(x) = &s.cross_speedup {
                     format!(
                         "contributors {:.2}x faster ({:.2}..{:.2})",
                         x.mean, x.min, x.max
@@ -401,6 +462,13 @@ pub struct JsonRun {
     /// contributors' (mean, min, max over seeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_speedup: Option<(f64, f64, f64)>,
+    /// Locality runs: the share of payload that crossed networks (mean,
+    /// min, max over seeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_share: Option<(f64, f64, f64)>,
+    /// Locality runs: each network's mean download time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_by_pid: Vec<f64>,
 }
 
 /// The `--json` summary: a list of runs. NaN (no completions) becomes null.
@@ -425,6 +493,8 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
             swarm_share: s.swarm_share.clone(),
             swarm_cpm: s.swarm_cpm.clone(),
             cross_speedup: s.cross_speedup.map(|x| (x.mean, x.min, x.max)),
+            inter_share: s.inter_share.map(|x| (x.mean, x.min, x.max)),
+            time_by_pid: s.time_by_pid.clone(),
         })
         .collect();
     // serde_json writes non-finite floats as null; serialising plain data
