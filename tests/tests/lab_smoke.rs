@@ -270,3 +270,49 @@ fn cpm_tau_runs_in_the_lab() {
         "twenty peers: {short} at tau 0.5, {long} at tau 8"
     );
 }
+
+/// The locality preset (real sessions on three loopback /24s, links
+/// between them capped): P4P's near-first peering sends at least 50%
+/// fewer payload bytes across networks than random peering (the preset's
+/// full three seeds show 66% fewer; two seeds here, for time), local only
+/// sends the fewest, and every host of every network completes.
+#[test]
+fn locality_keeps_traffic_inside_networks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        "--preset",
+        "locality",
+        "--run",
+        "random",
+        "--run",
+        "p4p",
+        "--run",
+        "local-only",
+        "--seeds",
+        "2",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let inter = |name: &str| {
+        let r = runs
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no run {name}: {runs:?}"));
+        let times = r["time_by_pid"].as_array().expect("times by network");
+        assert_eq!(times.len(), 3, "{name}: {r}");
+        assert!(
+            times.iter().all(|t| t.as_f64().is_some_and(|t| t > 0.0)),
+            "{name}: a network did not complete: {r}"
+        );
+        r["inter_share"][0].as_f64().expect("inter_share")
+    };
+    let (random, p4p, local) = (inter("random"), inter("p4p"), inter("local-only"));
+    assert!(
+        p4p <= 0.5 * random,
+        "p4p sent {p4p:.2} of its payload across networks, random {random:.2}"
+    );
+    assert!(local <= p4p + 0.03, "local only {local:.2}, p4p {p4p:.2}");
+}

@@ -13,23 +13,10 @@
 //! west.east = 20.0
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use riffle_policies::locality::{Locality, LocalityMap, PidDef, Prefix};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    local_share: Option<f64>,
-    pids: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    costs: BTreeMap<String, BTreeMap<String, f64>>,
-    #[serde(default)]
-    prices: BTreeMap<String, BTreeMap<String, f64>>,
-}
+use riffle_policies::locality::{Locality, LocalityFile, LocalityMap};
 
 /// Read a locality file.
 pub fn load_map(path: &Path) -> Result<LocalityMap> {
@@ -40,34 +27,8 @@ pub fn load_map(path: &Path) -> Result<LocalityMap> {
 
 /// Parse a locality file's text.
 pub fn parse_map(text: &str) -> Result<LocalityMap> {
-    let file: File = toml::from_str(text)?;
-    let mut pids = Vec::new();
-    for (name, prefixes) in &file.pids {
-        let prefixes = prefixes
-            .iter()
-            .map(|p| p.parse::<Prefix>())
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("in PID {name}"))?;
-        pids.push(PidDef {
-            name: name.clone(),
-            prefixes,
-        });
-    }
-    let mut map = LocalityMap::new(pids)?;
-    for (from, row) in &file.costs {
-        for (to, cost) in row {
-            map.set_cost(from, to, *cost)?;
-        }
-    }
-    for (from, row) in &file.prices {
-        for (to, price) in row {
-            map.set_price(from, to, *price)?;
-        }
-    }
-    if let Some(share) = file.local_share {
-        map.set_local_share(share)?;
-    }
-    Ok(map)
+    let file: LocalityFile = toml::from_str(text)?;
+    Ok(file.into_map()?)
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {

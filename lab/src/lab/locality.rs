@@ -157,7 +157,10 @@ pub async fn run(
         .await
         .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;
     let publisher_torrent = publisher
-        .add_torrent((*setup.meta).clone(), setup.publisher_options(&dir.join("publisher"), rng.gen()))
+        .add_torrent(
+            (*setup.meta).clone(),
+            setup.publisher_options(&dir.join("publisher"), rng.gen()),
+        )
         .map_err(|e| anyhow!("cannot add the torrent to the publisher: {e}"))?;
     let publisher_status = publisher_torrent.status();
     wait_ready(&publisher_status).await?;
@@ -191,9 +194,15 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let (hosts, samples) = watched?;
     let sent: u64 = publisher_status.borrow().uploaded
-        + hosts.iter().map(|h| h.status.borrow().uploaded).sum::<u64>();
+        + hosts
+            .iter()
+            .map(|h| h.status.borrow().uploaded)
+            .sum::<u64>();
     let figures = figures(&hosts, pids, links.crossed(), sent);
-    let completions: Vec<(f64, f64)> = hosts.iter().filter_map(|h| h.done_at.map(|t| (t, t))).collect();
+    let completions: Vec<(f64, f64)> = hosts
+        .iter()
+        .filter_map(|h| h.done_at.map(|t| (t, t)))
+        .collect();
     for h in hosts {
         h.torrent.shutdown().await;
         h.session.shutdown().await;
@@ -244,8 +253,12 @@ async fn watch_hosts(
                     .filter(|h| h.status.borrow().have_pieces + 1 == model.pieces)
                     .count() as u32,
                 departures,
-                publisher_rate: pub_now.saturating_sub(pub_seen) as f64 / block / model.publisher_rate,
-                peer_rate: peers_now.saturating_sub(peers_seen) as f64 / block / model.publisher_rate,
+                publisher_rate: pub_now.saturating_sub(pub_seen) as f64
+                    / block
+                    / model.publisher_rate,
+                peer_rate: peers_now.saturating_sub(peers_seen) as f64
+                    / block
+                    / model.publisher_rate,
             });
             (pub_seen, peers_seen) = (pub_now, peers_now);
             next_sample += 1.0;

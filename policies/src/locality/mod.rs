@@ -34,6 +34,7 @@
 //! replies.
 
 mod draw;
+mod file;
 mod prefix;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use std::net::IpAddr;
 
 use rand::Rng;
 
+pub use file::LocalityFile;
 pub use prefix::{canonical, Prefix};
 
 /// The default share of a list given to the asker's own network (P4P's
