@@ -81,6 +81,13 @@ pub struct FileConfig {
     /// How the upload limit is split between torrents (per-peer, equal,
     /// cpm; default per-peer).
     pub swarm_allocation: Option<riffle_policies::exchange::SwarmAllocation>,
+    /// A locality file (networks by prefix; docs/locality.md): peers of
+    /// our network first.
+    pub locality: Option<PathBuf>,
+    /// Prefer peers of our own /24 or /48 (no file).
+    pub prefer_local: Option<bool>,
+    /// The near share of dials and optimistic unchokes (default 0.7).
+    pub local_share: Option<f64>,
     /// Session settings applied at every start (rates in bytes per
     /// second); what `session-set` changes at run time is kept in the
     /// state directory, and these win over it at the next start.
@@ -112,6 +119,9 @@ pub struct Flags {
     pub swarm_allocation: Option<riffle_policies::exchange::SwarmAllocation>,
     /// `--seed-priority`.
     pub seed_priority: Option<riffle_policies::queue::SeedPriority>,
+    /// `--locality` / `--prefer-local` / `--local-share`, read by the
+    /// command line (wins over the file's keys).
+    pub locality: Option<riffle_policies::locality::Locality>,
 }
 
 /// Where the user's directories are (from the environment).
@@ -203,6 +213,8 @@ pub struct DaemonConfig {
     pub seed_priority: riffle_policies::queue::SeedPriority,
     /// The split of the upload limit between torrents.
     pub swarm_allocation: riffle_policies::exchange::SwarmAllocation,
+    /// Peers of our network first (None: no preference).
+    pub locality: Option<riffle_policies::locality::Locality>,
 }
 
 impl FileConfig {
@@ -225,6 +237,47 @@ impl FileConfig {
             path: path.to_owned(),
             message: e.to_string().replace('\n', " "),
         })
+    }
+}
+
+/// The config file's locality keys: `locality = FILE` or `prefer_local =
+/// true`, with `local_share`.
+fn file_locality(
+    path: Option<&Path>,
+    prefer_local: Option<bool>,
+    share: Option<f64>,
+) -> Result<Option<riffle_policies::locality::Locality>, ConfigError> {
+    use riffle_policies::locality::{Locality, LocalityFile};
+    let invalid = |m: String| ConfigError::Invalid(m);
+    let base = match (path, prefer_local.unwrap_or(false)) {
+        (Some(p), _) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                invalid(format!(
+                    "cannot read the locality file {}: {e}",
+                    p.display()
+                ))
+            })?;
+            let file: LocalityFile = toml::from_str(&text).map_err(|e| {
+                invalid(format!(
+                    "bad locality file {}: {}",
+                    p.display(),
+                    e.to_string().replace('\n', " ")
+                ))
+            })?;
+            Locality::from_map(
+                file.into_map()
+                    .map_err(|e| invalid(format!("bad locality file {}: {e}", p.display())))?,
+            )
+        }
+        (None, true) => Locality::prefer_local(),
+        (None, false) => return Ok(None),
+    };
+    match share {
+        Some(s) => base
+            .with_local_share(s)
+            .map(Some)
+            .map_err(|e| invalid(e.to_string())),
+        None => Ok(Some(base)),
     }
 }
 
@@ -261,6 +314,14 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
     // state directory records absolute ones.
     let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
     let download_dir = abs(download_dir);
+    let locality = match flags.locality {
+        Some(l) => Some(l),
+        None => file_locality(
+            file.locality.as_deref(),
+            file.prefer_local,
+            file.local_share,
+        )?,
+    };
     let mut session = file.session;
     session.download_dir = Some(download_dir.clone());
     Ok(DaemonConfig {
@@ -290,6 +351,7 @@ pub fn resolve(file: FileConfig, flags: Flags, xdg: &Xdg) -> Result<DaemonConfig
             .swarm_allocation
             .or(file.swarm_allocation)
             .unwrap_or_default(),
+        locality,
         dht: (!flags.no_dht && file.dht.unwrap_or(true)).then(|| {
             if flags.dht_bootstrap.is_empty() {
                 file.dht_bootstrap
@@ -405,6 +467,64 @@ mod tests {
         assert!(c.cross_swarm_credit);
         assert_eq!(c.swarm_allocation, SwarmAllocation::Cpm);
         assert_eq!(c.seed_priority, SeedPriority::Scarcity);
+    }
+
+    #[test]
+    fn locality_comes_from_a_file_or_prefer_local_and_flags_win() {
+        use riffle_policies::locality::{Group, Locality};
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("pids.toml");
+        std::fs::write(
+            &map,
+            "[pids]\neast = [\"10.1.0.0/16\"]\nwest = [\"10.2.0.0/16\"]",
+        )
+        .unwrap();
+        let file: FileConfig = toml::from_str(&format!(
+            "locality = {:?}\nlocal_share = 0.9",
+            map.to_str().unwrap()
+        ))
+        .unwrap();
+        let l = resolve(file, Flags::default(), &xdg())
+            .unwrap()
+            .locality
+            .expect("a locality");
+        assert_eq!(l.local_share(), 0.9);
+        assert_eq!(l.group("10.2.3.4".parse().unwrap()), Group::Pid(1));
+        let near: FileConfig = toml::from_str("prefer_local = true").unwrap();
+        let l = resolve(near.clone(), Flags::default(), &xdg())
+            .unwrap()
+            .locality
+            .unwrap();
+        assert!(l.is_local(
+            "192.168.1.2".parse().unwrap(),
+            "192.168.1.9".parse().unwrap()
+        ));
+        let flags = Flags {
+            locality: Some(Locality::prefer_local().with_local_share(0.5).unwrap()),
+            ..Flags::default()
+        };
+        assert_eq!(
+            resolve(near, flags, &xdg())
+                .unwrap()
+                .locality
+                .unwrap()
+                .local_share(),
+            0.5
+        );
+        assert!(resolve(FileConfig::default(), Flags::default(), &xdg())
+            .unwrap()
+            .locality
+            .is_none());
+        std::fs::write(&map, "[pids]\neast = [\"10.1.0.0/99\"]").unwrap();
+        let bad: FileConfig =
+            toml::from_str(&format!("locality = {:?}", map.to_str().unwrap())).unwrap();
+        let err = resolve(bad, Flags::default(), &xdg())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad locality file") && err.contains("99"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl Daemon {
                     }),
                 cross_swarm_credit: config.cross_swarm_credit,
                 swarm_allocation: config.swarm_allocation,
+                locality: config.locality.clone().map(std::sync::Arc::new),
                 host_key: Some(riffle_client::engine::exchange::load_or_create_host_key(
                     &config.state_dir.join("host.key"),
                 )),

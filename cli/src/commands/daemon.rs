@@ -58,6 +58,10 @@ pub struct DaemonArgs {
     /// seed_priority).
     #[arg(long, value_name = "ORDER", value_parser = parse_seed_priority)]
     seed_priority: Option<riffle_policies::queue::SeedPriority>,
+    /// Peers of our own network first (config: locality, prefer_local,
+    /// local_share).
+    #[command(flatten)]
+    locality: crate::flags::locality::LocalityFlags,
 }
 
 fn parse_allocation(s: &str) -> Result<riffle_policies::exchange::SwarmAllocation, String> {
@@ -87,6 +91,7 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         cross_swarm_credit: args.cross_swarm_credit,
         swarm_allocation: args.swarm_allocation,
         seed_priority: args.seed_priority,
+        locality: args.locality.locality()?,
     };
     let config = resolve(file, flags, &xdg)?;
     super::raise_fd_limit();
