@@ -177,14 +177,17 @@ pub struct PeerLinks {
 }
 
 impl PeerLinks {
-    /// Upload buckets, outermost first: session, torrent, peer, and the
-    /// peer's class.
+    /// Upload buckets in the order they are paid: the peer's class first
+    /// (a link shared by many connections may keep a block waiting long;
+    /// paid first, that wait holds no tokens of the session's, which then
+    /// go to the other peers), then session, torrent, peer.
     fn up(&self) -> impl Iterator<Item = &Bucket> {
-        self.shared
-            .up
-            .iter()
+        self.class
+            .as_ref()
+            .map(|c| &c.up)
+            .into_iter()
+            .chain(self.shared.up.iter())
             .chain([&self.peer_up])
-            .chain(self.class.as_ref().map(|c| &c.up))
             .map(|b| &**b)
     }
 
