@@ -430,16 +430,25 @@ fn locality_keys(
     let pids = pick(&r.pids, &d.pids).unwrap_or(0);
     let link_rate = pick(&r.link_rate, &d.link_rate).and_then(Maybe::into_option);
     if let Some(v) = link_rate.filter(|v| !(v.is_finite() && *v > 0.0)) {
-        return Err(err("link_rate", format!("must be a positive number (got {v})")));
+        return Err(err(
+            "link_rate",
+            format!("must be a positive number (got {v})"),
+        ));
     }
     if pids == 0 {
         return Ok((0, link_rate));
     }
     let Arrivals::Closed { population } = arrivals else {
-        return Err(err("pids", "needs one closed swarm (arrivals.population)".into()));
+        return Err(err(
+            "pids",
+            "needs one closed swarm (arrivals.population)".into(),
+        ));
     };
     if !swarms.is_empty() || contributors > 0.0 {
-        return Err(err("pids", "cannot be combined with swarms or contributors".into()));
+        return Err(err(
+            "pids",
+            "cannot be combined with swarms or contributors".into(),
+        ));
     }
     if pids > 200 || population.div_ceil(pids) > 250 {
         return Err(err(

@@ -26,37 +26,19 @@ use rand::{Rng, SeedableRng};
 use riffle_client::engine::locality::PeerClass;
 use riffle_client::engine::rate::Bucket;
 use riffle_client::engine::{Session, TorrentHandle, TorrentState, TorrentStatus};
-use riffle_policies::locality::{Locality, LocalityMap, PidDef, Prefix};
+use riffle_policies::locality::Locality;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::replicate::{result, start_tracker, wait_ready, Clock, Setup};
+use crate::experiment::networks::{self, lab_map, net};
 use crate::experiment::report::{LocalityFigures, RunResult, Sample};
 use crate::experiment::{Arrivals, RunSpec};
 
 /// Host `h` (from 0) of network `pid` (from 0): 127.0.(pid+1).(h+2); .1
-/// is left to the publisher.
+/// is left to the publisher (the file's limits keep both in range).
 fn host_ip(pid: u32, h: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, (pid + 1) as u8, (h + 2) as u8))
-}
-
-/// Network `pid`'s prefix.
-fn net(pid: u32) -> Prefix {
-    Prefix::new(IpAddr::V4(Ipv4Addr::new(127, 0, (pid + 1) as u8, 0)), 24)
-        .expect("a /24 is a valid IPv4 prefix")
-}
-
-/// The networks as a locality map: `pid0`, `pid1`, ...
-pub(crate) fn lab_map(pids: u32) -> LocalityMap {
-    LocalityMap::new(
-        (0..pids)
-            .map(|p| PidDef {
-                name: format!("pid{p}"),
-                prefixes: vec![net(p)],
-            })
-            .collect(),
-    )
-    .expect("distinct names, one prefix each")
+    IpAddr::V4(networks::host_v4(pid, h).unwrap_or(Ipv4Addr::LOCALHOST))
 }
 
 /// The links between networks: one bucket and one byte count per pair,
@@ -152,12 +134,15 @@ pub async fn run(
         c.peer_classes = links.classes[pid as usize].clone();
         c
     };
-    let publisher_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1));
+    let publisher_ip = IpAddr::V4(networks::PUBLISHER_IP);
     let publisher = Session::start(config(model.publisher_rate, publisher_ip, 0))
         .await
         .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;
     let publisher_torrent = publisher
-        .add_torrent((*setup.meta).clone(), setup.publisher_options(&dir.join("publisher"), rng.gen()))
+        .add_torrent(
+            (*setup.meta).clone(),
+            setup.publisher_options(&dir.join("publisher"), rng.gen()),
+        )
         .map_err(|e| anyhow!("cannot add the torrent to the publisher: {e}"))?;
     let publisher_status = publisher_torrent.status();
     wait_ready(&publisher_status).await?;
@@ -191,9 +176,15 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let (hosts, samples) = watched?;
     let sent: u64 = publisher_status.borrow().uploaded
-        + hosts.iter().map(|h| h.status.borrow().uploaded).sum::<u64>();
+        + hosts
+            .iter()
+            .map(|h| h.status.borrow().uploaded)
+            .sum::<u64>();
     let figures = figures(&hosts, pids, links.crossed(), sent);
-    let completions: Vec<(f64, f64)> = hosts.iter().filter_map(|h| h.done_at.map(|t| (t, t))).collect();
+    let completions: Vec<(f64, f64)> = hosts
+        .iter()
+        .filter_map(|h| h.done_at.map(|t| (t, t)))
+        .collect();
     for h in hosts {
         h.torrent.shutdown().await;
         h.session.shutdown().await;
@@ -244,8 +235,12 @@ async fn watch_hosts(
                     .filter(|h| h.status.borrow().have_pieces + 1 == model.pieces)
                     .count() as u32,
                 departures,
-                publisher_rate: pub_now.saturating_sub(pub_seen) as f64 / block / model.publisher_rate,
-                peer_rate: peers_now.saturating_sub(peers_seen) as f64 / block / model.publisher_rate,
+                publisher_rate: pub_now.saturating_sub(pub_seen) as f64
+                    / block
+                    / model.publisher_rate,
+                peer_rate: peers_now.saturating_sub(peers_seen) as f64
+                    / block
+                    / model.publisher_rate,
             });
             (pub_seen, peers_seen) = (pub_now, peers_now);
             next_sample += 1.0;

@@ -153,16 +153,29 @@ fn turnover_closes_far_peers_only_above_their_share() {
     let (near, far) = (Group::Pid(0), Group::Pid(1));
     let known: Vec<Group> = (0..30).map(|i| Group::Pid(i % 3)).collect();
     let all: Vec<usize> = (0..10).collect();
-    let with_far = |n: usize| -> Vec<Group> { (0..10).map(|i| if i < n { far } else { near }).collect() };
+    let with_far =
+        |n: usize| -> Vec<Group> { (0..10).map(|i| if i < n { far } else { near }).collect() };
     for (n_far, closes_far) in [(3, true), (2, false), (1, false), (10, true)] {
         let connected = with_far(n_far);
-        assert_eq!(l.close_far(near, &connected, &known), closes_far, "{n_far} far");
-        let v = l.turnover_victim(near, &connected, &known, &all, &mut rng).unwrap();
+        assert_eq!(
+            l.close_far(near, &connected, &known),
+            closes_far,
+            "{n_far} far"
+        );
+        let v = l
+            .turnover_victim(near, &connected, &known, &all, &mut rng)
+            .unwrap();
         assert_eq!(connected[v] == far, closes_far, "{n_far} far");
     }
     let connected = with_far(1);
-    assert_eq!(l.turnover_victim(near, &connected, &known, &[0], &mut rng), Some(0));
-    assert_eq!(l.turnover_victim(near, &connected, &known, &[], &mut rng), None);
+    assert_eq!(
+        l.turnover_victim(near, &connected, &known, &[0], &mut rng),
+        Some(0)
+    );
+    assert_eq!(
+        l.turnover_victim(near, &connected, &known, &[], &mut rng),
+        None
+    );
 }
 
 #[test]

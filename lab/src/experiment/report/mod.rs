@@ -216,7 +216,11 @@ pub struct RunSummary {
 /// Each network's mean download time, over the replicates where finite.
 fn pid_times(group: &[&RunResult]) -> Vec<f64> {
     let figures: Vec<&LocalityFigures> = group.iter().filter_map(|r| r.locality.as_ref()).collect();
-    let n = figures.iter().map(|f| f.time_by_pid.len()).max().unwrap_or(0);
+    let n = figures
+        .iter()
+        .map(|f| f.time_by_pid.len())
+        .max()
+        .unwrap_or(0);
     (0..n)
         .map(|i| {
             let v: Vec<f64> = figures

@@ -21,6 +21,9 @@ pub(super) struct Timer {
     pub(super) slot: usize,
     /// The peer's id, so a timer of a departed peer is ignored.
     pub(super) id: u64,
+    /// Not a re-announce: a block waiting at a link between networks
+    /// lands (its key; see [`super::locality`]).
+    pub(super) delivery: Option<u64>,
 }
 
 impl Eq for Timer {}
@@ -79,9 +82,13 @@ impl Sim<'_> {
         }
         let pol = self.spec.peers;
         let picker = pol.picker.build(self.geometry, sub_seed(self.seed, id, 1));
-        let choker = pol
+        let mut choker = pol
             .choker
             .build(&self.choker_settings, sub_seed(self.seed, id, 2));
+        if let Some(l) = self.loc.as_mut() {
+            choker = l.wrap(choker, sub_seed(self.seed, id, 6));
+            l.joined(id, &self.tracker);
+        }
         let slot = self.peers.allocate(id, self.t, Some(picker), choker);
         if self.class_of.len() <= slot {
             self.class_of.resize(slot + 1, None);
@@ -147,6 +154,9 @@ impl Sim<'_> {
     /// Drop a random peer connection of `slot` (never the publisher's);
     /// the dropped peer looks for another. False if it has none.
     pub(super) fn make_room(&mut self, slot: usize) -> bool {
+        if self.loc.is_some() {
+            return self.make_room_near(slot);
+        }
         let n = self.peers.links[slot].len();
         if n == 0 {
             return false;
@@ -178,12 +188,16 @@ impl Sim<'_> {
             t,
             slot,
             id: self.peers.ids[slot],
+            delivery: None,
         }));
     }
 
     /// A regular announce of a peer with room: connect to whom the tracker
     /// lists.
     pub(super) fn on_timer(&mut self, timer: Timer) -> Result<(), SimError> {
+        if let Some(key) = timer.delivery {
+            return self.land_waiting(key);
+        }
         let live = self.peers.alive.get(timer.slot).copied().unwrap_or(false)
             && self.peers.ids[timer.slot] == timer.id;
         if !live {
