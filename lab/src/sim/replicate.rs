@@ -215,6 +215,15 @@ impl<'a> Sim<'a> {
             l.joined(0, &tracker);
         }
         let peers = Peers::new(m.pieces, publisher_choker);
+        let mut timers = BinaryHeap::new();
+        if loc.is_some() {
+            timers.push(Reverse(Timer {
+                t: reannounce,
+                slot: PUBLISHER,
+                id: 0,
+                delivery: None,
+            }));
+        }
         // The publisher is a seed in the tracker's swarm (never refused).
         tracker
             .announce(0.0, 0, m.pieces, Event::Started, 0)
@@ -238,7 +247,7 @@ impl<'a> Sim<'a> {
             classes: Vec::new(),
             class_of: vec![None],
             lingering: SlotSet::default(),
-            timers: BinaryHeap::new(),
+            timers,
             reannounce,
             population: 0,
             one_club: 0,

@@ -7,6 +7,10 @@
 //!   (`crate::experiment::networks`), so the tracker's [`Registry`] draws
 //!   its lists near-first ([`Registry::set_locality`]) when `peering` has a
 //!   local share, and a peer's connections are made from those lists;
+//! - the publisher too is met through the lists (not every peer's
+//!   neighbour from the start, as in other runs): it announces every
+//!   re-announce interval and connects to the peers listed, with no cap
+//!   of its own, as the lab's publisher dials its candidates;
 //! - the client side as the engine does it: peer turnover closes the
 //!   victim [`Locality::turnover_victim`] names (among links with no block
 //!   waiting), the chokers' optimistic unchoke goes through
@@ -350,6 +354,23 @@ impl Sim<'_> {
         self.peers.disconnect(slot, victim);
         self.schedule_announce(victim);
         true
+    }
+
+    /// The publisher's regular announce in a locality run (no peer is
+    /// connected to it from the start): it connects to the peers listed,
+    /// as the lab's publisher dials them, a peer at its cap making room.
+    pub(super) fn publisher_announce(&mut self) -> Result<(), SimError> {
+        let want = self.cap_links();
+        if let Ok(listed) = self.tracker.announce(self.t, 0, self.k, Event::None, want) {
+            self.connect_listed(PUBLISHER, &listed, true);
+        }
+        self.timers.push(Reverse(Timer {
+            t: self.t + self.reannounce,
+            slot: PUBLISHER,
+            id: 0,
+            delivery: None,
+        }));
+        Ok(())
     }
 
     /// `slot` completed in a locality run: it tells the tracker, and stays

@@ -113,8 +113,12 @@ impl Sim<'_> {
         }
         // The publisher is every peer's neighbour (it accepts every
         // connection and, in the model, sees every peer).
-        let now = self.instant();
-        self.peers.connect(slot, PUBLISHER, self.t, now);
+        // In a locality run peers meet it through the tracker's lists, as
+        // the lab's hosts do.
+        if self.loc.is_none() {
+            let now = self.instant();
+            self.peers.connect(slot, PUBLISHER, self.t, now);
+        }
         self.connect_listed(slot, &listed, true);
         self.schedule_announce(slot);
         Ok(())
@@ -129,8 +133,11 @@ impl Sim<'_> {
     /// the model's uniform random contacts.
     pub(super) fn connect_listed(&mut self, slot: usize, listed: &[Listed], turnover: bool) {
         let cap = self.cap_links();
+        // The publisher has no cap; it is every peer's neighbour from the
+        // start, except in a locality run.
+        let pinned = self.loc.is_none();
         for l in listed {
-            if self.peers.links[slot].len() >= cap {
+            if slot != PUBLISHER && self.peers.links[slot].len() >= cap {
                 break;
             }
             let Some(&s) = usize::try_from(l.id).ok().and_then(|i| self.slot_of.get(i)) else {
@@ -140,10 +147,14 @@ impl Sim<'_> {
                 continue;
             }
             let other = s as usize;
-            if other == slot || other == PUBLISHER || self.peers.connected(slot, other) {
+            if other == slot || (other == PUBLISHER && pinned) || self.peers.connected(slot, other)
+            {
                 continue;
             }
-            if self.peers.links[other].len() >= cap && (!turnover || !self.make_room(other)) {
+            if other != PUBLISHER
+                && self.peers.links[other].len() >= cap
+                && (!turnover || !self.make_room(other))
+            {
                 continue;
             }
             let now = self.instant();
@@ -197,6 +208,9 @@ impl Sim<'_> {
     pub(super) fn on_timer(&mut self, timer: Timer) -> Result<(), SimError> {
         if let Some(key) = timer.delivery {
             return self.land_waiting(key);
+        }
+        if timer.slot == PUBLISHER {
+            return self.publisher_announce();
         }
         let live = self.peers.alive.get(timer.slot).copied().unwrap_or(false)
             && self.peers.ids[timer.slot] == timer.id;
