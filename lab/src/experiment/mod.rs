@@ -13,6 +13,7 @@
 //! Results of running an experiment are described in [`report`].
 
 mod file;
+pub mod networks;
 mod presets;
 pub mod report;
 #[cfg(test)]

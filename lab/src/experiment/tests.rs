@@ -274,7 +274,7 @@ fn load_reads_files_and_prefixes_errors_with_the_path() {
 
 #[test]
 fn every_preset_parses_with_at_least_three_seeds() {
-    assert_eq!(PRESETS.len(), 6);
+    assert_eq!(PRESETS.len(), 7);
     for name in PRESETS {
         let e = preset(name).unwrap_or_else(|err| panic!("preset {name}: {err}"));
         assert_eq!(e.name, *name);

@@ -26,37 +26,19 @@ use rand::{Rng, SeedableRng};
 use riffle_client::engine::locality::PeerClass;
 use riffle_client::engine::rate::Bucket;
 use riffle_client::engine::{Session, TorrentHandle, TorrentState, TorrentStatus};
-use riffle_policies::locality::{Locality, LocalityMap, PidDef, Prefix};
+use riffle_policies::locality::Locality;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::replicate::{result, start_tracker, wait_ready, Clock, Setup};
+use crate::experiment::networks::{self, lab_map, net};
 use crate::experiment::report::{LocalityFigures, RunResult, Sample};
 use crate::experiment::{Arrivals, RunSpec};
 
 /// Host `h` (from 0) of network `pid` (from 0): 127.0.(pid+1).(h+2); .1
-/// is left to the publisher.
+/// is left to the publisher (the file's limits keep both in range).
 fn host_ip(pid: u32, h: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, (pid + 1) as u8, (h + 2) as u8))
-}
-
-/// Network `pid`'s prefix.
-fn net(pid: u32) -> Prefix {
-    Prefix::new(IpAddr::V4(Ipv4Addr::new(127, 0, (pid + 1) as u8, 0)), 24)
-        .expect("a /24 is a valid IPv4 prefix")
-}
-
-/// The networks as a locality map: `pid0`, `pid1`, ...
-pub(crate) fn lab_map(pids: u32) -> LocalityMap {
-    LocalityMap::new(
-        (0..pids)
-            .map(|p| PidDef {
-                name: format!("pid{p}"),
-                prefixes: vec![net(p)],
-            })
-            .collect(),
-    )
-    .expect("distinct names, one prefix each")
+    IpAddr::V4(networks::host_v4(pid, h).unwrap_or(Ipv4Addr::LOCALHOST))
 }
 
 /// The links between networks: one bucket and one byte count per pair,
@@ -152,7 +134,7 @@ pub async fn run(
         c.peer_classes = links.classes[pid as usize].clone();
         c
     };
-    let publisher_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1));
+    let publisher_ip = IpAddr::V4(networks::PUBLISHER_IP);
     let publisher = Session::start(config(model.publisher_rate, publisher_ip, 0))
         .await
         .map_err(|e| anyhow!("cannot start the publisher: {e}"))?;

@@ -18,6 +18,9 @@
 //! their leecher choker. Non-per-piece chokers (tit-for-tat, round-robin,
 //! ...) rechoke every 10 time units and share the upload among the
 //! unchoked peers; per-piece ones are asked at every upload opportunity.
+//! A locality run (`pids`) places the peers in networks whose links are
+//! capped, has them meet the publisher through the tracker too, and keeps
+//! completed peers as seeds, as the lab does (see `replicate/locality.rs`).
 //!
 //! [`sweep`] runs an experiment's runs over a list of arrival rates
 //! (`riffle sim --sweep-lambda`), to show throughput against lambda up to

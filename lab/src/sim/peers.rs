@@ -39,6 +39,9 @@ pub(super) struct Link {
     pub sent: u64,
     /// Blocks it sent us over the connection's life.
     pub got: u64,
+    /// A block we sent it waits at a capped link between networks (a
+    /// locality run): the connection carries one block at a time.
+    pub waiting: bool,
 }
 
 /// A peer's connections. The publisher, connected to every peer, also
@@ -330,6 +333,7 @@ impl Peers {
                 sent_since_unchoke: 0,
                 sent: 0,
                 got: 0,
+                waiting: false,
             });
             if self.counts[y] > 0 {
                 let bf = &self.bitfields[y];
@@ -404,6 +408,7 @@ mod tests {
                 sent_since_unchoke: 0,
                 sent: 0,
                 got: 0,
+                waiting: false,
             });
         }
         assert!(l.remove(2).is_some());

@@ -32,7 +32,7 @@ use rand::{Rng, SeedableRng};
 use riffle_policies::catalog::ChokerSettings;
 use riffle_policies::choker::{PeerView, Unchoke};
 use riffle_policies::exchange::CpmEstimator;
-use riffle_policies::picker::{AvailabilityChange, Received, Remote};
+use riffle_policies::picker::AvailabilityChange;
 use riffle_policies::service::OneClub;
 use riffle_policies::tracker::TrackerPolicy;
 use riffle_policies::PeerKey;
@@ -47,7 +47,9 @@ use crate::experiment::report::RunResult;
 use crate::experiment::{Arrivals, RunSpec};
 
 mod credit;
+mod locality;
 mod membership;
+mod transfer;
 use membership::Timer;
 
 /// Rechoke interval of chokers that are not per-piece, in model time units
@@ -162,6 +164,8 @@ pub(super) struct Sim<'a> {
     publisher_rate: f64,
     /// A cross-credit run: the host's ledger and its contributors.
     credit: Option<credit::HostCredit>,
+    /// A locality run: the networks, their links and what crossed them.
+    loc: Option<locality::SimLocality>,
 }
 
 impl<'a> Sim<'a> {
@@ -201,11 +205,25 @@ impl<'a> Sim<'a> {
             m.pieces,
             PIECE_BYTES,
         );
-        let publisher_choker = spec
+        let mut loc = locality::SimLocality::new(spec, sub_seed(seed, 0, 6), &mut tracker)?;
+        let mut publisher_choker = spec
             .publisher
             .seed_choker
             .build(&choker_settings, sub_seed(seed, 0, 2));
+        if let Some(l) = loc.as_mut() {
+            publisher_choker = l.wrap(publisher_choker, sub_seed(seed, 0, 7));
+            l.joined(0, &tracker);
+        }
         let peers = Peers::new(m.pieces, publisher_choker);
+        let mut timers = BinaryHeap::new();
+        if loc.is_some() {
+            timers.push(Reverse(Timer {
+                t: reannounce,
+                slot: PUBLISHER,
+                id: 0,
+                delivery: None,
+            }));
+        }
         // The publisher is a seed in the tracker's swarm (never refused).
         tracker
             .announce(0.0, 0, m.pieces, Event::Started, 0)
@@ -229,7 +247,7 @@ impl<'a> Sim<'a> {
             classes: Vec::new(),
             class_of: vec![None],
             lingering: SlotSet::default(),
-            timers: BinaryHeap::new(),
+            timers,
             reannounce,
             population: 0,
             one_club: 0,
@@ -248,6 +266,7 @@ impl<'a> Sim<'a> {
             cpm_warm: spec.model.warmup <= 0.0,
             publisher_rate: spec.model.publisher_rate,
             credit: credit::HostCredit::new(spec, PIECE_BYTES, sub_seed(seed, 0, 5)),
+            loc,
         })
     }
 
@@ -471,7 +490,7 @@ impl<'a> Sim<'a> {
         // since its unchoke (bandwidth shared among unchoked peers).
         let mut best: Option<(usize, u64)> = None;
         for (pos, l) in self.peers.links[up].list.iter().enumerate() {
-            if l.unchoked_since.is_none() {
+            if l.unchoked_since.is_none() || l.waiting {
                 continue;
             }
             let n = l.slot as usize;
@@ -486,61 +505,13 @@ impl<'a> Sim<'a> {
             return Ok(()); // the slot goes unused for this piece time
         };
         let to = self.peers.links[up].list[pos].slot as usize;
-        let up_key = PeerKey(self.peers.ids[up]);
-        let suggested = self.suggestion(up, to);
-        self.blocks.clear();
-        let picked = {
-            let Peers {
-                pickers, bitfields, ..
-            } = &mut self.peers;
-            let Some(picker) = pickers[to].as_mut() else {
-                return Ok(());
-            };
-            let remote = Remote {
-                peer: up_key,
-                has: &bitfields[up],
-                snubbed: false,
-            };
-            if let Some(piece) = suggested {
-                // The seed's choice first (BEP 6 suggestion), as the
-                // engine's leechers do.
-                picker.pick_piece(remote, piece, 1, &mut self.blocks);
-            }
-            let more = 1usize.saturating_sub(self.blocks.len());
-            picker.pick(remote, more, &mut self.blocks);
-            if self.blocks.is_empty() {
-                None
-            } else {
-                let block = self.blocks[0];
-                self.cancels.clear();
-                match picker.block_received(up_key, block, &mut self.cancels) {
-                    Ok(Received::PieceComplete) => {
-                        picker
-                            .piece_passed(block.piece)
-                            .map_err(|e| SimError::Policy(e.to_string()))?;
-                        Some(block.piece.get())
-                    }
-                    Ok(_) => None,
-                    Err(e) => return Err(SimError::Policy(e.to_string())),
-                }
-            }
-        };
-        let Some(piece) = picked else {
+        let Some(block) = self.pick_block(up, to) else {
             return Ok(());
         };
-        {
-            let link = &mut self.peers.links[up].list[pos];
-            link.sent += 1;
-            link.sent_since_unchoke += PIECE_BYTES;
+        if self.hold_at_link(up, to, block) {
+            return Ok(()); // it lands when the link between networks has room
         }
-        if let Some(p) = self.peers.links[to].find(up) {
-            self.peers.links[to].list[p].got += 1;
-        }
-        self.stats.block_sent(up == PUBLISHER);
-        if !self.peers.bitfields[to].has(riffle_protocol::PieceIndex::new(piece)) {
-            self.follow_cpm(up, to, piece);
-        }
-        self.deliver(to, piece)
+        self.land(up, to, block)
     }
 
     /// The piece seed `up` suggests to `to` (BEP 6), by its picker kind's
@@ -588,6 +559,7 @@ impl<'a> Sim<'a> {
             let n = l.slot as usize;
             let wants = self.peers.wants(n, up);
             let pieces = self.peers.count_of(n);
+            let near = self.is_near(up, n);
             let age = (t - l.connected_at).max(1.0);
             let per_sec = |blocks: u64| (blocks as f64 * PIECE_BYTES as f64 / age) as u64;
             self.views.push(PeerView {
@@ -603,7 +575,7 @@ impl<'a> Sim<'a> {
                 sent_since_unchoke: l.sent_since_unchoke,
                 snubbed: false,
                 is_seed: pieces == k,
-                near: false,
+                near,
             });
         }
         if let Some(choker) = self.peers.chokers[up].as_mut() {
@@ -709,6 +681,9 @@ impl<'a> Sim<'a> {
         if let Some(c) = self.credit.as_mut() {
             c.completed(self.peers.ids[slot], self.t - self.peers.arrived[slot]);
         }
+        if self.loc.is_some() {
+            return self.stay_as_seed(slot);
+        }
         if self.spec.model.linger > 0.0 {
             let id = self.peers.ids[slot];
             let _ = self
@@ -780,7 +755,7 @@ impl<'a> Sim<'a> {
                     .collect(),
                 swarms: None,
                 cross: self.credit.as_ref().map(credit::HostCredit::figures),
-                locality: None,
+                locality: self.loc.as_ref().map(locality::SimLocality::figures),
             },
             lost_arrivals: s.lost_arrivals,
             arrivals: s.arrivals,

@@ -2,6 +2,7 @@
 //! runs long enough to be stable (and short enough for a debug build).
 
 use super::*;
+use crate::experiment::report::LocalityFigures;
 use crate::experiment::{parse, preset, Arrivals};
 
 /// Run `name` of preset `p`, shortened to `duration` with `warmup`.
@@ -393,4 +394,120 @@ fn cross_credit_speeds_up_the_contributors_only_with_credit() {
     let (credit, none) = (speedup("credit"), speedup("no-credit"));
     assert!(credit >= 1.3, "with credit: {credit:.2}x");
     assert!((0.8..=1.2).contains(&none), "without credit: {none:.2}x");
+}
+
+/// The locality preset's run `name`, one replicate per seed: each one's
+/// figures and the time its last host completed.
+fn locality_runs(name: &str, seeds: &[u64]) -> Vec<(LocalityFigures, f64)> {
+    let spec = shortened("locality", name, 250.0, 0.0);
+    seeds
+        .iter()
+        .map(|&seed| {
+            let rep = run_replicate(&spec, seed).expect("runs");
+            let figures = rep
+                .result
+                .locality
+                .expect("a locality run reports its figures");
+            assert_eq!(
+                figures.done_by_pid,
+                vec![(10, 10); 3],
+                "{name}: every host completes"
+            );
+            let all_done = rep
+                .samples
+                .iter()
+                .find(|s| s.departures == 30)
+                .map_or(f64::INFINITY, |s| s.t);
+            (figures, all_done)
+        })
+        .collect()
+}
+
+fn mean_inter(runs: &[(LocalityFigures, f64)]) -> f64 {
+    runs.iter().map(|(f, _)| f.inter_share).sum::<f64>() / runs.len() as f64
+}
+
+#[test]
+fn locality_p4p_crosses_far_less_than_random_and_local_only_least() {
+    let seeds = [1, 2];
+    let random = mean_inter(&locality_runs("random", &seeds));
+    let p4p = mean_inter(&locality_runs("p4p", &seeds));
+    let local = mean_inter(&locality_runs("local-only", &seeds));
+    // Random peering: about two thirds of the traffic crosses (two of
+    // three networks are far), what the links (8 blocks per unit each)
+    // let through.
+    assert!(random > 0.45 && random < 0.8, "random {random}");
+    assert!(p4p <= 0.4 * random, "p4p {p4p} vs random {random}");
+    assert!(local < p4p, "local-only {local} vs p4p {p4p}");
+    // Local only: little more than the publisher's copies to the far
+    // networks (at least one of each piece each: 200 of 3,000 blocks).
+    assert!(local >= 200.0 / 3000.0 - 1e-9, "local-only {local}");
+}
+
+#[test]
+fn locality_links_cap_what_crosses() {
+    // Three links of 3 blocks per unit (plus a block of burst each):
+    // what crossed by the time the last host completed fits.
+    for (figures, all_done) in locality_runs("random-tight", &[1]) {
+        assert!(all_done.is_finite());
+        let crossed = figures.inter_share * 3000.0;
+        assert!(
+            crossed <= 3.0 * 3.0 * all_done + 3.0,
+            "{crossed} blocks crossed by {all_done}"
+        );
+        // The cap binds: random peering would send about 2,000 across.
+        assert!(crossed > 0.5 * 9.0 * all_done, "{crossed} by {all_done}");
+    }
+}
+
+#[test]
+fn locality_with_odd_network_counts_refuses_nothing_and_does_not_panic() {
+    let cases: &[(u32, u32, &str, &str)] = &[
+        (1, 1, "p4p", ""),
+        (30, 1, "local-only", "link_rate = 0.01"),
+        (30, 2, "random", "link_rate = 0.5"),
+        (30, 4, "p4p", ""),
+        (30, 7, "local-only", "link_rate = 2.0"),
+        (30, 30, "p4p", "link_rate = 1.0"),
+        (5, 45, "random", "link_rate = 1.0"),
+        (3, 200, "local-only", ""),
+    ];
+    for &(population, pids, peering, extra) in cases {
+        let text = format!(
+            "name = \"t\"\n[defaults]\npieces = 8\npublisher_rate = 2.0\npeer_rate = 1.0\n\
+             arrivals = {{ population = {population} }}\nduration = 40.0\nwarmup = 0.0\n\
+             connections = 4\npids = {pids}\npeering = \"{peering}\"\n{extra}\n\
+             [[run]]\nname = \"r\"\n"
+        );
+        let spec = parse(&text).expect("parses").runs.remove(0);
+        for one_club in [0, 3] {
+            let options = SimOptions {
+                initial_one_club: one_club,
+            };
+            let rep = run_replicate_with(&spec, 3, options).expect("runs");
+            let f = rep.result.locality.expect("figures");
+            let case = format!("{population} hosts in {pids} networks, {peering} {extra}");
+            assert_eq!(f.time_by_pid.len(), pids as usize, "{case}");
+            assert_eq!(f.done_by_pid.len(), pids as usize, "{case}");
+            let hosts: u32 = f.done_by_pid.iter().map(|d| d.1).sum();
+            assert_eq!(hosts, population + one_club, "{case}");
+            assert!(f.done_by_pid.iter().all(|(d, n)| d <= n), "{case}");
+            assert!((0.0..=1.0).contains(&f.inter_share), "{case}");
+            if pids == 1 {
+                assert_eq!(f.inter_share, 0.0, "{case}");
+            }
+        }
+    }
+    // More hosts than a network's /24 holds (an initial one club beyond
+    // the file's limits): the extra ones are in no network, and nothing
+    // breaks.
+    let mut spec = shortened("locality", "p4p", 20.0, 0.0);
+    spec.pids = 1;
+    spec.model.arrivals = Arrivals::Closed { population: 250 };
+    spec.model.pieces = 4;
+    let options = SimOptions {
+        initial_one_club: 10,
+    };
+    let rep = run_replicate_with(&spec, 1, options).expect("runs");
+    assert_eq!(rep.result.locality.expect("figures").done_by_pid[0].1, 260);
 }

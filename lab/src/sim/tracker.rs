@@ -2,13 +2,21 @@
 //! [`riffle_policies::tracker::Registry`], which decides whom each announce
 //! is given (shielding newcomers) and whom it refuses (the population cap).
 //! This module only translates simulated peers to announces and back.
+//!
+//! In a locality run (`pids` > 0) peer `id` lives in network
+//! [`network_of`] at the address the lab would give it
+//! ([`crate::experiment::networks`]), so the registry's near-first draw
+//! ([`Registry::set_locality`]) sees its network.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use riffle_policies::locality::Locality;
 use riffle_policies::tracker::{Announce, Registry, TrackerPolicy};
 use riffle_protocol::tracker::Event;
 use riffle_protocol::types::{InfoHash, PeerId};
+
+use crate::experiment::networks;
 
 /// Announces of one simulated swarm, in model time.
 pub(super) struct SimTracker {
@@ -23,6 +31,8 @@ pub(super) struct SimTracker {
     piece_bytes: u64,
     /// Pieces in the torrent.
     pieces: u32,
+    /// Networks of a locality run (0: none; peers get 10/8 addresses).
+    pids: u32,
 }
 
 /// A peer the tracker handed out.
@@ -48,7 +58,25 @@ impl SimTracker {
             info_hash: InfoHash([0x5a; 20]),
             piece_bytes,
             pieces,
+            pids: 0,
         }
+    }
+
+    /// Put the peers in `pids` networks (see the module's documentation);
+    /// with `locality` the registry draws its lists near-first.
+    pub fn set_networks(&mut self, pids: u32, locality: Option<Locality>) {
+        self.pids = pids;
+        self.registry.set_locality(locality);
+    }
+
+    /// The address of peer `id`.
+    pub fn addr_of(&self, id: u64) -> SocketAddr {
+        network_addr(id, self.pids).unwrap_or_else(|| addr(id))
+    }
+
+    /// The peer at address `a`.
+    fn id_at(&self, a: SocketAddr) -> Option<u64> {
+        network_id(a, self.pids).or_else(|| id_of(a))
     }
 
     /// Model time `t` as an `Instant`.
@@ -70,7 +98,7 @@ impl SimTracker {
         let a = Announce {
             info_hash: self.info_hash,
             peer_id: peer_id(id),
-            addr: addr(id),
+            addr: self.addr_of(id),
             left,
             downloaded: u64::from(have) * self.piece_bytes,
             uploaded: 0,
@@ -82,7 +110,7 @@ impl SimTracker {
             Ok(reply) => Ok(reply
                 .peers
                 .iter()
-                .filter_map(|p| id_of(p.addr))
+                .filter_map(|p| self.id_at(p.addr))
                 .filter(|&other| other != id)
                 .map(|id| Listed { id })
                 .collect()),
@@ -116,6 +144,52 @@ fn id_of(a: SocketAddr) -> Option<u64> {
     }
 }
 
+/// Port of every peer in a locality run (each has its own address).
+const NETWORK_PORT: u16 = 6881;
+
+/// The network of peer `id` in a run of `pids` networks: the publisher
+/// (id 0) in network 0, peer i (id i + 1, from 0) in network i % pids.
+pub(super) fn network_of(id: u64, pids: u32) -> u32 {
+    match id.checked_sub(1) {
+        None => 0,
+        Some(i) => u32::try_from(i % u64::from(pids.max(1))).unwrap_or(0),
+    }
+}
+
+/// The lab's address of peer `id` in a run of `pids` networks: peer i
+/// is host i / pids of its network (None with no networks, or past a
+/// network's /24: such a peer gets a 10/8 address, in no network).
+fn network_addr(id: u64, pids: u32) -> Option<SocketAddr> {
+    if pids == 0 {
+        return None;
+    }
+    let ip = match id.checked_sub(1) {
+        None => networks::PUBLISHER_IP,
+        Some(i) => {
+            let h = u32::try_from(i / u64::from(pids)).ok()?;
+            networks::host_v4(network_of(id, pids), h)?
+        }
+    };
+    Some(SocketAddr::V4(SocketAddrV4::new(ip, NETWORK_PORT)))
+}
+
+/// The id behind an address made by [`network_addr`].
+fn network_id(a: SocketAddr, pids: u32) -> Option<u64> {
+    let SocketAddr::V4(v4) = a else { return None };
+    if pids == 0 || v4.port() != NETWORK_PORT {
+        return None;
+    }
+    if *v4.ip() == networks::PUBLISHER_IP {
+        return Some(0);
+    }
+    let [a, b, net, host] = v4.ip().octets();
+    if (a, b) != (127, 0) || net == 0 || host < 2 || u32::from(net) > pids {
+        return None;
+    }
+    let (pid, h) = (u64::from(net) - 1, u64::from(host) - 2);
+    Some(h * u64::from(pids) + pid + 1)
+}
+
 /// A peer id carrying the simulator's id.
 fn peer_id(id: u64) -> PeerId {
     let mut b = *b"-SIM000-\0\0\0\0\0\0\0\0\0\0\0\0";
@@ -133,5 +207,21 @@ mod tests {
             assert_eq!(id_of(addr(id)), Some(id));
         }
         assert_ne!(peer_id(1), peer_id(2));
+    }
+
+    #[test]
+    fn network_addresses_round_trip() {
+        for pids in [1u32, 2, 3, 7, 200] {
+            for id in [0u64, 1, 2, 3, 4, 29, 30, 31, 250 * u64::from(pids)] {
+                let a = network_addr(id, pids).expect("within the /24s");
+                assert_eq!(network_id(a, pids), Some(id), "{pids} networks, id {id}");
+                assert!(network_of(id, pids) < pids);
+            }
+            // Past the /24: no network address, and no panic.
+            let far = 254 * u64::from(pids) + 1;
+            assert_eq!(network_addr(far, pids), None);
+        }
+        assert_eq!(network_addr(5, 0), None);
+        assert_eq!(network_of(5, 0), 0);
     }
 }

@@ -21,6 +21,9 @@ pub(super) struct Timer {
     pub(super) slot: usize,
     /// The peer's id, so a timer of a departed peer is ignored.
     pub(super) id: u64,
+    /// Not a re-announce: a block waiting at a link between networks
+    /// lands (its key; see [`super::locality`]).
+    pub(super) delivery: Option<u64>,
 }
 
 impl Eq for Timer {}
@@ -79,9 +82,13 @@ impl Sim<'_> {
         }
         let pol = self.spec.peers;
         let picker = pol.picker.build(self.geometry, sub_seed(self.seed, id, 1));
-        let choker = pol
+        let mut choker = pol
             .choker
             .build(&self.choker_settings, sub_seed(self.seed, id, 2));
+        if let Some(l) = self.loc.as_mut() {
+            choker = l.wrap(choker, sub_seed(self.seed, id, 6));
+            l.joined(id, &self.tracker);
+        }
         let slot = self.peers.allocate(id, self.t, Some(picker), choker);
         if self.class_of.len() <= slot {
             self.class_of.resize(slot + 1, None);
@@ -106,8 +113,12 @@ impl Sim<'_> {
         }
         // The publisher is every peer's neighbour (it accepts every
         // connection and, in the model, sees every peer).
-        let now = self.instant();
-        self.peers.connect(slot, PUBLISHER, self.t, now);
+        // In a locality run peers meet it through the tracker's lists, as
+        // the lab's hosts do.
+        if self.loc.is_none() {
+            let now = self.instant();
+            self.peers.connect(slot, PUBLISHER, self.t, now);
+        }
         self.connect_listed(slot, &listed, true);
         self.schedule_announce(slot);
         Ok(())
@@ -122,8 +133,11 @@ impl Sim<'_> {
     /// the model's uniform random contacts.
     pub(super) fn connect_listed(&mut self, slot: usize, listed: &[Listed], turnover: bool) {
         let cap = self.cap_links();
+        // The publisher has no cap; it is every peer's neighbour from the
+        // start, except in a locality run.
+        let pinned = self.loc.is_none();
         for l in listed {
-            if self.peers.links[slot].len() >= cap {
+            if slot != PUBLISHER && self.peers.links[slot].len() >= cap {
                 break;
             }
             let Some(&s) = usize::try_from(l.id).ok().and_then(|i| self.slot_of.get(i)) else {
@@ -133,10 +147,14 @@ impl Sim<'_> {
                 continue;
             }
             let other = s as usize;
-            if other == slot || other == PUBLISHER || self.peers.connected(slot, other) {
+            if other == slot || (other == PUBLISHER && pinned) || self.peers.connected(slot, other)
+            {
                 continue;
             }
-            if self.peers.links[other].len() >= cap && (!turnover || !self.make_room(other)) {
+            if other != PUBLISHER
+                && self.peers.links[other].len() >= cap
+                && (!turnover || !self.make_room(other))
+            {
                 continue;
             }
             let now = self.instant();
@@ -147,6 +165,9 @@ impl Sim<'_> {
     /// Drop a random peer connection of `slot` (never the publisher's);
     /// the dropped peer looks for another. False if it has none.
     pub(super) fn make_room(&mut self, slot: usize) -> bool {
+        if self.loc.is_some() {
+            return self.make_room_near(slot);
+        }
         let n = self.peers.links[slot].len();
         if n == 0 {
             return false;
@@ -178,12 +199,19 @@ impl Sim<'_> {
             t,
             slot,
             id: self.peers.ids[slot],
+            delivery: None,
         }));
     }
 
     /// A regular announce of a peer with room: connect to whom the tracker
     /// lists.
     pub(super) fn on_timer(&mut self, timer: Timer) -> Result<(), SimError> {
+        if let Some(key) = timer.delivery {
+            return self.land_waiting(key);
+        }
+        if timer.slot == PUBLISHER {
+            return self.publisher_announce();
+        }
         let live = self.peers.alive.get(timer.slot).copied().unwrap_or(false)
             && self.peers.ids[timer.slot] == timer.id;
         if !live {
