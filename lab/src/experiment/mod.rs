@@ -13,6 +13,7 @@
 //! Results of running an experiment are described in [`report`].
 
 mod file;
+pub mod multitrack;
 mod presets;
 pub mod report;
 #[cfg(test)]
@@ -75,6 +76,9 @@ pub struct RunSpec {
     pub contributor_rate: f64,
     /// Every peer's session runs with cross-swarm credit.
     pub cross_swarm_credit: bool,
+    /// Trackers forwarding arrivals between their swarms (paper 000's
+    /// MultiTrack; simulator only); None: one swarm as usual.
+    pub multitrack: Option<multitrack::MultiTrackSpec>,
 }
 
 /// Policies of the publisher, the seed that holds the file from the start.

@@ -273,6 +273,7 @@ fn combine(
             download_series: Vec::new(),
         }),
         cross: None,
+        multitrack: None,
     };
     (result, samples)
 }

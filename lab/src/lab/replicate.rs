@@ -708,6 +708,7 @@ pub(super) fn result(
         cpm: Vec::new(),
         swarms: None,
         cross: None,
+        multitrack: None,
         name: spec.name.clone(),
         seed,
         policies: spec.policies(),

@@ -19,11 +19,16 @@
 //! ...) rechoke every 10 time units and share the upload among the
 //! unchoked peers; per-piece ones are asked at every upload opportunity.
 //!
+//! [`multitrack`] simulates paper 000's trackers forwarding arrivals
+//! between their swarms (a flow-level model of its own; a run with a
+//! `multitrack` table).
+//!
 //! [`sweep`] runs an experiment's runs over a list of arrival rates
 //! (`riffle sim --sweep-lambda`), to show throughput against lambda up to
 //! saturation next to the paper's formula.
 
 mod multi;
+pub mod multitrack;
 mod peers;
 pub mod replicate;
 mod stats;
@@ -85,6 +90,9 @@ pub fn run_replicate_with(
     seed: u64,
     options: SimOptions,
 ) -> Result<Replicate, SimError> {
+    if spec.multitrack.is_some() {
+        return multitrack::run(spec, seed);
+    }
     if !spec.swarms.is_empty() {
         return multi::run(spec, seed, options);
     }

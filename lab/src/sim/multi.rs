@@ -194,6 +194,7 @@ fn combine(
             completions,
             cpm: Vec::new(),
             cross: None,
+            multitrack: None,
             swarms: Some(crate::experiment::report::SwarmFigures {
                 allocation: spec.allocation.to_string(),
                 share: shares,

@@ -779,6 +779,7 @@ impl<'a> Sim<'a> {
                     .collect(),
                 swarms: None,
                 cross: self.credit.as_ref().map(credit::HostCredit::figures),
+                multitrack: None,
             },
             lost_arrivals: s.lost_arrivals,
             arrivals: s.arrivals,

@@ -4,6 +4,7 @@
 //! CSV files and SVG plots.
 
 mod csv;
+mod multitrack;
 mod plot;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use csv::{csv_file_name, write_csv};
+pub use multitrack::{
+    MultiTrackFigures, MultiTrackSummary, TrackerUpdate, TARGET_UPDATE as MULTITRACK_TARGET_UPDATE,
+};
 pub use plot::{plot_curves, plot_throughput, plot_time_series, Curve, PlotError};
 
 /// What one replicate (one run with one seed) measured.
@@ -51,6 +55,9 @@ pub struct RunResult {
     /// Contributors against the others, for a cross-credit run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross: Option<CrossFigures>,
+    /// Trackers forwarding between their swarms, for a MultiTrack run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitrack: Option<MultiTrackFigures>,
 }
 
 /// A host's swarms in one replicate (after the warm-up), in the order the
@@ -187,6 +194,9 @@ pub struct RunSummary {
     /// contributors', over seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_speedup: Option<Stat>,
+    /// For a MultiTrack run: cost, forwarding and settling over seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitrack: Option<MultiTrackSummary>,
 }
 
 /// Each swarm's share of the host's upload, mean over the replicates.
@@ -288,13 +298,18 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                             .map(CrossFigures::speedup),
                     )
                 }),
+                multitrack: multitrack::summarize_group(group),
             })
         })
         .collect()
 }
 
-/// The summary as an aligned text table, one line per run.
+/// The summary as an aligned text table, one line per run (MultiTrack
+/// runs have a table of their own, with the paper's targets checked).
 pub fn summary_table(summaries: &[RunSummary]) -> String {
+    if summaries.iter().any(|s| s.multitrack.is_some()) {
+        return multitrack::table(summaries);
+    }
     let headers = [
         "run",
         "publisher",
@@ -401,6 +416,9 @@ pub struct JsonRun {
     /// contributors' (mean, min, max over seeds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_speedup: Option<(f64, f64, f64)>,
+    /// MultiTrack runs: cost per user, forwarding and settling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitrack: Option<MultiTrackSummary>,
 }
 
 /// The `--json` summary: a list of runs. NaN (no completions) becomes null.
@@ -425,6 +443,7 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
             swarm_share: s.swarm_share.clone(),
             swarm_cpm: s.swarm_cpm.clone(),
             cross_speedup: s.cross_speedup.map(|x| (x.mean, x.min, x.max)),
+            multitrack: s.multitrack.clone(),
         })
         .collect();
     // serde_json writes non-finite floats as null; serialising plain data
@@ -482,6 +501,11 @@ pub fn write_outputs(
         written.push(path);
     }
     written.extend(write_swarm_series(dir, title, &outputs.results)?);
+    written.extend(multitrack::write_payoff_series(
+        dir,
+        title,
+        &outputs.results,
+    )?);
     Ok(written)
 }
 

@@ -19,6 +19,7 @@ fn result(name: &str, seed: u64, thr: f64, dl: f64) -> RunResult {
         cpm: Vec::new(),
         swarms: None,
         cross: None,
+        multitrack: None,
     }
 }
 
