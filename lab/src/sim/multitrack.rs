@@ -413,7 +413,12 @@ impl<'a> Sim<'a> {
         let span = m.measured_time().max(f64::MIN_POSITIVE);
         let tally = &self.tally;
         let users = tally.users.max(1) as f64;
-        let settled = settled_updates(&self.updates, &self.trackers);
+        // A tracker that never forwards has nothing to settle.
+        let settled = if self.mt.forwarding.forwards() {
+            settled_updates(&self.updates, &self.trackers)
+        } else {
+            vec![None; self.trackers.len()]
+        };
         let figures = MultiTrackFigures {
             forwarding: self.mt.forwarding.to_string(),
             users: tally.users,
