@@ -127,36 +127,14 @@ pub(super) fn merge(
             "missing: set it in [defaults.multitrack] or in this run's multitrack table".into(),
         )
     };
-    let seeders = r.seeders.or(d.seeders).ok_or_else(|| missing("seeders"))?;
-    let arrivals = r
-        .arrivals
-        .or(d.arrivals)
-        .ok_or_else(|| missing("arrivals"))?;
+    let (seeders, arrivals) = trackers(
+        r.seeders.or(d.seeders).ok_or_else(|| missing("seeders"))?,
+        r.arrivals
+            .or(d.arrivals)
+            .ok_or_else(|| missing("arrivals"))?,
+        err,
+    )?;
     let q = seeders.len();
-    if q < 2 {
-        return Err(err(
-            "multitrack.seeders",
-            format!("needs at least two trackers (got {q})"),
-        ));
-    }
-    if seeders.contains(&0) {
-        return Err(err(
-            "multitrack.seeders",
-            "every swarm needs at least one seed".into(),
-        ));
-    }
-    if arrivals.len() != q {
-        return Err(err(
-            "multitrack.arrivals",
-            format!("{} entries for {q} trackers", arrivals.len()),
-        ));
-    }
-    if let Some(bad) = arrivals.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
-        return Err(err(
-            "multitrack.arrivals",
-            format!("{bad} is not a positive rate"),
-        ));
-    }
     let transit = transits(r.transit.or(d.transit).unwrap_or_default(), q, err)?;
     let positive = |key: &str, v: f64| {
         if v.is_finite() && v > 0.0 {
@@ -214,6 +192,41 @@ pub(super) fn merge(
         floor,
         smoothing,
     }))
+}
+
+/// Each tracker's seeds and arrival rate, checked: at least two
+/// trackers, each with a seed and a positive rate.
+fn trackers(
+    seeders: Vec<u32>,
+    arrivals: Vec<f64>,
+    err: &dyn Fn(&str, String) -> ExperimentError,
+) -> Result<(Vec<u32>, Vec<f64>), ExperimentError> {
+    let q = seeders.len();
+    if q < 2 {
+        return Err(err(
+            "multitrack.seeders",
+            format!("needs at least two trackers (got {q})"),
+        ));
+    }
+    if seeders.contains(&0) {
+        return Err(err(
+            "multitrack.seeders",
+            "every swarm needs at least one seed".into(),
+        ));
+    }
+    if arrivals.len() != q {
+        return Err(err(
+            "multitrack.arrivals",
+            format!("{} entries for {q} trackers", arrivals.len()),
+        ));
+    }
+    if let Some(bad) = arrivals.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
+        return Err(err(
+            "multitrack.arrivals",
+            format!("{bad} is not a positive rate"),
+        ));
+    }
+    Ok((seeders, arrivals))
 }
 
 /// The transit entries, 0-based, checked: trackers that exist, no
