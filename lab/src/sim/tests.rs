@@ -485,3 +485,13 @@ fn multitrack_survey_over_twenty_seeds() {
         );
     }
 }
+
+#[test]
+fn settled_is_the_first_update_from_which_every_gap_is_small() {
+    use super::multitrack::settled_at;
+    assert_eq!(settled_at(&[0.2, 0.05, 0.2, 0.05, 0.1], 0.1), Some(4));
+    assert_eq!(settled_at(&[0.0, 0.05], 0.1), Some(1));
+    assert_eq!(settled_at(&[0.0, 0.5], 0.1), None);
+    assert_eq!(settled_at(&[0.0, f64::NAN, 0.0], 0.1), Some(3));
+    assert_eq!(settled_at(&[], 0.1), None);
+}
