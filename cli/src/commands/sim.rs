@@ -42,6 +42,9 @@ fn experiment_from(args: &SimArgs) -> Result<Experiment> {
             bail!("--sweep: {l} is not a positive arrival rate");
         }
     }
+    if !args.sweep.is_empty() && exp.runs.iter().any(|r| r.multitrack.is_some()) {
+        bail!("--sweep: a multitrack run sets each tracker's arrivals in its multitrack table");
+    }
     Ok(exp)
 }
 
@@ -55,7 +58,22 @@ pub fn run(args: SimArgs) -> Result<()> {
     let chatty = std::io::stderr().is_terminal() || !args.experiment.json;
     let started = Instant::now();
     let progress = |spec: &experiment::RunSpec, rep: &sim::Replicate| {
-        if chatty {
+        if !chatty {
+            return;
+        }
+        if let Some(m) = rep.result.multitrack.as_ref() {
+            eprintln!(
+                "riffle sim: {} seed {}: cost per user {:.2} (download {:.2} + transit {:.2}), {} users ({} events, {:.1} s)",
+                spec.name,
+                rep.result.seed,
+                m.cost_per_user,
+                m.download_time,
+                m.transit_per_user,
+                m.users,
+                rep.events,
+                started.elapsed().as_secs_f64()
+            );
+        } else {
             eprintln!(
                 "riffle sim: {} seed {}: throughput {:.2} U, population {:.1} ({} events, {:.1} s)",
                 spec.name,

@@ -19,7 +19,7 @@ pub struct ExperimentArgs {
     pub file: Option<PathBuf>,
     /// Run a built-in experiment instead: missing-piece, three-levers,
     /// admission, cpm-tau, cpm-allocation, cross-credit, locality (and, in the
-    /// simulator only, saturation and cpm-churn).
+    /// simulator only, saturation, cpm-churn and multitrack).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Print the summary as JSON on stdout (a list of runs with name,

@@ -8,6 +8,7 @@ use riffle_policies::catalog::{ChokerKind, PickerKind, SeedChokerKind};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::multitrack::{self, RawMultiTrack};
 use super::{
     Arrivals, Experiment, ExperimentError, Model, PeerPolicies, Place, PublisherPolicies, RunSpec,
     Turns,
@@ -65,6 +66,7 @@ struct RawSettings {
     pids: Option<u32>,
     peering: Option<super::Peering>,
     link_rate: Option<Maybe<f64>>,
+    multitrack: Option<RawMultiTrack>,
     publisher: Option<RawPublisher>,
     peers: Option<RawPeers>,
 }
@@ -293,7 +295,19 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
     };
     let allocation = pick(&r.allocation, &d.allocation).unwrap_or_default();
     let (swarms, swarm_times, swarm_arrivals) = swarm_keys(d, r, &err)?;
+    let multitrack = multitrack::merge(d.multitrack.as_ref(), r.multitrack.as_ref(), &err)?;
+    if multitrack.is_some() && !swarms.is_empty() {
+        return Err(err(
+            "multitrack",
+            "a multitrack run has its own swarms (no `swarms`)".into(),
+        ));
+    }
     let raw_arrivals = match (pick(&r.arrivals, &d.arrivals), swarms.first()) {
+        // MultiTrack: each tracker's arrivals (the model's rate is their sum).
+        _ if multitrack.is_some() => RawArrivals {
+            rate: multitrack.as_ref().map(|m| m.total_arrivals()),
+            population: None,
+        },
         // Several swarms: closed ones of the sizes listed (the first here;
         // the simulator gives each its own).
         (_, Some(first)) => RawArrivals {
@@ -413,6 +427,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
         pids,
         peering: pick(&r.peering, &d.peering).unwrap_or_default(),
         link_rate,
+        multitrack,
     })
 }
 

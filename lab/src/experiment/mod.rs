@@ -13,6 +13,7 @@
 //! Results of running an experiment are described in [`report`].
 
 mod file;
+pub mod multitrack;
 pub mod networks;
 mod presets;
 pub mod report;
@@ -85,6 +86,9 @@ pub struct RunSpec {
     /// Cap of each link between two networks, blocks per unit, shared by
     /// every connection across it both ways (None: no cap).
     pub link_rate: Option<f64>,
+    /// Trackers forwarding arrivals between their swarms (paper 000's
+    /// MultiTrack; simulator only); None: one swarm as usual.
+    pub multitrack: Option<multitrack::MultiTrackSpec>,
 }
 
 /// How the hosts of a locality run pick each other (papers 000 and 001).

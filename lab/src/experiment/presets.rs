@@ -15,10 +15,11 @@ pub const PRESETS: &[&str] = &[
 ];
 
 /// Presets for the simulator only: `saturation`, the K = 20, 10,000-peer
-/// sweep of `riffle sim --sweep` (populations the lab cannot hold), and
+/// sweep of `riffle sim --sweep` (populations the lab cannot hold),
 /// paper 004's `cpm-churn` (swarms joining and leaving a host: the lab's
-/// swarms stay for the whole run).
-pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-churn"];
+/// swarms stay for the whole run) and paper 000's `multitrack` (trackers
+/// forwarding arrivals between three ISPs' swarms, a flow-level model).
+pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-churn", "multitrack"];
 
 /// The TOML text of preset `name`.
 pub(super) fn text(name: &str) -> Option<&'static str> {
@@ -32,6 +33,7 @@ pub(super) fn text(name: &str) -> Option<&'static str> {
         "cpm-churn" => Some(include_str!("../../presets/cpm-churn.toml")),
         "cross-credit" => Some(include_str!("../../presets/cross-credit.toml")),
         "locality" => Some(include_str!("../../presets/locality.toml")),
+        "multitrack" => Some(include_str!("../../presets/multitrack.toml")),
         _ => None,
     }
 }

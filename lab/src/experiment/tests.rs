@@ -453,3 +453,87 @@ fn cross_credit_keys_need_one_closed_swarm() {
     assert!(cc.runs[0].cross_swarm_credit && !cc.runs[1].cross_swarm_credit);
     assert!(cc.runs.iter().all(|r| r.contributors == 0.5));
 }
+
+#[test]
+fn multitrack_tables_merge_and_are_checked() {
+    let defaults = "[defaults.multitrack]\nseeders = [200, 5]\narrivals = [3.0, 5.0]\ntransit = [{ from = 2, to = 1, price = 20.0 }]\nsharing = 10.0";
+    let e = parse(&minimal(
+        defaults,
+        "multitrack = { forwarding = \"delay-only\", step = 0.25 }",
+    ))
+    .expect("parses");
+    let m = e.runs[0].multitrack.as_ref().expect("a multitrack run");
+    assert_eq!(m.seeders, vec![200, 5]);
+    assert_eq!(m.forwarding.to_string(), "delay-only");
+    assert_eq!(m.step, 0.25);
+    assert_eq!(m.update, 8.0);
+    assert_eq!(m.download_cap, None);
+    assert_eq!(m.price(1, 0), Some(20.0));
+    assert_eq!(m.price(0, 1), None, "T1 may not forward");
+    assert_eq!(m.price(1, 1), Some(0.0));
+    // The model's arrival rate is the trackers' total.
+    assert_eq!(e.runs[0].model.arrival_rate(), Some(8.0));
+    assert!(parse(&minimal("", "")).expect("parses").runs[0]
+        .multitrack
+        .is_none());
+    for (bad, key) in [
+        ("seeders = [200]\narrivals = [3.0]", "multitrack.seeders"),
+        ("seeders = [200, 0]\narrivals = [3.0, 1.0]", "multitrack.seeders"),
+        ("seeders = [200, 5]\narrivals = [3.0]", "multitrack.arrivals"),
+        ("seeders = [200, 5]\narrivals = [3.0, -1.0]", "multitrack.arrivals"),
+        ("arrivals = [3.0, 1.0]", "multitrack.seeders"),
+        (
+            "seeders = [2, 5]\narrivals = [3.0, 1.0]\ntransit = [{ from = 2, to = 3, price = 1.0 }]",
+            "multitrack.transit",
+        ),
+        (
+            "seeders = [2, 5]\narrivals = [3.0, 1.0]\ntransit = [{ from = 2, to = 2, price = 1.0 }]",
+            "multitrack.transit",
+        ),
+        (
+            "seeders = [2, 5]\narrivals = [3.0, 1.0]\ntransit = [{ from = 2, to = 1, price = -1.0 }]",
+            "multitrack.transit",
+        ),
+        ("seeders = [2, 5]\narrivals = [3.0, 1.0]\nstep = 0.0", "multitrack.step"),
+        ("seeders = [2, 5]\narrivals = [3.0, 1.0]\nfloor = 0.5", "multitrack.floor"),
+        ("seeders = [2, 5]\narrivals = [3.0, 1.0]\nsmoothing = 2.0", "multitrack.smoothing"),
+        ("seeders = [2, 5]\narrivals = [3.0, 1.0]\nupdate = 0.0", "multitrack.update"),
+        ("seeders = [2, 5]\narrivals = [3.0, 1.0]\ndownload_cap = -1.0", "multitrack.download_cap"),
+        ("seeders = [2, 5]\narrivals = [3.0, 1.0]\nsharing = -1.0", "multitrack.sharing"),
+    ] {
+        let (place, msg) = invalid(&minimal(&format!("[defaults.multitrack]\n{bad}"), ""));
+        assert_eq!(place.key, key, "{bad}: {msg}");
+    }
+    let msg = syntax(&minimal(
+        "[defaults.multitrack]\nseeders = [2, 5]\narrivals = [3.0, 1.0]\nforwarding = \"sometimes\"",
+        "",
+    ));
+    assert!(msg.contains("sometimes"), "{msg}");
+    let both = minimal(
+        "",
+        "swarms = [2, 2]\nmultitrack = { seeders = [2, 5], arrivals = [3.0, 1.0] }",
+    );
+    assert_eq!(invalid(&both).0.key, "multitrack");
+}
+
+#[test]
+fn the_multitrack_preset_is_the_papers_setup() {
+    assert!(SIM_PRESETS.contains(&"multitrack"));
+    let e = preset("multitrack").expect("parses");
+    let names: Vec<&str> = e.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["multitrack", "delay-only", "never"]);
+    for r in &e.runs {
+        let m = r.multitrack.as_ref().expect("multitrack");
+        assert_eq!(m.seeders, vec![200, 5, 5]);
+        assert_eq!(m.arrivals, vec![3.0, 5.0, 7.0]);
+        assert_eq!(m.price(1, 0), Some(20.0));
+        assert_eq!(m.price(2, 0), Some(10.0));
+        assert_eq!(m.price(0, 1), None);
+        assert_eq!(m.price(1, 2), None);
+        assert_eq!(m.update, 8.0);
+        assert_eq!(m.forwarding.to_string(), r.name);
+        assert!(r.seeds.len() >= 3);
+        // 40 updates after the warm-up, as the paper's 320 s at 8 s.
+        assert_eq!((r.model.duration - r.model.warmup) / m.update, 40.0);
+    }
+}

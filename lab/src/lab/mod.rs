@@ -47,6 +47,12 @@ pub async fn run_replicate(
     work: &Path,
     tick: impl FnMut(f64),
 ) -> Result<(RunResult, Vec<Sample>)> {
+    if spec.multitrack.is_some() {
+        anyhow::bail!(
+            "run {}: multitrack runs are for the simulator only (riffle sim)",
+            spec.name
+        );
+    }
     let dir = tempfile::Builder::new()
         .prefix("riffle-lab-")
         .tempdir_in(work)

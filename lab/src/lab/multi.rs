@@ -274,6 +274,7 @@ fn combine(
         }),
         cross: None,
         locality: None,
+        multitrack: None,
     };
     (result, samples)
 }

@@ -711,6 +711,7 @@ pub(super) fn result(
         swarms: None,
         cross: None,
         locality: None,
+        multitrack: None,
         name: spec.name.clone(),
         seed,
         policies: spec.policies(),

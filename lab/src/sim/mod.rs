@@ -22,11 +22,16 @@
 //! capped, has them meet the publisher through the tracker too, and keeps
 //! completed peers as seeds, as the lab does (see `replicate/locality.rs`).
 //!
+//! [`multitrack`] simulates paper 000's trackers forwarding arrivals
+//! between their swarms (a flow-level model of its own; a run with a
+//! `multitrack` table).
+//!
 //! [`sweep`] runs an experiment's runs over a list of arrival rates
 //! (`riffle sim --sweep-lambda`), to show throughput against lambda up to
 //! saturation next to the paper's formula.
 
 mod multi;
+pub mod multitrack;
 mod peers;
 pub mod replicate;
 mod stats;
@@ -88,6 +93,9 @@ pub fn run_replicate_with(
     seed: u64,
     options: SimOptions,
 ) -> Result<Replicate, SimError> {
+    if spec.multitrack.is_some() {
+        return multitrack::run(spec, seed);
+    }
     if !spec.swarms.is_empty() {
         return multi::run(spec, seed, options);
     }

@@ -195,6 +195,7 @@ fn combine(
             cpm: Vec::new(),
             cross: None,
             locality: None,
+            multitrack: None,
             swarms: Some(crate::experiment::report::SwarmFigures {
                 allocation: spec.allocation.to_string(),
                 share: shares,

@@ -756,6 +756,7 @@ impl<'a> Sim<'a> {
                 swarms: None,
                 cross: self.credit.as_ref().map(credit::HostCredit::figures),
                 locality: self.loc.as_ref().map(locality::SimLocality::figures),
+                multitrack: None,
             },
             lost_arrivals: s.lost_arrivals,
             arrivals: s.arrivals,

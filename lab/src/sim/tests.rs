@@ -511,3 +511,104 @@ fn locality_with_odd_network_counts_refuses_nothing_and_does_not_panic() {
     let rep = run_replicate_with(&spec, 1, options).expect("runs");
     assert_eq!(rep.result.locality.expect("figures").done_by_pid[0].1, 260);
 }
+
+/// MultiTrack (paper 000), the preset shortened to 24 updates after its
+/// warm-up, one seed: T2's and T3's forwarded and local payoffs settle
+/// within 10% of each other by update 20, and MultiTrack's cost per user
+/// (download time + transit paid) is below never forwarding's and
+/// delay-only forwarding's.
+#[test]
+fn multitrack_settles_and_costs_least() {
+    let run = |name: &str| {
+        let spec = shortened("multitrack", name, 96.0 + 24.0 * 8.0, 96.0);
+        run_replicate(&spec, 1).expect("runs").result
+    };
+    let mt = run("multitrack");
+    let delay_only = run("delay-only");
+    let never = run("never");
+    let figures = |r: &crate::experiment::report::RunResult| {
+        r.multitrack.clone().expect("multitrack figures")
+    };
+    let (m, d, n) = (figures(&mt), figures(&delay_only), figures(&never));
+    assert_eq!(m.updates.len(), 24);
+    for j in [1, 2] {
+        let settled = m.settled[j].expect("T2 and T3 settle");
+        assert!(settled <= 20, "T{} settles at update {settled}", j + 1);
+        assert!(
+            m.forwarded[j] > 0.1 && m.forwarded[j] < 0.9,
+            "{:?}",
+            m.forwarded
+        );
+    }
+    assert_eq!(m.settled[0], None, "T1 has one option");
+    assert_eq!(n.forwarded, vec![0.0; 3]);
+    assert_eq!(n.transit_per_user, 0.0);
+    assert!(
+        m.cost_per_user < n.cost_per_user && m.cost_per_user < d.cost_per_user,
+        "multitrack {} never {} delay-only {}",
+        m.cost_per_user,
+        n.cost_per_user,
+        d.cost_per_user
+    );
+    // Delay-only forwards more and pays more transit; never has the
+    // longest downloads.
+    assert!(d.transit_per_user > m.transit_per_user);
+    assert!(n.download_time > m.download_time);
+    // Deterministic by seed (NaN payoffs of options a tracker may not use
+    // make `==` false, so compare what is printed).
+    let again = run("multitrack");
+    assert_eq!(format!("{again:?}"), format!("{mt:?}"));
+}
+
+/// The numbers docs/lab.md quotes for seeds 1-20 of the multitrack
+/// preset (`cargo test -p riffle-lab --lib multitrack_survey -- --ignored
+/// --nocapture`; MT=paper=1 for the paper's congestion price, MT=smoothing=1
+/// for no averaging of payoffs).
+#[test]
+#[ignore]
+fn multitrack_survey_over_twenty_seeds() {
+    use riffle_policies::locality::multitrack::Congestion;
+    let mut exp = preset("multitrack").expect("parses");
+    let over = std::env::var("MT").unwrap_or_default();
+    for spec in &mut exp.runs {
+        let m = spec.multitrack.as_mut().expect("multitrack");
+        for kv in over.split(',').filter(|s| !s.is_empty()) {
+            match kv.split_once('=') {
+                Some(("paper", _)) => m.congestion = Congestion::Arrivals,
+                Some(("smoothing", v)) => m.smoothing = v.parse().expect("a number"),
+                _ => panic!("MT={over}: paper=1 or smoothing=W"),
+            }
+        }
+    }
+    for spec in &exp.runs {
+        let mut costs = Vec::new();
+        let mut settled = Vec::new();
+        for seed in 1..=20u64 {
+            let m = run_replicate(spec, seed)
+                .expect("runs")
+                .result
+                .multitrack
+                .expect("figures");
+            costs.push(m.cost_per_user);
+            settled.push((m.settled[1], m.settled[2]));
+        }
+        let mean = costs.iter().sum::<f64>() / costs.len() as f64;
+        let ok = |us: Vec<Option<u32>>| us.iter().filter(|u| u.is_some_and(|u| u <= 20)).count();
+        println!(
+            "{}: cost per user {mean:.2}; settled by update 20: T2 {}/20, T3 {}/20; {settled:?}",
+            spec.name,
+            ok(settled.iter().map(|s| s.0).collect()),
+            ok(settled.iter().map(|s| s.1).collect())
+        );
+    }
+}
+
+#[test]
+fn settled_is_the_first_update_from_which_every_gap_is_small() {
+    use super::multitrack::settled_at;
+    assert_eq!(settled_at(&[0.2, 0.05, 0.2, 0.05, 0.1], 0.1), Some(4));
+    assert_eq!(settled_at(&[0.0, 0.05], 0.1), Some(1));
+    assert_eq!(settled_at(&[0.0, 0.5], 0.1), None);
+    assert_eq!(settled_at(&[0.0, f64::NAN, 0.0], 0.1), Some(3));
+    assert_eq!(settled_at(&[], 0.1), None);
+}

@@ -32,9 +32,15 @@
 //! [`Locality::turnover_victim`] to pick the class of the connection to
 //! close when it must make room; the tracker uses it to fill announce
 //! replies.
+//!
+//! [`multitrack`] is the other half of paper 000: trackers of several
+//! ISPs that forward arrivals to each other's swarms, each split moved by
+//! replicator dynamics on delay, transit price and congestion price (a
+//! transit price between PIDs is [`LocalityMap::price`]).
 
 mod draw;
 mod file;
+pub mod multitrack;
 mod prefix;
 #[cfg(test)]
 mod tests;

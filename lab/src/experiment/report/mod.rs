@@ -4,6 +4,7 @@
 //! CSV files and SVG plots.
 
 mod csv;
+mod multitrack;
 mod plot;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use csv::{csv_file_name, write_csv};
+pub use multitrack::{
+    MultiTrackFigures, MultiTrackSummary, TrackerUpdate, TARGET_UPDATE as MULTITRACK_TARGET_UPDATE,
+};
 pub use plot::{plot_curves, plot_throughput, plot_time_series, Curve, PlotError};
 
 /// What one replicate (one run with one seed) measured.
@@ -54,6 +58,9 @@ pub struct RunResult {
     /// Traffic across networks and times per network, for a locality run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality: Option<LocalityFigures>,
+    /// Trackers forwarding between their swarms, for a MultiTrack run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitrack: Option<MultiTrackFigures>,
 }
 
 /// A locality replicate (papers 000 and 001): how much payload crossed
@@ -211,6 +218,9 @@ pub struct RunSummary {
     /// the seeds where it is finite.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub time_by_pid: Vec<f64>,
+    /// For a MultiTrack run: cost, forwarding and settling over seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitrack: Option<MultiTrackSummary>,
 }
 
 /// Each network's mean download time, over the replicates where finite.
@@ -345,13 +355,18 @@ pub fn summarize(results: &[RunResult]) -> Vec<RunSummary> {
                     )
                 }),
                 time_by_pid: pid_times(group),
+                multitrack: multitrack::summarize_group(group),
             })
         })
         .collect()
 }
 
-/// The summary as an aligned text table, one line per run.
+/// The summary as an aligned text table, one line per run (MultiTrack
+/// runs have a table of their own, with the paper's targets checked).
 pub fn summary_table(summaries: &[RunSummary]) -> String {
+    if summaries.iter().any(|s| s.multitrack.is_some()) {
+        return multitrack::table(summaries);
+    }
     let headers = [
         "run",
         "publisher",
@@ -473,6 +488,9 @@ pub struct JsonRun {
     /// Locality runs: each network's mean download time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub time_by_pid: Vec<f64>,
+    /// MultiTrack runs: cost per user, forwarding and settling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multitrack: Option<MultiTrackSummary>,
 }
 
 /// The `--json` summary: a list of runs. NaN (no completions) becomes null.
@@ -499,6 +517,7 @@ pub fn json_summary(summaries: &[RunSummary]) -> String {
             cross_speedup: s.cross_speedup.map(|x| (x.mean, x.min, x.max)),
             inter_share: s.inter_share.map(|x| (x.mean, x.min, x.max)),
             time_by_pid: s.time_by_pid.clone(),
+            multitrack: s.multitrack.clone(),
         })
         .collect();
     // serde_json writes non-finite floats as null; serialising plain data
@@ -556,6 +575,11 @@ pub fn write_outputs(
         written.push(path);
     }
     written.extend(write_swarm_series(dir, title, &outputs.results)?);
+    written.extend(multitrack::write_payoff_series(
+        dir,
+        title,
+        &outputs.results,
+    )?);
     Ok(written)
 }
 

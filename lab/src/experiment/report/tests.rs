@@ -20,6 +20,7 @@ fn result(name: &str, seed: u64, thr: f64, dl: f64) -> RunResult {
         swarms: None,
         cross: None,
         locality: None,
+        multitrack: None,
     }
 }
 
