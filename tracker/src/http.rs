@@ -34,6 +34,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{wire_secs, Shared};
+use crate::multitrack;
 
 /// Most HTTP connections served at once; more are closed on accept.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -136,6 +137,7 @@ pub(crate) fn respond(
         "/announce" => (StatusCode::OK, announce(shared, now, query, peer)),
         "/scrape" => (StatusCode::OK, scrape(shared, query)),
         "/stats" => (StatusCode::OK, stats(shared)),
+        "/multitrack" => (StatusCode::OK, multitrack(shared, query)),
         _ => (
             StatusCode::NOT_FOUND,
             b"not found: this tracker serves /announce, /scrape and /stats\n".to_vec(),
@@ -159,7 +161,27 @@ fn stats(shared: &Shared) -> Vec<u8> {
             .collect();
         out["locality"] = serde_json::json!({"local_share": l.local_share(), "given": given});
     }
+    drop(registry);
+    if let Some(m) = &shared.multitrack {
+        out["multitrack"] = m.stats();
+    }
     let mut body = out.to_string().into_bytes();
+    body.push(b'\n');
+    body
+}
+
+/// `/multitrack?info_hash=`: our measure of that swarm and a sample of
+/// it, for peer trackers (JSON; `{}` without MultiTrack).
+fn multitrack(shared: &Shared, query: &[u8]) -> Vec<u8> {
+    let Some(m) = &shared.multitrack else {
+        return b"{}\n".to_vec();
+    };
+    let hash = match parse_scrape_query(query).map(|h| h.first().copied()) {
+        Ok(Some(h)) => h,
+        _ => return b"{\"error\":\"name one info_hash\"}\n".to_vec(),
+    };
+    let sample = shared.registry().sample(&hash, multitrack::SAMPLE);
+    let mut body = m.published(&hash, sample).to_string().into_bytes();
     body.push(b'\n');
     body
 }
@@ -193,7 +215,7 @@ fn announce(shared: &Shared, now: Instant, query: &[u8], peer: SocketAddr) -> Ve
             .numwant
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
-    let result = shared.registry().announce(now, &a);
+    let result = shared.announce(now, &a);
     match result {
         Ok(reply) => {
             tracing::debug!(

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod http;
+pub mod multitrack;
 pub mod udp;
 
 #[cfg(test)]
@@ -68,6 +69,9 @@ pub struct TrackerConfig {
     /// Near-first replies by network (P4P's iTracker guidance); None:
     /// peers drawn uniformly.
     pub locality: Option<riffle_policies::locality::Locality>,
+    /// MultiTrack: forward a share of our arrivals to peer trackers'
+    /// swarms (paper 000); None: every arrival stays.
+    pub multitrack: Option<multitrack::MultiTrackConfig>,
 }
 
 impl TrackerConfig {
@@ -79,6 +83,7 @@ impl TrackerConfig {
             time_scale: 1.0,
             seed: rand::random(),
             locality: None,
+            multitrack: None,
         }
     }
 }
@@ -155,6 +160,8 @@ pub(crate) struct Shared {
     pub time_scale: f64,
     /// Issues and checks UDP connection ids.
     pub ids: ConnectionIds,
+    /// Forwarding to peer trackers, when configured.
+    pub(crate) multitrack: Option<multitrack::MultiTrack>,
 }
 
 impl Shared {
@@ -166,7 +173,27 @@ impl Shared {
             wire: WireTimes::new(&config.policy, config.time_scale),
             time_scale: config.time_scale,
             ids: ConnectionIds::new(Instant::now()),
+            multitrack: config
+                .multitrack
+                .clone()
+                .map(|m| multitrack::MultiTrack::new(m, config.seed ^ 0x4D54)),
         }
+    }
+
+    /// Answer an announce: a MultiTrack-forwarded user gets its
+    /// destination's peers; everyone else the registry's answer.
+    pub(crate) fn announce(
+        &self,
+        now: Instant,
+        a: &riffle_policies::tracker::Announce,
+    ) -> Result<riffle_policies::tracker::AnnounceReply, riffle_policies::tracker::Refusal> {
+        if let Some(m) = &self.multitrack {
+            let known = self.registry().contains(&a.info_hash, &a.peer_id);
+            if let Some(reply) = m.intercept(now, a, known) {
+                return Ok(reply);
+            }
+        }
+        self.registry().announce(now, a)
     }
 
     /// The intervals of one reply on the wire (a shielded newcomer is asked
@@ -228,9 +255,17 @@ impl TrackerServer {
             tokio::spawn(expire_loop(
                 shared.clone(),
                 config.policy.peer_expiry,
-                stopped,
+                stopped.clone(),
             )),
         ];
+        let mut tasks = tasks;
+        if let Some(every) = config.multitrack.as_ref().map(|m| m.every) {
+            tasks.push(tokio::spawn(multitrack_loop(
+                shared.clone(),
+                every,
+                stopped,
+            )));
+        }
         tracing::info!(%http_addr, %udp_addr, policy = ?config.policy, "tracker started");
         Ok(TrackerServer {
             http_addr,
@@ -328,6 +363,30 @@ async fn bind(listen: SocketAddr) -> Result<(TcpListener, UdpSocket), TrackerSer
                     addr: udp_addr,
                     reason,
                 })
+            }
+        }
+    }
+}
+
+/// Every `every`: each torrent's slot closes, the peer trackers are
+/// asked for theirs, and the forwarding shares move.
+async fn multitrack_loop(shared: Arc<Shared>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tick.tick() => {
+                let Some(m) = &shared.multitrack else { break };
+                for hash in m.hashes() {
+                    let mut answers = Vec::new();
+                    for (_, addr, _) in &m.config.peers {
+                        answers.push(multitrack::ask(*addr, &hash).await);
+                    }
+                    let leechers = shared.registry().leechers(&hash);
+                    m.update(&hash, leechers, answers);
+                }
             }
         }
     }

@@ -37,6 +37,7 @@ fn shared(policy: TrackerPolicy) -> Shared {
         time_scale: 1.0,
         seed: 3,
         locality: None,
+        multitrack: None,
     })
 }
 
@@ -474,4 +475,112 @@ async fn oversized_request_heads_are_rejected_not_buffered() {
         "got {text:?}"
     );
     tracker.shutdown().await;
+}
+
+/// MultiTrack between two running trackers: T1's leechers download 50
+/// times faster than T2's. Every 100 ms T2 measures both swarms (its own
+/// from its leechers' progress, T1's from T1's `/multitrack`) and moves
+/// its forwarding share toward T1 (payoff: delay + price 1 s +
+/// congestion). New downloaders at T2 are then sent to T1's swarm in
+/// about that share: they get T1's peers and stay out of T2's swarm.
+#[tokio::test]
+async fn multitrack_forwards_arrivals_toward_the_faster_swarm() {
+    use super::multitrack::MultiTrackConfig;
+    let every = Duration::from_millis(100);
+    let start = |own: &str, peers: Vec<(String, SocketAddr, f64)>| {
+        let config = TrackerConfig {
+            multitrack: Some(MultiTrackConfig {
+                own: own.into(),
+                peers,
+                every,
+            }),
+            ..TrackerConfig::new("127.0.0.1:0".parse().unwrap(), TrackerPolicy::default())
+        };
+        TrackerServer::start(config)
+    };
+    let t1 = start("one", Vec::new()).await.unwrap();
+    let t2 = start("two", vec![("one".into(), t1.http_addr(), 1.0)])
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    let size = 10_000_000u64;
+    // Leecher n of a tracker at virtual second `i`, having downloaded
+    // `rate * i` bytes.
+    let announce = |t: &TrackerServer, n: u8, i: u32, rate: u64| {
+        let got = (rate * u64::from(i)).min(size - 1);
+        let at = t0 + Duration::from_secs(u64::from(i));
+        respond(
+            &t.shared,
+            at,
+            "/announce",
+            query(n, size - got, got, true).as_bytes(),
+            from(n),
+        )
+    };
+    for i in 0..30 {
+        for n in 1..=10 {
+            announce(&t1, n, i, 250_000);
+            announce(&t2, 100 + n, i, 5_000);
+        }
+        tokio::time::sleep(every + Duration::from_millis(20)).await;
+    }
+    let stats = |t: &TrackerServer| -> serde_json::Value {
+        let (_, body) = respond(&t.shared, Instant::now(), "/stats", b"", from(1));
+        serde_json::from_slice(&body).unwrap()
+    };
+    let s = stats(&t2);
+    let swarm = &s["multitrack"]["swarms"][0];
+    let share = swarm["shares"][1].as_f64().unwrap();
+    assert_eq!(
+        s["multitrack"]["options"],
+        serde_json::json!(["two", "one"])
+    );
+    assert!(swarm["updates"].as_u64().unwrap() >= 5, "{s}");
+    let payoffs = &swarm["payoffs"];
+    assert!(
+        payoffs[0].as_f64().unwrap() > payoffs[1].as_f64().unwrap(),
+        "T2's own swarm costs more than T1's: {s}"
+    );
+    assert!(share > 0.5, "T2 forwards {share} toward T1: {s}");
+    // New downloaders at T2 (virtual second 30): about `share` of them go
+    // to T1's swarm.
+    let t1_ports: Vec<u16> = (1..=10).map(|n| 6000 + n).collect();
+    let mut forwarded = 0;
+    for n in 150..200u8 {
+        let at = t0 + Duration::from_secs(30);
+        let (_, body) = respond(
+            &t2.shared,
+            at,
+            "/announce",
+            query(n, size, 0, true).as_bytes(),
+            from(n),
+        );
+        let reply = parse_announce_response(&body).unwrap();
+        let ports: Vec<u16> = reply
+            .peers
+            .iter()
+            .filter_map(|p| match p.endpoint {
+                PeerEndpoint::Addr(a) => Some(a.port()),
+                _ => None,
+            })
+            .collect();
+        if !ports.is_empty() && ports.iter().all(|p| t1_ports.contains(p)) {
+            forwarded += 1;
+        } else {
+            assert!(
+                ports.iter().all(|p| !t1_ports.contains(p)),
+                "mixed {ports:?}"
+            );
+        }
+    }
+    let expect = 50.0 * share;
+    assert!(
+        (f64::from(forwarded) - expect).abs() <= 12.0,
+        "{forwarded} of 50 forwarded at share {share:.2}"
+    );
+    // The forwarded ones are not in T2's swarm.
+    let leechers = t2.counts(&HASH).leechers;
+    assert_eq!(leechers, 10 + 50 - u64::from(forwarded as u32));
+    t2.shutdown().await;
+    t1.shutdown().await;
 }

@@ -136,7 +136,7 @@ pub(crate) fn handle_packet(
                 event: a.event,
                 numwant: usize::try_from(a.num_want).ok(),
             };
-            let result = shared.registry().announce(now, &ann);
+            let result = shared.announce(now, &ann);
             match result {
                 Ok(reply) => {
                     tracing::debug!(

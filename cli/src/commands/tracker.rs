@@ -40,6 +40,55 @@ pub struct TrackerArgs {
     /// the file, by the cost weights. Counts per network at /stats.
     #[command(flatten)]
     locality: LocalityFlags,
+    /// MultiTrack (paper 000): this tracker serves PID NAME of the
+    /// --locality file, and forwards a share of its new downloaders to
+    /// the --peer-tracker swarms by replicator dynamics on measured delay
+    /// plus transit price (the file's [prices] NAME.OTHER).
+    #[arg(long, value_name = "NAME", requires = "locality")]
+    pid: Option<String>,
+    /// Another MultiTrack tracker: its PID name and HTTP address
+    /// (repeatable).
+    #[arg(long, value_name = "NAME=ADDR:PORT", value_parser = parse_peer_tracker, requires = "pid")]
+    peer_tracker: Vec<(String, SocketAddr)>,
+    /// Seconds between MultiTrack updates (the paper's 8).
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_secs, default_value = "8")]
+    update_every: Duration,
+}
+
+/// `NAME=ADDR:PORT`.
+fn parse_peer_tracker(text: &str) -> std::result::Result<(String, SocketAddr), String> {
+    let (name, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=ADDR:PORT"))?;
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an ADDR:PORT"))?;
+    Ok((name.to_owned(), addr))
+}
+
+/// The MultiTrack settings of the flags (prices from `map`).
+fn multitrack_config(
+    args: &TrackerArgs,
+    map: Option<&riffle_policies::locality::LocalityMap>,
+) -> Result<Option<riffle_tracker::multitrack::MultiTrackConfig>> {
+    let Some(own) = &args.pid else {
+        return Ok(None);
+    };
+    let map = map.context("--pid needs --locality FILE naming the PIDs")?;
+    let id = |name: &str| {
+        map.pid(name)
+            .with_context(|| format!("{name} is not a PID of the locality file"))
+    };
+    let me = id(own)?;
+    let mut peers = Vec::new();
+    for (name, addr) in &args.peer_tracker {
+        peers.push((name.clone(), *addr, map.price(me, id(name)?)));
+    }
+    Ok(Some(riffle_tracker::multitrack::MultiTrackConfig {
+        own: own.clone(),
+        peers,
+        every: args.update_every,
+    }))
 }
 
 /// A positive number of seconds (fractions allowed), at most a year.
@@ -85,6 +134,7 @@ impl TrackerArgs {
 pub fn run(args: TrackerArgs) -> Result<()> {
     let policy = args.policy();
     let locality = args.locality.locality()?;
+    let multitrack = multitrack_config(&args, locality.as_ref().and_then(|l| l.map()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -93,8 +143,20 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let near = locality.as_ref().map(describe_locality);
+        if let Some(m) = &multitrack {
+            println!(
+                "multitrack: PID {}, peers {:?}, updates every {} s",
+                m.own,
+                m.peers
+                    .iter()
+                    .map(|(n, a, p)| format!("{n}={a} price {p}"))
+                    .collect::<Vec<_>>(),
+                m.every.as_secs_f64()
+            );
+        }
         let config = TrackerConfig {
             locality,
+            multitrack,
             ..TrackerConfig::new(args.listen, policy)
         };
         let tracker = TrackerServer::start(config).await?;
@@ -178,6 +240,9 @@ mod tests {
             max_peers: Some(4),
             interval: Duration::from_secs(60),
             locality: LocalityFlags::default(),
+            pid: None,
+            peer_tracker: Vec::new(),
+            update_every: Duration::from_secs(8),
         };
         let p = args.policy();
         assert_eq!(p.shield_newcomers, Some(Duration::from_secs(5)));

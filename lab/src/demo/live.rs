@@ -87,6 +87,7 @@ pub async fn start(dir: &Path) -> Result<LiveSwarm> {
         time_scale: 1.0,
         seed: rand::random(),
         locality: None,
+        multitrack: None,
         policy: TrackerPolicy {
             shield_newcomers: None,
             max_peers: None,

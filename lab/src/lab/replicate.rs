@@ -314,6 +314,7 @@ pub(super) async fn start_tracker(
         time_scale,
         seed,
         locality,
+        multitrack: None,
         policy: TrackerPolicy {
             shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
             max_peers: None,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use riffle_protocol::tracker::Event;
-use riffle_protocol::types::InfoHash;
+use riffle_protocol::types::{InfoHash, PeerId};
 
 use super::swarm::{PeerRecord, Swarm};
 use super::{Announce, AnnounceReply, Refusal, SwarmCounts, TrackerPolicy};
@@ -260,6 +260,27 @@ impl Registry {
             !swarm.is_empty()
         });
         self.total_peers = total;
+    }
+
+    /// Is `peer` in the swarm of `hash`?
+    pub fn contains(&self, hash: &InfoHash, peer: &PeerId) -> bool {
+        self.swarms.get(hash).is_some_and(|s| s.get(peer).is_some())
+    }
+
+    /// Up to `n` addresses of the swarm of `hash`, drawn uniformly (seeds
+    /// first), for another tracker to forward its arrivals to.
+    pub fn sample(&mut self, hash: &InfoHash, n: usize) -> Vec<std::net::SocketAddr> {
+        let Some(swarm) = self.swarms.get(hash) else {
+            return Vec::new();
+        };
+        let mut peers = swarm.sample(n, &mut self.rng);
+        peers.sort_by_key(|p| !p.seed);
+        peers.into_iter().map(|p| p.addr).collect()
+    }
+
+    /// Leechers of the swarm of `hash`.
+    pub fn leechers(&self, hash: &InfoHash) -> u64 {
+        self.counts(hash).leechers
     }
 
     /// Swarms currently known.

@@ -241,6 +241,15 @@ impl Swarm {
             .collect()
     }
 
+    /// Up to `n` peers drawn uniformly at random.
+    pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Vec<ReplyPeer> {
+        rand::seq::index::sample(rng, self.peers.len(), n.min(self.peers.len()))
+            .into_iter()
+            .filter_map(|i| self.peers.get(i))
+            .map(PeerRecord::as_reply)
+            .collect()
+    }
+
     /// Up to `want` peers drawn uniformly at random among those `eligible`
     /// accepts, never `asker` (by id or by address).
     pub fn choose(
