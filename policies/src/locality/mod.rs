@@ -393,6 +393,19 @@ impl Locality {
         draw::draw(self, asker, candidates, want, rng)
     }
 
+    /// Most far connections of `slots` worth keeping: the far share of the
+    /// default shape (`1 - local_share` times the far fraction of the
+    /// peers we know of, `known`), at least one while a far peer is known
+    /// (the far floor); 0 when none is.
+    pub fn far_ceiling(&self, ours: Group, known: &[Group], slots: usize) -> usize {
+        let far_known = known.iter().filter(|g| !self.same(ours, **g)).count();
+        if far_known == 0 {
+            return 0;
+        }
+        let fraction = far_known as f64 / known.len() as f64;
+        (((1.0 - self.local_share) * fraction * slots as f64).ceil() as usize).max(1)
+    }
+
     /// Should a connection be closed to make room, close a far one? Yes
     /// while far peers hold more than the far share of the default shape
     /// (`1 - local_share` times the far fraction of the peers we know of,

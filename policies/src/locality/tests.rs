@@ -276,3 +276,21 @@ proptest! {
         let _ = s.parse::<Prefix>();
     }
 }
+
+#[test]
+fn the_far_ceiling_follows_the_shape_and_keeps_one() {
+    let l = Locality::from_map(three_pids());
+    let near = Group::Pid(0);
+    let known: Vec<Group> = (0..30).map(|i| Group::Pid(i % 3)).collect();
+    // 30% x 2/3 x 10 slots = 2.
+    assert_eq!(l.far_ceiling(near, &known, 10), 2);
+    assert_eq!(l.far_ceiling(near, &known, 60), 12);
+    let local_only = l.clone().with_local_share(1.0).unwrap();
+    assert_eq!(local_only.far_ceiling(near, &known, 10), 1, "the far floor");
+    assert_eq!(
+        l.far_ceiling(near, &[near, near], 10),
+        0,
+        "no far peer known"
+    );
+    assert_eq!(l.far_ceiling(near, &[], 10), 0);
+}

@@ -244,7 +244,24 @@ impl Torrent {
                 let all = self.candidates.due(now, usize::MAX, &connected);
                 let ours = self.our_group(&l);
                 let groups: Vec<_> = all.iter().map(|a| l.group(a.ip())).collect();
-                let picked = l.draw(ours, &groups, room, &mut self.rng);
+                let mut picked = l.draw(ours, &groups, room, &mut self.rng);
+                // Far dials stop at the far ceiling (the shape's far share
+                // of our connection cap, at least one).
+                let known: Vec<_> = self.candidates.addrs().map(|a| l.group(a.ip())).collect();
+                let ceiling = l.far_ceiling(ours, &known, self.options.max_peers);
+                let far = |g| !(g == ours && g != riffle_policies::locality::Group::Unknown);
+                let mut far_now = self
+                    .peers
+                    .values()
+                    .filter(|e| far(l.group(e.addr.ip())))
+                    .count();
+                picked.retain(|&i| {
+                    if !far(groups[i]) {
+                        return true;
+                    }
+                    far_now += 1;
+                    far_now <= ceiling
+                });
                 for (i, a) in all.iter().enumerate() {
                     if !picked.contains(&i) {
                         self.candidates.unmark(a);
