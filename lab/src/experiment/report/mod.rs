@@ -574,6 +574,28 @@ pub fn write_outputs(
         plot_throughput(&path, title, &summaries)?;
         written.push(path);
     }
+    let near: Vec<Curve> = summaries
+        .iter()
+        .filter_map(|s| {
+            let x = s.inter_share?;
+            Some(Curve {
+                label: s.name.clone(),
+                points: vec![(x.mean, s.mean_download_time.mean)],
+                markers: true,
+            })
+        })
+        .collect();
+    if !near.is_empty() {
+        let path = dir.join("locality.svg");
+        plot_curves(
+            &path,
+            &format!("{title}: traffic across networks against download time (means over seeds)"),
+            "share of payload bytes sent across networks",
+            "mean download time (units)",
+            &near,
+        )?;
+        written.push(path);
+    }
     written.extend(write_swarm_series(dir, title, &outputs.results)?);
     written.extend(multitrack::write_payoff_series(
         dir,
