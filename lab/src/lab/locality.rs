@@ -147,27 +147,7 @@ pub async fn run(
     let publisher_status = publisher_torrent.status();
     wait_ready(&publisher_status).await?;
 
-    // Hosts join in random order of networks, all at once.
-    let mut order: Vec<u32> = (0..population).collect();
-    rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
-    let mut hosts = Vec::with_capacity(order.len());
-    for i in order {
-        let (pid, h) = (i % pids, i / pids);
-        let session = Session::start(config(model.peer_rate, host_ip(pid, h), pid))
-            .await
-            .map_err(|e| anyhow!("cannot start a lab host: {e}"))?;
-        let options = setup.peer_options(&dir.join(format!("host-{i}")), true, rng.gen());
-        let torrent = session
-            .add_torrent((*setup.meta).clone(), options)
-            .map_err(|e| anyhow!("cannot add the torrent to a lab host: {e}"))?;
-        hosts.push(Host {
-            status: torrent.status(),
-            session,
-            torrent,
-            pid,
-            done_at: None,
-        });
-    }
+    let hosts = start_hosts(&setup, population, pids, &config, &mut rng).await?;
     let clock = Clock {
         start: Instant::now(),
         unit,
@@ -195,6 +175,38 @@ pub async fn run(
     let mut r = result(spec, seed, &samples, &completions);
     r.locality = Some(figures);
     Ok((r, samples))
+}
+
+/// Every host of the crowd, joining in random order of networks, all at
+/// once; `config(rate, ip, pid)` is a host's session.
+async fn start_hosts(
+    setup: &Setup,
+    population: u32,
+    pids: u32,
+    config: &impl Fn(f64, IpAddr, u32) -> riffle_client::engine::SessionConfig,
+    rng: &mut StdRng,
+) -> Result<Vec<Host>> {
+    let mut order: Vec<u32> = (0..population).collect();
+    rand::seq::SliceRandom::shuffle(order.as_mut_slice(), rng);
+    let mut hosts = Vec::with_capacity(order.len());
+    for i in order {
+        let (pid, h) = (i % pids, i / pids);
+        let session = Session::start(config(setup.spec.model.peer_rate, host_ip(pid, h), pid))
+            .await
+            .map_err(|e| anyhow!("cannot start a lab host: {e}"))?;
+        let options = setup.peer_options(&setup.dir.join(format!("host-{i}")), true, rng.gen());
+        let torrent = session
+            .add_torrent((*setup.meta).clone(), options)
+            .map_err(|e| anyhow!("cannot add the torrent to a lab host: {e}"))?;
+        hosts.push(Host {
+            status: torrent.status(),
+            session,
+            torrent,
+            pid,
+            done_at: None,
+        });
+    }
+    Ok(hosts)
 }
 
 /// Watch the crowd until every host completed or the run's duration:
