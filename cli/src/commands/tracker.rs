@@ -233,6 +233,41 @@ mod tests {
     }
 
     #[test]
+    fn peer_trackers_and_multitrack_settings_parse() {
+        assert_eq!(
+            parse_peer_tracker("one=127.0.0.1:6969").unwrap(),
+            ("one".to_string(), "127.0.0.1:6969".parse().unwrap())
+        );
+        assert!(parse_peer_tracker("one").is_err());
+        assert!(parse_peer_tracker("one=nowhere").is_err());
+        let map = crate::flags::locality::parse_map(
+            "[pids]\none = [\"127.0.1.0/24\"]\ntwo = [\"127.0.2.0/24\"]\n[prices]\ntwo.one = 20.0",
+        )
+        .unwrap();
+        let mut args = TrackerArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            shield_newcomers: None,
+            max_peers: None,
+            interval: Duration::from_secs(60),
+            locality: LocalityFlags::default(),
+            pid: Some("two".into()),
+            peer_tracker: vec![("one".into(), "127.0.0.1:7000".parse().unwrap())],
+            update_every: Duration::from_secs(8),
+        };
+        let m = multitrack_config(&args, Some(&map))
+            .unwrap()
+            .expect("a config");
+        assert_eq!(m.own, "two");
+        assert_eq!(m.peers[0].2, 20.0, "the price two -> one");
+        args.peer_tracker[0].0 = "three".into();
+        let err = multitrack_config(&args, Some(&map))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("three"), "{err}");
+        assert!(multitrack_config(&args, None).is_err(), "--pid needs a map");
+    }
+
+    #[test]
     fn policy_follows_the_flags() {
         let args = TrackerArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
