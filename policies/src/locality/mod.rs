@@ -51,7 +51,7 @@ use std::net::IpAddr;
 use rand::Rng;
 
 pub use file::LocalityFile;
-pub use prefix::{canonical, Prefix};
+pub use prefix::Prefix;
 
 /// The default share of a list given to the asker's own network (P4P's
 /// BitTorrent heuristic as MultiTrack reports it: 70% near, 30% far).
@@ -298,7 +298,7 @@ impl Locality {
         match &self.kind {
             Kind::Map(m) => m.pid_of(ip).map_or(Group::Unknown, Group::Pid),
             Kind::SameNet => {
-                let ip = canonical(ip);
+                let ip = ip.to_canonical();
                 let len = if ip.is_ipv4() {
                     SAME_NET_V4
                 } else {

@@ -21,7 +21,7 @@ impl Prefix {
     /// The network of `ip` at `len` bits (host bits cleared). Fails when
     /// `len` is longer than the address.
     pub fn new(ip: IpAddr, len: u8) -> Result<Prefix, LocalityError> {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         let max = max_len(ip);
         if len > max {
             return Err(LocalityError::BadPrefix(format!(
@@ -52,7 +52,7 @@ impl Prefix {
 
     /// Does the network hold `ip`?
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         ip.is_ipv4() == self.net.is_ipv4() && mask(ip, self.len) == self.net
     }
 }
@@ -70,7 +70,7 @@ impl FromStr for Prefix {
         let ip: IpAddr = addr.parse().map_err(|_| bad())?;
         let len = match len {
             Some(l) => l.parse::<u8>().map_err(|_| bad())?,
-            None => max_len(canonical(ip)),
+            None => max_len(ip.to_canonical()),
         };
         Prefix::new(ip, len)
     }
@@ -79,17 +79,6 @@ impl FromStr for Prefix {
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.net, self.len)
-    }
-}
-
-/// `ip` with an IPv4-mapped IPv6 address turned into its IPv4 address.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(v6),
-        },
-        v4 => v4,
     }
 }
 
