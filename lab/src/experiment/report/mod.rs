@@ -225,17 +225,24 @@ pub struct RunSummary {
 
 /// Each network's mean download time, over the replicates where finite.
 fn pid_times(group: &[&RunResult]) -> Vec<f64> {
-    let figures: Vec<&LocalityFigures> = group.iter().filter_map(|r| r.locality.as_ref()).collect();
-    let n = figures
-        .iter()
-        .map(|f| f.time_by_pid.len())
-        .max()
-        .unwrap_or(0);
+    index_means(
+        group
+            .iter()
+            .filter_map(|r| r.locality.as_ref())
+            .map(|f| &f.time_by_pid),
+    )
+}
+
+/// Per index, the mean of the finite values at that index over `rows`
+/// (NaN where none is); as long as the longest row.
+fn index_means<'a>(rows: impl Iterator<Item = &'a Vec<f64>>) -> Vec<f64> {
+    let rows: Vec<&Vec<f64>> = rows.collect();
+    let n = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     (0..n)
         .map(|i| {
-            let v: Vec<f64> = figures
+            let v: Vec<f64> = rows
                 .iter()
-                .filter_map(|f| f.time_by_pid.get(i).copied())
+                .filter_map(|r| r.get(i).copied())
                 .filter(|v| v.is_finite())
                 .collect();
             if v.is_empty() {
@@ -254,24 +261,7 @@ fn mean_shares(group: &[&RunResult]) -> Vec<f64> {
 
 /// A per-swarm figure, mean over the replicates where it is finite.
 fn per_swarm_means(group: &[&RunResult], figure: impl Fn(&SwarmFigures) -> &Vec<f64>) -> Vec<f64> {
-    let figures: Vec<&SwarmFigures> = group.iter().filter_map(|r| r.swarms.as_ref()).collect();
-    let Some(first) = figures.first() else {
-        return Vec::new();
-    };
-    (0..figure(first).len())
-        .map(|i| {
-            let v: Vec<f64> = figures
-                .iter()
-                .filter_map(|f| figure(f).get(i).copied())
-                .filter(|v| v.is_finite())
-                .collect();
-            if v.is_empty() {
-                f64::NAN
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        })
-        .collect()
+    index_means(group.iter().filter_map(|r| r.swarms.as_ref()).map(figure))
 }
 
 /// "0.95, 0.005 x10": values to `digits` decimals, runs of equal ones
