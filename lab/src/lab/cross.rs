@@ -19,7 +19,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use riffle_client::engine::{Session, TorrentHandle, TorrentOptions, TorrentState};
+use riffle_client::engine::{Session, TorrentHandle, TorrentOptions};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -241,9 +241,8 @@ fn add_b(
     Ok(leechers)
 }
 
-/// Watch B until every leecher completed or the run's duration: each
-/// one's completion time, and a sample every unit (times shifted by the
-/// warm-up, which A had to itself).
+/// Watch B until every leecher completed or the run's duration (sample
+/// times shifted by the warm-up, which A had to itself).
 async fn watch(
     mut leechers: Vec<Leecher>,
     publisher_status: &watch::Receiver<riffle_client::engine::TorrentStatus>,
@@ -251,51 +250,20 @@ async fn watch(
     spec: &RunSpec,
     tick: &mut impl FnMut(f64),
 ) -> Result<(Vec<Leecher>, Vec<Sample>)> {
-    let model = spec.model;
-    let block = f64::from(riffle_protocol::BLOCK_SIZE);
-    let mut samples = Vec::new();
-    let mut next_sample = 1.0;
-    let mut departures = 0u64;
-    let (mut pub_seen, mut peers_seen) = (0u64, 0u64);
-    loop {
-        let t = clock.model(Instant::now());
-        for l in leechers.iter_mut().filter(|l| l.done_at.is_none()) {
-            let st = l.status.borrow();
-            if let TorrentState::Failed(e) = &st.state {
-                return Err(anyhow!("a lab peer failed: {e}"));
-            }
-            if st.is_complete() && st.state != TorrentState::Checking {
-                l.done_at = Some(t);
-                departures += 1;
-            }
-        }
-        if t >= next_sample {
-            let pub_now = publisher_status.borrow().uploaded;
-            let peers_now: u64 = leechers.iter().map(|l| l.status.borrow().uploaded).sum();
-            let downloading = leechers.iter().filter(|l| l.done_at.is_none());
-            samples.push(Sample {
-                t: t + model.warmup,
-                population: downloading.clone().count() as u32,
-                one_club: downloading
-                    .filter(|l| l.status.borrow().have_pieces + 1 == model.pieces)
-                    .count() as u32,
-                departures,
-                publisher_rate: pub_now.saturating_sub(pub_seen) as f64
-                    / block
-                    / model.publisher_rate,
-                peer_rate: peers_now.saturating_sub(peers_seen) as f64
-                    / block
-                    / model.publisher_rate,
-            });
-            (pub_seen, peers_seen) = (pub_now, peers_now);
-            next_sample += 1.0;
-            tick(t);
-        }
-        if t >= model.duration || leechers.iter().all(|l| l.done_at.is_some()) {
-            return Ok((leechers, samples));
-        }
-        tokio::time::sleep(clock.unit / 4).await;
+    let statuses: Vec<_> = leechers.iter().map(|l| l.status.clone()).collect();
+    let (done, samples) = super::crowd::watch_crowd(
+        &statuses,
+        publisher_status,
+        clock,
+        spec,
+        spec.model.warmup,
+        tick,
+    )
+    .await?;
+    for (l, d) in leechers.iter_mut().zip(done) {
+        l.done_at = d;
     }
+    Ok((leechers, samples))
 }
 
 /// Torrent A's options in `dir`, told its `peers`, with an upload budget

@@ -25,7 +25,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use riffle_client::engine::locality::PeerClass;
 use riffle_client::engine::rate::Bucket;
-use riffle_client::engine::{Session, TorrentHandle, TorrentState, TorrentStatus};
+use riffle_client::engine::{Session, TorrentHandle, TorrentStatus};
 use riffle_policies::locality::Locality;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -209,8 +209,7 @@ async fn start_hosts(
     Ok(hosts)
 }
 
-/// Watch the crowd until every host completed or the run's duration:
-/// each one's completion time, and a sample every unit.
+/// Watch the crowd until every host completed or the run's duration.
 async fn watch_hosts(
     mut hosts: Vec<Host>,
     publisher_status: &watch::Receiver<TorrentStatus>,
@@ -218,51 +217,13 @@ async fn watch_hosts(
     spec: &RunSpec,
     tick: &mut impl FnMut(f64),
 ) -> Result<(Vec<Host>, Vec<Sample>)> {
-    let model = spec.model;
-    let block = f64::from(riffle_protocol::BLOCK_SIZE);
-    let mut samples = Vec::new();
-    let mut next_sample = 1.0;
-    let mut departures = 0u64;
-    let (mut pub_seen, mut peers_seen) = (0u64, 0u64);
-    loop {
-        let t = clock.model(Instant::now());
-        for h in hosts.iter_mut().filter(|h| h.done_at.is_none()) {
-            let st = h.status.borrow();
-            if let TorrentState::Failed(e) = &st.state {
-                return Err(anyhow!("a lab host failed: {e}"));
-            }
-            if st.is_complete() && st.state != TorrentState::Checking {
-                h.done_at = Some(t);
-                departures += 1;
-            }
-        }
-        if t >= next_sample {
-            let pub_now = publisher_status.borrow().uploaded;
-            let peers_now: u64 = hosts.iter().map(|h| h.status.borrow().uploaded).sum();
-            let downloading = hosts.iter().filter(|h| h.done_at.is_none());
-            samples.push(Sample {
-                t,
-                population: downloading.clone().count() as u32,
-                one_club: downloading
-                    .filter(|h| h.status.borrow().have_pieces + 1 == model.pieces)
-                    .count() as u32,
-                departures,
-                publisher_rate: pub_now.saturating_sub(pub_seen) as f64
-                    / block
-                    / model.publisher_rate,
-                peer_rate: peers_now.saturating_sub(peers_seen) as f64
-                    / block
-                    / model.publisher_rate,
-            });
-            (pub_seen, peers_seen) = (pub_now, peers_now);
-            next_sample += 1.0;
-            tick(t);
-        }
-        if t >= model.duration || hosts.iter().all(|h| h.done_at.is_some()) {
-            return Ok((hosts, samples));
-        }
-        tokio::time::sleep(clock.unit / 4).await;
+    let statuses: Vec<_> = hosts.iter().map(|h| h.status.clone()).collect();
+    let (done, samples) =
+        super::crowd::watch_crowd(&statuses, publisher_status, clock, spec, 0.0, tick).await?;
+    for (h, d) in hosts.iter_mut().zip(done) {
+        h.done_at = d;
     }
+    Ok((hosts, samples))
 }
 
 /// The share that crossed and each network's times.

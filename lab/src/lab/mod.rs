@@ -14,6 +14,7 @@
 //! sim`, so the two can be compared run for run.
 
 mod cross;
+mod crowd;
 mod locality;
 mod multi;
 pub mod payload;
