@@ -262,10 +262,12 @@ impl Torrent {
                     far_now += 1;
                     far_now <= ceiling
                 });
-                for (i, a) in all.iter().enumerate() {
-                    if !picked.contains(&i) {
-                        self.candidates.unmark(a);
-                    }
+                let mut chosen = vec![false; all.len()];
+                for &i in &picked {
+                    chosen[i] = true;
+                }
+                for (a, _) in all.iter().zip(&chosen).filter(|(_, c)| !**c) {
+                    self.candidates.unmark(a);
                 }
                 picked.into_iter().map(|i| all[i]).collect()
             }
@@ -461,6 +463,7 @@ impl Torrent {
                             .map_or(Group::Unknown, |e| l.group(e.addr.ip()))
                     })
                     .collect();
+                let pool: HashSet<&PeerKey> = pool.iter().collect();
                 let idle: Vec<usize> = (0..keys.len())
                     .filter(|&i| pool.contains(&keys[i]))
                     .collect();

@@ -253,6 +253,74 @@ impl Torrent {
         }
     }
 
+    /// Handshakes exchanged with peer `key`: keep one connection per peer
+    /// (and none to a banned id), then mark it connected.
+    fn on_handshake(
+        &mut self,
+        key: PeerKey,
+        peer_id: PeerId,
+        reserved: riffle_protocol::wire::Reserved,
+        local: Option<std::net::IpAddr>,
+        now: Instant,
+    ) {
+        let banned = self.candidates.is_banned_id(&peer_id);
+        // Two connections to one peer (both sides dialled): keep
+        // the one dialled by the side with the lower peer id, so
+        // both ends keep the same one.
+        let we_dial = self.shared.our_id.0 < peer_id.0;
+        let Some(outgoing) = self.peers.get(&key).map(|e| e.outgoing) else {
+            return;
+        };
+        let other = self
+            .peers
+            .iter()
+            .find(|(k, o)| **k != key && o.peer_id == Some(peer_id))
+            .map(|(k, o)| (*k, o.outgoing));
+        let keep_new = match other {
+            None => true,
+            Some((_, old_outgoing)) => outgoing != old_outgoing && outgoing == we_dial,
+        };
+        if let (Some((old, _)), true) = (other, keep_new) {
+            if let Some(o) = self.peers.get(&old) {
+                o.mailbox
+                    .post(|m| m.close = Some("already connected".into()));
+            }
+        }
+        let Some(e) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if !keep_new || banned {
+            e.mailbox.post(|o| {
+                o.close = Some(
+                    if banned {
+                        "banned peer"
+                    } else {
+                        "already connected"
+                    }
+                    .into(),
+                )
+            });
+            return;
+        }
+        e.peer_id = Some(peer_id);
+        e.fast = reserved.fast();
+        e.link = Link::Connected;
+        if let Some(ip) = local.or(self.config.source_ip()) {
+            self.local_ip.get_or_insert(ip);
+            e.near = self
+                .config
+                .locality
+                .as_ref()
+                .is_some_and(|l| l.is_local(ip, e.addr.ip()));
+        }
+        e.connected_at = now;
+        e.announced_at = now;
+        e.last_block_at = now;
+        tracing::debug!(peer = %e.addr, outgoing = e.outgoing, "handshake done");
+        self.candidates.connected(e.addr, e.outgoing);
+        self.dial_soon |= e.outgoing;
+    }
+
     fn on_peer_event(&mut self, key: PeerKey, ev: PeerEvent) {
         let now = Instant::now();
         let turn_running = self.turn_running(now);
@@ -264,62 +332,7 @@ impl Torrent {
                 peer_id,
                 reserved,
                 local,
-            } => {
-                let banned = self.candidates.is_banned_id(&peer_id);
-                // Two connections to one peer (both sides dialled): keep
-                // the one dialled by the side with the lower peer id, so
-                // both ends keep the same one.
-                let we_dial = self.shared.our_id.0 < peer_id.0;
-                let outgoing = e.outgoing;
-                let other = self
-                    .peers
-                    .iter()
-                    .find(|(k, o)| **k != key && o.peer_id == Some(peer_id))
-                    .map(|(k, o)| (*k, o.outgoing));
-                let keep_new = match other {
-                    None => true,
-                    Some((_, old_outgoing)) => outgoing != old_outgoing && outgoing == we_dial,
-                };
-                if let (Some((old, _)), true) = (other, keep_new) {
-                    if let Some(o) = self.peers.get(&old) {
-                        o.mailbox
-                            .post(|m| m.close = Some("already connected".into()));
-                    }
-                }
-                let Some(e) = self.peers.get_mut(&key) else {
-                    return;
-                };
-                if !keep_new || banned {
-                    e.mailbox.post(|o| {
-                        o.close = Some(
-                            if banned {
-                                "banned peer"
-                            } else {
-                                "already connected"
-                            }
-                            .into(),
-                        )
-                    });
-                    return;
-                }
-                e.peer_id = Some(peer_id);
-                e.fast = reserved.fast();
-                e.link = Link::Connected;
-                if let Some(ip) = local.or(self.config.source_ip()) {
-                    self.local_ip.get_or_insert(ip);
-                    e.near = self
-                        .config
-                        .locality
-                        .as_ref()
-                        .is_some_and(|l| l.is_local(ip, e.addr.ip()));
-                }
-                e.connected_at = now;
-                e.announced_at = now;
-                e.last_block_at = now;
-                tracing::debug!(peer = %e.addr, outgoing = e.outgoing, "handshake done");
-                self.candidates.connected(e.addr, e.outgoing);
-                self.dial_soon |= e.outgoing;
-            }
+            } => self.on_handshake(key, peer_id, reserved, local, now),
             PeerEvent::Bitfield(b) => {
                 if e.counted {
                     self.picker
