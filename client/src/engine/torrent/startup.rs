@@ -290,21 +290,15 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         dht: dht.clone(),
         v2: std::sync::RwLock::new(v2),
     });
-    let settings = ChokerSettings {
-        slots: policies.upload_slots,
-        rechoke_interval: s.config.scaled(RECHOKE_INTERVAL),
-        piece_bytes: u64::from(geometry.piece_length()),
-    };
-    let locality = s.config.locality.as_deref();
-    let leech_choker = near_first(
-        policies.choker.build(&settings, seeds.next_u64()),
-        locality,
-        seeds.next_u64(),
-    );
-    let seed_choker = near_first(
-        policies.seed_choker.build(&settings, seeds.next_u64()),
-        locality,
-        seeds.next_u64(),
+    let (leech_choker, seed_choker) = chokers(
+        &policies,
+        ChokerSettings {
+            slots: policies.upload_slots,
+            rechoke_interval: s.config.scaled(RECHOKE_INTERVAL),
+            piece_bytes: u64::from(geometry.piece_length()),
+        },
+        s.config.locality.as_deref(),
+        &mut seeds,
     );
     let service = super::choking::Service::new(s.options.max_upload_rate, policies.one_club_rate);
     let (from_peers_tx, from_peers_rx) = mpsc::channel(FROM_PEERS);
@@ -390,6 +384,24 @@ fn wanted_pieces(layout: &Layout, wanted_files: Option<&[bool]>, pads: &[bool]) 
         }
     }
     out
+}
+
+/// The leech and seed chokers of `policies`, each near-first under
+/// `locality`, seeded from `seeds`.
+fn chokers(
+    policies: &super::Policies,
+    settings: ChokerSettings,
+    locality: Option<&riffle_policies::locality::Locality>,
+    seeds: &mut StdRng,
+) -> (
+    Box<dyn riffle_policies::choker::Choker>,
+    Box<dyn riffle_policies::choker::Choker>,
+) {
+    let leech = policies.choker.build(&settings, seeds.next_u64());
+    let leech = near_first(leech, locality, seeds.next_u64());
+    let seed = policies.seed_choker.build(&settings, seeds.next_u64());
+    let seed = near_first(seed, locality, seeds.next_u64());
+    (leech, seed)
 }
 
 /// `choker` with its optimistic unchoke near-first under `locality`
