@@ -302,36 +302,7 @@ fn merge(name: &str, d: &RawSettings, r: &RawSettings) -> Result<RunSpec, Experi
             "a multitrack run has its own swarms (no `swarms`)".into(),
         ));
     }
-    let raw_arrivals = match (pick(&r.arrivals, &d.arrivals), swarms.first()) {
-        // MultiTrack: each tracker's arrivals (the model's rate is their sum).
-        _ if multitrack.is_some() => RawArrivals {
-            rate: multitrack.as_ref().map(|m| m.total_arrivals()),
-            population: None,
-        },
-        // Several swarms: closed ones of the sizes listed (the first here;
-        // the simulator gives each its own).
-        (_, Some(first)) => RawArrivals {
-            rate: None,
-            population: Some(*first),
-        },
-        (Some(a), None) => a,
-        (None, None) => return Err(missing("arrivals")),
-    };
-    let arrivals = match (raw_arrivals.rate, raw_arrivals.population) {
-        (Some(rate), None) => Arrivals::Open {
-            rate: positive("arrivals.rate", rate)?,
-        },
-        (None, Some(population)) if population >= 1 => Arrivals::Closed { population },
-        (None, Some(_)) => {
-            return Err(err("arrivals.population", "must be at least 1".into()));
-        }
-        _ => {
-            return Err(err(
-                "arrivals",
-                "give exactly one of `rate` (open system) or `population` (closed system)".into(),
-            ))
-        }
-    };
+    let arrivals = arrivals_key(d, r, &swarms, multitrack.as_ref(), &err)?;
     let (contributors, contributor_rate) = cross_keys(d, r, arrivals, &swarms, peer_rate, &err)?;
     let (pids, link_rate) = locality_keys(d, r, arrivals, &swarms, contributors, &err)?;
     let cap = pick(&r.cap, &d.cap).and_then(Maybe::into_option);
@@ -472,6 +443,51 @@ fn locality_keys(
         ));
     }
     Ok((pids, link_rate))
+}
+
+/// The run's arrivals: a MultiTrack run's total rate, the first of
+/// several swarms' sizes, or the `arrivals` key (exactly one of `rate` or
+/// `population`).
+fn arrivals_key(
+    d: &RawSettings,
+    r: &RawSettings,
+    swarms: &[u32],
+    multitrack: Option<&super::multitrack::MultiTrackSpec>,
+    err: &dyn Fn(&str, String) -> ExperimentError,
+) -> Result<Arrivals, ExperimentError> {
+    let raw_arrivals = match (pick(&r.arrivals, &d.arrivals), swarms.first()) {
+        // MultiTrack: each tracker's arrivals (the model's rate is their sum).
+        _ if multitrack.is_some() => RawArrivals {
+            rate: multitrack.map(|m| m.total_arrivals()),
+            population: None,
+        },
+        // Several swarms: closed ones of the sizes listed (the first here;
+        // the simulator gives each its own).
+        (_, Some(first)) => RawArrivals {
+            rate: None,
+            population: Some(*first),
+        },
+        (Some(a), None) => a,
+        (None, None) => {
+            return Err(err(
+                "arrivals",
+                "missing: set it in [defaults] or in this [[run]]".into(),
+            ))
+        }
+    };
+    match (raw_arrivals.rate, raw_arrivals.population) {
+        (Some(rate), None) if rate.is_finite() && rate > 0.0 => Ok(Arrivals::Open { rate }),
+        (Some(rate), None) => Err(err(
+            "arrivals.rate",
+            format!("must be a positive number (got {rate})"),
+        )),
+        (None, Some(population)) if population >= 1 => Ok(Arrivals::Closed { population }),
+        (None, Some(_)) => Err(err("arrivals.population", "must be at least 1".into())),
+        _ => Err(err(
+            "arrivals",
+            "give exactly one of `rate` (open system) or `population` (closed system)".into(),
+        )),
+    }
 }
 
 /// The several-swarm keys: each swarm's size (none empty), when it joins
