@@ -100,6 +100,9 @@ pub enum TrackerServerError {
         /// not repeat it).
         reason: io::Error,
     },
+    /// The MultiTrack settings are out of range.
+    #[error("bad MultiTrack settings: {0}")]
+    MultiTrack(#[from] riffle_policies::locality::multitrack::MultiTrackError),
     /// The UDP socket could not be bound (on the HTTP listener's port).
     #[error("cannot listen for UDP on {addr}: {reason}")]
     BindUdp {
@@ -165,19 +168,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: &TrackerConfig) -> Shared {
+    pub(crate) fn new(
+        config: &TrackerConfig,
+    ) -> Result<Shared, riffle_policies::locality::multitrack::MultiTrackError> {
         let mut registry = Registry::new(config.policy, config.seed);
         registry.set_locality(config.locality.clone());
-        Shared {
+        let multitrack = match config.multitrack.clone() {
+            Some(m) => Some(multitrack::MultiTrack::new(m, config.seed ^ 0x4D54)?),
+            None => None,
+        };
+        Ok(Shared {
             registry: Mutex::new(registry),
             wire: WireTimes::new(&config.policy, config.time_scale),
             time_scale: config.time_scale,
             ids: ConnectionIds::new(Instant::now()),
-            multitrack: config
-                .multitrack
-                .clone()
-                .map(|m| multitrack::MultiTrack::new(m, config.seed ^ 0x4D54)),
-        }
+            multitrack,
+        })
     }
 
     /// Answer an announce: a MultiTrack-forwarded user gets its
@@ -234,6 +240,7 @@ pub struct TrackerServer {
 impl TrackerServer {
     /// Bind HTTP and UDP on `config.listen` and start serving.
     pub async fn start(config: TrackerConfig) -> Result<TrackerServer, TrackerServerError> {
+        let shared = Arc::new(Shared::new(&config)?);
         let (tcp, udp_socket) = bind(config.listen).await?;
         let http_addr = tcp
             .local_addr()
@@ -247,7 +254,6 @@ impl TrackerServer {
                 addr: config.listen,
                 reason,
             })?;
-        let shared = Arc::new(Shared::new(&config));
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(http::serve(tcp, shared.clone(), stopped.clone())),
@@ -309,6 +315,27 @@ impl TrackerServer {
     /// Peers handed out by network (asker's, peer's), with a locality.
     pub fn given_by_network(&self) -> Vec<riffle_policies::tracker::GivenCount> {
         self.shared.registry().given_by_network()
+    }
+
+    /// Set (or, with None, forget) the address of the MultiTrack peer
+    /// tracker called `name` (trackers that forward to each other can start
+    /// on free ports, then learn each other's); false when this tracker
+    /// has no such peer.
+    pub fn set_peer_tracker(&self, name: &str, addr: Option<SocketAddr>) -> bool {
+        self.shared
+            .multitrack
+            .as_ref()
+            .is_some_and(|m| m.set_addr(name, addr))
+    }
+
+    /// The MultiTrack updates of the torrent `info_hash`, oldest first (at
+    /// most [`multitrack::HISTORY`]); empty without MultiTrack.
+    pub fn multitrack_updates(&self, info_hash: &InfoHash) -> Vec<multitrack::ForwardingUpdate> {
+        self.shared
+            .multitrack
+            .as_ref()
+            .map(|m| m.history(info_hash))
+            .unwrap_or_default()
     }
 
     /// `http://ADDR/stats`: swarms, peers and, with a locality, the peers
@@ -379,10 +406,14 @@ async fn multitrack_loop(shared: Arc<Shared>, every: Duration, mut stop: watch::
             _ = stop.changed() => break,
             _ = tick.tick() => {
                 let Some(m) = &shared.multitrack else { break };
+                let addrs = m.addrs();
                 for hash in m.hashes() {
                     let mut answers = Vec::new();
-                    for (_, addr, _) in &m.config.peers {
-                        answers.push(multitrack::ask(*addr, &hash).await);
+                    for addr in &addrs {
+                        answers.push(match addr {
+                            Some(a) => multitrack::ask(*a, &hash).await,
+                            None => None,
+                        });
                     }
                     let leechers = shared.registry().leechers(&hash);
                     m.update(&hash, leechers, answers);

@@ -19,13 +19,14 @@
 //! option's delay. Shares, payoffs and counts are logged at every update
 //! and shown at `/stats`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use riffle_policies::locality::multitrack::{
-    Congestion, Measure, MeterSettings, Slot, Split, SwarmMeter,
+    Congestion, Forwarding, Measure, MeterSettings, MultiTrackError, Slot, Split, SwarmMeter,
+    DEFAULT_FLOOR, DEFAULT_STEP,
 };
 use riffle_policies::tracker::{Announce, AnnounceReply, ReplyPeer, SwarmCounts};
 use riffle_protocol::tracker::Event;
@@ -45,16 +46,86 @@ pub const MAX_FOLLOWED: usize = 50_000;
 /// A peer silent for this many updates is forgotten.
 const FORGET_AFTER_UPDATES: u32 = 10;
 
+/// Updates of one torrent kept for [`crate::TrackerServer::multitrack_updates`]
+/// (the oldest go first).
+pub const HISTORY: usize = 1024;
+
+/// Another tracker we may forward to.
+#[derive(Clone, Debug)]
+pub struct PeerTracker {
+    /// Its network's name.
+    pub name: String,
+    /// Its HTTP address; None until known
+    /// ([`crate::TrackerServer::set_peer_tracker`]): until then it is
+    /// not asked and nobody is forwarded to it.
+    pub addr: Option<SocketAddr>,
+    /// Transit price to its swarm, in seconds (the unit of delay).
+    pub price: f64,
+}
+
 /// A tracker's place among its peers.
 #[derive(Clone, Debug)]
 pub struct MultiTrackConfig {
     /// Our network's name (in logs and stats).
     pub own: String,
-    /// The other trackers: name, HTTP address, transit price to their
-    /// swarm (seconds, the unit of delay; 0 where none is set).
-    pub peers: Vec<(String, SocketAddr, f64)>,
+    /// The other trackers.
+    pub peers: Vec<PeerTracker>,
     /// How often shares are updated (the paper: 8 s).
     pub every: Duration,
+    /// What the payoffs count; `Never` keeps every arrival (and still
+    /// measures and publishes).
+    pub forwarding: Forwarding,
+    /// The replicator step (0 < step <= 1).
+    pub step: f64,
+    /// The share every option keeps (0 <= floor < 0.5).
+    pub floor: f64,
+    /// Weight of new payoffs in the averaged payoffs the split acts on
+    /// (0 < smoothing <= 1; 1: the last payoffs alone).
+    pub smoothing: f64,
+    /// How the congestion price is estimated.
+    pub congestion: Congestion,
+}
+
+impl MultiTrackConfig {
+    /// `own` among `peers`, updating every `every`, with the defaults:
+    /// MultiTrack's payoffs, step 0.5, floor 2%, no payoff averaging,
+    /// congestion by occupancy.
+    pub fn new(own: String, peers: Vec<PeerTracker>, every: Duration) -> MultiTrackConfig {
+        MultiTrackConfig {
+            own,
+            peers,
+            every,
+            forwarding: Forwarding::Multitrack,
+            step: DEFAULT_STEP,
+            floor: DEFAULT_FLOOR,
+            smoothing: 1.0,
+            congestion: Congestion::Occupancy,
+        }
+    }
+
+    /// A fresh split for these settings, everything kept at first.
+    fn split(&self) -> Result<Split, MultiTrackError> {
+        Split::local(&vec![true; 1 + self.peers.len()], 0)?
+            .with_step(self.step)?
+            .with_floor(self.floor)?
+            .with_smoothing(self.smoothing)
+    }
+}
+
+/// One update of one torrent's forwarding, as kept in its history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardingUpdate {
+    /// When.
+    pub at: Instant,
+    /// Each option's payoff (ours first, then the peer trackers' in
+    /// order); NaN where not measured yet.
+    pub payoffs: Vec<f64>,
+    /// The shares after the update.
+    pub shares: Vec<f64>,
+    /// Arrivals sent to each option since start.
+    pub sent: Vec<u64>,
+    /// Whether the shares moved (every payoff known).
+    pub moved: bool,
 }
 
 /// Download progress of one peer, for its rate.
@@ -108,6 +179,7 @@ struct SwarmState {
     sent: Vec<u64>,
     payoffs: Vec<f64>,
     updates: u64,
+    history: VecDeque<ForwardingUpdate>,
 }
 
 impl std::fmt::Debug for MultiTrack {
@@ -121,18 +193,64 @@ impl std::fmt::Debug for MultiTrack {
 /// The tracker's MultiTrack state.
 pub(crate) struct MultiTrack {
     pub(crate) config: MultiTrackConfig,
+    /// The peer trackers' addresses (settable while running).
+    addrs: Mutex<Vec<Option<SocketAddr>>>,
     swarms: Mutex<HashMap<InfoHash, SwarmState>>,
     rng: Mutex<rand::rngs::StdRng>,
 }
 
 impl MultiTrack {
-    pub(crate) fn new(config: MultiTrackConfig, seed: u64) -> MultiTrack {
+    /// Check the settings (a split and a meter can be made of them).
+    pub(crate) fn new(config: MultiTrackConfig, seed: u64) -> Result<MultiTrack, MultiTrackError> {
         use rand::SeedableRng;
-        MultiTrack {
+        config.split()?;
+        SwarmMeter::new(MeterSettings::for_congestion(config.congestion))?;
+        if let Some(p) = config
+            .peers
+            .iter()
+            .find(|p| !(p.price.is_finite() && p.price >= 0.0))
+        {
+            return Err(MultiTrackError::BadSetting(format!(
+                "the price to {} must be a number >= 0, not {}",
+                p.name, p.price
+            )));
+        }
+        Ok(MultiTrack {
+            addrs: Mutex::new(config.peers.iter().map(|p| p.addr).collect()),
             config,
             swarms: Mutex::default(),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
-        }
+        })
+    }
+
+    /// The peer trackers' addresses now, in order.
+    pub(crate) fn addrs(&self) -> Vec<Option<SocketAddr>> {
+        self.addrs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Set (or forget) the address of the peer tracker called `name`;
+    /// false when there is none.
+    pub(crate) fn set_addr(&self, name: &str, addr: Option<SocketAddr>) -> bool {
+        let Some(i) = self.config.peers.iter().position(|p| p.name == name) else {
+            return false;
+        };
+        let mut addrs = self
+            .addrs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        addrs[i] = addr;
+        true
+    }
+
+    /// The history of `hash`'s updates, oldest first.
+    pub(crate) fn history(&self, hash: &InfoHash) -> Vec<ForwardingUpdate> {
+        self.swarms()
+            .get(hash)
+            .map(|s| s.history.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn options(&self) -> usize {
@@ -147,11 +265,10 @@ impl MultiTrack {
 
     fn fresh(&self) -> SwarmState {
         let k = self.options();
-        let split = Split::local(&vec![true; k], 0).expect("option 0 of at least one");
         SwarmState {
-            split,
-            meter: SwarmMeter::new(MeterSettings::for_congestion(Congestion::Occupancy))
-                .expect("the built-in settings are valid"),
+            split: self.config.split().expect("checked in new"),
+            meter: SwarmMeter::new(MeterSettings::for_congestion(self.config.congestion))
+                .expect("checked in new"),
             own: SlotRates::default(),
             arrivals: 0,
             away: vec![SlotRates::default(); k],
@@ -162,6 +279,7 @@ impl MultiTrack {
             sent: vec![0; k],
             payoffs: vec![f64::NAN; k],
             updates: 0,
+            history: VecDeque::new(),
         }
     }
 
@@ -197,7 +315,11 @@ impl MultiTrack {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner),
                 );
-                let j = s.split.choose(u);
+                let j = if self.config.forwarding.forwards() {
+                    s.split.choose(u)
+                } else {
+                    0
+                };
                 let has_peers = s
                     .remote
                     .get(j)
@@ -299,9 +421,10 @@ impl MultiTrack {
             }
         }
         let k = self.options();
+        let forwarding = self.config.forwarding;
         let mut payoffs = vec![f64::NAN; k];
         if let Some(m) = s.meter.measure() {
-            payoffs[0] = m.delay + m.congestion;
+            payoffs[0] = forwarding.payoff(m, 0.0);
         }
         for (j, payoff) in payoffs.iter_mut().enumerate().skip(1) {
             if let Some(d) = s.away[j].delay() {
@@ -311,12 +434,32 @@ impl MultiTrack {
             let Some((Some(m), _)) = &s.remote[j] else {
                 continue;
             };
-            let delay = s.away_delay[j].unwrap_or(m.delay);
-            *payoff = delay + self.config.peers[j - 1].2 + m.congestion;
+            let seen = Measure {
+                delay: s.away_delay[j].unwrap_or(m.delay),
+                congestion: m.congestion,
+            };
+            *payoff = forwarding.payoff(seen, self.config.peers[j - 1].price);
         }
-        if payoffs.iter().all(|p| p.is_finite()) && s.split.update(&payoffs) {
+        let moved = forwarding.forwards()
+            && payoffs.iter().all(|p| p.is_finite())
+            && s.split.update(&payoffs);
+        if moved {
             s.updates += 1;
         }
+        if s.history.len() >= HISTORY {
+            s.history.pop_front();
+        }
+        s.history.push_back(ForwardingUpdate {
+            at: now,
+            payoffs: payoffs.clone(),
+            shares: if forwarding.forwards() {
+                s.split.shares().to_vec()
+            } else {
+                (0..k).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect()
+            },
+            sent: s.sent.clone(),
+            moved,
+        });
         s.payoffs = payoffs;
         tracing::info!(
             pid = %self.config.own, info_hash = %hash, shares = ?s.split.shares(),
@@ -328,7 +471,7 @@ impl MultiTrack {
     /// to each option.
     pub(crate) fn stats(&self) -> serde_json::Value {
         let names: Vec<&str> = std::iter::once(self.config.own.as_str())
-            .chain(self.config.peers.iter().map(|(n, _, _)| n.as_str()))
+            .chain(self.config.peers.iter().map(|p| p.name.as_str()))
             .collect();
         let swarms = self.swarms();
         let list: Vec<serde_json::Value> = swarms
@@ -343,7 +486,12 @@ impl MultiTrack {
                 })
             })
             .collect();
-        serde_json::json!({"pid": self.config.own, "options": names, "swarms": list})
+        serde_json::json!({
+            "pid": self.config.own,
+            "forwarding": self.config.forwarding.to_string(),
+            "options": names,
+            "swarms": list,
+        })
     }
 }
 

@@ -39,6 +39,7 @@ fn shared(policy: TrackerPolicy) -> Shared {
         locality: None,
         multitrack: None,
     })
+    .expect("no MultiTrack settings to check")
 }
 
 /// The query of an announce by peer `n` listening on port 6000 + n.
@@ -485,23 +486,34 @@ async fn oversized_request_heads_are_rejected_not_buffered() {
 /// about that share: they get T1's peers and stay out of T2's swarm.
 #[tokio::test]
 async fn multitrack_forwards_arrivals_toward_the_faster_swarm() {
-    use super::multitrack::MultiTrackConfig;
+    use super::multitrack::{MultiTrackConfig, PeerTracker};
+    use riffle_policies::locality::multitrack::Forwarding;
     let every = Duration::from_millis(100);
-    let start = |own: &str, peers: Vec<(String, SocketAddr, f64)>| {
+    let start = |own: &str, peers: Vec<PeerTracker>, forwarding| {
+        let mut m = MultiTrackConfig::new(own.into(), peers, every);
+        m.forwarding = forwarding;
         let config = TrackerConfig {
-            multitrack: Some(MultiTrackConfig {
-                own: own.into(),
-                peers,
-                every,
-            }),
+            multitrack: Some(m),
             ..TrackerConfig::new("127.0.0.1:0".parse().unwrap(), TrackerPolicy::default())
         };
         TrackerServer::start(config)
     };
-    let t1 = start("one", Vec::new()).await.unwrap();
-    let t2 = start("two", vec![("one".into(), t1.http_addr(), 1.0)])
+    let t1 = start("one", Vec::new(), Forwarding::Multitrack)
         .await
         .unwrap();
+    let one = PeerTracker {
+        name: "one".into(),
+        addr: None,
+        price: 1.0,
+    };
+    let t2 = start("two", vec![one.clone()], Forwarding::Multitrack)
+        .await
+        .unwrap();
+    assert!(t2.set_peer_tracker("one", Some(t1.http_addr())));
+    assert!(!t2.set_peer_tracker("three", Some(t1.http_addr())));
+    // A tracker that measures the same but never forwards.
+    let t3 = start("three", vec![one], Forwarding::Never).await.unwrap();
+    assert!(t3.set_peer_tracker("one", Some(t1.http_addr())));
     let t0 = Instant::now();
     let size = 10_000_000u64;
     // Leecher n of a tracker at virtual second `i`, having downloaded
@@ -521,6 +533,7 @@ async fn multitrack_forwards_arrivals_toward_the_faster_swarm() {
         for n in 1..=10 {
             announce(&t1, n, i, 250_000);
             announce(&t2, 100 + n, i, 5_000);
+            announce(&t3, 100 + n, i, 5_000);
         }
         tokio::time::sleep(every + Duration::from_millis(20)).await;
     }
@@ -542,6 +555,21 @@ async fn multitrack_forwards_arrivals_toward_the_faster_swarm() {
         "T2's own swarm costs more than T1's: {s}"
     );
     assert!(share > 0.5, "T2 forwards {share} toward T1: {s}");
+    // The history holds every update, the last as /stats shows it.
+    let history = t2.multitrack_updates(&HASH);
+    let last = history.last().expect("updates");
+    assert!(history.len() as u64 >= swarm["updates"].as_u64().unwrap());
+    assert!(history.iter().filter(|u| u.moved).count() >= 5);
+    assert!((last.shares[1] - share).abs() < 1e-9, "{last:?} vs {s}");
+    // The tracker that never forwards saw the same payoffs and kept its
+    // split where it was.
+    let never = t3.multitrack_updates(&HASH);
+    let last3 = never.last().expect("updates");
+    assert!(never.iter().all(|u| !u.moved), "{never:?}");
+    assert!(last3.payoffs.iter().all(|p| p.is_finite()), "{last3:?}");
+    assert!(last3.payoffs[0] > last3.payoffs[1], "{last3:?}");
+    assert_eq!(last3.shares, vec![1.0, 0.0]);
+    assert!(t1.multitrack_updates(&InfoHash([9; 20])).is_empty());
     // New downloaders at T2 (virtual second 30): about `share` of them go
     // to T1's swarm.
     let t1_ports: Vec<u16> = (1..=10).map(|n| 6000 + n).collect();
@@ -564,6 +592,21 @@ async fn multitrack_forwards_arrivals_toward_the_faster_swarm() {
                 _ => None,
             })
             .collect();
+        let (_, kept) = respond(
+            &t3.shared,
+            at,
+            "/announce",
+            query(n, size, 0, true).as_bytes(),
+            from(n),
+        );
+        let kept = parse_announce_response(&kept).unwrap();
+        assert!(
+            kept.peers.iter().all(|p| match p.endpoint {
+                PeerEndpoint::Addr(a) => !t1_ports.contains(&a.port()),
+                _ => true,
+            }),
+            "a tracker that never forwards gave T1's peers"
+        );
         if !ports.is_empty() && ports.iter().all(|p| t1_ports.contains(p)) {
             forwarded += 1;
         } else {
@@ -581,6 +624,8 @@ async fn multitrack_forwards_arrivals_toward_the_faster_swarm() {
     // The forwarded ones are not in T2's swarm.
     let leechers = t2.counts(&HASH).leechers;
     assert_eq!(leechers, 10 + 50 - u64::from(forwarded as u32));
+    assert_eq!(t3.counts(&HASH).leechers, 10 + 50);
+    t3.shutdown().await;
     t2.shutdown().await;
     t1.shutdown().await;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use riffle_policies::locality::multitrack::Forwarding;
 use riffle_policies::tracker::TrackerPolicy;
 use riffle_tracker::{TrackerConfig, TrackerServer};
 
@@ -53,6 +54,22 @@ pub struct TrackerArgs {
     /// Seconds between MultiTrack updates (the paper's 8).
     #[arg(long, value_name = "SECS", value_parser = parse_positive_secs, default_value = "8")]
     update_every: Duration,
+    /// What MultiTrack's payoffs count: multitrack (delay + transit price
+    /// + congestion price), delay-only, or never (measure and publish,
+    /// forward nobody).
+    #[arg(long, value_name = "HOW", default_value = "multitrack", value_parser = parse_forwarding, requires = "pid")]
+    forwarding: Forwarding,
+}
+
+/// `multitrack`, `delay-only` or `never`.
+fn parse_forwarding(text: &str) -> std::result::Result<Forwarding, String> {
+    Forwarding::ALL
+        .into_iter()
+        .find(|f| f.to_string() == text)
+        .ok_or_else(|| {
+            let names: Vec<String> = Forwarding::ALL.iter().map(|f| f.to_string()).collect();
+            format!("{text:?} is not one of {}", names.join(", "))
+        })
 }
 
 /// `NAME=ADDR:PORT`.
@@ -82,13 +99,16 @@ fn multitrack_config(
     let me = id(own)?;
     let mut peers = Vec::new();
     for (name, addr) in &args.peer_tracker {
-        peers.push((name.clone(), *addr, map.price(me, id(name)?)));
+        peers.push(riffle_tracker::multitrack::PeerTracker {
+            name: name.clone(),
+            addr: Some(*addr),
+            price: map.price(me, id(name)?),
+        });
     }
-    Ok(Some(riffle_tracker::multitrack::MultiTrackConfig {
-        own: own.clone(),
-        peers,
-        every: args.update_every,
-    }))
+    let mut config =
+        riffle_tracker::multitrack::MultiTrackConfig::new(own.clone(), peers, args.update_every);
+    config.forwarding = args.forwarding;
+    Ok(Some(config))
 }
 
 /// A positive number of seconds (fractions allowed), at most a year.
@@ -145,13 +165,17 @@ pub fn run(args: TrackerArgs) -> Result<()> {
         let near = locality.as_ref().map(describe_locality);
         if let Some(m) = &multitrack {
             println!(
-                "multitrack: PID {}, peers {:?}, updates every {} s",
+                "multitrack: PID {}, peers {:?}, updates every {} s, payoffs: {}",
                 m.own,
                 m.peers
                     .iter()
-                    .map(|(n, a, p)| format!("{n}={a} price {p}"))
+                    .map(|p| match p.addr {
+                        Some(a) => format!("{}={a} price {}", p.name, p.price),
+                        None => format!("{} price {}", p.name, p.price),
+                    })
                     .collect::<Vec<_>>(),
-                m.every.as_secs_f64()
+                m.every.as_secs_f64(),
+                m.forwarding.help()
             );
         }
         let config = TrackerConfig {
@@ -253,12 +277,16 @@ mod tests {
             pid: Some("two".into()),
             peer_tracker: vec![("one".into(), "127.0.0.1:7000".parse().unwrap())],
             update_every: Duration::from_secs(8),
+            forwarding: Forwarding::DelayOnly,
         };
         let m = multitrack_config(&args, Some(&map))
             .unwrap()
             .expect("a config");
         assert_eq!(m.own, "two");
-        assert_eq!(m.peers[0].2, 20.0, "the price two -> one");
+        assert_eq!(m.peers[0].price, 20.0, "the price two -> one");
+        assert_eq!(m.forwarding, Forwarding::DelayOnly);
+        assert_eq!(parse_forwarding("never"), Ok(Forwarding::Never));
+        assert!(parse_forwarding("sometimes").is_err());
         args.peer_tracker[0].0 = "three".into();
         let err = multitrack_config(&args, Some(&map))
             .unwrap_err()
@@ -278,6 +306,7 @@ mod tests {
             pid: None,
             peer_tracker: Vec::new(),
             update_every: Duration::from_secs(8),
+            forwarding: Forwarding::Multitrack,
         };
         let p = args.policy();
         assert_eq!(p.shield_newcomers, Some(Duration::from_secs(5)));
