@@ -49,6 +49,13 @@ fn run_lab(args: &[&str]) -> Vec<Value> {
     runs.as_array().expect("a list of runs").clone()
 }
 
+/// The run called `name` in `runs`.
+fn named<'a>(runs: &'a [Value], name: &str) -> &'a Value {
+    runs.iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no run {name}: {runs:?}"))
+}
+
 fn assert_outputs(dir: &Path, runs: &[&str], seed: u64) {
     for f in [
         "summary.txt",
@@ -191,13 +198,7 @@ fn cpm_allocation_runs_in_the_lab() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let run = |name: &str| {
-        runs.iter()
-            .find(|r| r["name"] == name)
-            .unwrap_or_else(|| panic!("no run {name}: {runs:?}"))
-            .clone()
-    };
-    let (equal, cpm) = (run("equal"), run("cpm"));
+    let (equal, cpm) = (named(&runs, "equal"), named(&runs, "cpm"));
     let share = |r: &Value, i: usize| r["swarm_share"][i].as_f64().unwrap_or(f64::NAN);
     let big_cpm = cpm["swarm_cpm"][0].as_f64().expect("the big swarm's CPM");
     assert!(big_cpm > 2.5, "big swarm CPM {big_cpm}");
@@ -206,16 +207,16 @@ fn cpm_allocation_runs_in_the_lab() {
             assert!((c - 1.0).abs() < 1e-9, "a single peer's CPM is 1: {c}");
         }
     }
-    assert!(share(&cpm, 0) > 0.6, "cpm: {}", cpm["swarm_share"]);
+    assert!(share(cpm, 0) > 0.6, "cpm: {}", cpm["swarm_share"]);
     // Under an equal split the big swarm's share has read just under 0.2
     // (0.2025 once on a loaded machine): far below the 0.6 cpm gives it.
-    assert!(share(&equal, 0) < 0.3, "equal: {}", equal["swarm_share"]);
+    assert!(share(equal, 0) < 0.3, "equal: {}", equal["swarm_share"]);
     let thr = |r: &Value| r["throughput_u"].as_f64().unwrap_or(0.0);
     assert!(
-        thr(&cpm) > 3.0 * thr(&equal),
+        thr(cpm) > 3.0 * thr(equal),
         "cpm {} U vs equal {} U",
-        thr(&cpm),
-        thr(&equal)
+        thr(cpm),
+        thr(equal)
     );
     assert!(out.join("swarms-cpm.svg").exists());
 }
@@ -300,10 +301,7 @@ fn locality_keeps_traffic_inside_networks() {
         out.to_str().unwrap(),
     ]);
     let inter = |name: &str| {
-        let r = runs
-            .iter()
-            .find(|r| r["name"] == name)
-            .unwrap_or_else(|| panic!("no run {name}: {runs:?}"));
+        let r = named(&runs, name);
         let times = r["time_by_pid"].as_array().expect("times by network");
         assert_eq!(times.len(), 3, "{name}: {r}");
         assert!(
@@ -318,4 +316,77 @@ fn locality_keeps_traffic_inside_networks() {
         "p4p sent {p4p:.2} of its payload across networks, random {random:.2}"
     );
     assert!(local <= p4p + 0.03, "local only {local:.2}, p4p {p4p:.2}");
+}
+
+/// The multitrack preset in the lab (real trackers with MultiTrack on,
+/// real sessions; one seed, shortened): T2 and T3, whose seeds cannot keep
+/// up with their arrivals alone, forward a share of their newcomers to
+/// T1's seed-rich swarm (T1, with nowhere to forward, keeps all of its
+/// own), and the users' cost (download time + transit price) is lower than
+/// when nobody forwards. The trackers' payoffs per update land in the
+/// payoffs CSV for both of T2's options.
+#[test]
+fn multitrack_trackers_forward_arrivals_in_the_lab() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = run_lab(&[
+        "lab",
+        "--preset",
+        "multitrack",
+        "--run",
+        "multitrack",
+        "--run",
+        "never",
+        "--seeds",
+        "1",
+        "--duration",
+        "128",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (mt, never) = (
+        &named(&runs, "multitrack")["multitrack"],
+        &named(&runs, "never")["multitrack"],
+    );
+    let forwarded = |r: &Value, j: usize| r["forwarded"][j].as_f64().expect("forwarded");
+    let cost = |r: &Value| r["cost_per_user"]["mean"].as_f64().expect("cost");
+    assert_eq!(forwarded(mt, 0), 0.0, "T1 has nowhere to forward: {mt}");
+    assert!(
+        forwarded(mt, 1).max(forwarded(mt, 2)) > 0.15,
+        "T2 and T3 forward: {mt}"
+    );
+    assert!(
+        (0..3).all(|j| forwarded(never, j) == 0.0),
+        "never forwards nobody: {never}"
+    );
+    assert!(
+        cost(mt) < cost(never),
+        "cost per user: multitrack {} vs never {}",
+        cost(mt),
+        cost(never)
+    );
+    let csv = std::fs::read_to_string(out.join("payoffs-multitrack.csv")).expect("payoffs CSV");
+    let header: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+    };
+    let (local, away) = (col("T2_to_T2_payoff"), col("T2_to_T1_payoff"));
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() >= 10, "{} updates after the warm-up", rows.len());
+    assert!(
+        rows.iter().all(|r| r[local].is_finite() && r[away] > 20.0),
+        "T2's payoffs (forwarding costs the price 20 at least): {csv}"
+    );
 }

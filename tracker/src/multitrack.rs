@@ -84,6 +84,9 @@ pub struct MultiTrackConfig {
     pub smoothing: f64,
     /// How the congestion price is estimated.
     pub congestion: Congestion,
+    /// Start each torrent's split even over the options (paper 000's
+    /// runs, the lab) rather than keeping everything but the floor.
+    pub even_start: bool,
 }
 
 impl MultiTrackConfig {
@@ -100,12 +103,20 @@ impl MultiTrackConfig {
             floor: DEFAULT_FLOOR,
             smoothing: 1.0,
             congestion: Congestion::Occupancy,
+            even_start: false,
         }
     }
 
-    /// A fresh split for these settings, everything kept at first.
+    /// A fresh split for these settings: everything kept but the floor,
+    /// or even with `even_start`.
     fn split(&self) -> Result<Split, MultiTrackError> {
-        Split::local(&vec![true; 1 + self.peers.len()], 0)?
+        let allowed = vec![true; 1 + self.peers.len()];
+        let split = if self.even_start {
+            Split::new(&allowed, 0)?
+        } else {
+            Split::local(&allowed, 0)?
+        };
+        split
             .with_step(self.step)?
             .with_floor(self.floor)?
             .with_smoothing(self.smoothing)
@@ -118,7 +129,9 @@ pub struct ForwardingUpdate {
     /// When.
     pub at: Instant,
     /// Each option's payoff (ours first, then the peer trackers' in
-    /// order); NaN where not measured yet.
+    /// order) as the split acted on it (averaged with the earlier ones
+    /// when `smoothing` < 1; as measured when the shares did not move);
+    /// NaN where not measured yet.
     pub payoffs: Vec<f64>,
     /// The shares after the update.
     pub shares: Vec<f64>,
@@ -449,9 +462,13 @@ impl MultiTrack {
         if s.history.len() >= HISTORY {
             s.history.pop_front();
         }
+        let acted_on = match s.split.payoffs() {
+            Some(p) if moved => p.to_vec(),
+            _ => payoffs.clone(),
+        };
         s.history.push_back(ForwardingUpdate {
             at: now,
-            payoffs: payoffs.clone(),
+            payoffs: acted_on,
             shares: if forwarding.forwards() {
                 s.split.shares().to_vec()
             } else {

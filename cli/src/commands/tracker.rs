@@ -54,8 +54,8 @@ pub struct TrackerArgs {
     /// Seconds between MultiTrack updates (the paper's 8).
     #[arg(long, value_name = "SECS", value_parser = parse_positive_secs, default_value = "8")]
     update_every: Duration,
-    /// What MultiTrack's payoffs count: multitrack (delay + transit price
-    /// + congestion price), delay-only, or never (measure and publish,
+    /// What MultiTrack's payoffs count: multitrack (delay, transit price
+    /// and congestion price), delay-only, or never (measure and publish,
     /// forward nobody).
     #[arg(long, value_name = "HOW", default_value = "multitrack", value_parser = parse_forwarding, requires = "pid")]
     forwarding: Forwarding,

@@ -18,8 +18,9 @@ pub struct ExperimentArgs {
     )]
     pub file: Option<PathBuf>,
     /// Run a built-in experiment instead: missing-piece, three-levers,
-    /// admission, cpm-tau, cpm-allocation, cross-credit, locality (and, in the
-    /// simulator only, saturation, cpm-churn and multitrack).
+    /// admission, cpm-tau, cpm-allocation, cross-credit, locality,
+    /// multitrack (the lab with numbers of its own; and, in the simulator
+    /// only, saturation and cpm-churn).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Print the summary as JSON on stdout (a list of runs with name,
@@ -56,7 +57,8 @@ impl ExperimentArgs {
                 "preset {p} is for the simulator only (riffle sim --preset {p}); the lab runs {}",
                 PRESETS.join(", ")
             ),
-            (None, Some(p)) => experiment::preset(p)?,
+            (None, Some(p)) if sim_presets => experiment::preset(p)?,
+            (None, Some(p)) => experiment::lab_preset(p)?,
             (None, None) => bail!(
                 "name an experiment file or --preset ({})",
                 PRESETS.join(", ")

@@ -349,6 +349,15 @@ pub fn preset(name: &str) -> Result<Experiment, ExperimentError> {
     parse(text).map_err(|e| e.with_origin(&format!("preset {name}")))
 }
 
+/// Preset `name` as the lab runs it (for most presets the same text as
+/// [`preset`]; `multitrack` has the lab's own numbers).
+pub fn lab_preset(name: &str) -> Result<Experiment, ExperimentError> {
+    let text = presets::lab_text(name).ok_or_else(|| ExperimentError::UnknownPreset {
+        name: name.to_string(),
+    })?;
+    parse(text).map_err(|e| e.with_origin(&format!("preset {name} (lab)")))
+}
+
 impl Experiment {
     /// Replace every run's seeds with `1..=n` (the `--seeds N` flag).
     pub fn set_seed_count(&mut self, n: u64) {

@@ -3,7 +3,8 @@
 
 /// Names of the presets, as `--preset NAME` takes them (lab and
 /// simulator; `cpm-tau`, `cpm-allocation` and `cross-credit` are papers
-/// 003/004's cross-swarm exchange).
+/// 003/004's cross-swarm exchange; `multitrack` has numbers of its own in
+/// the lab, [`lab_text`]).
 pub const PRESETS: &[&str] = &[
     "missing-piece",
     "three-levers",
@@ -12,14 +13,25 @@ pub const PRESETS: &[&str] = &[
     "cpm-allocation",
     "cross-credit",
     "locality",
+    "multitrack",
 ];
 
 /// Presets for the simulator only: `saturation`, the K = 20, 10,000-peer
 /// sweep of `riffle sim --sweep` (populations the lab cannot hold),
-/// paper 004's `cpm-churn` (swarms joining and leaving a host: the lab's
-/// swarms stay for the whole run) and paper 000's `multitrack` (trackers
-/// forwarding arrivals between three ISPs' swarms, a flow-level model).
-pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-churn", "multitrack"];
+/// and paper 004's `cpm-churn` (swarms joining and leaving a host: the
+/// lab's swarms stay for the whole run).
+pub const SIM_PRESETS: &[&str] = &["saturation", "cpm-churn"];
+
+/// The TOML text of preset `name` as the lab runs it: the simulator's
+/// `multitrack` is a flow model with its own physics (a download cap, the
+/// leechers' useful upload levelling off); the lab's runs real sessions
+/// at a fifth of the paper's arrivals.
+pub(super) fn lab_text(name: &str) -> Option<&'static str> {
+    match name {
+        "multitrack" => Some(include_str!("../../presets/multitrack-lab.toml")),
+        _ => text(name),
+    }
+}
 
 /// The TOML text of preset `name`.
 pub(super) fn text(name: &str) -> Option<&'static str> {

@@ -274,13 +274,15 @@ fn load_reads_files_and_prefixes_errors_with_the_path() {
 
 #[test]
 fn every_preset_parses_with_at_least_three_seeds() {
-    assert_eq!(PRESETS.len(), 7);
-    for name in PRESETS {
-        let e = preset(name).unwrap_or_else(|err| panic!("preset {name}: {err}"));
-        assert_eq!(e.name, *name);
-        assert!(!e.description.is_empty());
-        for r in &e.runs {
-            assert!(r.seeds.len() >= 3, "{name}/{}", r.name);
+    assert_eq!(PRESETS.len(), 8);
+    for name in PRESETS.iter().chain(SIM_PRESETS) {
+        for e in [preset(name), lab_preset(name)] {
+            let e = e.unwrap_or_else(|err| panic!("preset {name}: {err}"));
+            assert_eq!(e.name, *name);
+            assert!(!e.description.is_empty());
+            for r in &e.runs {
+                assert!(r.seeds.len() >= 3, "{name}/{}", r.name);
+            }
         }
     }
     let msg = preset("nope").expect_err("unknown").to_string();
@@ -518,7 +520,7 @@ fn multitrack_tables_merge_and_are_checked() {
 
 #[test]
 fn the_multitrack_preset_is_the_papers_setup() {
-    assert!(SIM_PRESETS.contains(&"multitrack"));
+    assert!(PRESETS.contains(&"multitrack"));
     let e = preset("multitrack").expect("parses");
     let names: Vec<&str> = e.runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["multitrack", "delay-only", "never"]);
@@ -535,5 +537,24 @@ fn the_multitrack_preset_is_the_papers_setup() {
         assert!(r.seeds.len() >= 3);
         // 40 updates after the warm-up, as the paper's 320 s at 8 s.
         assert_eq!((r.model.duration - r.model.warmup) / m.update, 40.0);
+    }
+    // The lab's: the same trackers, prices and updates at a fifth of the
+    // arrivals and seeds' upload, real swarms (no flow-model keys).
+    let lab = lab_preset("multitrack").expect("parses");
+    assert_eq!(lab.runs.len(), 3);
+    for r in &lab.runs {
+        let m = r.multitrack.as_ref().expect("multitrack");
+        assert_eq!(m.arrivals, vec![0.6, 1.0, 1.4]);
+        let upload: Vec<f64> = m
+            .seeders
+            .iter()
+            .map(|s| f64::from(*s) * r.model.publisher_rate)
+            .collect();
+        assert!((upload[0] - 0.2 * 200.0 * 0.7).abs() < 1e-9, "{upload:?}");
+        assert!((upload[1] - 0.2 * 5.0 * 0.7).abs() < 1e-9, "{upload:?}");
+        assert_eq!((m.price(1, 0), m.price(2, 0)), (Some(20.0), Some(10.0)));
+        assert_eq!((m.download_cap, m.sharing), (None, 0.0));
+        assert_eq!(m.forwarding.to_string(), r.name);
+        assert_eq!((r.model.duration - r.model.warmup) / m.update, 20.0);
     }
 }

@@ -107,7 +107,7 @@ pub async fn run(
         Some(share) => Some(Locality::from_map(lab_map(pids)).with_local_share(share)?),
         None => None,
     };
-    let tracker = start_tracker(spec, unit, rng.gen(), locality.clone()).await?;
+    let tracker = start_tracker(spec, unit, rng.gen(), locality.clone(), None).await?;
     let meta = super::payload::make(
         &dir.join("publisher"),
         model.pieces,

@@ -17,6 +17,7 @@ mod cross;
 mod crowd;
 mod locality;
 mod multi;
+mod multitrack;
 pub mod payload;
 mod replicate;
 
@@ -48,17 +49,13 @@ pub async fn run_replicate(
     work: &Path,
     tick: impl FnMut(f64),
 ) -> Result<(RunResult, Vec<Sample>)> {
-    if spec.multitrack.is_some() {
-        anyhow::bail!(
-            "run {}: multitrack runs are for the simulator only (riffle sim)",
-            spec.name
-        );
-    }
     let dir = tempfile::Builder::new()
         .prefix("riffle-lab-")
         .tempdir_in(work)
         .with_context(|| format!("cannot create a directory in {}", work.display()))?;
-    if spec.contributors > 0.0 {
+    if spec.multitrack.is_some() {
+        multitrack::run(spec, seed, dir.path(), tick).await
+    } else if spec.contributors > 0.0 {
         cross::run(spec, seed, dir.path(), tick).await
     } else if spec.pids > 0 {
         locality::run(spec, seed, dir.path(), tick).await

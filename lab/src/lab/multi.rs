@@ -42,7 +42,7 @@ pub async fn run(
     let model = spec.model;
     let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
     let mut rng = StdRng::seed_from_u64(seed);
-    let tracker = start_tracker(spec, unit, rng.gen(), None).await?;
+    let tracker = start_tracker(spec, unit, rng.gen(), None, None).await?;
     let host_dir = dir.join("host");
     let mut setups = Vec::new();
     for i in 0..spec.swarms.len() {
@@ -108,8 +108,8 @@ pub async fn run(
     tracker.shutdown().await;
     let mut per_swarm = Vec::new();
     for (i, out) in outs.into_iter().enumerate() {
-        let (samples, completions) = out.map_err(|e| e.context(format!("swarm {i}")))?;
-        per_swarm.push((samples, completions));
+        let d = out.map_err(|e| e.context(format!("swarm {i}")))?;
+        per_swarm.push((d.samples, d.completions));
     }
     Ok(combine(spec, seed, per_swarm, host_figures))
 }
@@ -136,19 +136,7 @@ fn swarm_setup(
         seed.wrapping_add(i as u64 * 7919),
         announce,
     )?;
-    let (stop_tx, stop) = watch::channel(false);
-    Ok((
-        Setup {
-            spec: s,
-            meta: Arc::new(meta),
-            unit,
-            time_scale: 1.0 / unit.as_secs_f64(),
-            dir: dir.join(format!("swarm-{i}")),
-            stop,
-            publisher: None,
-        },
-        stop_tx,
-    ))
+    Ok(Setup::swarm(s, meta, unit, dir.join(format!("swarm-{i}"))))
 }
 
 /// The host's figures per swarm, read every time unit.
@@ -200,6 +188,23 @@ async fn watch_host(
     f
 }
 
+/// Several swarms' samples, unit by unit, as one (as long as the shortest;
+/// rates, populations and counts added).
+pub(super) fn sum_samples<'a>(mut per_swarm: impl Iterator<Item = &'a Vec<Sample>>) -> Vec<Sample> {
+    let mut samples: Vec<Sample> = per_swarm.next().cloned().unwrap_or_default();
+    for other in per_swarm {
+        samples.truncate(other.len());
+        for (a, b) in samples.iter_mut().zip(other) {
+            a.population += b.population;
+            a.one_club += b.one_club;
+            a.departures += b.departures;
+            a.publisher_rate += b.publisher_rate;
+            a.peer_rate += b.peer_rate;
+        }
+    }
+    samples
+}
+
 /// The run's result from each swarm's samples and completions and the
 /// host's figures.
 fn combine(
@@ -228,16 +233,7 @@ fn combine(
             v.iter().sum::<f64>() / v.len() as f64
         }
     };
-    let mut samples: Vec<Sample> = per_swarm.first().map(|p| p.0.clone()).unwrap_or_default();
-    for (other, _) in per_swarm.iter().skip(1) {
-        for (a, b) in samples.iter_mut().zip(other) {
-            a.population += b.population;
-            a.one_club += b.one_club;
-            a.departures += b.departures;
-            a.publisher_rate += b.publisher_rate;
-            a.peer_rate += b.peer_rate;
-        }
-    }
+    let samples = sum_samples(per_swarm.iter().map(|p| &p.0));
     let result = RunResult {
         name: spec.name.clone(),
         seed,

@@ -127,6 +127,28 @@ pub(super) struct Setup {
 }
 
 impl Setup {
+    /// The setup of a swarm of `spec` sharing `meta` whose peers dial no
+    /// publisher of their own (they learn of seeds from the tracker), with
+    /// its stop signal.
+    pub(super) fn swarm(
+        spec: RunSpec,
+        meta: Metainfo,
+        unit: Duration,
+        dir: PathBuf,
+    ) -> (Setup, watch::Sender<bool>) {
+        let (stop_tx, stop) = watch::channel(false);
+        let setup = Setup {
+            spec,
+            meta: Arc::new(meta),
+            unit,
+            time_scale: 1.0 / unit.as_secs_f64(),
+            dir,
+            stop,
+            publisher: None,
+        };
+        (setup, stop_tx)
+    }
+
     /// Bytes per second of `blocks_per_unit` blocks per model time unit.
     pub(super) fn bytes_per_sec(&self, blocks_per_unit: f64) -> u64 {
         (blocks_per_unit * f64::from(BLOCK_SIZE) / self.unit.as_secs_f64()).round() as u64
@@ -238,7 +260,7 @@ pub async fn run(
     let unit = Duration::from_secs_f64(model.time_unit_ms / 1000.0);
     let time_scale = 1.0 / unit.as_secs_f64();
     let mut rng = StdRng::seed_from_u64(seed);
-    let tracker = start_tracker(spec, unit, rng.gen(), None).await?;
+    let tracker = start_tracker(spec, unit, rng.gen(), None, None).await?;
     let meta = super::payload::make(
         &dir.join("publisher"),
         model.pieces,
@@ -294,7 +316,11 @@ pub async fn run(
     publisher.shutdown().await;
     publisher_handle.join().await;
     tracker.shutdown().await;
-    let (samples, completions) = out?;
+    let Driven {
+        samples,
+        completions,
+        ..
+    } = out?;
     let mut r = result(spec, seed, &samples, &completions);
     r.cpm = tau.zip(cpm).into_iter().collect();
     Ok((r, samples))
@@ -306,6 +332,7 @@ pub(super) async fn start_tracker(
     unit: Duration,
     seed: u64,
     locality: Option<riffle_policies::locality::Locality>,
+    multitrack: Option<riffle_tracker::multitrack::MultiTrackConfig>,
 ) -> Result<TrackerServer> {
     let model = spec.model;
     let time_scale = 1.0 / unit.as_secs_f64();
@@ -314,7 +341,7 @@ pub(super) async fn start_tracker(
         time_scale,
         seed,
         locality,
-        multitrack: None,
+        multitrack,
         policy: TrackerPolicy {
             shield_newcomers: model.shield_newcomers.map(|s| unit.mul_f64(s)),
             max_peers: None,
@@ -333,8 +360,7 @@ pub(super) async fn start_tracker(
 /// One swarm's life around its publisher (`publisher_status`: its
 /// torrent there), from model time 0 on `clock` to the run's duration:
 /// arrivals (Poisson or closed), completions, departures and a sample
-/// every unit; then every peer leaves (`stop_tx`). Returns the samples and
-/// the completions (completed at, download time).
+/// every unit; then every peer leaves (`stop_tx`).
 pub(super) async fn drive(
     setup: Arc<Setup>,
     stop_tx: watch::Sender<bool>,
@@ -342,7 +368,7 @@ pub(super) async fn drive(
     clock: Clock,
     mut rng: StdRng,
     mut tick: impl FnMut(f64),
-) -> Result<(Vec<Sample>, Vec<(f64, f64)>)> {
+) -> Result<Driven> {
     let model = setup.spec.model;
     let (news_tx, mut news_rx) = mpsc::channel::<PeerNews>(1024);
     let mut present: HashMap<u64, Present> = HashMap::new();
@@ -426,6 +452,11 @@ pub(super) async fn drive(
         }
     }
     drop(news_tx);
+    let unfinished = present
+        .values()
+        .filter(|p| !p.completed)
+        .map(|p| p.arrived)
+        .collect();
     // Everyone leaves; the samples taken so far are the result.
     let _ = stop_tx.send(true);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -441,7 +472,21 @@ pub(super) async fn drive(
     if completions.is_empty() && !failures.is_empty() {
         return Err(anyhow!("lab peers failed: {}", failures.join("; ")));
     }
-    Ok((samples, completions))
+    Ok(Driven {
+        samples,
+        completions,
+        unfinished,
+    })
+}
+
+/// What [`drive`] saw of one swarm.
+pub(super) struct Driven {
+    /// A sample every unit.
+    pub(super) samples: Vec<Sample>,
+    /// (completed at, download time), model time.
+    pub(super) completions: Vec<(f64, f64)>,
+    /// When each peer still downloading at the end arrived.
+    pub(super) unfinished: Vec<f64>,
 }
 
 /// An exponential draw with `rate` (infinite when the rate is 0).

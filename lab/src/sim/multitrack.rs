@@ -467,17 +467,32 @@ impl<'a> Sim<'a> {
 /// options stay within [`SETTLED_WITHIN`] of each other to the end; None
 /// for a tracker with one option or one that never settles.
 fn settled_updates(updates: &[TrackerUpdate], trackers: &[Tracker]) -> Vec<Option<u32>> {
-    (0..trackers.len())
-        .map(|j| {
-            let options: Vec<usize> = (0..trackers[j].split.options())
-                .filter(|&i| trackers[j].split.is_allowed(i))
-                .collect();
+    let options: Vec<Vec<usize>> = trackers
+        .iter()
+        .map(|t| {
+            (0..t.split.options())
+                .filter(|&i| t.split.is_allowed(i))
+                .collect()
+        })
+        .collect();
+    settled(updates, &options)
+}
+
+/// Per tracker `j` with `options[j]` (the swarms it may send arrivals
+/// to, its own included), the first update from which their payoffs stay
+/// within [`SETTLED_WITHIN`] of each other to the end; None for a tracker
+/// with one option or one that never settles.
+pub(crate) fn settled(updates: &[TrackerUpdate], options: &[Vec<usize>]) -> Vec<Option<u32>> {
+    options
+        .iter()
+        .enumerate()
+        .map(|(j, options)| {
             if options.len() < 2 {
                 return None;
             }
             let gaps: Vec<f64> = updates
                 .iter()
-                .map(|u| spread(&u.payoffs[j], &options))
+                .map(|u| spread(&u.payoffs[j], options))
                 .collect();
             settled_at(&gaps, SETTLED_WITHIN)
         })
