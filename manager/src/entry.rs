@@ -29,6 +29,16 @@ pub(crate) enum AfterStop {
     Move(std::path::PathBuf),
 }
 
+/// What a look at a running torrent found.
+pub(crate) struct Look {
+    /// Its state.
+    pub state: TorrentState,
+    /// It published a snapshot since the last look.
+    pub fresh: bool,
+    /// Its state is not the one of the last look.
+    pub changed: bool,
+}
+
 /// A running torrent.
 pub(crate) struct Running {
     /// The engine's torrent.
@@ -44,6 +54,8 @@ pub(crate) struct Running {
     pub seen_down: u64,
     /// Likewise, wasted.
     pub seen_wasted: u64,
+    /// Its state in the last snapshot looked at (None: none yet).
+    pub state: Option<TorrentState>,
 }
 
 /// Whether the torrent runs.
@@ -93,6 +105,10 @@ pub(crate) struct Entry {
     /// Its counters changed since they were last saved (saved now and
     /// then, and when it stops).
     pub counters_dirty: bool,
+    /// The manager tick of the last look at it (for the seconds counted).
+    pub last_look: u64,
+    /// Looks in a row that found nothing new.
+    pub quiet_looks: u32,
     /// Last time anything was received.
     pub last_download: Instant,
     /// Last time anything was sent (or it became a seed).
@@ -116,6 +132,8 @@ impl Entry {
             stop_after_check: false,
             dirty: false,
             counters_dirty: false,
+            last_look: 0,
+            quiet_looks: 0,
             last_download: now,
             last_upload: now,
         }
@@ -239,14 +257,39 @@ impl Entry {
     }
 
     /// Look at a running torrent's latest snapshot: counters, bitfield,
-    /// activity times, completion. Returns its state.
-    pub fn observe(&mut self, now: Instant, unix: i64) -> Option<TorrentState> {
+    /// activity times, completion. Returns its state, and whether it is
+    /// not the state of the last look. A torrent that published nothing
+    /// new since the last look (an idle one) costs no more than counting
+    /// its second.
+    pub fn observe(&mut self, now: Instant, unix: i64, tick: u64) -> Option<Look> {
+        let seconds = tick.saturating_sub(self.last_look).max(1);
+        self.last_look = tick;
+        let Run::Running(r) = &mut self.run else {
+            return None;
+        };
+        let fresh = r.status.has_changed().unwrap_or(true);
+        if let (false, Some(state)) = (fresh, &r.state) {
+            let state = state.clone();
+            self.count_seconds(&state, seconds);
+            self.quiet_looks = self.quiet_looks.saturating_add(1);
+            return Some(Look {
+                state,
+                fresh: false,
+                changed: false,
+            });
+        }
+        self.quiet_looks = 0;
+        r.status.mark_unchanged();
         let (up, down) = self.fold_counters();
-        let Run::Running(r) = &self.run else {
+        let Run::Running(r) = &mut self.run else {
             return None;
         };
         let rx = r.status.clone();
         let st = rx.borrow();
+        let changed = r.state.as_ref() != Some(&st.state);
+        if changed {
+            r.state = Some(st.state.clone());
+        }
         if down > 0 {
             self.last_download = now;
         }
@@ -257,17 +300,26 @@ impl Entry {
             self.record.activity_date = unix;
         }
         self.refresh_have(&st);
-        match st.state {
-            TorrentState::Downloading => self.record.seconds_downloading += 1,
-            TorrentState::Seeding => self.record.seconds_seeding += 1,
-            _ => {}
-        }
+        self.count_seconds(&st.state, seconds);
         if st.state == TorrentState::Seeding && self.record.done_date == 0 {
             self.record.done_date = unix;
             self.last_upload = now;
             self.dirty = true;
         }
-        Some(st.state.clone())
+        Some(Look {
+            state: st.state.clone(),
+            fresh: true,
+            changed,
+        })
+    }
+
+    /// `n` more seconds downloading or seeding.
+    fn count_seconds(&mut self, state: &TorrentState, n: u64) {
+        match state {
+            TorrentState::Downloading => self.record.seconds_downloading += n,
+            TorrentState::Seeding => self.record.seconds_seeding += n,
+            _ => {}
+        }
     }
 
     /// What it is doing now. `queued` is the queue's verdict for a torrent

@@ -47,6 +47,11 @@ struct Alloc {
     allocator: Allocator,
     swarms: HashMap<u64, Swarm>,
     next_id: u64,
+    /// A swarm joined, left or reported something new, or the mode
+    /// changed, since the last split.
+    changed: bool,
+    /// The limit of the last split.
+    last_limit: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -75,10 +80,14 @@ impl SwarmSlot {
 
     /// Tell the allocator what this torrent asks for now.
     pub fn report(&self, interested: u32, cpm: Option<f64>, hop: Option<Duration>) {
-        if let Some(s) = self.exchange.alloc().swarms.get_mut(&self.id) {
-            s.interested = interested;
-            s.cpm = cpm;
-            s.hop = hop;
+        let mut a = self.exchange.alloc();
+        if let Some(s) = a.swarms.get_mut(&self.id) {
+            if (s.interested, s.cpm, s.hop) != (interested, cpm, hop) {
+                s.interested = interested;
+                s.cpm = cpm;
+                s.hop = hop;
+                a.changed = true;
+            }
         }
     }
 
@@ -95,7 +104,10 @@ impl SwarmSlot {
 
 impl Drop for SwarmSlot {
     fn drop(&mut self) {
-        self.exchange.alloc().swarms.remove(&self.id);
+        let mut a = self.exchange.alloc();
+        a.swarms.remove(&self.id);
+        a.changed = true;
+        drop(a);
         self.exchange.epoch.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -120,6 +132,8 @@ impl Exchange {
                 allocator: Allocator::new(mode),
                 swarms: HashMap::new(),
                 next_id: 0,
+                changed: true,
+                last_limit: None,
             }),
             tau_us: AtomicU64::new(DEFAULT_TAU.as_micros() as u64),
             fixed_tau: Mutex::new(None),
@@ -157,7 +171,9 @@ impl Exchange {
 
     /// Change the allocation mode (applied at the next split).
     pub fn set_allocation(&self, mode: SwarmAllocation) {
-        self.alloc().allocator.set_mode(mode);
+        let mut a = self.alloc();
+        a.allocator.set_mode(mode);
+        a.changed = true;
     }
 
     /// Bytes each host gave us (verified blocks written) and took from us
@@ -231,6 +247,7 @@ impl Exchange {
                 share: (0.0, 0),
             },
         );
+        a.changed = true;
         drop(a);
         self.epoch.fetch_add(1, Ordering::Relaxed);
         SwarmSlot {
@@ -261,8 +278,20 @@ impl Exchange {
     /// Split `limit` (bytes/s, 0 = unlimited) between the torrents and set
     /// their share buckets; choose tau from their hop times (`scale`:
     /// protocol seconds per wall second, as the lab runs).
+    ///
+    /// While no torrent has an interested peer and nothing changed since
+    /// the last split (no swarm joined, left or reported, the same limit
+    /// and mode) the split stands and this costs one pass over the swarms
+    /// without allocating: an idle seedbox of thousands of torrents does
+    /// not re-split every second.
     pub fn reallocate(&self, limit: u64, scale: f64) {
         let mut a = self.alloc();
+        let busy = a.swarms.values().any(|s| s.interested > 0);
+        if !busy && !a.changed && a.last_limit == Some(limit) {
+            return;
+        }
+        a.changed = false;
+        a.last_limit = Some(limit);
         let mut ids: Vec<u64> = a.swarms.keys().copied().collect();
         ids.sort_unstable();
         let demands: Vec<SwarmDemand> = ids
@@ -361,6 +390,37 @@ mod tests {
         x.set_allocation(SwarmAllocation::PerPeer);
         x.reallocate(100_000, 1.0);
         assert_eq!(a.bucket().rate(), 0, "per-peer: no cap of its own");
+    }
+
+    #[test]
+    fn an_idle_split_stands_until_something_changes() {
+        let x = Exchange::new([1; 16], false, SwarmAllocation::Equal, 1.0);
+        let a = x.join(16_384);
+        let _b = x.join(16_384);
+        x.reallocate(100_000, 1.0);
+        let split = a.bucket().rate();
+        // Nobody interested, nothing new: the split is not redone (a rate
+        // set behind its back stays).
+        a.bucket().set_rate(7);
+        x.reallocate(100_000, 1.0);
+        assert_eq!(a.bucket().rate(), 7);
+        // A new limit, a report, a torrent joining: split again.
+        x.reallocate(100_001, 1.0);
+        assert_ne!(a.bucket().rate(), 7);
+        a.bucket().set_rate(7);
+        a.report(0, Some(1.0), None);
+        x.reallocate(100_001, 1.0);
+        assert_ne!(a.bucket().rate(), 7);
+        a.bucket().set_rate(7);
+        let _c = x.join(16_384);
+        x.reallocate(100_001, 1.0);
+        assert_ne!(a.bucket().rate(), 7);
+        // Someone interested: split every time.
+        a.report(2, Some(1.0), None);
+        x.reallocate(100_001, 1.0);
+        a.bucket().set_rate(7);
+        x.reallocate(100_001, 1.0);
+        assert_ne!(a.bucket().rate(), 7, "was {split} before");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::{Session, SessionConfig, TorrentHandle, TorrentOptions, TorrentState}
 mod controls;
 mod cross_swarm;
 mod dht;
+mod idle;
 mod v2;
 
 const PIECE: u32 = 64 * 1024;

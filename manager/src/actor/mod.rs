@@ -34,6 +34,18 @@ use crate::store::{StateDir, Totals};
 /// How often the counters of running torrents are saved (a crash loses at
 /// most this much of them).
 const SAVE_COUNTERS_EVERY: Duration = Duration::from_secs(60);
+/// Ticks between two plannings of the queue when no torrent changed
+/// state (what time alone changes: a torrent turning stalled). Planning
+/// is a pass over every torrent.
+const SCHEDULE_EVERY_TICKS: u64 = 30;
+/// A torrent that published nothing new is looked at once in this many
+/// ticks (a tenth of them each tick, in queue order); one that did is
+/// looked at every tick until it has been quiet for [`QUIET_LOOKS`]
+/// looks. On a virtual machine, touching the memory of each of 10,000
+/// idle torrents every second cost more than everything else they did.
+const LOOK_EVERY_TICKS: u64 = 10;
+/// Quiet looks before a torrent leaves the every-tick set.
+const QUIET_LOOKS: u32 = 3;
 /// "Recently active": transferred within this long.
 pub(crate) const RECENT: Duration = Duration::from_secs(60);
 
@@ -56,6 +68,10 @@ pub(crate) struct Actor {
     current: Totals,
     internal_tx: mpsc::Sender<Internal>,
     last_counters_save: Instant,
+    /// Ticks so far.
+    ticks: u64,
+    /// Torrents looked at every tick (they published something lately).
+    active: HashSet<InfoHash>,
     /// The queue order changed since it was last saved.
     queue_dirty: bool,
     /// Magnet links still fetching their metadata (in `order` too).
@@ -91,6 +107,8 @@ impl Actor {
             },
             internal_tx,
             last_counters_save: Instant::now(),
+            ticks: 0,
+            active: HashSet::new(),
             queue_dirty: false,
             pending: HashMap::new(),
             scarcity: scarcity::Scarcity::new(
@@ -388,13 +406,34 @@ impl Actor {
 
     fn on_tick(&mut self) {
         self.scrape_if_due();
+        self.ticks += 1;
         let now = Instant::now();
         let unix = unix_now();
         let settings = self.settings.clone();
         let mut to_stop = Vec::new();
-        for (hash, e) in self.entries.iter_mut() {
+        let mut changed = false;
+        let looked = self.to_look_at();
+        for &hash in &looked {
+            let Some(e) = self.entries.get_mut(&hash) else {
+                self.active.remove(&hash);
+                continue;
+            };
             let before = (e.record.uploaded_ever, e.record.downloaded_ever);
-            let state = e.observe(now, unix);
+            let state = match e.observe(now, unix, self.ticks) {
+                Some(look) => {
+                    changed |= look.changed;
+                    if look.fresh {
+                        self.active.insert(hash);
+                    } else if e.quiet_looks >= QUIET_LOOKS {
+                        self.active.remove(&hash);
+                    }
+                    Some(look.state)
+                }
+                None => {
+                    self.active.remove(&hash);
+                    None
+                }
+            };
             let up = e.record.uploaded_ever - before.0;
             let down = e.record.downloaded_ever - before.1;
             self.totals.uploaded_bytes += up;
@@ -407,11 +446,11 @@ impl Actor {
                     tracing::warn!(id = e.record.id, "torrent failed: {err}");
                     e.error = Some(err);
                     e.dirty = true;
-                    to_stop.push(*hash);
+                    to_stop.push(hash);
                 }
                 Some(state) if e.stop_after_check && state != TorrentState::Checking => {
                     e.stop_after_check = false;
-                    to_stop.push(*hash);
+                    to_stop.push(hash);
                 }
                 Some(TorrentState::Seeding) => {
                     let ratio = queue::ratio(
@@ -425,18 +464,21 @@ impl Actor {
                         e.record.paused = true;
                         e.record.finished = true;
                         e.dirty = true;
-                        to_stop.push(*hash);
+                        to_stop.push(hash);
                     }
                 }
                 Some(_) => {}
             }
         }
+        changed |= !to_stop.is_empty();
         for hash in to_stop {
             self.stop(hash, AfterStop::Nothing);
         }
         self.totals.seconds_active += TICK.as_secs();
         self.current.seconds_active += TICK.as_secs();
-        self.schedule();
+        if changed || self.ticks.is_multiple_of(SCHEDULE_EVERY_TICKS) {
+            self.schedule();
+        }
         if now.duration_since(self.last_counters_save) >= SAVE_COUNTERS_EVERY {
             self.last_counters_save = now;
             for e in self.entries.values_mut() {
@@ -447,9 +489,56 @@ impl Actor {
             if let Err(e) = self.state.save_totals(&self.totals) {
                 tracing::warn!("{e}");
             }
+            self.save_dirty();
+        } else if self.ticks.is_multiple_of(LOOK_EVERY_TICKS) {
+            self.save_dirty();
+        } else {
+            // What this tick changed is in the torrents it looked at;
+            // commands save what they change themselves.
+            self.save_dirty_among(&looked);
         }
-        self.save_dirty();
         self.removed.retain(|(_, at)| at.elapsed() <= RECENT);
+    }
+
+    /// Write the changed records among `hashes`, and the queue if it
+    /// changed.
+    fn save_dirty_among(&mut self, hashes: &[InfoHash]) {
+        for hash in hashes {
+            if let Some(e) = self.entries.get_mut(hash) {
+                if e.dirty {
+                    e.dirty = false;
+                    e.counters_dirty = false;
+                    if let Err(err) = self.state.save_record(hash, &e.record) {
+                        tracing::warn!("{err}");
+                    }
+                }
+            }
+        }
+        if self.queue_dirty {
+            self.queue_dirty = false;
+            if let Err(err) = self.state.save_queue(&self.order) {
+                tracing::warn!("{err}");
+            }
+        }
+    }
+
+    /// The torrents to look at this tick: the active ones and a tenth of
+    /// the rest, in queue order.
+    fn to_look_at(&self) -> Vec<InfoHash> {
+        let n = self.order.len() as u64;
+        let k = self.ticks % LOOK_EVERY_TICKS;
+        let (lo, hi) = (
+            (n * k / LOOK_EVERY_TICKS) as usize,
+            (n * (k + 1) / LOOK_EVERY_TICKS) as usize,
+        );
+        let mut look: Vec<InfoHash> = self.active.iter().copied().collect();
+        look.extend(
+            self.order[lo..hi]
+                .iter()
+                .filter(|h| !self.active.contains(*h))
+                .copied(),
+        );
+        look
     }
 
     /// Start what the queue lets start.
@@ -480,21 +569,8 @@ impl Actor {
 
     /// Write every changed record, and the queue if it changed.
     fn save_dirty(&mut self) {
-        for (hash, e) in self.entries.iter_mut() {
-            if e.dirty {
-                e.dirty = false;
-                e.counters_dirty = false;
-                if let Err(err) = self.state.save_record(hash, &e.record) {
-                    tracing::warn!("{err}");
-                }
-            }
-        }
-        if self.queue_dirty {
-            self.queue_dirty = false;
-            if let Err(err) = self.state.save_queue(&self.order) {
-                tracing::warn!("{err}");
-            }
-        }
+        let all: Vec<InfoHash> = self.entries.keys().copied().collect();
+        self.save_dirty_among(&all);
     }
 
     async fn shutdown(&mut self, internal: &mut mpsc::Receiver<Internal>) {

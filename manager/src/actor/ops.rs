@@ -502,6 +502,7 @@ impl Actor {
                 let now = Instant::now();
                 e.last_download = now;
                 e.last_upload = now;
+                e.last_look = self.ticks;
                 e.run = Run::Running(Running {
                     handle,
                     status,
@@ -509,7 +510,9 @@ impl Actor {
                     seen_up: 0,
                     seen_down: 0,
                     seen_wasted: 0,
+                    state: None,
                 });
+                self.active.insert(hash);
             }
             // Its previous run is still shutting down: the next tick tries
             // again.
