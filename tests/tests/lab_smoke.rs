@@ -319,12 +319,15 @@ fn locality_keeps_traffic_inside_networks() {
 }
 
 /// The multitrack preset in the lab (real trackers with MultiTrack on,
-/// real sessions; one seed, shortened): T2 and T3, whose seeds cannot keep
-/// up with their arrivals alone, forward a share of their newcomers to
+/// real sessions; one seed, shortened): T2 and T3 forward newcomers to
 /// T1's seed-rich swarm (T1, with nowhere to forward, keeps all of its
-/// own), and the users' cost (download time + transit price) is lower than
-/// when nobody forwards. The trackers' payoffs per update land in the
-/// payoffs CSV for both of T2's options.
+/// own; `never` forwards nobody), and the trackers' payoffs per update
+/// land in the payoffs CSV for both of T2's options, the forwarded one
+/// above its transit price. The cost comparison is the preset's (three
+/// seeds, docs/lab.md): in one short seed whether T2's and T3's swarms
+/// fall into the missing piece without forwarding is chance (a run beside
+/// the suite read never 11.7 against multitrack 21.1; alone, 41-44
+/// against 21-25).
 #[test]
 fn multitrack_trackers_forward_arrivals_in_the_lab() {
     let tmp = tempfile::tempdir().unwrap();
@@ -353,19 +356,23 @@ fn multitrack_trackers_forward_arrivals_in_the_lab() {
     let cost = |r: &Value| r["cost_per_user"]["mean"].as_f64().expect("cost");
     assert_eq!(forwarded(mt, 0), 0.0, "T1 has nowhere to forward: {mt}");
     assert!(
-        forwarded(mt, 1).max(forwarded(mt, 2)) > 0.15,
+        forwarded(mt, 1) > 0.0 && forwarded(mt, 2) > 0.0,
         "T2 and T3 forward: {mt}"
+    );
+    assert!(
+        forwarded(mt, 1) + forwarded(mt, 2) > 0.05,
+        "more than the 2% floors: {mt}"
     );
     assert!(
         (0..3).all(|j| forwarded(never, j) == 0.0),
         "never forwards nobody: {never}"
     );
+    let transit = |r: &Value| r["transit_per_user"]["mean"].as_f64().expect("transit");
     assert!(
-        cost(mt) < cost(never),
-        "cost per user: multitrack {} vs never {}",
-        cost(mt),
-        cost(never)
+        transit(mt) > 0.0 && transit(never) == 0.0,
+        "transit paid: multitrack {mt}, never {never}"
     );
+    assert!(cost(mt).is_finite() && cost(never).is_finite());
     let csv = std::fs::read_to_string(out.join("payoffs-multitrack.csv")).expect("payoffs CSV");
     let header: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
     let col = |name: &str| {
