@@ -70,6 +70,9 @@ pub(crate) struct Actor {
     last_counters_save: Instant,
     /// Ticks so far.
     ticks: u64,
+    /// A torrent could not start (its previous run was still shutting
+    /// down): plan the queue again at the next tick.
+    start_again: bool,
     /// Torrents looked at every tick (they published something lately).
     active: HashSet<InfoHash>,
     /// The queue order changed since it was last saved.
@@ -108,6 +111,7 @@ impl Actor {
             internal_tx,
             last_counters_save: Instant::now(),
             ticks: 0,
+            start_again: false,
             active: HashSet::new(),
             queue_dirty: false,
             pending: HashMap::new(),
@@ -476,7 +480,11 @@ impl Actor {
         }
         self.totals.seconds_active += TICK.as_secs();
         self.current.seconds_active += TICK.as_secs();
-        if changed || self.ticks.is_multiple_of(SCHEDULE_EVERY_TICKS) {
+        // The first tick starts what the queue lets start; a start that
+        // failed (its previous run still shutting down) is tried again on
+        // the next.
+        let retry = std::mem::take(&mut self.start_again);
+        if changed || retry || self.ticks == 1 || self.ticks.is_multiple_of(SCHEDULE_EVERY_TICKS) {
             self.schedule();
         }
         if now.duration_since(self.last_counters_save) >= SAVE_COUNTERS_EVERY {

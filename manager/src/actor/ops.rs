@@ -516,7 +516,10 @@ impl Actor {
             }
             // Its previous run is still shutting down: the next tick tries
             // again.
-            Err(err) => tracing::debug!(id = e.record.id, "cannot start yet: {err}"),
+            Err(err) => {
+                tracing::debug!(id = e.record.id, "cannot start yet: {err}");
+                self.start_again = true;
+            }
         }
     }
 
