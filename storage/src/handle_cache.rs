@@ -22,15 +22,19 @@ struct Entry {
 /// thread still using it keeps it alive through its own `Arc`.
 #[derive(Debug)]
 pub(crate) struct HandleCache {
-    /// The cache proper.
+    /// The cache proper (grown as files are opened: a bounded `LruCache`
+    /// allocates its whole capacity up front, ~2 KiB per idle torrent).
     inner: Mutex<LruCache<usize, Entry>>,
+    /// At most this many handles.
+    capacity: NonZeroUsize,
 }
 
 impl HandleCache {
     /// A cache holding at most `capacity` open files.
     pub(crate) fn new(capacity: NonZeroUsize) -> Self {
         HandleCache {
-            inner: Mutex::new(LruCache::new(capacity)),
+            inner: Mutex::new(LruCache::unbounded()),
+            capacity,
         }
     }
 
@@ -49,9 +53,18 @@ impl HandleCache {
 
     /// Remember a freshly opened handle, replacing any older one.
     pub(crate) fn insert(&self, file_index: usize, file: Arc<File>, writable: bool) {
-        let evicted = self.lock().push(file_index, Entry { file, writable });
+        let (replaced, evicted) = {
+            let mut cache = self.lock();
+            let replaced = cache.push(file_index, Entry { file, writable });
+            let evicted = if cache.len() > self.capacity.get() {
+                cache.pop_lru()
+            } else {
+                None
+            };
+            (replaced, evicted)
+        };
         // Closing a file is a syscall: do it outside the lock.
-        drop(evicted);
+        drop((replaced, evicted));
     }
 
     /// Forget every handle (they close once no I/O holds them).
@@ -70,5 +83,32 @@ impl HandleCache {
     /// Number of handles currently cached.
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_at_most_its_capacity_and_evicts_the_least_recently_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |i: usize| {
+            let p = dir.path().join(format!("f{i}"));
+            Arc::new(File::create(p).unwrap())
+        };
+        let c = HandleCache::new(NonZeroUsize::new(2).unwrap());
+        assert_eq!(c.len(), 0);
+        c.insert(0, open(0), true);
+        c.insert(1, open(1), false);
+        assert!(c.get(0, true).is_some(), "0 used last");
+        c.insert(2, open(2), true);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(1, false).is_none(), "1 was the least recently used");
+        assert!(c.get(0, true).is_some() && c.get(2, false).is_some());
+        // A read-only handle does not serve a write; replacing keeps the size.
+        c.insert(0, open(0), false);
+        assert!(c.get(0, true).is_none());
+        assert_eq!(c.len(), 2);
     }
 }
