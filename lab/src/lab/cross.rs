@@ -23,7 +23,8 @@ use riffle_client::engine::{Session, TorrentHandle, TorrentOptions};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::replicate::{result, wait_ready, Clock, Setup};
+use super::replicate::{result, wait_ready, Clock};
+use super::setup::Setup;
 use crate::experiment::report::{CrossFigures, RunResult, Sample};
 use crate::experiment::{Arrivals, RunSpec};
 

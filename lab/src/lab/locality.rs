@@ -30,7 +30,8 @@ use riffle_policies::locality::Locality;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::replicate::{result, start_tracker, wait_ready, Clock, Setup};
+use super::replicate::{result, start_tracker, wait_ready, Clock};
+use super::setup::Setup;
 use crate::experiment::networks::{self, lab_map, net};
 use crate::experiment::report::{LocalityFigures, RunResult, Sample};
 use crate::experiment::{Arrivals, RunSpec};

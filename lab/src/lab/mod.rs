@@ -20,6 +20,7 @@ mod multi;
 mod multitrack;
 pub mod payload;
 mod replicate;
+mod setup;
 
 use std::path::Path;
 

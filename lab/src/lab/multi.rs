@@ -19,7 +19,8 @@ use riffle_protocol::BLOCK_SIZE;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::replicate::{drive, result, start_tracker, wait_ready, Clock, Setup};
+use super::replicate::{drive, result, start_tracker, wait_ready, Clock};
+use super::setup::Setup;
 use crate::experiment::report::{RunResult, Sample, SwarmFigures};
 use crate::experiment::{Arrivals, RunSpec};
 

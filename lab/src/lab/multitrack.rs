@@ -31,7 +31,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::multi::sum_samples;
-use super::replicate::{drive, result, start_tracker, wait_ready, Clock, Driven, Setup};
+use super::replicate::{drive, result, start_tracker, wait_ready, Clock, Driven};
+use super::setup::Setup;
 use crate::experiment::multitrack::MultiTrackSpec;
 use crate::experiment::report::{MultiTrackFigures, RunResult, Sample, TrackerUpdate};
 use crate::experiment::{Arrivals, RunSpec};
