@@ -43,6 +43,7 @@ impl Announcer {
     /// Start announcing; peers found go to `peers`. `None` when the torrent
     /// names no tracker.
     pub fn start(
+        service: &tracker::Announcers,
         setup: Setup,
         progress: watch::Receiver<Progress>,
         peers: mpsc::Sender<Vec<SocketAddr>>,
@@ -61,7 +62,8 @@ impl Announcer {
             return None;
         }
         let spawn = |info_hash| {
-            tracker::spawn_announcer(
+            tracker::announce(
+                service,
                 tracker::AnnounceSetup {
                     tiers: tiers.clone(),
                     info_hash,

@@ -19,7 +19,7 @@ use super::slots::{ConnectionSlots, Slot};
 use super::torrent::Incoming;
 
 /// Torrents reachable through the listener, by info-hash.
-pub type Routes = Arc<Mutex<HashMap<InfoHash, mpsc::Sender<Incoming>>>>;
+pub type Routes = Arc<Mutex<HashMap<InfoHash, mpsc::Sender<Box<Incoming>>>>>;
 
 /// How long a new connection has to send its handshake.
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
@@ -76,10 +76,10 @@ async fn route(mut stream: TcpStream, addr: SocketAddr, routes: Routes, slot: Sl
         tracing::debug!(peer = %addr, info_hash = %hs.info_hash.to_hex(), "incoming connection for an unknown torrent");
         return;
     };
-    let _ = tx.try_send(Incoming {
+    let _ = tx.try_send(Box::new(Incoming {
         stream,
         addr,
         handshake: buf,
         slot,
-    });
+    }));
 }

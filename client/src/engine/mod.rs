@@ -12,6 +12,7 @@
 mod announce;
 mod claims;
 pub mod exchange;
+mod lazy_channel;
 mod listener;
 pub mod locality;
 pub mod magnet;

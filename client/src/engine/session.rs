@@ -58,6 +58,8 @@ pub struct Session {
     torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Command>>>,
     exchange: Arc<super::exchange::Exchange>,
     allocator: JoinHandle<()>,
+    /// Every torrent's trackers, announced from one task.
+    announcers: crate::tracker::Announcers,
 }
 
 /// A torrent in a session.
@@ -257,6 +259,7 @@ impl Session {
             dht,
             torrents: Mutex::new(HashMap::new()),
             exchange,
+            announcers: crate::tracker::Announcers::start(),
             allocator,
             config,
         })
@@ -385,6 +388,7 @@ impl Session {
             status: status_tx,
             dht: self.dht().cloned(),
             exchange: self.exchange.clone(),
+            announcers: self.announcers.clone(),
         });
         if let Ok(mut r) = self.routes.lock() {
             // A hybrid is reached under either of its info-hashes.

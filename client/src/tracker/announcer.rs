@@ -1,11 +1,11 @@
-//! A torrent's announcer: one tokio task per torrent that keeps every tier
-//! of its trackers informed (BEP 12 with announce-to-all-tiers), and the
-//! handle the engine drives it with.
+//! A torrent's announcer: every tier of its trackers kept informed (BEP 12
+//! with announce-to-all-tiers) by the session's announce service
+//! ([`super::service`]), and the handle the engine drives it with.
 //!
-//! The task owns one sub-task per tier ([`super::tier`]); they share the
-//! torrent's identity, its latest [`Transfer`] counters, the peer channel
-//! and the status board. All network I/O happens in those tasks, so a slow
-//! or dead tracker delays nothing but its own tier.
+//! The tiers ([`super::tier`]) share the torrent's identity, its latest
+//! [`Transfer`] counters, the peer channel and the status board. Each
+//! announce runs on its own, so a slow or dead tracker delays nothing but
+//! its own tier.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,13 +14,13 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use riffle_protocol::tracker::tiers::TrackerTiers;
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::{mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use super::service::{Announcers, Request};
 use super::shared::{Shared, Transfer};
 use super::status::TrackerStatus;
-use super::tier::{Tier, TierCommand};
+use super::tier::Tier;
 use super::AnnounceConfig;
 
 /// Everything an announcer needs to know about its torrent.
@@ -38,32 +38,27 @@ pub struct AnnounceSetup {
     pub config: AnnounceConfig,
 }
 
-/// What the handle asks of the task.
-enum Command {
-    Completed,
-    WantMorePeers,
-    Stop(Instant),
-}
-
-/// The engine's grip on a running announcer. Dropping it ends the task
-/// without a `stopped` announce; [`stop`](Self::stop) sends one first.
+/// The engine's grip on a running announcer. Dropping it ends its
+/// announces without a `stopped`; [`stop`](Self::stop) sends one first.
 pub struct AnnouncerHandle {
-    commands: mpsc::UnboundedSender<Command>,
+    id: u64,
+    service: mpsc::UnboundedSender<Request>,
     status: watch::Receiver<Vec<TrackerStatus>>,
-    task: Option<JoinHandle<()>>,
+    /// Not stopped yet.
+    live: bool,
 }
 
 impl AnnouncerHandle {
     /// The download just finished: announce `completed` now to every
     /// tracker that got `started` (once each; later calls do nothing).
     pub fn completed(&self) {
-        let _ = self.commands.send(Command::Completed);
+        let _ = self.service.send(Request::Completed(self.id));
     }
 
     /// We are short of peers: announce early, but no sooner than the
     /// trackers' (and our) minimum interval after their last announce.
     pub fn want_more_peers(&self) {
-        let _ = self.commands.send(Command::WantMorePeers);
+        let _ = self.service.send(Request::WantMorePeers(self.id));
     }
 
     /// Per-tracker status, updated as announces come and go.
@@ -72,36 +67,51 @@ impl AnnouncerHandle {
     }
 
     /// Send `stopped` to every tracker that got `started`, all in
-    /// parallel, and end the task; returns within `within` whatever the
-    /// trackers do.
+    /// parallel, and end the announces; returns within `within` whatever
+    /// the trackers do.
     pub async fn stop(mut self, within: Duration) {
-        let Some(mut task) = self.task.take() else {
-            return;
-        };
+        self.live = false;
         // A week is "forever" here and keeps the instant arithmetic safe.
         let deadline = Instant::now() + within.min(Duration::from_secs(7 * 24 * 3600));
-        if self.commands.send(Command::Stop(deadline)).is_err() {
-            task.abort();
+        let (done, stopped) = oneshot::channel();
+        let stop = Request::Stop {
+            id: self.id,
+            deadline,
+            done,
+        };
+        if self.service.send(stop).is_err() {
             return;
         }
-        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-            tracing::debug!("announcer did not stop in time; aborting it");
-            task.abort();
+        if tokio::time::timeout_at(deadline, stopped).await.is_err() {
+            tracing::debug!("announcer did not stop in time");
         }
     }
 }
 
 impl Drop for AnnouncerHandle {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if self.live {
+            let _ = self.service.send(Request::Forget(self.id));
         }
     }
 }
 
-/// Start a torrent's announcer: `started` goes out to every tier at once.
-/// Must be called inside a tokio runtime.
+/// Start a torrent's announcer on an announce service of its own (one
+/// task): `started` goes out to every tier at once. Must be called inside
+/// a tokio runtime. A session starts its torrents' announcers on its
+/// shared service with [`announce`] instead.
 pub fn spawn_announcer(
+    setup: AnnounceSetup,
+    transfer: watch::Receiver<Transfer>,
+    peers: mpsc::Sender<Vec<SocketAddr>>,
+) -> AnnouncerHandle {
+    announce(&Announcers::start(), setup, transfer, peers)
+}
+
+/// Start a torrent's announcer on `service`: `started` goes out to every
+/// tier at once.
+pub fn announce(
+    service: &Announcers,
     setup: AnnounceSetup,
     transfer: watch::Receiver<Transfer>,
     peers: mpsc::Sender<Vec<SocketAddr>>,
@@ -134,42 +144,11 @@ pub fn spawn_announcer(
         .into_iter()
         .map(|(t, urls, first)| Tier::new(t, urls, first, shared.clone()))
         .collect();
-    let (commands, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(tiers, rx));
+    let (id, service) = service.register(tiers);
     AnnouncerHandle {
-        commands,
+        id,
+        service,
         status: status_rx,
-        task: Some(task),
+        live: true,
     }
-}
-
-/// The announcer task: start the tiers, relay commands, wind down.
-async fn run(tiers: Vec<Tier>, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let mut set = JoinSet::new();
-    let mut relays = Vec::new();
-    for tier in tiers {
-        let (tx, rx) = mpsc::unbounded_channel();
-        relays.push(tx);
-        set.spawn(tier.run(rx));
-    }
-    let relay = |cmd: TierCommand| {
-        for r in &relays {
-            let _ = r.send(cmd);
-        }
-    };
-    while let Some(cmd) = commands.recv().await {
-        match cmd {
-            Command::Completed => relay(TierCommand::Completed),
-            Command::WantMorePeers => relay(TierCommand::WantMorePeers),
-            Command::Stop(deadline) => {
-                relay(TierCommand::Stop(deadline));
-                let all_done = async { while set.join_next().await.is_some() {} };
-                if tokio::time::timeout_at(deadline, all_done).await.is_err() {
-                    tracing::debug!("some tracker did not take our stop in time");
-                }
-                return;
-            }
-        }
-    }
-    // The handle was dropped: dropping `set` aborts the tiers.
 }

@@ -6,11 +6,14 @@
 //!
 //! - [`announce_once`]: one announce to one tracker, HTTP(S) ([`http`]) or
 //!   UDP (BEP 15, [`udp`]) by the URL's scheme, bounded in time.
-//! - [`spawn_announcer`]: a torrent's announcer, a tokio task that sends
+//! - [`announce`]: a torrent's announcer on a session's [`Announcers`]
+//!   (one task for every torrent's tiers, [`service`]), which sends
 //!   `started`, then periodic announces at each tracker's interval, to one
-//!   working tracker of every tier, with backoff on errors; `completed` and
-//!   `stopped` on request. Peers go out on an mpsc channel, per-tracker
-//!   status on a watch channel.
+//!   working tracker of every tier, with backoff on errors (spread so
+//!   torrents do not announce in step); `completed` and `stopped` on
+//!   request. Peers go out on an mpsc channel, per-tracker status on a
+//!   watch channel. [`spawn_announcer`] is the same on a service of its
+//!   own.
 //!
 //! Every duration in [`AnnounceConfig`] is "real" time divided by
 //! [`AnnounceConfig::time_scale`], so the swarm lab and the tests can run a
@@ -46,6 +49,7 @@ mod announcer;
 mod config;
 mod error;
 pub mod http;
+mod service;
 mod shared;
 mod status;
 mod tier;
@@ -57,11 +61,12 @@ mod tests;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-pub use announcer::{spawn_announcer, AnnounceSetup, AnnouncerHandle};
+pub use announcer::{announce, spawn_announcer, AnnounceSetup, AnnouncerHandle};
 pub use config::AnnounceConfig;
 pub use error::TrackerError;
 pub use riffle_protocol::tracker::http::AnnounceRequest;
 pub use riffle_protocol::tracker::Event;
+pub use service::{Announcers, MAX_IN_FLIGHT};
 pub use shared::Transfer;
 pub use status::{TrackerState, TrackerStatus};
 

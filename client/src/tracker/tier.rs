@@ -8,24 +8,12 @@ use std::time::Duration;
 
 use riffle_protocol::tracker::tiers::TrackerTiers;
 use riffle_protocol::tracker::Event;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::shared::Shared;
 use super::status::TrackerState;
 use super::{announce_once, AnnounceOutcome, AnnounceRequest, TrackerError};
-
-/// What the announcer task relays to each tier.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum TierCommand {
-    /// Send `completed` to every tracker that got `started`.
-    Completed,
-    /// Announce early (respecting minimum intervals).
-    WantMorePeers,
-    /// Send `stopped` where `started` went, before this instant, and end.
-    Stop(Instant),
-}
 
 /// What the tier remembers about one of its trackers.
 #[derive(Debug, Default)]
@@ -48,7 +36,7 @@ struct Tracker {
     last_announce: Option<Instant>,
 }
 
-/// One tier's state, owned by its task.
+/// One tier's state, driven by the announce service ([`super::service`]).
 pub(super) struct Tier {
     /// Tier number, for logs.
     index: usize,
@@ -60,7 +48,9 @@ pub(super) struct Tier {
     shared: Arc<Shared>,
     /// Whole-tier failures in a row, for the backoff.
     failures: u32,
-    /// The announce in flight, if any: which tracker, which event.
+    /// The announce in flight, if any: which tracker, which event (kept
+    /// when the flight is abandoned at a stop: a `started` may have
+    /// reached the tracker).
     in_flight: Option<(String, Event)>,
 }
 
@@ -96,75 +86,27 @@ impl Tier {
         }
     }
 
-    /// The tier's task: announce when due, obey commands, stop on request
-    /// (or end silently when the announcer goes away).
-    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<TierCommand>) {
-        let mut next_at = Instant::now();
-        loop {
-            self.show_next(next_at);
-            tokio::select! {
-                _ = tokio::time::sleep_until(next_at) => {}
-                cmd = commands.recv() => {
-                    match cmd {
-                        Some(TierCommand::Completed) => {
-                            if self.owe_completed() {
-                                next_at = next_at.min(Instant::now());
-                            }
-                        }
-                        Some(TierCommand::WantMorePeers) => {
-                            next_at = next_at.min(self.earliest_early_announce());
-                        }
-                        Some(TierCommand::Stop(deadline)) => return self.stop(deadline).await,
-                        None => return,
-                    }
-                    continue;
-                }
-            }
-            let Some((url, event, req)) = self.begin() else {
-                return;
-            };
-            self.in_flight = Some((url.clone(), event));
-            tracing::debug!(tier = self.index, %url, ?event, left = req.left, "announcing");
-            let cfg = self.shared.config.clone();
-            let announce = announce_once(&url, &req, &cfg);
-            tokio::pin!(announce);
-            let result = loop {
-                tokio::select! {
-                    r = &mut announce => break r,
-                    cmd = commands.recv() => match cmd {
-                        Some(TierCommand::Completed) => {
-                            self.owe_completed();
-                        }
-                        Some(TierCommand::WantMorePeers) => {}
-                        Some(TierCommand::Stop(deadline)) => {
-                            if event == Event::Completed {
-                                // Let the `completed` in flight land rather
-                                // than send it twice from `stop`.
-                                if let Ok(Ok(outcome)) =
-                                    tokio::time::timeout_at(deadline, &mut announce).await
-                                {
-                                    self.in_flight = None;
-                                    self.on_success(&url, event, outcome);
-                                }
-                            }
-                            return self.stop(deadline).await;
-                        }
-                        None => return,
-                    },
-                }
-            };
-            self.in_flight = None;
-            next_at = match result {
-                Ok(outcome) => self.on_success(&url, event, outcome),
-                Err(e) => self.on_failure(&url, event, e),
-            };
+    /// The announce knobs.
+    pub(super) fn config(&self) -> &super::AnnounceConfig {
+        &self.shared.config
+    }
+
+    /// The announce [`begin`](Self::begin) started has come back: record
+    /// it; returns when to announce next.
+    pub(super) fn landed(&mut self, result: Result<AnnounceOutcome, TrackerError>) -> Instant {
+        let Some((url, event)) = self.in_flight.take() else {
+            return Instant::now();
+        };
+        match result {
+            Ok(outcome) => self.on_success(&url, event, outcome),
+            Err(e) => self.on_failure(&url, event, e),
         }
     }
 
     /// Start an announce to the current tracker: pick its event
     /// (`started` until it took one, then `completed` when owed, else a
     /// regular announce) and build the request with the latest counters.
-    fn begin(&mut self) -> Option<(String, Event, AnnounceRequest)> {
+    pub(super) fn begin(&mut self) -> Option<(String, Event, AnnounceRequest)> {
         let url = self.order.current()?.to_owned();
         let t = self.trackers.get_mut(&url)?;
         let event = if !t.started {
@@ -186,13 +128,15 @@ impl Tier {
             s.next_announce = None;
         });
         let req = self.shared.request(event, t.tracker_id.clone());
+        tracing::debug!(tier = self.index, %url, ?event, left = req.left, "announcing");
+        self.in_flight = Some((url.clone(), event));
         Some((url, event, req))
     }
 
     /// Mark `completed` owed to every tracker that got `started` and has
     /// not had it; true if the current tracker is owed it (then it should
     /// be told at once).
-    fn owe_completed(&mut self) -> bool {
+    pub(super) fn owe_completed(&mut self) -> bool {
         for t in self.trackers.values_mut() {
             if t.started && !t.completed_sent {
                 t.completed_due = true;
@@ -207,7 +151,7 @@ impl Tier {
     /// The soonest a `want_more_peers` may make the current tracker's
     /// next announce: its minimum gap after the last one, and never during
     /// a backoff.
-    fn earliest_early_announce(&self) -> Instant {
+    pub(super) fn earliest_early_announce(&self) -> Instant {
         let now = Instant::now();
         if self.failures > 0 {
             return now + self.shared.config.backoff(self.failures);
@@ -222,7 +166,7 @@ impl Tier {
     }
 
     /// Put `next_at` on the current tracker's status, clear it elsewhere.
-    fn show_next(&self, next_at: Instant) {
+    pub(super) fn show_next(&self, next_at: Instant) {
         let current = self.order.current();
         for (url, t) in &self.trackers {
             let next = (Some(url.as_str()) == current).then(|| next_at.into_std());
@@ -322,7 +266,7 @@ impl Tier {
 
     /// Send `stopped` to every tracker that got (or may have got)
     /// `started`, in parallel, giving up at `deadline`.
-    async fn stop(mut self, deadline: Instant) {
+    pub(super) async fn stop(mut self, deadline: Instant) {
         let in_flight = self.in_flight.take();
         let mut set = JoinSet::new();
         for (url, t) in &self.trackers {
@@ -389,7 +333,7 @@ mod tests {
     use crate::tracker::status::TrackerStatus;
     use crate::tracker::{AnnounceConfig, Transfer};
     use proptest::prelude::*;
-    use tokio::sync::watch;
+    use tokio::sync::{mpsc, watch};
 
     fn tier(n: usize) -> (Tier, watch::Receiver<Vec<TrackerStatus>>) {
         let urls: Vec<String> = (0..n).map(|i| format!("http://t{i}/announce")).collect();
@@ -443,10 +387,10 @@ mod tests {
                         let (url, event, req) = tier.begin().expect("a current tracker");
                         prop_assert_eq!(req.event, event);
                         if ok {
-                            tier.on_success(&url, event, AnnounceOutcome::default());
+                            tier.landed(Ok(AnnounceOutcome::default()));
                             prop_assert_eq!(tier.order.current(), Some(url.as_str()));
                         } else {
-                            tier.on_failure(&url, event, TrackerError::Timeout(Duration::ZERO));
+                            tier.landed(Err(TrackerError::Timeout(Duration::ZERO)));
                         }
                         log.entry(url).or_default().push((event, ok));
                     }

@@ -498,11 +498,11 @@ impl Torrent {
     }
 
     /// The torrent's side of a new peer task.
-    fn links(&self, entry: &PeerEntry) -> PeerLinks {
+    fn links(&mut self, entry: &PeerEntry) -> PeerLinks {
         PeerLinks {
             shared: self.shared.clone(),
             mailbox: entry.mailbox.clone(),
-            to_torrent: self.from_peers_tx.clone(),
+            to_torrent: self.from_peers.sender(),
             peer_up: entry.bucket_up.clone(),
             peer_down: entry.bucket_down.clone(),
             class: entry.class.clone(),

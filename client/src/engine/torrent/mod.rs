@@ -47,6 +47,7 @@ use self::dial::Candidates;
 use self::peers::PeerEntry;
 use self::status::{TorrentState, TorrentStatus};
 use super::announce::{self, Announcer, Progress};
+use super::lazy_channel::LazyChannel;
 use super::peer::FromPeer;
 use super::rate::Bucket;
 use super::shared::TorrentShared;
@@ -256,11 +257,12 @@ pub(crate) struct Spawn {
     pub hash_slots: Arc<Semaphore>,
     pub connection_slots: Arc<super::slots::ConnectionSlots>,
     pub config: super::SessionConfig,
-    pub incoming: mpsc::Receiver<Incoming>,
+    pub incoming: mpsc::Receiver<Box<Incoming>>,
     pub commands: mpsc::Receiver<Command>,
     pub status: watch::Sender<TorrentStatus>,
     pub dht: Option<crate::dht::Dht>,
     pub exchange: Arc<super::exchange::Exchange>,
+    pub announcers: crate::tracker::Announcers,
 }
 
 /// The running torrent.
@@ -314,15 +316,17 @@ pub(crate) struct Torrent {
     hash_slots: Arc<Semaphore>,
     /// The session's connection limit.
     connection_slots: Arc<super::slots::ConnectionSlots>,
-    hash_tx: mpsc::Sender<(PieceIndex, Result<bool, String>)>,
-    hash_rx: mpsc::Receiver<(PieceIndex, Result<bool, String>)>,
-    from_peers_tx: mpsc::Sender<FromPeer>,
-    from_peers_rx: mpsc::Receiver<FromPeer>,
-    incoming: mpsc::Receiver<Incoming>,
+    /// Hash checks' results (made at the first check).
+    hash_results: LazyChannel<(PieceIndex, Result<bool, String>)>,
+    /// Peer tasks' reports (made at the first peer).
+    from_peers: LazyChannel<FromPeer>,
+    incoming: mpsc::Receiver<Box<Incoming>>,
     commands: mpsc::Receiver<Command>,
     status_tx: watch::Sender<TorrentStatus>,
     status: TorrentStatus,
     announcer: Option<Announcer>,
+    /// The session's announce service.
+    announcers: crate::tracker::Announcers,
     transfer_tx: watch::Sender<Progress>,
     tracker_peers: Option<mpsc::Receiver<Vec<SocketAddr>>>,
     /// The session's DHT, for this torrent (None: private, or no DHT).
@@ -358,6 +362,8 @@ pub(crate) struct Torrent {
 /// Start a torrent's task. Storage is opened and checked inside the task
 /// (status `Checking`); an error there ends the task with status `Failed`.
 pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
+    // Boxed: the task's future holds a pointer, not the whole of `Spawn`.
+    let s = Box::new(s);
     use tracing::Instrument;
     // Every line the torrent logs names it by its listening port: in a
     // session with many torrents, or a lab with many sessions, that is
@@ -366,8 +372,13 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
     tokio::spawn(
         async move {
             let status_tx = s.status.clone();
-            match startup::start(s).await {
-                Ok(torrent) => torrent.run().await,
+            // Boxed, each: the task's future is then as large as the
+            // larger of two pointers, not of start-up's and the running
+            // torrent's state machines together (~10 KiB per torrent, which
+            // a seedbox of 10,000 pays while they idle), and start-up's
+            // memory goes back once it is done.
+            match Box::pin(startup::start(*s)).await {
+                Ok(torrent) => Box::new(torrent).run().await,
                 Err(e) => {
                     // The status carries it to the user; a log line would say
                     // it twice.
@@ -381,7 +392,9 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
 }
 
 impl Torrent {
-    async fn run(mut self) {
+    /// Boxed: a seedbox keeps thousands of these waiting, and an `async
+    /// fn` taking the torrent by value would hold it twice in its future.
+    async fn run(mut self: Box<Self>) {
         // The first announce must carry what we still need: a leecher that
         // said `left=0` would be taken for a seed and given no seeds.
         self.report_progress();
@@ -408,13 +421,13 @@ impl Torrent {
                 next_tick = next_tick.min(Instant::now() + busy_tick);
             }
             tokio::select! {
-                Some(msg) = self.from_peers_rx.recv() => {
+                Some(msg) = self.from_peers.recv() => {
                     self.on_peer_msg(msg);
                     // Take whatever else is queued before refilling.
                     for _ in 0..256 {
-                        match self.from_peers_rx.try_recv() {
-                            Ok(m) => self.on_peer_msg(m),
-                            Err(_) => break,
+                        match self.from_peers.try_recv() {
+                            Some(m) => self.on_peer_msg(m),
+                            None => break,
                         }
                     }
                     if self.rechoke_soon {
@@ -428,11 +441,11 @@ impl Torrent {
                     }
                     self.refill_dirty();
                 }
-                Some((piece, result)) = self.hash_rx.recv() => {
+                Some((piece, result)) = self.hash_results.recv() => {
                     self.on_hash_result(piece, result);
                     self.refill_dirty();
                 }
-                Some(inc) = self.incoming.recv() => self.accept(inc),
+                Some(inc) = self.incoming.recv() => self.accept(*inc),
                 Some(addrs) = recv_opt(&mut self.tracker_peers) => {
                     self.candidates.add_discovered(&addrs);
                     // Dial now, not at the next tick.
@@ -479,7 +492,9 @@ impl Torrent {
                 }
             }
         }
-        self.shutdown().await;
+        // Boxed: its state (the stopped announces, the last resume save)
+        // would otherwise sit in every running torrent's future.
+        Box::pin(self.shutdown()).await;
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(());
         }
@@ -540,7 +555,12 @@ impl Torrent {
             port: self.listen_port,
             config: self.config.announce.clone(),
         };
-        self.announcer = Announcer::start(setup, self.transfer_tx.subscribe(), peers_tx);
+        self.announcer = Announcer::start(
+            &self.announcers,
+            setup,
+            self.transfer_tx.subscribe(),
+            peers_tx,
+        );
         if self.announcer.is_some() {
             self.tracker_peers = Some(peers_rx);
         }

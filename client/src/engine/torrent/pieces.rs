@@ -35,7 +35,7 @@ impl Torrent {
             }
         }
         let slots = self.hash_slots.clone();
-        let tx = self.hash_tx.clone();
+        let tx = self.hash_results.sender();
         tokio::spawn(async move {
             let Ok(_permit) = slots.acquire_owned().await else {
                 return;

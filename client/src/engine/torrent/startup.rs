@@ -18,9 +18,10 @@ use riffle_protocol::peer::Offer;
 use riffle_protocol::wire::{ExtendedHandshake, UT_METADATA, UT_PEX};
 use riffle_protocol::{Bitfield, InfoHash};
 use riffle_storage::{check_pieces_with, FsStorage, Layout, ResumeRecord, Storage};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::super::lazy_channel::LazyChannel;
 use super::dial::Candidates;
 use super::status::TorrentState;
 use super::{Spawn, Torrent, FROM_PEERS};
@@ -301,8 +302,6 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         &mut seeds,
     );
     let service = super::choking::Service::new(s.options.max_upload_rate, policies.one_club_rate);
-    let (from_peers_tx, from_peers_rx) = mpsc::channel(FROM_PEERS);
-    let (hash_tx, hash_rx) = mpsc::channel(64);
     let (transfer_tx, _) = watch::channel(super::Progress::default());
     let status = s.status.borrow().clone();
     let now = Instant::now();
@@ -333,15 +332,14 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         dirty: HashSet::new(),
         hash_slots: s.hash_slots,
         connection_slots: s.connection_slots,
-        hash_tx,
-        hash_rx,
-        from_peers_tx,
-        from_peers_rx,
+        hash_results: LazyChannel::new(64),
+        from_peers: LazyChannel::new(FROM_PEERS),
         incoming: s.incoming,
         commands: s.commands,
         status_tx: s.status,
         status,
         announcer: None,
+        announcers: s.announcers,
         transfer_tx,
         tracker_peers: None,
         dht: dht.map(super::dht::TorrentDht::new),

@@ -381,3 +381,100 @@ async fn stopping_right_after_completing_still_sends_completed_first() {
         "the tracker must count the download"
     );
 }
+
+/// `n` announcers of distinct torrents (info-hash `[i; 20]`) on one
+/// announce service, as a session runs them.
+fn start_many(
+    service: &crate::tracker::Announcers,
+    n: u8,
+    url: &str,
+    config: &AnnounceConfig,
+) -> Vec<(AnnouncerHandle, watch::Sender<Transfer>)> {
+    (0..n)
+        .map(|i| {
+            let (transfer, rx) = watch::channel(Transfer {
+                left: 1000,
+                ..Transfer::default()
+            });
+            let (peers_tx, _) = mpsc::channel(1);
+            let setup = AnnounceSetup {
+                tiers: vec![vec![url.to_owned()]],
+                info_hash: riffle_protocol::InfoHash([i; 20]),
+                peer_id: peer_id(),
+                port: 6881,
+                config: config.clone(),
+            };
+            let h = crate::tracker::announce(service, setup, rx, peers_tx);
+            (h, transfer)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_service_keeps_at_most_its_cap_of_announces_in_flight() {
+    let mut t = HttpTracker::start(|_| Reply::Hang).await;
+    let config = AnnounceConfig {
+        http_timeout: Duration::from_millis(800),
+        ..fast_config()
+    };
+    let service = crate::tracker::Announcers::start();
+    let n = 200u8;
+    let handles = start_many(&service, n, &t.url, &config);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let first = t.drain();
+    assert_eq!(
+        first.len(),
+        crate::tracker::MAX_IN_FLIGHT,
+        "the cap holds the rest back"
+    );
+    // The first flights time out at 800 ms; the rest (and the first ones'
+    // retries) go out then, and hang past the end of the test: every one
+    // of them is in flight at once.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let rest = t.drain();
+    assert!(
+        rest.len() <= crate::tracker::MAX_IN_FLIGHT,
+        "{}",
+        rest.len()
+    );
+    let torrents: std::collections::HashSet<u8> = first
+        .iter()
+        .chain(&rest)
+        .map(|(_, r)| r.info_hash.0[0])
+        .collect();
+    assert_eq!(torrents.len(), usize::from(n), "every torrent announced");
+    for (h, _) in handles {
+        h.stop(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn announces_that_fail_together_drift_apart() {
+    let mut t = HttpTracker::start(|_| failure("overloaded")).await;
+    let service = crate::tracker::Announcers::start();
+    let handles = start_many(&service, 40, &t.url, &fast_config());
+    // `started` at once, then the retries 200 ms later, each moved by up
+    // to a tenth of that.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let mut tries: std::collections::HashMap<u8, Vec<Instant>> = Default::default();
+    for (at, req) in t.drain() {
+        tries.entry(req.info_hash.0[0]).or_default().push(at);
+    }
+    assert_eq!(tries.len(), 40);
+    let gaps: Vec<Duration> = tries
+        .values()
+        .filter(|v| v.len() >= 2)
+        .map(|v| v[1] - v[0])
+        .collect();
+    assert!(gaps.len() >= 30, "retries came: {}", gaps.len());
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(195)),
+        "{gaps:?}"
+    );
+    let spread = *gaps.iter().max().unwrap() - *gaps.iter().min().unwrap();
+    assert!(
+        spread >= Duration::from_millis(5),
+        "retries stayed in step: {gaps:?}"
+    );
+    drop(handles);
+}
