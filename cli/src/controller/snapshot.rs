@@ -82,7 +82,7 @@ pub fn torrent_view(id: u64, st: &TorrentStatus, options: &TorrentOptions) -> To
             })
             .collect(),
         pieces,
-        trackers: st.trackers.clone(),
+        trackers: st.tracker_lines(),
         dht: st.dht.clone(),
         exchange: crate::output::exchange_text(
             st.upload_share,

@@ -114,10 +114,4 @@ impl Announcer {
     pub fn statuses(&self) -> Vec<crate::tracker::TrackerStatus> {
         self.status.borrow().clone()
     }
-
-    /// One line per tracker for status output.
-    pub fn status_lines(&self) -> Vec<String> {
-        let now = std::time::Instant::now();
-        self.status.borrow().iter().map(|t| t.line(now)).collect()
-    }
 }

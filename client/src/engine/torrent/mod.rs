@@ -372,13 +372,14 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
     tokio::spawn(
         async move {
             let status_tx = s.status.clone();
-            // Boxed, each: the task's future is then as large as the
-            // larger of two pointers, not of start-up's and the running
+            // Boxed, each (`Spawn`, start-up's future, the `Torrent` it
+            // makes): the task's future then holds pointers and the run
+            // loop's own state (~0.6 KiB), not start-up's and the running
             // torrent's state machines together (~10 KiB per torrent, which
             // a seedbox of 10,000 pays while they idle), and start-up's
             // memory goes back once it is done.
-            match Box::pin(startup::start(*s)).await {
-                Ok(torrent) => Box::new(torrent).run().await,
+            match Box::pin(startup::start(s)).await {
+                Ok(torrent) => torrent.run().await,
                 Err(e) => {
                     // The status carries it to the user; a log line would say
                     // it twice.
@@ -613,7 +614,6 @@ impl Torrent {
         self.status.download_rate = self.peers.values().map(|e| e.rate_down.rate()).sum();
         self.status.upload_rate = self.peers.values().map(|e| e.rate_up.rate()).sum();
         if let Some(a) = &self.announcer {
-            self.status.trackers = a.status_lines();
             let stats = a.statuses();
             if stats != self.status.tracker_stats {
                 self.status.tracker_stats = stats;
@@ -630,7 +630,16 @@ impl Torrent {
         self.refresh_piece_map();
         self.status.one_club_time = self.service.time_in_club(now);
         self.status.uploaded_throttled = self.service.throttled_bytes;
-        self.status_tx.send_replace(self.status.clone());
+        // Only a change is published: watchers (the seedbox's manager
+        // among them) then skip idle torrents without looking.
+        let now_status = &self.status;
+        self.status_tx.send_if_modified(|old| {
+            let changed = old != now_status;
+            if changed {
+                old.clone_from(now_status);
+            }
+            changed
+        });
     }
 }
 

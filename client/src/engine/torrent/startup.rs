@@ -40,7 +40,8 @@ pub fn resume_path(save_dir: &Path, info_hash: &InfoHash) -> PathBuf {
 }
 
 /// Open storage, check the data, and build the torrent.
-pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
+pub(super) async fn start(s: Box<Spawn>) -> anyhow::Result<Box<Torrent>> {
+    let s = *s;
     let meta = s.meta.clone();
     let info = &meta.info;
     let geometry = info
@@ -305,7 +306,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
     let (transfer_tx, _) = watch::channel(super::Progress::default());
     let status = s.status.borrow().clone();
     let now = Instant::now();
-    Ok(Torrent {
+    Ok(Box::new(Torrent {
         meta,
         options: s.options,
         config: s.config,
@@ -356,7 +357,7 @@ pub(super) async fn start(s: Spawn) -> anyhow::Result<Torrent> {
         completed: false,
         stopping: false,
         resume_saves: tokio::task::JoinSet::new(),
-    })
+    }))
 }
 
 /// Pieces that touch a wanted file (all of them when every file is

@@ -82,8 +82,11 @@ pub struct PeerStatus {
     pub one_club: bool,
 }
 
-/// A torrent at one moment.
-#[derive(Debug, Clone, Default)]
+/// A torrent at one moment. Published only when it differs from the last
+/// one: an idle torrent's status stays put (a front end computes
+/// countdowns such as the trackers' next announce from the values, see
+/// [`TorrentStatus::tracker_lines`]).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TorrentStatus {
     /// The torrent's name.
     pub name: String,
@@ -135,8 +138,6 @@ pub struct TorrentStatus {
     pub peers: Vec<PeerStatus>,
     /// Connected peers that hold every piece.
     pub seeds: usize,
-    /// One line per tracker: URL and its last outcome.
-    pub trackers: Vec<String>,
     /// Each tracker's state as values (what `trackers` describes), for
     /// front ends that show them field by field (the seedbox's RPC).
     pub tracker_stats: Vec<crate::tracker::TrackerStatus>,
@@ -182,5 +183,12 @@ impl TorrentStatus {
         } else {
             self.have_bytes as f64 / self.total_bytes as f64
         }
+    }
+
+    /// One line per tracker: URL, its last outcome and when it is
+    /// announced next, as of now.
+    pub fn tracker_lines(&self) -> Vec<String> {
+        let now = std::time::Instant::now();
+        self.tracker_stats.iter().map(|t| t.line(now)).collect()
     }
 }
