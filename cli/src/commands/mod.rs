@@ -18,6 +18,7 @@ pub fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name(name)
+        .max_blocking_threads(32)
         .build()
         .context("cannot start the async runtime")
 }

@@ -110,8 +110,12 @@ impl Announcer {
         tokio::join!(self.handle.stop(within), others);
     }
 
-    /// Every tracker's state now.
-    pub fn statuses(&self) -> Vec<crate::tracker::TrackerStatus> {
-        self.status.borrow().clone()
+    /// Bring `into` up to every tracker's state now (copied only when it
+    /// changed, so an idle torrent's status allocates nothing).
+    pub fn statuses_into(&self, into: &mut Vec<crate::tracker::TrackerStatus>) {
+        let board = self.status.borrow();
+        if *board != *into {
+            into.clone_from(&board);
+        }
     }
 }

@@ -39,7 +39,7 @@ use riffle_protocol::peer::PeerConfig;
 
 pub use relocate::{move_torrent_data, MoveError};
 pub use remove::{delete_torrent_data, layout_paths, DeleteError, Deleted};
-pub use session::{Session, TorrentControl, TorrentHandle};
+pub use session::{LoadCounts, Session, TorrentControl, TorrentHandle};
 pub use torrent::status::{PeerStatus, PieceStatus, TorrentState, TorrentStatus, TurnCounts};
 pub use torrent::{resume_path, Policies, PolicyUpdate, TorrentOptions};
 

@@ -45,7 +45,8 @@ pub enum SessionError {
 
 /// A running session.
 pub struct Session {
-    config: SessionConfig,
+    /// Shared with every torrent (one copy, not one each).
+    config: Arc<SessionConfig>,
     our_id: PeerId,
     listen_addr: SocketAddr,
     routes: Routes,
@@ -60,6 +61,23 @@ pub struct Session {
     allocator: JoinHandle<()>,
     /// Every torrent's trackers, announced from one task.
     announcers: crate::tracker::Announcers,
+}
+
+/// What a session keeps running ([`Session::load_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoadCounts {
+    /// Torrents added and not removed.
+    pub torrents: usize,
+    /// Tasks alive in the runtime, the session's and everything else's:
+    /// one per torrent (its control task, which holds its timers: the
+    /// tick and a per-piece deadline), one per connected peer, plus the
+    /// listener, the DHT, the announce service and the allocator.
+    pub tasks: usize,
+    /// Tracker tiers waiting for their next announce: entries in the
+    /// announce service's one timer queue.
+    pub announces_waiting: usize,
+    /// Announces in flight (a short task each).
+    pub announces_in_flight: usize,
 }
 
 /// A torrent in a session.
@@ -261,8 +279,22 @@ impl Session {
             exchange,
             announcers: crate::tracker::Announcers::start(),
             allocator,
-            config,
+            config: Arc::new(config),
         })
+    }
+
+    /// What the session keeps running, for the debug log: a seedbox whose
+    /// idle cost regresses shows it here first.
+    pub fn load_counts(&self) -> LoadCounts {
+        let (announces_waiting, announces_in_flight) = self.announcers.counts();
+        LoadCounts {
+            torrents: self.torrents.lock().map(|t| t.len()).unwrap_or(0),
+            tasks: tokio::runtime::Handle::try_current()
+                .map(|h| h.metrics().num_alive_tasks())
+                .unwrap_or(0),
+            announces_waiting,
+            announces_in_flight,
+        }
     }
 
     /// What the session shares between its torrents: the credit ledger,
@@ -353,9 +385,11 @@ impl Session {
     /// `Checking`) before any peer is contacted.
     pub fn add_torrent(
         &self,
-        meta: Metainfo,
+        meta: impl Into<Arc<Metainfo>>,
         options: TorrentOptions,
     ) -> Result<TorrentHandle, SessionError> {
+        // Shared, not copied: a seedbox keeps the metainfo once.
+        let meta: Arc<Metainfo> = meta.into();
         let info_hash = meta.info_hash;
         let mut torrents = self.torrents.lock().unwrap_or_else(|e| e.into_inner());
         torrents.retain(|_, tx| !tx.is_closed());
@@ -371,7 +405,6 @@ impl Session {
             piece_count: meta.info.piece_count(),
             ..TorrentStatus::default()
         });
-        let meta = Arc::new(meta);
         let save_dir = options.save_dir.clone();
         let task = torrent::spawn(torrent::Spawn {
             meta: meta.clone(),

@@ -14,7 +14,7 @@
 //! [`Tier`]'s; this file only decides when each tier runs.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +55,15 @@ pub(super) enum Request {
 pub struct Announcers {
     tx: mpsc::UnboundedSender<Request>,
     next_id: Arc<AtomicU64>,
+    counts: Arc<Counts>,
+}
+
+/// What the service holds, for the debug log (a regression in idle cost
+/// shows as a count that grows).
+#[derive(Default)]
+struct Counts {
+    waiting: AtomicUsize,
+    in_flight: AtomicUsize,
 }
 
 impl std::fmt::Debug for Announcers {
@@ -67,11 +76,26 @@ impl Announcers {
     /// Start the service's task. Must be called inside a tokio runtime.
     pub fn start() -> Announcers {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Service::default().run(rx));
+        let counts = Arc::new(Counts::default());
+        let service = Service {
+            counts: counts.clone(),
+            ..Service::default()
+        };
+        tokio::spawn(service.run(rx));
         Announcers {
             tx,
             next_id: Arc::new(AtomicU64::new(0)),
+            counts,
         }
+    }
+
+    /// Tiers waiting for their next announce (one timer entry each, in
+    /// one task) and announces in flight (a task each).
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.counts.waiting.load(Ordering::Relaxed),
+            self.counts.in_flight.load(Ordering::Relaxed),
+        )
     }
 
     /// Register tiers under a fresh id; the sender for the handle.
@@ -112,6 +136,7 @@ struct Service {
     /// (when, announcer, tier) of every tier waiting for its next announce.
     due: BTreeSet<(Instant, u64, usize)>,
     flights: JoinSet<Landed>,
+    counts: Arc<Counts>,
 }
 
 impl Service {
@@ -136,6 +161,10 @@ impl Service {
                 }
                 _ = sleep_until_opt(wake) => self.start_due(),
             }
+            self.counts.waiting.store(self.due.len(), Ordering::Relaxed);
+            self.counts
+                .in_flight
+                .store(self.flights.len(), Ordering::Relaxed);
         }
         // Every handle is gone: dropping `flights` aborts what is in flight.
     }

@@ -44,6 +44,8 @@ const SCHEDULE_EVERY_TICKS: u64 = 30;
 /// looks. On a virtual machine, touching the memory of each of 10,000
 /// idle torrents every second cost more than everything else they did.
 const LOOK_EVERY_TICKS: u64 = 10;
+/// How often the load counts go to the debug log (ticks are seconds).
+const LOG_COUNTS_EVERY_TICKS: u64 = 60;
 /// Quiet looks before a torrent leaves the every-tick set.
 const QUIET_LOOKS: u32 = 3;
 /// "Recently active": transferred within this long.
@@ -129,6 +131,9 @@ impl Actor {
         let now = unix_now();
         let mut ids_taken = HashSet::new();
         let mut fresh = Vec::new();
+        // Sized once: growing a map of thousands of entries leaves the
+        // smaller tables behind as holes in the heap.
+        self.entries.reserve(stored.len());
         for s in stored {
             let hash = s.meta.info_hash;
             let record = match s.record {
@@ -408,9 +413,31 @@ impl Actor {
         }
     }
 
+    /// What the seedbox keeps running, once a minute in the debug log:
+    /// an idle cost that regresses (a task or a timer per idle torrent
+    /// again) shows as counts that grow with the torrents.
+    fn log_counts(&self) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let c = session.load_counts();
+        tracing::debug!(
+            torrents = self.entries.len(),
+            running = c.torrents,
+            looked_at_each_second = self.active.len(),
+            tasks = c.tasks,
+            announces_waiting = c.announces_waiting,
+            announces_in_flight = c.announces_in_flight,
+            "load"
+        );
+    }
+
     fn on_tick(&mut self) {
         self.scrape_if_due();
         self.ticks += 1;
+        if self.ticks.is_multiple_of(LOG_COUNTS_EVERY_TICKS) {
+            self.log_counts();
+        }
         let now = Instant::now();
         let unix = unix_now();
         let settings = self.settings.clone();

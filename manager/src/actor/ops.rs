@@ -495,7 +495,7 @@ impl Actor {
             ));
             return;
         }
-        match session.add_torrent((*e.meta).clone(), options) {
+        match session.add_torrent(e.meta.clone(), options) {
             Ok(handle) => {
                 let status = handle.status();
                 tracing::debug!(id = e.record.id, "started");

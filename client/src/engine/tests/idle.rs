@@ -51,3 +51,57 @@ async fn an_idle_seed_serves_a_new_peer_at_once_and_at_full_rate() {
     l.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// Many idle seeds on one dead tracker: one control task each and nothing
+/// more (no announcer task, no task per tier); their tiers wait in the
+/// announce service's one queue, and a status that does not change is not
+/// published again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_seeds_keep_one_task_each_and_their_tiers_in_one_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nobody listens on port 9 of 127.0.0.1: every announce is refused.
+    let dead: &[&[&str]] = &[
+        &["http://127.0.0.1:9/announce"],
+        &["udp://127.0.0.1:9/announce"],
+    ];
+    let s = super::super::Session::start(local()).await.unwrap();
+    let before = s.load_counts();
+    let n = 40;
+    let mut handles = Vec::new();
+    for i in 0..n {
+        let seed_dir = dir.path().join(format!("s{i}"));
+        let meta = super::payload_with_trackers(&seed_dir, "idle", &[70_000], 100 + i, dead);
+        let mut o = TorrentOptions::new(&seed_dir);
+        o.seed = true;
+        o.require_complete = true;
+        handles.push(s.add_torrent(meta, o).unwrap());
+    }
+    for h in &handles {
+        wait_for(h, Duration::from_secs(10), "seeding", |st| {
+            st.state == TorrentState::Seeding && st.tracker_stats.len() == 2
+        })
+        .await;
+    }
+    // The refused announces land and back off.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let c = s.load_counts();
+    assert_eq!(c.torrents, n as usize);
+    assert!(
+        c.tasks <= before.tasks + n as usize + 2,
+        "{} tasks for {n} idle torrents (before: {})",
+        c.tasks,
+        before.tasks
+    );
+    assert_eq!(c.announces_waiting, 2 * n as usize, "two tiers each");
+    assert_eq!(c.announces_in_flight, 0);
+    // An idle seed publishes nothing new.
+    let mut rx = handles[0].status();
+    rx.mark_unchanged();
+    let quiet = tokio::time::timeout(Duration::from_secs(2), rx.changed()).await;
+    assert!(
+        quiet.is_err(),
+        "an idle torrent's status changed: {:?}",
+        rx.borrow().state
+    );
+    s.shutdown().await;
+}

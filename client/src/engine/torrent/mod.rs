@@ -256,7 +256,7 @@ pub(crate) struct Spawn {
     pub session_down: Arc<Bucket>,
     pub hash_slots: Arc<Semaphore>,
     pub connection_slots: Arc<super::slots::ConnectionSlots>,
-    pub config: super::SessionConfig,
+    pub config: Arc<super::SessionConfig>,
     pub incoming: mpsc::Receiver<Box<Incoming>>,
     pub commands: mpsc::Receiver<Command>,
     pub status: watch::Sender<TorrentStatus>,
@@ -269,7 +269,7 @@ pub(crate) struct Spawn {
 pub(crate) struct Torrent {
     meta: Arc<Metainfo>,
     options: TorrentOptions,
-    config: super::SessionConfig,
+    config: Arc<super::SessionConfig>,
     shared: Arc<TorrentShared>,
     picker: Box<dyn PiecePicker>,
     leech_choker: Box<dyn Choker>,
@@ -295,7 +295,7 @@ pub(crate) struct Torrent {
     turn_held: bool,
     /// Random draws of the torrent's own decisions (which piece a seed
     /// suggests), seeded like the policies.
-    rng: rand::rngs::StdRng,
+    rng: rand::rngs::SmallRng,
     /// Pieces verified and held.
     have: Bitfield,
     /// Pieces held or not wanted (every file they touch is skipped): a
@@ -614,10 +614,7 @@ impl Torrent {
         self.status.download_rate = self.peers.values().map(|e| e.rate_down.rate()).sum();
         self.status.upload_rate = self.peers.values().map(|e| e.rate_up.rate()).sum();
         if let Some(a) = &self.announcer {
-            let stats = a.statuses();
-            if stats != self.status.tracker_stats {
-                self.status.tracker_stats = stats;
-            }
+            a.statuses_into(&mut self.status.tracker_stats);
         }
         let now = Instant::now();
         self.status.one_club = self.service.club_since.is_some();

@@ -321,7 +321,7 @@ pub(super) async fn start(s: Box<Spawn>) -> anyhow::Result<Box<Torrent>> {
         per_piece_deadline: None,
         next_opportunity: None,
         turn_held: false,
-        rng: StdRng::seed_from_u64(seeds.next_u64()),
+        rng: rand::rngs::SmallRng::seed_from_u64(seeds.next_u64()),
         have,
         done,
         wanted_left,
