@@ -2,11 +2,10 @@
 //! [`crate::tracker`]'s announcer task, so the torrent code does not depend
 //! on that module's details.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::tracker::{self, AnnounceConfig, AnnouncerHandle, TrackerStatus};
 
@@ -46,7 +45,7 @@ impl Announcer {
         service: &tracker::Announcers,
         setup: Setup,
         progress: watch::Receiver<Progress>,
-        peers: mpsc::Sender<Vec<SocketAddr>>,
+        peers: tracker::PeerInbox,
     ) -> Option<Announcer> {
         let tiers: Vec<Vec<String>> = setup
             .tiers

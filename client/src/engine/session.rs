@@ -56,7 +56,7 @@ pub struct Session {
     connection_slots: Arc<ConnectionSlots>,
     listener: JoinHandle<()>,
     dht: Option<(crate::dht::Dht, JoinHandle<()>)>,
-    torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Command>>>,
+    torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Box<Command>>>>,
     exchange: Arc<super::exchange::Exchange>,
     allocator: JoinHandle<()>,
     /// Every torrent's trackers, announced from one task.
@@ -85,7 +85,7 @@ pub struct TorrentHandle {
     /// Its info-hash.
     pub info_hash: InfoHash,
     status: watch::Receiver<TorrentStatus>,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Box<Command>>,
     task: JoinHandle<()>,
     /// The torrent, so its files can be found to delete on removal.
     meta: Arc<Metainfo>,
@@ -98,7 +98,7 @@ pub struct TorrentHandle {
 /// limit while the owner keeps the handle).
 #[derive(Clone, Debug)]
 pub struct TorrentControl {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Box<Command>>,
 }
 
 impl TorrentControl {
@@ -106,28 +106,31 @@ impl TorrentControl {
     pub async fn set_rate_limits(&self, upload: u64, download: u64) {
         let _ = self
             .commands
-            .send(Command::SetRateLimits { upload, download })
+            .send(Box::new(Command::SetRateLimits { upload, download }))
             .await;
     }
 
     /// See [`TorrentHandle::set_policies`].
     pub async fn set_policies(&self, update: PolicyUpdate) {
-        let _ = self.commands.send(Command::SetPolicies(update)).await;
+        let _ = self
+            .commands
+            .send(Box::new(Command::SetPolicies(update)))
+            .await;
     }
 
     /// Ask the torrent's trackers for peers now.
     pub async fn reannounce(&self) {
-        let _ = self.commands.send(Command::Reannounce).await;
+        let _ = self.commands.send(Box::new(Command::Reannounce)).await;
     }
 
     /// See [`TorrentHandle::pause`].
     pub async fn pause(&self) {
-        let _ = self.commands.send(Command::Pause).await;
+        let _ = self.commands.send(Box::new(Command::Pause)).await;
     }
 
     /// See [`TorrentHandle::resume`].
     pub async fn resume(&self) {
-        let _ = self.commands.send(Command::Resume).await;
+        let _ = self.commands.send(Box::new(Command::Resume)).await;
     }
 }
 
@@ -146,25 +149,28 @@ impl TorrentHandle {
 
     /// Dial more peers.
     pub async fn add_peers(&self, addrs: Vec<SocketAddr>) {
-        let _ = self.commands.send(Command::AddPeers(addrs)).await;
+        let _ = self.commands.send(Box::new(Command::AddPeers(addrs))).await;
     }
 
     /// Pause: close every peer, stop dialling and accepting connections
     /// for it, tell its trackers `stopped`; status `Paused`. Verified data
     /// and progress are kept. It stays paused until [`Self::resume`].
     pub async fn pause(&self) {
-        let _ = self.commands.send(Command::Pause).await;
+        let _ = self.commands.send(Box::new(Command::Pause)).await;
     }
 
     /// Resume a paused torrent: announce `started`, dial, accept.
     pub async fn resume(&self) {
-        let _ = self.commands.send(Command::Resume).await;
+        let _ = self.commands.send(Box::new(Command::Resume)).await;
     }
 
     /// Switch policies (picker, chokers, one-club rate) in the running
     /// torrent; `TorrentStatus::policies` then describes the new ones.
     pub async fn set_policies(&self, update: PolicyUpdate) {
-        let _ = self.commands.send(Command::SetPolicies(update)).await;
+        let _ = self
+            .commands
+            .send(Box::new(Command::SetPolicies(update)))
+            .await;
     }
 
     /// Change the torrent's own limits, bytes/s (0: unlimited). While
@@ -173,14 +179,19 @@ impl TorrentHandle {
     pub async fn set_rate_limits(&self, upload: u64, download: u64) {
         let _ = self
             .commands
-            .send(Command::SetRateLimits { upload, download })
+            .send(Box::new(Command::SetRateLimits { upload, download }))
             .await;
     }
 
     /// Stop the torrent cleanly and wait until it has.
     pub async fn shutdown(self) {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Shutdown(tx)).await.is_ok() {
+        if self
+            .commands
+            .send(Box::new(Command::Shutdown(tx)))
+            .await
+            .is_ok()
+        {
             let _ = rx.await;
         }
         let _ = self.task.await;
@@ -397,6 +408,8 @@ impl Session {
             return Err(SessionError::Duplicate(info_hash.to_hex()));
         }
         let (incoming_tx, incoming_rx) = mpsc::channel(32);
+        // Boxed commands: tokio allocates 32 slots per channel up front,
+        // and a seedbox has a channel per torrent.
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (status_tx, status_rx) = watch::channel(TorrentStatus {
             name: meta.info.name.clone(),
@@ -442,7 +455,7 @@ impl Session {
 
     /// Stop every torrent cleanly (in parallel), then the listener.
     pub async fn shutdown(self) {
-        let senders: Vec<mpsc::Sender<Command>> = self
+        let senders: Vec<mpsc::Sender<Box<Command>>> = self
             .torrents
             .lock()
             .map(|t| t.values().cloned().collect())
@@ -452,7 +465,7 @@ impl Session {
             .map(|tx| {
                 tokio::spawn(async move {
                     let (reply, done) = oneshot::channel();
-                    if tx.send(Command::Shutdown(reply)).await.is_ok() {
+                    if tx.send(Box::new(Command::Shutdown(reply))).await.is_ok() {
                         let _ = done.await;
                     }
                 })

@@ -7,7 +7,6 @@
 //! announce runs on its own, so a slow or dead tracker delays nothing but
 //! its own tier.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::service::{Announcers, Request};
-use super::shared::{Shared, Transfer};
+use super::shared::{PeerSink, Shared, Transfer};
 use super::status::TrackerStatus;
 use super::tier::Tier;
 use super::AnnounceConfig;
@@ -103,7 +102,7 @@ impl Drop for AnnouncerHandle {
 pub fn spawn_announcer(
     setup: AnnounceSetup,
     transfer: watch::Receiver<Transfer>,
-    peers: mpsc::Sender<Vec<SocketAddr>>,
+    peers: impl Into<PeerSink>,
 ) -> AnnouncerHandle {
     announce(&Announcers::start(), setup, transfer, peers)
 }
@@ -114,8 +113,9 @@ pub fn announce(
     service: &Announcers,
     setup: AnnounceSetup,
     transfer: watch::Receiver<Transfer>,
-    peers: mpsc::Sender<Vec<SocketAddr>>,
+    peers: impl Into<PeerSink>,
 ) -> AnnouncerHandle {
+    let peers = peers.into();
     let shuffle = setup.config.shuffle_tiers;
     let order = TrackerTiers::new(setup.tiers, |urls: &mut [String]| {
         if shuffle {

@@ -3,11 +3,12 @@
 //! status board ([`Shared`]). The announcer builds it; each tier reads it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use riffle_protocol::tracker::http::AnnounceRequest;
 use riffle_protocol::tracker::Event;
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::status::TrackerStatus;
 use super::AnnounceConfig;
@@ -40,7 +41,7 @@ pub(super) struct Shared {
     /// The torrent's latest counters.
     pub transfer: watch::Receiver<Transfer>,
     /// Where peers go.
-    pub peers: mpsc::Sender<Vec<SocketAddr>>,
+    pub peers: PeerSink,
     /// The status board, one entry per tracker URL.
     pub status: watch::Sender<Vec<TrackerStatus>>,
 }
@@ -81,8 +82,81 @@ impl Shared {
         if peers.is_empty() {
             return;
         }
-        if let Err(e) = self.peers.try_send(peers) {
-            tracing::debug!(error = %e, "peer channel full or closed; dropping tracker peers");
+        match &self.peers {
+            PeerSink::Channel(tx) => {
+                if let Err(e) = tx.try_send(peers) {
+                    tracing::debug!(error = %e, "peer channel full or closed; dropping tracker peers");
+                }
+            }
+            PeerSink::Inbox(inbox) => inbox.put(peers),
+        }
+    }
+}
+
+/// Where an announcer hands the peers it learns of.
+#[derive(Clone, Debug)]
+pub enum PeerSink {
+    /// A channel; a batch is dropped when the channel is full.
+    Channel(mpsc::Sender<Vec<SocketAddr>>),
+    /// An inbox (a session's torrents: no channel per torrent).
+    Inbox(PeerInbox),
+}
+
+impl From<mpsc::Sender<Vec<SocketAddr>>> for PeerSink {
+    fn from(tx: mpsc::Sender<Vec<SocketAddr>>) -> PeerSink {
+        PeerSink::Channel(tx)
+    }
+}
+
+impl From<PeerInbox> for PeerSink {
+    fn from(inbox: PeerInbox) -> PeerSink {
+        PeerSink::Inbox(inbox)
+    }
+}
+
+/// Most addresses an inbox holds before its owner takes them; more are
+/// dropped (trackers hand out at most a few hundred per announce).
+pub const INBOX_MAX: usize = 2000;
+
+/// Peers waiting for a torrent: a list and a wake-up, ~100 bytes, where a
+/// tokio channel allocates a block of 32 slots (a seedbox of 10,000 idle
+/// torrents keeps one each). Clones share it.
+#[derive(Clone, Debug, Default)]
+pub struct PeerInbox(Arc<Inbox>);
+
+#[derive(Debug, Default)]
+struct Inbox {
+    peers: Mutex<Vec<SocketAddr>>,
+    ready: Notify,
+}
+
+impl PeerInbox {
+    /// An empty inbox.
+    pub fn new() -> PeerInbox {
+        PeerInbox::default()
+    }
+
+    /// Add peers (up to [`INBOX_MAX`] waiting) and wake the owner.
+    pub fn put(&self, peers: Vec<SocketAddr>) {
+        {
+            let mut q = self.0.peers.lock().unwrap_or_else(PoisonError::into_inner);
+            let room = INBOX_MAX.saturating_sub(q.len());
+            q.extend(peers.into_iter().take(room));
+        }
+        self.0.ready.notify_one();
+    }
+
+    /// Every peer waiting, once there is at least one.
+    pub async fn recv(&self) -> Vec<SocketAddr> {
+        loop {
+            let batch =
+                std::mem::take(&mut *self.0.peers.lock().unwrap_or_else(PoisonError::into_inner));
+            if !batch.is_empty() {
+                return batch;
+            }
+            // A `put` between the take and here left a permit: no wake-up
+            // is lost.
+            self.0.ready.notified().await;
         }
     }
 }
@@ -100,6 +174,30 @@ pub(super) fn is_self(peer: SocketAddr, our_port: u16, external_ip: Option<IpAdd
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_inbox_wakes_its_owner_keeps_order_and_stays_bounded() {
+        let inbox = PeerInbox::new();
+        let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:2".parse().unwrap();
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(20), inbox.recv()).await;
+        assert!(waiting.is_err(), "nothing to take yet");
+        let owner = inbox.clone();
+        let taker = tokio::spawn(async move { owner.recv().await });
+        tokio::task::yield_now().await;
+        inbox.put(vec![a]);
+        assert_eq!(taker.await.unwrap(), vec![a]);
+        inbox.put(vec![a]);
+        inbox.put(vec![b]);
+        assert_eq!(
+            inbox.recv().await,
+            vec![a, b],
+            "batches kept in order, taken at once"
+        );
+        inbox.put(vec![a; INBOX_MAX + 10]);
+        assert_eq!(inbox.recv().await.len(), INBOX_MAX);
+    }
 
     #[test]
     fn recognises_our_own_entry() {

@@ -351,7 +351,7 @@ mod tests {
             key: b"00000001".to_vec(),
             config: AnnounceConfig::default(),
             transfer,
-            peers,
+            peers: peers.into(),
             status,
         });
         (Tier::new(0, urls, 0, shared), board)

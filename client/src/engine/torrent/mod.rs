@@ -258,7 +258,7 @@ pub(crate) struct Spawn {
     pub connection_slots: Arc<super::slots::ConnectionSlots>,
     pub config: Arc<super::SessionConfig>,
     pub incoming: mpsc::Receiver<Box<Incoming>>,
-    pub commands: mpsc::Receiver<Command>,
+    pub commands: mpsc::Receiver<Box<Command>>,
     pub status: watch::Sender<TorrentStatus>,
     pub dht: Option<crate::dht::Dht>,
     pub exchange: Arc<super::exchange::Exchange>,
@@ -321,14 +321,14 @@ pub(crate) struct Torrent {
     /// Peer tasks' reports (made at the first peer).
     from_peers: LazyChannel<FromPeer>,
     incoming: mpsc::Receiver<Box<Incoming>>,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Box<Command>>,
     status_tx: watch::Sender<TorrentStatus>,
     status: TorrentStatus,
     announcer: Option<Announcer>,
     /// The session's announce service.
     announcers: crate::tracker::Announcers,
     transfer_tx: watch::Sender<Progress>,
-    tracker_peers: Option<mpsc::Receiver<Vec<SocketAddr>>>,
+    tracker_peers: Option<crate::tracker::PeerInbox>,
     /// The session's DHT, for this torrent (None: private, or no DHT).
     dht: Option<dht::TorrentDht>,
     /// BEP 52 piece layers still to fetch from peers (None: all known).
@@ -447,13 +447,13 @@ impl Torrent {
                     self.refill_dirty();
                 }
                 Some(inc) = self.incoming.recv() => self.accept(*inc),
-                Some(addrs) = recv_opt(&mut self.tracker_peers) => {
+                addrs = inbox_recv(&self.tracker_peers) => {
                     self.candidates.add_discovered(&addrs);
                     // Dial now, not at the next tick.
                     self.dial(Instant::now());
                 }
                 found = dht::recv_found(&mut self.dht) => self.on_dht_found(found),
-                cmd = self.commands.recv() => match cmd {
+                cmd = self.commands.recv() => match cmd.map(|c| *c) {
                     Some(Command::Shutdown(reply)) => {
                         shutdown_reply = Some(reply);
                         break;
@@ -547,7 +547,7 @@ impl Torrent {
         if !self.options.use_trackers || self.meta.trackers.is_empty() {
             return;
         }
-        let (peers_tx, peers_rx) = mpsc::channel(16);
+        let inbox = crate::tracker::PeerInbox::new();
         let setup = announce::Setup {
             tiers: self.meta.trackers.clone(),
             info_hash: self.meta.info_hash,
@@ -560,10 +560,10 @@ impl Torrent {
             &self.announcers,
             setup,
             self.transfer_tx.subscribe(),
-            peers_tx,
+            inbox.clone(),
         );
         if self.announcer.is_some() {
-            self.tracker_peers = Some(peers_rx);
+            self.tracker_peers = Some(inbox);
         }
     }
 
@@ -647,9 +647,9 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
-async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
-    match rx {
-        Some(r) => r.recv().await,
+async fn inbox_recv(inbox: &Option<crate::tracker::PeerInbox>) -> Vec<SocketAddr> {
+    match inbox {
+        Some(i) => i.recv().await,
         None => std::future::pending().await,
     }
 }
