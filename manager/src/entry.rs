@@ -474,7 +474,7 @@ impl Entry {
                 out.downloading = st.pieces.iter().map(|p| p.downloading).collect();
             }
             if detail.trackers {
-                out.trackers = st.tracker_stats.clone();
+                out.trackers = st.tracker_stats.to_vec();
             }
         }
         if detail.pieces {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use riffle_protocol::{InfoHash, PeerId};
 use tokio::sync::watch;
 
-use crate::tracker::{self, AnnounceConfig, AnnouncerHandle, TrackerStatus};
+use crate::tracker::{self, AnnounceConfig, AnnouncerHandle, Board};
 
 /// Bytes a torrent reports to its trackers.
 pub type Progress = tracker::Transfer;
@@ -35,7 +35,7 @@ pub struct Announcer {
     /// The announcers of the other identities (their status is the
     /// primary's, not shown twice).
     others: Vec<AnnouncerHandle>,
-    status: watch::Receiver<Vec<TrackerStatus>>,
+    status: watch::Receiver<Board>,
 }
 
 impl Announcer {
@@ -111,10 +111,10 @@ impl Announcer {
 
     /// Bring `into` up to every tracker's state now (copied only when it
     /// changed, so an idle torrent's status allocates nothing).
-    pub fn statuses_into(&self, into: &mut Vec<crate::tracker::TrackerStatus>) {
+    pub fn statuses_into(&self, into: &mut Board) {
         let board = self.status.borrow();
-        if *board != *into {
-            into.clone_from(&board);
+        if !std::sync::Arc::ptr_eq(&board, into) {
+            *into = board.clone();
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::service::{Announcers, Request};
-use super::shared::{PeerSink, Shared, Transfer};
+use super::shared::{Board, PeerSink, Shared, Transfer};
 use super::status::TrackerStatus;
 use super::tier::Tier;
 use super::AnnounceConfig;
@@ -42,7 +42,7 @@ pub struct AnnounceSetup {
 pub struct AnnouncerHandle {
     id: u64,
     service: mpsc::UnboundedSender<Request>,
-    status: watch::Receiver<Vec<TrackerStatus>>,
+    status: watch::Receiver<Board>,
     /// Not stopped yet.
     live: bool,
 }
@@ -61,7 +61,7 @@ impl AnnouncerHandle {
     }
 
     /// Per-tracker status, updated as announces come and go.
-    pub fn status(&self) -> watch::Receiver<Vec<TrackerStatus>> {
+    pub fn status(&self) -> watch::Receiver<Board> {
         self.status.clone()
     }
 
@@ -129,7 +129,7 @@ pub fn announce(
         board.extend(urls.iter().map(|u| TrackerStatus::new(u.clone(), t)));
         tiers.push((t, urls.clone(), first));
     }
-    let (status_tx, status_rx) = watch::channel(board);
+    let (status_tx, status_rx) = watch::channel(Arc::new(board));
     let shared = Arc::new(Shared {
         info_hash: setup.info_hash,
         peer_id: setup.peer_id,

@@ -67,7 +67,7 @@ pub use error::TrackerError;
 pub use riffle_protocol::tracker::http::AnnounceRequest;
 pub use riffle_protocol::tracker::Event;
 pub use service::{Announcers, MAX_IN_FLIGHT};
-pub use shared::{PeerInbox, PeerSink, Transfer, INBOX_MAX};
+pub use shared::{Board, PeerInbox, PeerSink, Transfer, INBOX_MAX};
 pub use status::{TrackerState, TrackerStatus};
 
 /// What one successful announce brought back, whatever the transport.

@@ -25,6 +25,11 @@ pub struct Transfer {
     pub left: u64,
 }
 
+/// Every tracker's status, one entry per URL. Shared (an `Arc`): the
+/// announcer's board and the torrent's status snapshots hold one copy
+/// between them until the next change.
+pub type Board = Arc<Vec<TrackerStatus>>;
+
 /// What the tier tasks share.
 pub(super) struct Shared {
     /// The torrent.
@@ -43,7 +48,7 @@ pub(super) struct Shared {
     /// Where peers go.
     pub peers: PeerSink,
     /// The status board, one entry per tracker URL.
-    pub status: watch::Sender<Vec<TrackerStatus>>,
+    pub status: watch::Sender<Board>,
 }
 
 impl Shared {
@@ -67,7 +72,8 @@ impl Shared {
     /// Edit one tracker's status entry.
     pub fn update(&self, index: usize, edit: impl FnOnce(&mut TrackerStatus)) {
         self.status.send_modify(|all| {
-            if let Some(s) = all.get_mut(index) {
+            // Copied on write: the torrent's status shares the last board.
+            if let Some(s) = Arc::make_mut(all).get_mut(index) {
                 edit(s);
             }
         });

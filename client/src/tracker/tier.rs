@@ -335,13 +335,13 @@ mod tests {
     use proptest::prelude::*;
     use tokio::sync::{mpsc, watch};
 
-    fn tier(n: usize) -> (Tier, watch::Receiver<Vec<TrackerStatus>>) {
+    fn tier(n: usize) -> (Tier, watch::Receiver<crate::tracker::Board>) {
         let urls: Vec<String> = (0..n).map(|i| format!("http://t{i}/announce")).collect();
-        let (status, board) = watch::channel(
+        let (status, board) = watch::channel(Arc::new(
             urls.iter()
                 .map(|u| TrackerStatus::new(u.clone(), 0))
                 .collect(),
-        );
+        ));
         let (_transfer_tx, transfer) = watch::channel(Transfer::default());
         let (peers, _peers_rx) = mpsc::channel(1);
         let shared = Arc::new(Shared {

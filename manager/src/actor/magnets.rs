@@ -201,7 +201,7 @@ impl Actor {
         let mut entry = Entry::new(meta, record, have);
         entry.dirty = true;
         entry.stop_after_check = !entry.record.paused && entry.has_files_on_disk();
-        self.entries.insert(hash, entry);
+        self.entries.insert(hash, Box::new(entry));
         self.save_dirty();
         self.schedule();
     }

@@ -58,7 +58,9 @@ pub(crate) struct Actor {
     session: Option<Session>,
     settings: Settings,
     base: TorrentOptions,
-    entries: HashMap<InfoHash, Entry>,
+    /// Boxed: the map of a seedbox's thousands of torrents stays small (and
+    /// cheap to grow), the entries where they are.
+    entries: HashMap<InfoHash, Box<Entry>>,
     /// The queue, first first.
     order: Vec<InfoHash>,
     next_id: u32,
@@ -152,7 +154,7 @@ impl Actor {
             let have = self.saved_have(&meta);
             let mut entry = Entry::new(meta, record, have);
             entry.error = None;
-            self.entries.insert(hash, entry);
+            self.entries.insert(hash, Box::new(entry));
         }
         // Magnet links still waiting for their metadata.
         let mut magnets = Vec::new();
@@ -277,7 +279,7 @@ impl Actor {
                     if let Some(Entry {
                         run: Run::Running(r),
                         ..
-                    }) = self.entries.get(&hash)
+                    }) = self.entries.get(&hash).map(|e| &**e)
                     {
                         let control = r.handle.control();
                         tokio::spawn(async move { control.reannounce().await });

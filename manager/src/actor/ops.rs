@@ -88,7 +88,7 @@ impl Actor {
         // Data already there (a torrent re-added, or made here) is checked
         // at once, whatever the queue: it may be a seed, not a download.
         entry.stop_after_check = !entry.record.paused && entry.has_files_on_disk();
-        self.entries.insert(hash, entry);
+        self.entries.insert(hash, Box::new(entry));
         self.order.push(hash);
         self.renumber();
         self.totals.files_added += 1;

@@ -140,7 +140,7 @@ pub struct TorrentStatus {
     pub seeds: usize,
     /// Each tracker's state as values (what `trackers` describes), for
     /// front ends that show them field by field (the seedbox's RPC).
-    pub tracker_stats: Vec<crate::tracker::TrackerStatus>,
+    pub tracker_stats: crate::tracker::Board,
     /// The policies it runs ("picker / choker / seed-choker ...").
     pub policies: String,
     /// We hold every piece but one.

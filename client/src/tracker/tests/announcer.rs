@@ -14,8 +14,7 @@ use super::servers::{
 };
 use super::{fast_config, info_hash, peer_id};
 use crate::tracker::{
-    spawn_announcer, AnnounceConfig, AnnounceSetup, AnnouncerHandle, TrackerState, TrackerStatus,
-    Transfer,
+    spawn_announcer, AnnounceConfig, AnnounceSetup, AnnouncerHandle, Board, TrackerState, Transfer,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -53,10 +52,7 @@ fn start(
 }
 
 /// Wait until the status board satisfies `ok`.
-async fn status_until(
-    h: &AnnouncerHandle,
-    ok: impl FnMut(&Vec<TrackerStatus>) -> bool,
-) -> Vec<TrackerStatus> {
+async fn status_until(h: &AnnouncerHandle, ok: impl FnMut(&Board) -> bool) -> Board {
     let mut rx = h.status();
     let board = tokio::time::timeout(2 * SEC, rx.wait_for(ok))
         .await
