@@ -53,6 +53,8 @@ pub struct Session {
     up: Arc<Bucket>,
     down: Arc<Bucket>,
     hash_slots: Arc<Semaphore>,
+    /// Torrents starting at once (opening storage, reading resume data).
+    start_slots: Arc<Semaphore>,
     connection_slots: Arc<ConnectionSlots>,
     listener: JoinHandle<()>,
     dht: Option<(crate::dht::Dht, JoinHandle<()>)>,
@@ -62,6 +64,13 @@ pub struct Session {
     /// Every torrent's trackers, announced from one task.
     announcers: crate::tracker::Announcers,
 }
+
+/// Torrents that open their storage and read their resume data at once:
+/// a seedbox restarting with 10,000 torrents starts them a few dozen at a
+/// time, so start-up's short-lived memory is reused instead of
+/// interleaving with what the torrents keep (which leaves the heap full
+/// of holes), and the blocking pool is not flooded.
+const STARTING_AT_ONCE: usize = 32;
 
 /// What a session keeps running ([`Session::load_counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -283,6 +292,7 @@ impl Session {
             up,
             down: Bucket::shared_with_burst(config.max_download_rate, config.burst_bytes),
             hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
+            start_slots: Arc::new(Semaphore::new(STARTING_AT_ONCE)),
             connection_slots,
             listener: task,
             dht,
@@ -427,6 +437,7 @@ impl Session {
             session_up: self.up.clone(),
             session_down: self.down.clone(),
             hash_slots: self.hash_slots.clone(),
+            start_slots: self.start_slots.clone(),
             connection_slots: self.connection_slots.clone(),
             config: self.config.clone(),
             incoming: incoming_rx,

@@ -255,6 +255,7 @@ pub(crate) struct Spawn {
     pub session_up: Arc<Bucket>,
     pub session_down: Arc<Bucket>,
     pub hash_slots: Arc<Semaphore>,
+    pub start_slots: Arc<Semaphore>,
     pub connection_slots: Arc<super::slots::ConnectionSlots>,
     pub config: Arc<super::SessionConfig>,
     pub incoming: mpsc::Receiver<Box<Incoming>>,
@@ -372,13 +373,19 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
     tokio::spawn(
         async move {
             let status_tx = s.status.clone();
+            // A turn among the torrents starting (see `STARTING_AT_ONCE`);
+            // the permit goes once start-up is over.
+            let starting = s.start_slots.clone();
+            let permit = starting.acquire().await;
             // Boxed, each (`Spawn`, start-up's future, the `Torrent` it
             // makes): the task's future then holds pointers and the run
             // loop's own state (~0.6 KiB), not start-up's and the running
             // torrent's state machines together (~10 KiB per torrent, which
             // a seedbox of 10,000 pays while they idle), and start-up's
             // memory goes back once it is done.
-            match Box::pin(startup::start(s)).await {
+            let started = Box::pin(startup::start(s)).await;
+            drop(permit);
+            match started {
                 Ok(torrent) => torrent.run().await,
                 Err(e) => {
                     // The status carries it to the user; a log line would say
