@@ -102,6 +102,13 @@ pub struct TorrentHandle {
     save_dir: PathBuf,
 }
 
+/// Send a command to a torrent's task; false if the task has ended.
+/// Boxed in the channel: tokio allocates 32 slots per channel up front,
+/// and a seedbox has a channel per torrent.
+async fn order(commands: &mpsc::Sender<Box<Command>>, command: Command) -> bool {
+    commands.send(Box::new(command)).await.is_ok()
+}
+
 /// The run-time controls of a torrent, without the ownership of its task:
 /// cheap to clone and to hand to another task (a front end applying a
 /// limit while the owner keeps the handle).
@@ -113,33 +120,27 @@ pub struct TorrentControl {
 impl TorrentControl {
     /// See [`TorrentHandle::set_rate_limits`].
     pub async fn set_rate_limits(&self, upload: u64, download: u64) {
-        let _ = self
-            .commands
-            .send(Box::new(Command::SetRateLimits { upload, download }))
-            .await;
+        order(&self.commands, Command::SetRateLimits { upload, download }).await;
     }
 
     /// See [`TorrentHandle::set_policies`].
     pub async fn set_policies(&self, update: PolicyUpdate) {
-        let _ = self
-            .commands
-            .send(Box::new(Command::SetPolicies(update)))
-            .await;
+        order(&self.commands, Command::SetPolicies(update)).await;
     }
 
     /// Ask the torrent's trackers for peers now.
     pub async fn reannounce(&self) {
-        let _ = self.commands.send(Box::new(Command::Reannounce)).await;
+        order(&self.commands, Command::Reannounce).await;
     }
 
     /// See [`TorrentHandle::pause`].
     pub async fn pause(&self) {
-        let _ = self.commands.send(Box::new(Command::Pause)).await;
+        order(&self.commands, Command::Pause).await;
     }
 
     /// See [`TorrentHandle::resume`].
     pub async fn resume(&self) {
-        let _ = self.commands.send(Box::new(Command::Resume)).await;
+        order(&self.commands, Command::Resume).await;
     }
 }
 
@@ -158,49 +159,38 @@ impl TorrentHandle {
 
     /// Dial more peers.
     pub async fn add_peers(&self, addrs: Vec<SocketAddr>) {
-        let _ = self.commands.send(Box::new(Command::AddPeers(addrs))).await;
+        order(&self.commands, Command::AddPeers(addrs)).await;
     }
 
     /// Pause: close every peer, stop dialling and accepting connections
     /// for it, tell its trackers `stopped`; status `Paused`. Verified data
     /// and progress are kept. It stays paused until [`Self::resume`].
     pub async fn pause(&self) {
-        let _ = self.commands.send(Box::new(Command::Pause)).await;
+        order(&self.commands, Command::Pause).await;
     }
 
     /// Resume a paused torrent: announce `started`, dial, accept.
     pub async fn resume(&self) {
-        let _ = self.commands.send(Box::new(Command::Resume)).await;
+        order(&self.commands, Command::Resume).await;
     }
 
     /// Switch policies (picker, chokers, one-club rate) in the running
     /// torrent; `TorrentStatus::policies` then describes the new ones.
     pub async fn set_policies(&self, update: PolicyUpdate) {
-        let _ = self
-            .commands
-            .send(Box::new(Command::SetPolicies(update)))
-            .await;
+        order(&self.commands, Command::SetPolicies(update)).await;
     }
 
     /// Change the torrent's own limits, bytes/s (0: unlimited). While
     /// one-club throttling holds, the upload bucket stays at the reduced
     /// rate and returns to `upload` when it ends.
     pub async fn set_rate_limits(&self, upload: u64, download: u64) {
-        let _ = self
-            .commands
-            .send(Box::new(Command::SetRateLimits { upload, download }))
-            .await;
+        order(&self.commands, Command::SetRateLimits { upload, download }).await;
     }
 
     /// Stop the torrent cleanly and wait until it has.
     pub async fn shutdown(self) {
         let (tx, rx) = oneshot::channel();
-        if self
-            .commands
-            .send(Box::new(Command::Shutdown(tx)))
-            .await
-            .is_ok()
-        {
+        if order(&self.commands, Command::Shutdown(tx)).await {
             let _ = rx.await;
         }
         let _ = self.task.await;
@@ -418,8 +408,7 @@ impl Session {
             return Err(SessionError::Duplicate(info_hash.to_hex()));
         }
         let (incoming_tx, incoming_rx) = mpsc::channel(32);
-        // Boxed commands: tokio allocates 32 slots per channel up front,
-        // and a seedbox has a channel per torrent.
+        // Commands go boxed (see `order`).
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (status_tx, status_rx) = watch::channel(TorrentStatus {
             name: meta.info.name.clone(),
@@ -476,7 +465,7 @@ impl Session {
             .map(|tx| {
                 tokio::spawn(async move {
                     let (reply, done) = oneshot::channel();
-                    if tx.send(Box::new(Command::Shutdown(reply))).await.is_ok() {
+                    if order(&tx, Command::Shutdown(reply)).await {
                         let _ = done.await;
                     }
                 })

@@ -192,13 +192,13 @@ impl Service {
                 };
                 self.entries.insert(id, entry);
             }
-            Request::Completed(id) => self.each_waiting(id, |tier, _| {
+            Request::Completed(id) => self.each_waiting(id, |tier| {
                 // With an announce in flight the tier sends `completed` when
                 // it lands (its reply handling sees the debt).
                 tier.owe_completed().then_some(now)
             }),
             Request::WantMorePeers(id) => {
-                self.each_waiting(id, |tier, _| Some(tier.earliest_early_announce()))
+                self.each_waiting(id, |tier| Some(tier.earliest_early_announce()))
             }
             Request::Stop { id, deadline, done } => self.stop(id, deadline, done),
             Request::Forget(id) => {
@@ -216,11 +216,7 @@ impl Service {
 
     /// For each tier of `id` waiting for its next announce, bring that
     /// announce forward to what `sooner` says (never later).
-    fn each_waiting(
-        &mut self,
-        id: u64,
-        mut sooner: impl FnMut(&mut Tier, Instant) -> Option<Instant>,
-    ) {
+    fn each_waiting(&mut self, id: u64, mut sooner: impl FnMut(&mut Tier) -> Option<Instant>) {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
@@ -228,7 +224,7 @@ impl Service {
             return;
         }
         for (t, slot) in entry.slots.iter_mut().enumerate() {
-            let Some(at) = sooner(&mut slot.tier, slot.next_at) else {
+            let Some(at) = sooner(&mut slot.tier) else {
                 continue;
             };
             if slot.flight.is_some() || at >= slot.next_at {

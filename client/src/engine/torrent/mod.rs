@@ -375,8 +375,7 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
             let status_tx = s.status.clone();
             // A turn among the torrents starting (see `STARTING_AT_ONCE`);
             // the permit goes once start-up is over.
-            let starting = s.start_slots.clone();
-            let permit = starting.acquire().await;
+            let permit = s.start_slots.clone().acquire_owned().await;
             // Boxed, each (`Spawn`, start-up's future, the `Torrent` it
             // makes): the task's future then holds pointers and the run
             // loop's own state (~0.6 KiB), not start-up's and the running
