@@ -42,8 +42,9 @@ pub fn test_python() -> PathBuf {
     python
 }
 
-/// Path of the `riffle` binary, built once per test process with the same
-/// cargo that runs the tests (a no-op when it is up to date).
+/// Path of the `riffle` binary: the one `scripts/test.sh` built before the
+/// suite (named by `RIFFLE_BIN`), or else built once per test process with
+/// the same cargo that runs the tests (a no-op when it is up to date).
 pub fn riffle_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -56,35 +57,49 @@ pub fn riffle_bin() -> &'static Path {
         let state = std::env::temp_dir().join(format!("riffle-tests-state-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&state);
         std::env::set_var("XDG_STATE_HOME", &state);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--message-format=json",
-                "-p",
-                "riffle-cli",
-                "--bin",
-                "riffle",
-            ])
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .output()
-            .expect("could not run cargo to build the riffle binary");
-        assert!(
-            out.status.success(),
-            "building riffle failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["reason"] == "compiler-artifact")
-            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .next_back()
-            .expect("cargo build reported no riffle executable")
+        match std::env::var_os("RIFFLE_BIN").map(PathBuf::from) {
+            Some(bin) if bin.is_file() => bin,
+            Some(bin) => panic!(
+                "RIFFLE_BIN names {}, which is not a file; unset it to build riffle here",
+                bin.display()
+            ),
+            None => build_riffle(),
+        }
     })
+}
+
+/// Build the `riffle` binary with cargo and return its path; on failure,
+/// panic with the compiler's own messages (cargo prints them as JSON on
+/// stdout, its stderr says only that the build failed).
+fn build_riffle() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json-render-diagnostics",
+            "-p",
+            "riffle-cli",
+            "--bin",
+            "riffle",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .output()
+        .expect("could not run cargo to build the riffle binary");
+    assert!(
+        out.status.success(),
+        "building riffle failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "compiler-artifact")
+        .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .expect("cargo build reported no riffle executable")
 }
 
 /// Run `riffle` with `args` and capture its output.
