@@ -109,6 +109,14 @@ impl Announcer {
         tokio::join!(self.handle.stop(within), others);
     }
 
+    /// Wait until a tracker's state changes (forever once the announcer
+    /// is gone).
+    pub async fn board_changed(&mut self) {
+        if self.status.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// Bring `into` up to every tracker's state now (copied only when it
     /// changed, so an idle torrent's status allocates nothing).
     pub fn statuses_into(&self, into: &mut Board) {

@@ -109,6 +109,11 @@ pub struct SessionConfig {
     /// Peer classes: connections to their networks also pay their upload
     /// bucket and count their bytes (the lab's links between networks).
     pub peer_classes: Vec<Arc<locality::PeerClass>>,
+    /// A torrent with nothing to do (complete and seeding, or paused, no
+    /// peer) parks after this long: it keeps a compact record and no
+    /// running state until a peer, a command or a due re-dial wakes it
+    /// (wall-clock time, not scaled). None: never.
+    pub park_after: Option<Duration>,
 }
 
 impl SessionConfig {
@@ -173,6 +178,7 @@ impl Default for SessionConfig {
             cpm_tau: None,
             locality: None,
             peer_classes: Vec::new(),
+            park_after: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -52,9 +52,8 @@ pub struct Session {
     routes: Routes,
     up: Arc<Bucket>,
     down: Arc<Bucket>,
-    hash_slots: Arc<Semaphore>,
-    /// Torrents starting at once (opening storage, reading resume data).
-    start_slots: Arc<Semaphore>,
+    /// What every torrent shares with the session (one allocation).
+    links: Arc<torrent::Links>,
     connection_slots: Arc<ConnectionSlots>,
     listener: JoinHandle<()>,
     dht: Option<(crate::dht::Dht, JoinHandle<()>)>,
@@ -87,6 +86,8 @@ pub struct LoadCounts {
     pub announces_waiting: usize,
     /// Announces in flight (a short task each).
     pub announces_in_flight: usize,
+    /// Torrents parked: nothing to do, no running state, no tick.
+    pub parked: usize,
 }
 
 /// A torrent in a session.
@@ -275,22 +276,39 @@ impl Session {
             config.scaled(super::exchange::REALLOCATE_EVERY),
             config.time_scale,
         ));
+        let our_id = PeerId::generate(random);
+        let down = Bucket::shared_with_burst(config.max_download_rate, config.burst_bytes);
+        let announcers = crate::tracker::Announcers::start();
+        let config = Arc::new(config);
+        let links = Arc::new(torrent::Links {
+            our_id,
+            listen_port: listen_addr.port(),
+            session_up: up.clone(),
+            session_down: down.clone(),
+            hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
+            start_slots: Arc::new(Semaphore::new(STARTING_AT_ONCE)),
+            connection_slots: connection_slots.clone(),
+            config: config.clone(),
+            dht: dht.as_ref().map(|(d, _)| d.clone()),
+            exchange: exchange.clone(),
+            announcers: announcers.clone(),
+            parked: Default::default(),
+        });
         Ok(Session {
-            our_id: PeerId::generate(random),
+            our_id,
             listen_addr,
             routes,
             up,
-            down: Bucket::shared_with_burst(config.max_download_rate, config.burst_bytes),
-            hash_slots: Arc::new(Semaphore::new(config.hash_workers.max(1))),
-            start_slots: Arc::new(Semaphore::new(STARTING_AT_ONCE)),
+            down,
+            links,
             connection_slots,
             listener: task,
             dht,
             torrents: Mutex::new(HashMap::new()),
             exchange,
-            announcers: crate::tracker::Announcers::start(),
+            announcers,
             allocator,
-            config: Arc::new(config),
+            config,
         })
     }
 
@@ -305,6 +323,7 @@ impl Session {
                 .unwrap_or(0),
             announces_waiting,
             announces_in_flight,
+            parked: self.links.parked.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -421,20 +440,10 @@ impl Session {
         let task = torrent::spawn(torrent::Spawn {
             meta: meta.clone(),
             options,
-            our_id: self.our_id,
-            listen_port: self.listen_addr.port(),
-            session_up: self.up.clone(),
-            session_down: self.down.clone(),
-            hash_slots: self.hash_slots.clone(),
-            start_slots: self.start_slots.clone(),
-            connection_slots: self.connection_slots.clone(),
-            config: self.config.clone(),
+            links: self.links.clone(),
             incoming: incoming_rx,
             commands: cmd_rx,
             status: status_tx,
-            dht: self.dht().cloned(),
-            exchange: self.exchange.clone(),
-            announcers: self.announcers.clone(),
         });
         if let Ok(mut r) = self.routes.lock() {
             // A hybrid is reached under either of its info-hashes.

@@ -149,6 +149,9 @@ impl Setup {
             // connections, seen by few peers but at once by the
             // publisher, a partial shielding the model does not have).
             half_open: self.spec.model.connections.max(1) as usize,
+            // A lab peer's state stays as the experiment left it: an idle
+            // publisher is not rebuilt when a newcomer arrives.
+            park_after: None,
             ..SessionConfig::default()
         }
         .with_time_scale(self.time_scale);

@@ -426,6 +426,7 @@ impl Actor {
         tracing::debug!(
             torrents = self.entries.len(),
             running = c.torrents,
+            parked = c.parked,
             looked_at_each_second = self.active.len(),
             tasks = c.tasks,
             announces_waiting = c.announces_waiting,

@@ -261,7 +261,7 @@ impl Torrent {
         // INTERESTED is still on the way (the model has no such lag, and a
         // drawn peer missed for it wastes a whole turn). Only once we know
         // what it holds: before its bitfield a peer looks empty.
-        let grace = self.config.scaled(INTEREST_GRACE);
+        let grace = self.links.config.scaled(INTEREST_GRACE);
         self.peers
             .iter()
             .filter(|(_, e)| e.link == Link::Connected)

@@ -98,7 +98,7 @@ impl Torrent {
         self.dial_soon = false;
         self.report_progress();
         if let Some(a) = self.announcer.take() {
-            let within = self.config.stop_announce_timeout;
+            let within = self.links.config.stop_announce_timeout;
             tokio::spawn(a.stop(within));
         }
         self.tracker_peers = None;
@@ -142,7 +142,7 @@ impl Torrent {
             self.options.policies.choker = kind;
             let settings = self.choker_settings();
             let choker = kind.build(&settings, self.rng.next_u64());
-            let locality = self.config.locality.clone();
+            let locality = self.links.config.locality.clone();
             self.leech_choker =
                 super::startup::near_first(choker, locality.as_deref(), self.rng.next_u64());
             chokers_changed = true;
@@ -151,7 +151,7 @@ impl Torrent {
             self.options.policies.seed_choker = kind;
             let settings = self.choker_settings();
             let choker = kind.build(&settings, self.rng.next_u64());
-            let locality = self.config.locality.clone();
+            let locality = self.links.config.locality.clone();
             self.seed_choker =
                 super::startup::near_first(choker, locality.as_deref(), self.rng.next_u64());
             chokers_changed = true;
@@ -207,7 +207,7 @@ impl Torrent {
     fn choker_settings(&self) -> ChokerSettings {
         ChokerSettings {
             slots: self.options.policies.upload_slots,
-            rechoke_interval: self.config.scaled(super::startup::RECHOKE_INTERVAL),
+            rechoke_interval: self.links.config.scaled(super::startup::RECHOKE_INTERVAL),
             piece_bytes: u64::from(self.shared.geometry.piece_length()),
         }
     }

@@ -46,7 +46,7 @@ impl TorrentDht {
     }
 
     /// What the torrent's status says of it.
-    fn describe(&self, now: Instant) -> String {
+    pub(super) fn describe(&self, now: Instant) -> String {
         if self.found.is_some() {
             return format!("looking up ({} peers so far)", self.peers);
         }
@@ -61,6 +61,81 @@ impl TorrentDht {
     }
 }
 
+impl TorrentDht {
+    /// When the next round of lookups is due (None: one runs now).
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        self.found.is_none().then_some(self.next)
+    }
+
+    /// Is a round of lookups running?
+    pub(super) fn looking(&self) -> bool {
+        self.found.is_some()
+    }
+
+    /// Start a round if one is due at `now`: one lookup per info-hash
+    /// (`ids`), each announcing `port`. True if one started.
+    pub(super) fn start_if_due(
+        &mut self,
+        now: Instant,
+        ids: Vec<riffle_protocol::InfoHash>,
+        port: u16,
+    ) -> bool {
+        if self.found.is_some() || now < self.next {
+            return false;
+        }
+        let (tx, rx) = mpsc::channel(64);
+        self.pending = ids.len();
+        for id in ids {
+            self.dht.get_peers_to(id, Some(port), tx.clone());
+        }
+        self.found = Some(rx);
+        self.answered = 0;
+        self.lookups += 1;
+        self.peers = 0;
+        true
+    }
+
+    /// A lookup's word: the peers it found (to dial), or its end. The
+    /// round ends once every lookup has (or one went away without a
+    /// word); the next is due `wait` after `now`.
+    pub(super) fn on_found(
+        &mut self,
+        found: Option<Found>,
+        now: Instant,
+        wait: Duration,
+    ) -> Vec<std::net::SocketAddr> {
+        match found {
+            Some(Found::Peers(addrs)) => {
+                self.peers += addrs.len();
+                return addrs;
+            }
+            Some(Found::Done { answered, .. }) => {
+                // Peers were counted as they came (both lookups' of a
+                // hybrid); nodes are the most any lookup reached.
+                self.answered = self.answered.max(answered);
+                self.pending = self.pending.saturating_sub(1);
+                if self.pending > 0 {
+                    return Vec::new();
+                }
+            }
+            None => {}
+        }
+        self.found = None;
+        self.next = now + wait;
+        Vec::new()
+    }
+}
+
+/// How long until the next round: sooner while the torrent lacks pieces
+/// and peers.
+pub(super) fn round_wait(hungry: bool) -> Duration {
+    if hungry {
+        HUNGRY_INTERVAL
+    } else {
+        INTERVAL
+    }
+}
+
 /// Wait for what the running lookup finds (forever if none runs).
 pub(super) async fn recv_found(dht: &mut Option<TorrentDht>) -> Option<Found> {
     match dht.as_mut().and_then(|d| d.found.as_mut()) {
@@ -72,26 +147,15 @@ pub(super) async fn recv_found(dht: &mut Option<TorrentDht>) -> Option<Found> {
 impl Torrent {
     /// Start a lookup if one is due.
     pub(super) fn dht_tick(&mut self, now: Instant) {
-        let port = self.listen_port;
+        let port = self.links.listen_port;
+        let ids = self.meta.info_hashes();
+        let paused = self.paused;
         let Some(d) = self.dht.as_mut() else {
             return;
         };
-        if self.paused || d.found.is_some() || now < d.next {
-            if let Some(d) = &self.dht {
-                self.status.dht = Some(d.describe(now));
-            }
-            return;
+        if !paused {
+            d.start_if_due(now, ids, port);
         }
-        let (tx, rx) = mpsc::channel(64);
-        let ids = self.meta.info_hashes();
-        d.pending = ids.len();
-        for id in ids {
-            d.dht.get_peers_to(id, Some(port), tx.clone());
-        }
-        d.found = Some(rx);
-        d.answered = 0;
-        d.lookups += 1;
-        d.peers = 0;
         self.status.dht = Some(d.describe(now));
     }
 
@@ -99,33 +163,21 @@ impl Torrent {
     pub(super) fn on_dht_found(&mut self, found: Option<Found>) {
         let now = Instant::now();
         let hungry = !self.completed && self.peers.is_empty();
+        let wait = self.links.config.scaled(round_wait(hungry));
         let Some(d) = self.dht.as_mut() else {
             return;
         };
-        match found {
-            Some(Found::Peers(addrs)) => {
-                d.peers += addrs.len();
-                self.candidates.add_discovered(&addrs);
-                // Now, not `now`: the candidates are due from the moment
-                // they were added.
-                self.dial(Instant::now());
-                return;
-            }
-            Some(Found::Done { answered, .. }) => {
-                // Peers were counted as they came (both lookups' of a
-                // hybrid); nodes are the most any lookup reached.
-                d.answered = d.answered.max(answered);
-                d.pending = d.pending.saturating_sub(1);
-                if d.pending > 0 {
-                    return;
-                }
-            }
-            None => {}
+        let addrs = d.on_found(found, now, wait);
+        if !addrs.is_empty() {
+            self.candidates.add_discovered(&addrs);
+            // Now, not `now`: the candidates are due from the moment
+            // they were added.
+            self.dial(Instant::now());
+            return;
         }
-        d.found = None;
-        let wait = if hungry { HUNGRY_INTERVAL } else { INTERVAL };
-        d.next = now + self.config.scaled(wait);
-        self.status.dht = Some(d.describe(now));
+        if !d.looking() {
+            self.status.dht = Some(d.describe(now));
+        }
     }
 
     /// Look up again at once (a resumed torrent, a user's reannounce).

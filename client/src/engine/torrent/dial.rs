@@ -222,8 +222,14 @@ impl Torrent {
             .options
             .max_peers
             .saturating_sub(self.peers.len())
-            .min(self.config.half_open.max(1).saturating_sub(connecting))
-            .min(self.connection_slots.free());
+            .min(
+                self.links
+                    .config
+                    .half_open
+                    .max(1)
+                    .saturating_sub(connecting),
+            )
+            .min(self.links.connection_slots.free());
         if room == 0 {
             return;
         }
@@ -236,7 +242,7 @@ impl Torrent {
             .values()
             .flat_map(|e| std::iter::once(e.addr).chain(e.listen_addr))
             .collect();
-        let due = match self.config.locality.clone() {
+        let due = match self.links.config.locality.clone() {
             None => self.candidates.due(now, room, &connected),
             Some(l) => {
                 // Near-first: every due candidate is looked at, the
@@ -281,7 +287,7 @@ impl Torrent {
     /// listening address (Unknown while neither is known).
     pub(super) fn our_group(&self, l: &Locality) -> Group {
         self.local_ip
-            .or(self.config.source_ip())
+            .or(self.links.config.source_ip())
             .map_or(Group::Unknown, |ip| l.group(ip))
     }
 
@@ -291,7 +297,7 @@ impl Torrent {
     }
 
     fn dial_one(&mut self, addr: SocketAddr) {
-        let Some(slot) = self.connection_slots.try_take() else {
+        let Some(slot) = self.links.connection_slots.try_take() else {
             tracing::debug!(peer = %addr, "connection limit reached; not dialling");
             return;
         };
@@ -301,8 +307,8 @@ impl Torrent {
         let links = self.links(&entry);
         self.peers.insert(key, entry);
         let setup = self.setup(true);
-        let timeout = self.config.connect_timeout;
-        let from = self.config.source_ip();
+        let timeout = self.links.config.connect_timeout;
+        let from = self.links.config.source_ip();
         tokio::spawn(async move {
             let connect = crate::engine::locality::connect(addr, from);
             let dialled = match tokio::time::timeout(timeout, connect).await {
@@ -448,7 +454,7 @@ impl Torrent {
             }
         }
         let pool = if useless.is_empty() { &idle } else { &useless };
-        let victim = match self.config.locality.clone() {
+        let victim = match self.links.config.locality.clone() {
             // Near-first: a far peer goes while the far ones hold more
             // than their share of the connections, else a near one (the
             // far floor stays).
@@ -490,10 +496,10 @@ impl Torrent {
     fn new_entry(&self, addr: SocketAddr, outgoing: bool) -> PeerEntry {
         let mut entry = PeerEntry::new(addr, self.have.len(), outgoing, Instant::now());
         let p = &self.options.policies;
-        let burst = self.config.burst_bytes;
+        let burst = self.links.config.burst_bytes;
         entry.bucket_up = Bucket::shared_with_burst(p.peer_upload_rate, burst);
         entry.bucket_down = Bucket::shared_with_burst(p.peer_download_rate, burst);
-        entry.class = crate::engine::locality::class_of(&self.config.peer_classes, addr.ip());
+        entry.class = crate::engine::locality::class_of(&self.links.config.peer_classes, addr.ip());
         entry
     }
 

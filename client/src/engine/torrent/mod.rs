@@ -11,6 +11,8 @@
 //! - `pieces.rs`: hash checks, completion, banning liars.
 //! - `dial.rs`: peer addresses, dialling, incoming connections.
 //! - `startup.rs`: opening storage and checking what is on disk.
+//! - `park.rs`: a torrent with nothing to do keeps a compact record and
+//!   no running state until something wakes it.
 //! - `status.rs`: the snapshots published to the user.
 //! - `dht.rs`: lookups in the session's DHT.
 //! - `control.rs`: run-time controls (pause/resume, policies, limits) and
@@ -22,6 +24,7 @@ mod dht;
 mod dial;
 mod exchange;
 mod layers;
+mod park;
 mod peers;
 mod pieces;
 mod startup;
@@ -246,31 +249,42 @@ pub enum Command {
     },
 }
 
-/// What the session hands a new torrent.
-pub(crate) struct Spawn {
-    pub meta: Arc<Metainfo>,
-    pub options: TorrentOptions,
+/// What a session shares with every torrent in it: one allocation for
+/// all of them, held by each torrent, running or parked.
+pub(crate) struct Links {
     pub our_id: PeerId,
     pub listen_port: u16,
     pub session_up: Arc<Bucket>,
     pub session_down: Arc<Bucket>,
     pub hash_slots: Arc<Semaphore>,
+    /// Torrents starting at once (see `STARTING_AT_ONCE` in the session).
     pub start_slots: Arc<Semaphore>,
     pub connection_slots: Arc<super::slots::ConnectionSlots>,
     pub config: Arc<super::SessionConfig>,
-    pub incoming: mpsc::Receiver<Box<Incoming>>,
-    pub commands: mpsc::Receiver<Box<Command>>,
-    pub status: watch::Sender<TorrentStatus>,
     pub dht: Option<crate::dht::Dht>,
     pub exchange: Arc<super::exchange::Exchange>,
     pub announcers: crate::tracker::Announcers,
+    /// Torrents parked now (see `park.rs`), for the session's load counts.
+    pub parked: std::sync::atomic::AtomicUsize,
+}
+
+/// What the session hands a new torrent, and what a parked torrent keeps
+/// of it.
+pub(crate) struct Spawn {
+    pub meta: Arc<Metainfo>,
+    pub options: TorrentOptions,
+    pub links: Arc<Links>,
+    pub incoming: mpsc::Receiver<Box<Incoming>>,
+    pub commands: mpsc::Receiver<Box<Command>>,
+    pub status: watch::Sender<TorrentStatus>,
 }
 
 /// The running torrent.
 pub(crate) struct Torrent {
     meta: Arc<Metainfo>,
     options: TorrentOptions,
-    config: Arc<super::SessionConfig>,
+    /// What it shares with its session.
+    links: Arc<Links>,
     shared: Arc<TorrentShared>,
     picker: Box<dyn PiecePicker>,
     leech_choker: Box<dyn Choker>,
@@ -314,9 +328,6 @@ pub(crate) struct Torrent {
     contributors: HashMap<PieceIndex, Vec<PeerKey>>,
     /// Peers that asked for work since the last refill.
     dirty: HashSet<PeerKey>,
-    hash_slots: Arc<Semaphore>,
-    /// The session's connection limit.
-    connection_slots: Arc<super::slots::ConnectionSlots>,
     /// Hash checks' results (made at the first check).
     hash_results: LazyChannel<(PieceIndex, Result<bool, String>)>,
     /// Peer tasks' reports (made at the first peer).
@@ -326,8 +337,6 @@ pub(crate) struct Torrent {
     status_tx: watch::Sender<TorrentStatus>,
     status: TorrentStatus,
     announcer: Option<Announcer>,
-    /// The session's announce service.
-    announcers: crate::tracker::Announcers,
     transfer_tx: watch::Sender<Progress>,
     tracker_peers: Option<crate::tracker::PeerInbox>,
     /// The session's DHT, for this torrent (None: private, or no DHT).
@@ -336,12 +345,14 @@ pub(crate) struct Torrent {
     layers: Option<layers::LayerFetch>,
     /// Its part in the session's cross-swarm exchange.
     swarm: exchange::SwarmLink,
-    listen_port: u16,
     last_rechoke: Instant,
     /// When we last asked the trackers for peers early.
     last_want_peers: Instant,
     /// When peer rates were last folded.
     status_rate_at: Instant,
+    /// Since when the torrent has had nothing to do (no peer): it parks
+    /// after the session's `park_after` of it.
+    idle_since: Instant,
     rechoke_soon: bool,
     /// A dial slot came free (a dial ended, in a handshake or a failure):
     /// dial the next candidates now, not at the next tick.
@@ -369,13 +380,13 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
     // Every line the torrent logs names it by its listening port: in a
     // session with many torrents, or a lab with many sessions, that is
     // what tells them apart.
-    let span = tracing::debug_span!("torrent", port = s.listen_port);
+    let span = tracing::debug_span!("torrent", port = s.links.listen_port);
     tokio::spawn(
         async move {
             let status_tx = s.status.clone();
             // A turn among the torrents starting (see `STARTING_AT_ONCE`);
             // the permit goes once start-up is over.
-            let permit = s.start_slots.clone().acquire_owned().await;
+            let permit = s.links.start_slots.clone().acquire_owned().await;
             // Boxed, each (`Spawn`, start-up's future, the `Torrent` it
             // makes): the task's future then holds pointers and the run
             // loop's own state (~0.6 KiB), not start-up's and the running
@@ -385,7 +396,13 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
             let started = Box::pin(startup::start(s)).await;
             drop(permit);
             match started {
-                Ok(torrent) => torrent.run().await,
+                Ok(startup::Started::Running(torrent)) => run_and_park(torrent, None).await,
+                // Complete, and nothing to do yet: it starts parked.
+                Ok(startup::Started::Parked(parked)) => {
+                    if let park::Woken::Run(torrent, wake) = Box::pin(parked.wait()).await {
+                        run_and_park(torrent, Some(wake)).await;
+                    }
+                }
                 Err(e) => {
                     // The status carries it to the user; a log line would say
                     // it twice.
@@ -398,27 +415,105 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
     )
 }
 
+/// Run the torrent; while it is parked, wait for what wakes it, then run
+/// it again.
+async fn run_and_park(mut torrent: Box<Torrent>, mut woken_by: Option<park::Wake>) {
+    loop {
+        match torrent.run(woken_by.take()).await {
+            Ended::Stopped => return,
+            Ended::Parked(parked) => match Box::pin(parked.wait()).await {
+                park::Woken::Run(t, wake) => {
+                    torrent = t;
+                    woken_by = Some(wake);
+                }
+                park::Woken::Ended => return,
+            },
+        }
+    }
+}
+
+/// How a run of the torrent ended.
+enum Ended {
+    /// Stopped: shut down, or a plain download complete.
+    Stopped,
+    /// Nothing to do: it waits parked.
+    Parked(Box<park::Parked>),
+}
+
 impl Torrent {
+    /// Set up a fresh torrent's trackers, DHT and peers; a woken one has
+    /// them already and handles what woke it.
+    fn begin(&mut self, woken_by: Option<park::Wake>) -> Option<Option<oneshot::Sender<()>>> {
+        let Some(wake) = woken_by else {
+            // The first announce must carry what we still need: a leecher
+            // that said `left=0` would be taken for a seed and given no
+            // seeds.
+            self.report_progress();
+            self.start_trackers();
+            self.dht_tick(Instant::now());
+            self.candidates.add_pinned(&self.options.peers.clone());
+            self.status.policies = self.options.policies.describe();
+            self.apply_service_rate(Instant::now());
+            if self.wanted_missing == 0 {
+                self.on_complete();
+            }
+            return None;
+        };
+        self.apply_service_rate(Instant::now());
+        match wake {
+            park::Wake::Command(cmd) => return self.on_command(cmd.map(|c| *c)),
+            park::Wake::Incoming(inc) => self.accept(*inc),
+            park::Wake::TrackerPeers(addrs) | park::Wake::DhtPeers(addrs) => {
+                self.candidates.add_discovered(&addrs);
+                self.dial(Instant::now());
+            }
+            park::Wake::Due => self.dial(Instant::now()),
+        }
+        None
+    }
+
+    /// Carry out a command; `Some` when it stops the torrent (with the
+    /// shutdown's reply, if one is owed).
+    fn on_command(&mut self, cmd: Option<Command>) -> Option<Option<oneshot::Sender<()>>> {
+        match cmd {
+            Some(Command::Shutdown(reply)) => return Some(Some(reply)),
+            Some(Command::AddPeers(addrs)) => {
+                self.candidates.add_pinned(&addrs);
+                self.dial(Instant::now());
+            }
+            Some(Command::Pause) => self.pause(),
+            Some(Command::Resume) => self.resume(),
+            Some(Command::SetPolicies(u)) => self.set_policies(u),
+            Some(Command::Reannounce) => {
+                if let Some(a) = &self.announcer {
+                    a.want_more_peers();
+                }
+                self.dht_now();
+                self.dht_tick(Instant::now());
+            }
+            Some(Command::SetRateLimits { upload, download }) => {
+                self.set_rate_limits(upload, download)
+            }
+            None => return Some(None),
+        }
+        None
+    }
+
     /// Boxed: a seedbox keeps thousands of these waiting, and an `async
     /// fn` taking the torrent by value would hold it twice in its future.
-    async fn run(mut self: Box<Self>) {
-        // The first announce must carry what we still need: a leecher that
-        // said `left=0` would be taken for a seed and given no seeds.
-        self.report_progress();
-        self.start_trackers();
-        self.dht_tick(Instant::now());
-        self.candidates.add_pinned(&self.options.peers.clone());
-        let busy_tick = self.config.scaled(TICK).max(MIN_TICK);
-        let idle_tick = self.config.scaled(IDLE_TICK).max(busy_tick);
-        let seed_idle_tick = self.config.scaled(SEED_IDLE_TICK).max(idle_tick);
-        let mut next_tick = Instant::now() + busy_tick;
+    async fn run(mut self: Box<Self>, woken_by: Option<park::Wake>) -> Ended {
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
-        self.status.policies = self.options.policies.describe();
-        self.apply_service_rate(Instant::now());
-        if self.wanted_missing == 0 {
-            self.on_complete();
-        }
+        let mut stop = self.begin(woken_by);
+        let busy_tick = self.links.config.scaled(TICK).max(MIN_TICK);
+        let idle_tick = self.links.config.scaled(IDLE_TICK).max(busy_tick);
+        let seed_idle_tick = self.links.config.scaled(SEED_IDLE_TICK).max(idle_tick);
+        let mut next_tick = Instant::now() + busy_tick;
+        let mut park = false;
         loop {
+            if let Some(reply) = stop.take() {
+                shutdown_reply = reply;
+                break;
+            }
             if self.completed && !self.options.seed && !self.stopping {
                 // A plain download ends once complete.
                 break;
@@ -459,37 +554,27 @@ impl Torrent {
                     self.dial(Instant::now());
                 }
                 found = dht::recv_found(&mut self.dht) => self.on_dht_found(found),
-                cmd = self.commands.recv() => match cmd.map(|c| *c) {
-                    Some(Command::Shutdown(reply)) => {
-                        shutdown_reply = Some(reply);
-                        break;
-                    }
-                    Some(Command::AddPeers(addrs)) => {
-                        self.candidates.add_pinned(&addrs);
-                        self.dial(Instant::now());
-                    }
-                    Some(Command::Pause) => self.pause(),
-                    Some(Command::Resume) => self.resume(),
-                    Some(Command::SetPolicies(u)) => self.set_policies(u),
-                    Some(Command::Reannounce) => {
-                        if let Some(a) = &self.announcer {
-                            a.want_more_peers();
-                        }
-                        self.dht_now();
-                        self.dht_tick(Instant::now());
-                    }
-                    Some(Command::SetRateLimits { upload, download }) => {
-                        self.set_rate_limits(upload, download)
-                    }
-                    None => break,
-                },
+                cmd = self.commands.recv() => stop = self.on_command(cmd.map(|c| *c)),
                 _ = tokio::time::sleep_until(next_tick) => {
                     self.on_tick();
                     let now = Instant::now();
+                    if self.parkable(now) {
+                        park = true;
+                        break;
+                    }
                     next_tick = if self.peers.is_empty() {
                         let idle = if self.completed { seed_idle_tick } else { idle_tick };
                         let due = self.candidates.next_due().map(|d| d.max(now + busy_tick));
-                        (now + idle).min(due.unwrap_or(now + idle))
+                        // Look again when it may park (a torrent that
+                        // could not at that moment tries at its next tick).
+                        let park_at = self
+                            .links
+                            .config
+                            .park_after
+                            .filter(|_| self.paused || (self.completed && self.options.seed))
+                            .map(|a| self.idle_since + a)
+                            .filter(|at| *at > now);
+                        [due, park_at].into_iter().flatten().fold(now + idle, Instant::min)
                     } else {
                         now + busy_tick
                     };
@@ -499,16 +584,23 @@ impl Torrent {
                 }
             }
         }
+        if park {
+            return Ended::Parked(self.park());
+        }
         // Boxed: its state (the stopped announces, the last resume save)
         // would otherwise sit in every running torrent's future.
         Box::pin(self.shutdown()).await;
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(());
         }
+        Ended::Stopped
     }
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        if !self.peers.is_empty() {
+            self.idle_since = now;
+        }
         self.update_rates(now);
         self.keep_turn_clock(now);
         if self.rechoke_soon || now >= self.next_rechoke() {
@@ -550,27 +642,14 @@ impl Torrent {
     }
 
     fn start_trackers(&mut self) {
-        if !self.options.use_trackers || self.meta.trackers.is_empty() {
-            return;
-        }
-        let inbox = crate::tracker::PeerInbox::new();
-        let setup = announce::Setup {
-            tiers: self.meta.trackers.clone(),
-            info_hash: self.meta.info_hash,
-            also: self.meta.alt_info_hash().into_iter().collect(),
-            peer_id: self.shared.our_id,
-            port: self.listen_port,
-            config: self.config.announce.clone(),
-        };
-        self.announcer = Announcer::start(
-            &self.announcers,
-            setup,
+        let (announcer, inbox) = start_trackers(
+            &self.meta,
+            &self.options,
+            &self.links,
             self.transfer_tx.subscribe(),
-            inbox.clone(),
         );
-        if self.announcer.is_some() {
-            self.tracker_peers = Some(inbox);
-        }
+        self.announcer = announcer;
+        self.tracker_peers = inbox;
     }
 
     /// Close every peer, announce `stopped` (bounded), save resume data.
@@ -581,7 +660,7 @@ impl Torrent {
         }
         self.report_progress();
         let announcer = self.announcer.take();
-        let within = self.config.stop_announce_timeout;
+        let within = self.links.config.stop_announce_timeout;
         let announce = async move {
             if let Some(a) = announcer {
                 a.stop(within).await;
@@ -658,4 +737,30 @@ async fn inbox_recv(inbox: &Option<crate::tracker::PeerInbox>) -> Vec<SocketAddr
         Some(i) => i.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// Start announcing the torrent to its trackers (none if it names none or
+/// the options say not to): its announcer, and the inbox its peers come
+/// to.
+fn start_trackers(
+    meta: &Metainfo,
+    options: &TorrentOptions,
+    links: &Links,
+    progress: watch::Receiver<Progress>,
+) -> (Option<Announcer>, Option<crate::tracker::PeerInbox>) {
+    if !options.use_trackers || meta.trackers.is_empty() {
+        return (None, None);
+    }
+    let inbox = crate::tracker::PeerInbox::new();
+    let setup = announce::Setup {
+        tiers: meta.trackers.clone(),
+        info_hash: meta.info_hash,
+        also: meta.alt_info_hash().into_iter().collect(),
+        peer_id: links.our_id,
+        port: links.listen_port,
+        config: links.config.announce.clone(),
+    };
+    let announcer = Announcer::start(&links.announcers, setup, progress, inbox.clone());
+    let inbox = announcer.is_some().then_some(inbox);
+    (announcer, inbox)
 }

@@ -305,9 +305,10 @@ impl Torrent {
         e.peer_id = Some(peer_id);
         e.fast = reserved.fast();
         e.link = Link::Connected;
-        if let Some(ip) = local.or(self.config.source_ip()) {
+        if let Some(ip) = local.or(self.links.config.source_ip()) {
             self.local_ip.get_or_insert(ip);
             e.near = self
+                .links
                 .config
                 .locality
                 .as_ref()
@@ -634,7 +635,7 @@ impl Torrent {
     /// A peer with no delivery for a while (though asked) is snubbed: it
     /// keeps one request, and the picker gives it common pieces only.
     pub(super) fn check_snubs(&mut self, now: Instant) {
-        let limit = self.config.snub_after;
+        let limit = self.links.config.snub_after;
         for e in self.peers.values_mut() {
             // A peer choking us owes us nothing: not a snub.
             if e.outstanding > 0

@@ -34,7 +34,7 @@ impl Torrent {
                 return;
             }
         }
-        let slots = self.hash_slots.clone();
+        let slots = self.links.hash_slots.clone();
         let tx = self.hash_results.sender();
         tokio::spawn(async move {
             let Ok(_permit) = slots.acquire_owned().await else {
