@@ -16,10 +16,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::slots::{ConnectionSlots, Slot};
-use super::torrent::Incoming;
+use super::torrent::{Incoming, Input};
 
-/// Torrents reachable through the listener, by info-hash.
-pub type Routes = Arc<Mutex<HashMap<InfoHash, mpsc::Sender<Box<Incoming>>>>>;
+/// Torrents reachable through the listener, by info-hash: their input
+/// channels, held weakly (a torrent whose every handle is gone stops).
+pub type Routes = Arc<Mutex<HashMap<InfoHash, mpsc::WeakSender<Box<Input>>>>>;
 
 /// How long a new connection has to send its handshake.
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
@@ -71,15 +72,15 @@ async fn route(mut stream: TcpStream, addr: SocketAddr, routes: Routes, slot: Sl
     let target = routes
         .lock()
         .ok()
-        .and_then(|r| r.get(&hs.info_hash).cloned());
+        .and_then(|r| r.get(&hs.info_hash).and_then(mpsc::WeakSender::upgrade));
     let Some(tx) = target else {
         tracing::debug!(peer = %addr, info_hash = %hs.info_hash.to_hex(), "incoming connection for an unknown torrent");
         return;
     };
-    let _ = tx.try_send(Box::new(Incoming {
+    let _ = tx.try_send(Box::new(Input::Incoming(Incoming {
         stream,
         addr,
         handshake: buf,
         slot,
-    }));
+    })));
 }

@@ -18,7 +18,7 @@ use super::listener::{self, Routes};
 use super::rate::Bucket;
 use super::remove::{delete_torrent_data, DeleteError, Deleted};
 use super::slots::ConnectionSlots;
-use super::torrent::{self, Command, PolicyUpdate, TorrentOptions};
+use super::torrent::{self, Command, Input, PolicyUpdate, TorrentOptions};
 use super::{SessionConfig, TorrentStatus};
 
 /// Ports tried after the one asked for, when it is busy.
@@ -57,7 +57,7 @@ pub struct Session {
     connection_slots: Arc<ConnectionSlots>,
     listener: JoinHandle<()>,
     dht: Option<(crate::dht::Dht, JoinHandle<()>)>,
-    torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Box<Command>>>>,
+    torrents: Mutex<HashMap<InfoHash, mpsc::Sender<Box<Input>>>>,
     exchange: Arc<super::exchange::Exchange>,
     allocator: JoinHandle<()>,
     /// Every torrent's trackers, announced from one task.
@@ -95,7 +95,7 @@ pub struct TorrentHandle {
     /// Its info-hash.
     pub info_hash: InfoHash,
     status: watch::Receiver<TorrentStatus>,
-    commands: mpsc::Sender<Box<Command>>,
+    commands: mpsc::Sender<Box<Input>>,
     task: JoinHandle<()>,
     /// The torrent, so its files can be found to delete on removal.
     meta: Arc<Metainfo>,
@@ -106,8 +106,11 @@ pub struct TorrentHandle {
 /// Send a command to a torrent's task; false if the task has ended.
 /// Boxed in the channel: tokio allocates 32 slots per channel up front,
 /// and a seedbox has a channel per torrent.
-async fn order(commands: &mpsc::Sender<Box<Command>>, command: Command) -> bool {
-    commands.send(Box::new(command)).await.is_ok()
+async fn order(commands: &mpsc::Sender<Box<Input>>, command: Command) -> bool {
+    commands
+        .send(Box::new(Input::Command(command)))
+        .await
+        .is_ok()
 }
 
 /// The run-time controls of a torrent, without the ownership of its task:
@@ -115,7 +118,7 @@ async fn order(commands: &mpsc::Sender<Box<Command>>, command: Command) -> bool 
 /// limit while the owner keeps the handle).
 #[derive(Clone, Debug)]
 pub struct TorrentControl {
-    commands: mpsc::Sender<Box<Command>>,
+    commands: mpsc::Sender<Box<Input>>,
 }
 
 impl TorrentControl {
@@ -426,9 +429,8 @@ impl Session {
         if torrents.contains_key(&info_hash) {
             return Err(SessionError::Duplicate(info_hash.to_hex()));
         }
-        let (incoming_tx, incoming_rx) = mpsc::channel(32);
-        // Commands go boxed (see `order`).
-        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        // Commands and routed connections, boxed (see `order`).
+        let (input_tx, input_rx) = mpsc::channel(32);
         let (status_tx, status_rx) = watch::channel(TorrentStatus {
             name: meta.info.name.clone(),
             info_hash: Some(info_hash),
@@ -441,21 +443,20 @@ impl Session {
             meta: meta.clone(),
             options,
             links: self.links.clone(),
-            incoming: incoming_rx,
-            commands: cmd_rx,
+            inputs: input_rx,
             status: status_tx,
         });
         if let Ok(mut r) = self.routes.lock() {
             // A hybrid is reached under either of its info-hashes.
             for id in meta.info_hashes() {
-                r.insert(id, incoming_tx.clone());
+                r.insert(id, input_tx.downgrade());
             }
         }
-        torrents.insert(info_hash, cmd_tx.clone());
+        torrents.insert(info_hash, input_tx.clone());
         Ok(TorrentHandle {
             info_hash,
             status: status_rx,
-            commands: cmd_tx,
+            commands: input_tx,
             task,
             meta,
             save_dir,
@@ -464,7 +465,7 @@ impl Session {
 
     /// Stop every torrent cleanly (in parallel), then the listener.
     pub async fn shutdown(self) {
-        let senders: Vec<mpsc::Sender<Box<Command>>> = self
+        let senders: Vec<mpsc::Sender<Box<Input>>> = self
             .torrents
             .lock()
             .map(|t| t.values().cloned().collect())

@@ -224,6 +224,16 @@ pub struct Incoming {
     pub slot: super::slots::Slot,
 }
 
+/// What reaches a torrent's task from outside, on one channel: a command,
+/// or a connection the listener routed to it.
+#[derive(Debug)]
+pub enum Input {
+    /// From the torrent's handle or controls.
+    Command(Command),
+    /// From the session's listener.
+    Incoming(Incoming),
+}
+
 /// What the outside can ask of a running torrent.
 #[derive(Debug)]
 pub enum Command {
@@ -274,8 +284,10 @@ pub(crate) struct Spawn {
     pub meta: Arc<Metainfo>,
     pub options: TorrentOptions,
     pub links: Arc<Links>,
-    pub incoming: mpsc::Receiver<Box<Incoming>>,
-    pub commands: mpsc::Receiver<Box<Command>>,
+    /// Commands and routed connections (boxed: tokio allocates a
+    /// channel's first block of 32 slots up front, and a seedbox has a
+    /// channel per torrent).
+    pub inputs: mpsc::Receiver<Box<Input>>,
     pub status: watch::Sender<TorrentStatus>,
 }
 
@@ -332,8 +344,7 @@ pub(crate) struct Torrent {
     hash_results: LazyChannel<(PieceIndex, Result<bool, String>)>,
     /// Peer tasks' reports (made at the first peer).
     from_peers: LazyChannel<FromPeer>,
-    incoming: mpsc::Receiver<Box<Incoming>>,
-    commands: mpsc::Receiver<Box<Command>>,
+    inputs: mpsc::Receiver<Box<Input>>,
     status_tx: watch::Sender<TorrentStatus>,
     status: TorrentStatus,
     announcer: Option<Announcer>,
@@ -419,7 +430,9 @@ pub(crate) fn spawn(s: Spawn) -> tokio::task::JoinHandle<()> {
 /// it again.
 async fn run_and_park(mut torrent: Box<Torrent>, mut woken_by: Option<park::Wake>) {
     loop {
-        match torrent.run(woken_by.take()).await {
+        // Boxed, as the wait below: the task's own future holds pointers,
+        // not the running loop's state while parked.
+        match Box::pin(torrent.run(woken_by.take())).await {
             Ended::Stopped => return,
             Ended::Parked(parked) => match Box::pin(parked.wait()).await {
                 park::Woken::Run(t, wake) => {
@@ -461,8 +474,7 @@ impl Torrent {
         };
         self.apply_service_rate(Instant::now());
         match wake {
-            park::Wake::Command(cmd) => return self.on_command(cmd.map(|c| *c)),
-            park::Wake::Incoming(inc) => self.accept(*inc),
+            park::Wake::Input(input) => return self.on_input(input),
             park::Wake::TrackerPeers(addrs) | park::Wake::DhtPeers(addrs) => {
                 self.candidates.add_discovered(&addrs);
                 self.dial(Instant::now());
@@ -470,6 +482,20 @@ impl Torrent {
             park::Wake::Due => self.dial(Instant::now()),
         }
         None
+    }
+
+    /// Take a connection or carry out a command (None: every sender is
+    /// gone); `Some` when it stops the torrent (with the shutdown's reply,
+    /// if one is owed).
+    fn on_input(&mut self, input: Option<Box<Input>>) -> Option<Option<oneshot::Sender<()>>> {
+        match input.map(|i| *i) {
+            Some(Input::Incoming(inc)) => {
+                self.accept(inc);
+                None
+            }
+            Some(Input::Command(c)) => self.on_command(Some(c)),
+            None => self.on_command(None),
+        }
     }
 
     /// Carry out a command; `Some` when it stops the torrent (with the
@@ -547,14 +573,13 @@ impl Torrent {
                     self.on_hash_result(piece, result);
                     self.refill_dirty();
                 }
-                Some(inc) = self.incoming.recv() => self.accept(*inc),
                 addrs = inbox_recv(&self.tracker_peers) => {
                     self.candidates.add_discovered(&addrs);
                     // Dial now, not at the next tick.
                     self.dial(Instant::now());
                 }
                 found = dht::recv_found(&mut self.dht) => self.on_dht_found(found),
-                cmd = self.commands.recv() => stop = self.on_command(cmd.map(|c| *c)),
+                input = self.inputs.recv() => stop = self.on_input(input),
                 _ = tokio::time::sleep_until(next_tick) => {
                     self.on_tick();
                     let now = Instant::now();

@@ -26,7 +26,7 @@ use super::dht::{self, TorrentDht};
 use super::dial::Candidates;
 use super::startup::{self, Pieces};
 use super::status::TorrentState;
-use super::{inbox_recv, sleep_until_opt, Command, Incoming, Spawn, Torrent};
+use super::{inbox_recv, sleep_until_opt, Command, Input, Spawn, Torrent};
 use crate::dht::Found;
 use crate::engine::shared::Counters;
 
@@ -54,10 +54,8 @@ pub(crate) struct Parked {
 
 /// What woke a parked torrent; it handles it first once running again.
 pub(super) enum Wake {
-    /// A command (None: every sender is gone).
-    Command(Option<Box<Command>>),
-    /// A connection for it.
-    Incoming(Box<Incoming>),
+    /// A command or a connection (None: every sender is gone).
+    Input(Option<Box<Input>>),
     /// Peers from its trackers.
     TrackerPeers(Vec<SocketAddr>),
     /// Peers from its DHT lookup.
@@ -124,8 +122,7 @@ impl Torrent {
                 meta: t.meta,
                 options: t.options,
                 links: t.links,
-                incoming: t.incoming,
-                commands: t.commands,
+                inputs: t.inputs,
                 status: t.status_tx,
             },
             pieces: Pieces {
@@ -220,15 +217,16 @@ impl Parked {
             .flatten()
             .min();
             tokio::select! {
-                cmd = self.spawn.commands.recv() => match cmd.map(|c| *c) {
-                    Some(Command::Shutdown(reply)) => {
-                        self.shutdown().await;
+                input = self.spawn.inputs.recv() => match input.map(|i| *i) {
+                    Some(Input::Command(Command::Shutdown(reply))) => {
+                        // Boxed: the announces' state is not kept in
+                        // every parked torrent's wait.
+                        Box::pin(self.shutdown()).await;
                         let _ = reply.send(());
                         return Woken::Ended;
                     }
-                    other => break Wake::Command(other.map(Box::new)),
+                    other => break Wake::Input(other.map(Box::new)),
                 },
-                Some(inc) = self.spawn.incoming.recv() => break Wake::Incoming(inc),
                 addrs = inbox_recv(&self.tracker_peers) => break Wake::TrackerPeers(addrs),
                 _ = board_changed(&mut self.announcer) => self.mirror_trackers(),
                 found = dht::recv_found(&mut self.dht) => {
