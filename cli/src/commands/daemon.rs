@@ -95,6 +95,7 @@ pub fn run(args: DaemonArgs) -> Result<()> {
     };
     let config = resolve(file, flags, &xdg)?;
     super::raise_fd_limit();
+    super::limit_malloc_arenas();
     let runtime = super::runtime("riffle")?;
     runtime.block_on(async move {
         let daemon = Daemon::start(config, SessionConfig::default())

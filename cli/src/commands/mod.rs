@@ -23,6 +23,21 @@ pub fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Cap glibc's malloc arenas at two. A seedbox holds thousands of small,
+/// long-lived allocations; glibc's default (8 arenas per core, one for
+/// each thread that allocates, the blocking pool's short-lived threads
+/// included) leaves a dozen arenas nearly empty but resident. Two serve
+/// the runtime's two kinds of threads (1,000 idle torrents: anonymous
+/// memory 14.2 -> 12.3 MiB). Call before the runtime starts.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a glibc tunable; no Rust state is
+    // involved and no allocation is in progress on this thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Lift the soft limit on open files to the hard one: a seedbox or a lab
 /// holds thousands of sockets and files.
 pub fn raise_fd_limit() {
