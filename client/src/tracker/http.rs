@@ -46,6 +46,54 @@ fn client(from: Option<IpAddr>) -> Result<reqwest::Client, TrackerError> {
         .map_err(TrackerError::Http)
 }
 
+/// How long a tracker that refused a connection is taken as down: its
+/// other torrents' announces in that time fail at once, without a socket
+/// (a seedbox of thousands of torrents on one dead tracker tries it once
+/// per window, not once per torrent).
+const REFUSED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// Most trackers remembered as down (expired ones go first).
+const REFUSALS_MAX: usize = 1024;
+
+/// A tracker as far as refusals go: host, port, our source address.
+type Origin = (String, u16, Option<IpAddr>);
+
+/// Trackers that refused a connection lately: until when, and the error.
+#[derive(Debug, Default)]
+struct Refusals(HashMap<Origin, (tokio::time::Instant, String)>);
+
+impl Refusals {
+    /// The error of `origin`'s refusal if it still stands at `now`.
+    fn lately(&mut self, origin: &Origin, now: tokio::time::Instant) -> Option<String> {
+        match self.0.get(origin) {
+            Some((until, why)) if *until > now => Some(why.clone()),
+            Some(_) => {
+                self.0.remove(origin);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// `origin` refused at `now` with `why`.
+    fn note(&mut self, origin: Origin, why: String, now: tokio::time::Instant) {
+        if self.0.len() >= REFUSALS_MAX {
+            self.0.retain(|_, (until, _)| *until > now);
+            if self.0.len() >= REFUSALS_MAX {
+                return;
+            }
+        }
+        self.0.insert(origin, (now + REFUSED_FOR, why));
+    }
+}
+
+fn refusals() -> std::sync::MutexGuard<'static, Refusals> {
+    static REFUSALS: OnceLock<Mutex<Refusals>> = OnceLock::new();
+    REFUSALS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
 /// GET `url` within `timeout`: the status and the body (at most
 /// [`MAX_REPLY`] bytes).
 async fn get(
@@ -59,18 +107,31 @@ async fn get(
         let host_v4 = matches!(url.host(), Some(url::Host::Ipv4(_)));
         (ip.is_ipv4() && !host_v6) || (ip.is_ipv6() && !host_v4)
     });
-    let exchange = async {
-        let mut resp = client(from)?
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| TrackerError::Http(error_chain(&e)))?;
+    let origin: Origin = (
+        url.host_str().unwrap_or_default().to_owned(),
+        url.port_or_known_default().unwrap_or(0),
+        from,
+    );
+    if let Some(why) = refusals().lately(&origin, tokio::time::Instant::now()) {
+        return Err(TrackerError::Http(why));
+    }
+    let exchange = async move {
+        let mut resp = client(from)?.get(url).send().await.map_err(|e| {
+            let connect = e.is_connect();
+            // Without the URL: it names one torrent, and the error is
+            // kept in every tier's status.
+            let why = error_chain(&e.without_url());
+            if connect {
+                refusals().note(origin, why.clone(), tokio::time::Instant::now());
+            }
+            TrackerError::Http(why)
+        })?;
         let status = resp.status();
         let mut body = Vec::new();
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| TrackerError::Http(error_chain(&e)))?
+            .map_err(|e| TrackerError::Http(error_chain(&e.without_url())))?
         {
             if body.len().saturating_add(chunk.len()) > MAX_REPLY {
                 return Err(TrackerError::TooLarge { limit: MAX_REPLY });
@@ -173,4 +234,70 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(port: u16) -> Origin {
+        ("127.0.0.1".to_owned(), port, None)
+    }
+
+    #[test]
+    fn a_refusal_stands_for_its_window_then_lapses() {
+        let mut r = Refusals::default();
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(r.lately(&origin(9), t0), None);
+        r.note(origin(9), "refused".into(), t0);
+        assert_eq!(
+            r.lately(&origin(9), t0 + REFUSED_FOR / 2).as_deref(),
+            Some("refused")
+        );
+        // Another port of the same host is another tracker.
+        assert_eq!(r.lately(&origin(10), t0), None);
+        assert_eq!(r.lately(&origin(9), t0 + REFUSED_FOR), None);
+        assert!(r.0.is_empty(), "a lapsed refusal is forgotten");
+    }
+
+    #[test]
+    fn refusals_are_bounded() {
+        let mut r = Refusals::default();
+        let t0 = tokio::time::Instant::now();
+        for p in 0..(REFUSALS_MAX as u16 + 10) {
+            r.note(origin(p), "refused".into(), t0);
+        }
+        assert_eq!(r.0.len(), REFUSALS_MAX);
+        // Once they have lapsed, new ones take their place.
+        r.note(origin(60_000), "refused".into(), t0 + REFUSED_FOR);
+        assert_eq!(r.0.len(), 1);
+    }
+
+    /// Announces to a tracker that refused a moment ago fail at once with
+    /// its error, which does not name another torrent's URL.
+    #[tokio::test]
+    async fn a_refused_tracker_is_not_dialled_again_at_once() {
+        // A port nobody listens on: bind, note it, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = |hash: &str| {
+            url::Url::parse(&format!(
+                "http://127.0.0.1:{port}/announce?info_hash={hash}"
+            ))
+            .unwrap()
+        };
+        let timeout = std::time::Duration::from_secs(5);
+        let first = get(url("aaaa"), timeout, None).await.unwrap_err();
+        let TrackerError::Http(why) = &first else {
+            panic!("{first:?}");
+        };
+        assert!(!why.contains("aaaa"), "{why}");
+        let o = ("127.0.0.1".to_owned(), port, None);
+        assert!(refusals().lately(&o, tokio::time::Instant::now()).is_some());
+        let second = get(url("bbbb"), timeout, None).await.unwrap_err();
+        assert_eq!(second.to_string(), first.to_string());
+    }
 }
