@@ -9,7 +9,7 @@ use super::controls::wait_for;
 use super::{local, payload, same_tree, wait_complete};
 
 /// Wait until `n` torrents of `s` are parked.
-async fn wait_parked(s: &Session, n: usize, what: &str) {
+pub(super) async fn wait_parked(s: &Session, n: usize, what: &str) {
     let t0 = Instant::now();
     while s.load_counts().parked != n {
         assert!(
@@ -30,7 +30,7 @@ fn seeding(dir: impl Into<std::path::PathBuf>) -> TorrentOptions {
 }
 
 /// A session whose idle torrents park after `after`.
-fn parking(after: Duration) -> SessionConfig {
+pub(super) fn parking(after: Duration) -> SessionConfig {
     SessionConfig {
         park_after: Some(after),
         ..local()

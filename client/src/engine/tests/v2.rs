@@ -85,6 +85,45 @@ async fn missing_piece_layers_come_from_the_seeder() {
     seeder.shutdown().await;
 }
 
+/// Parked v2 seeds serve piece layers once woken: one whose metainfo
+/// holds them (rebuilt from it), and one that fetched them from peers
+/// (kept in its parked record: its metainfo has none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_seeds_serve_piece_layers_when_they_wake() {
+    use super::idle::{parking, wait_parked};
+    let dir = tempfile::tempdir().unwrap();
+    let seed_dir = dir.path().join("seed");
+    let lengths = [1_500_000, PIECE as u64, 77, 0, 300_001];
+    let (whole, bare) = v2_payload(&seed_dir, "v2", &lengths, 23);
+    let after = Duration::from_millis(300);
+    let seeder = Session::start(parking(after)).await.unwrap();
+    let mut o = TorrentOptions::new(&seed_dir);
+    o.seed = true;
+    o.require_complete = true;
+    let _sh = seeder.add_torrent(whole.clone(), o).unwrap();
+    wait_parked(&seeder, 1, "the seed").await;
+    // A leecher with the bare metainfo fetches the layers from the woken
+    // seed, then seeds alone until it parks.
+    let middle = Session::start(parking(after)).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("mid"));
+    o.peers = vec![seeder.listen_addr()];
+    o.seed = true;
+    let mh = middle.add_torrent(bare.clone(), o).unwrap();
+    wait_complete(&mh, Duration::from_secs(30)).await;
+    seeder.shutdown().await;
+    wait_parked(&middle, 1, "the seed that fetched its layers").await;
+    let l = Session::start(local()).await.unwrap();
+    let mut o = TorrentOptions::new(dir.path().join("out"));
+    o.peers = vec![middle.listen_addr()];
+    let h = l.add_torrent(bare.clone(), o).unwrap();
+    wait_complete(&h, Duration::from_secs(30)).await;
+    same_tree(&seed_dir, &dir.path().join("out"), &whole);
+    let st = h.status().borrow().clone();
+    assert_eq!((st.hash_failures, st.banned), (0, 0));
+    l.shutdown().await;
+    middle.shutdown().await;
+}
+
 /// How a [`lying_peer`] lies.
 #[derive(Clone, Copy)]
 enum Lie {

@@ -35,9 +35,11 @@ pub(crate) struct Parked {
     /// What the session handed it, channels and status included.
     spawn: Spawn,
     pieces: Pieces,
-    /// The v2 hashes, fetched layers included (not in the metainfo of a
-    /// torrent that came by a magnet link).
-    v2: V2Hashes,
+    /// The v2 hashes when the metainfo does not hold them all (layers
+    /// fetched from peers, for a torrent that came by a magnet link);
+    /// None: rebuilt from the metainfo on waking (a hybrid's piece layers
+    /// and merkle trees are ~1.3 KiB a torrent).
+    v2: Option<V2Hashes>,
     /// Byte counters: downloaded, uploaded, wasted.
     counts: [u64; 3],
     announcer: Option<Announcer>,
@@ -76,7 +78,7 @@ pub(super) enum Woken {
 impl Torrent {
     /// Can the torrent park now? Only when nothing runs for it — no peer
     /// task, hash check or resume save (they hold its shared state), no
-    /// DHT lookup, no v2 layer to fetch, no piece in progress — and
+    /// DHT lookup, no v2 layer still to fetch, no piece in progress — and
     /// nothing has happened for the session's `park_after`.
     pub(super) fn parkable(&mut self, now: Instant) -> bool {
         let Some(after) = self.links.config.park_after else {
@@ -90,7 +92,10 @@ impl Torrent {
             && now >= self.idle_since + after
             && Arc::strong_count(&self.shared) == 1
             && self.resume_saves.is_empty()
-            && self.layers.is_none()
+            && self
+                .layers
+                .as_ref()
+                .is_none_or(|l| l.is_done() && l.parked.is_empty())
             && self.contributors.is_empty()
             && self.picker.book().downloading().is_empty()
             && self.dht.as_ref().is_none_or(|d| !d.looking())
@@ -114,6 +119,8 @@ impl Torrent {
             Ok(shared) => shared.v2.into_inner().unwrap_or_else(|e| e.into_inner()),
             Err(shared) => shared.v2.read().unwrap_or_else(|e| e.into_inner()).clone(),
         };
+        let from_meta = V2Hashes::new(&t.meta.info, &t.meta.piece_layers).0;
+        let v2 = (from_meta.missing().count() > 0).then_some(v2);
         let now = Instant::now();
         t.links.parked.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(name = %t.meta.info.name, "parked");
@@ -151,7 +158,8 @@ impl Parked {
     /// The record of a torrent that starts parked: complete, seeding,
     /// announced to its trackers (`started`) and looked up in the DHT as
     /// a running one would be.
-    pub(super) fn at_start(spawn: Spawn, pieces: Pieces, v2: V2Hashes, seed: u64) -> Box<Parked> {
+    /// Its v2 hashes are the metainfo's (it fetches no layer).
+    pub(super) fn at_start(spawn: Spawn, pieces: Pieces, seed: u64) -> Box<Parked> {
         let (transfer_tx, _) = watch::channel(Progress {
             uploaded: 0,
             downloaded: 0,
@@ -182,7 +190,7 @@ impl Parked {
         Box::new(Parked {
             spawn,
             pieces,
-            v2,
+            v2: None,
             counts: [0; 3],
             announcer,
             transfer_tx,
@@ -320,7 +328,8 @@ impl Parked {
         let files = startup::open_files(&p.spawn.meta, &p.spawn.options)?;
         let mut rng = p.rng;
         let seeds = StdRng::seed_from_u64(rng.next_u64());
-        let mut t = startup::assemble(p.spawn, files, p.v2, None, p.pieces, seeds)?;
+        let v2 = p.v2.unwrap_or_else(|| startup::v2_hashes(&p.spawn.meta));
+        let mut t = startup::assemble(p.spawn, files, v2, None, p.pieces, seeds)?;
         let c = &t.shared.counters;
         let [downloaded, uploaded, wasted] = p.counts;
         Counters::add(&c.downloaded, downloaded);

@@ -168,7 +168,7 @@ pub(super) async fn start(s: Box<Spawn>) -> anyhow::Result<Started> {
         && layers.is_none()
         && s.options.peers.is_empty();
     if idle {
-        let parked = super::park::Parked::at_start(s, pieces, v2, seeds.next_u64());
+        let parked = super::park::Parked::at_start(s, pieces, seeds.next_u64());
         return Ok(Started::Parked(parked));
     }
     assemble(s, files, v2, layers, pieces, seeds).map(Started::Running)
@@ -225,7 +225,7 @@ pub(super) fn open_files(meta: &Metainfo, options: &TorrentOptions) -> anyhow::R
 
 /// BEP 52: the v2 hashes of the metainfo (a layer that does not add up to
 /// its file's root is dropped; its pieces wait for a good one from peers).
-fn v2_hashes(meta: &Metainfo) -> V2Hashes {
+pub(super) fn v2_hashes(meta: &Metainfo) -> V2Hashes {
     let (v2, dropped) = V2Hashes::new(&meta.info, &meta.piece_layers);
     for root in dropped {
         tracing::warn!(root = ?riffle_protocol::InfoHash::from_slice(&root[..20]).ok(), "a piece layer of the torrent does not match its file's root; ignored");
