@@ -35,6 +35,14 @@ fn err(e: ManagerError) -> String {
     e.to_string()
 }
 
+/// Append `v` to `out` as JSON (writing to memory cannot fail for these
+/// values: every map key is a string).
+fn write_json(out: &mut Vec<u8>, v: &impl serde::Serialize) {
+    if let Err(e) = serde_json::to_writer(out, v) {
+        tracing::warn!("cannot write a JSON value: {e}");
+    }
+}
+
 fn one(key: &str, value: Value) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(key.into(), value);
@@ -50,6 +58,15 @@ impl Service {
         };
         let tag = req.tag.clone();
         let result = match Call::parse(&req) {
+            Ok(Call::Get {
+                select,
+                fields,
+                table,
+                detail,
+            }) => match self.get(select, &fields, table, detail).await {
+                Ok(arguments) => return rpc::answer_raw(&arguments, tag),
+                Err(e) => Err(e),
+            },
             Ok(call) => self.execute(call).await,
             Err(e) => Err(e),
         };
@@ -57,6 +74,45 @@ impl Service {
             tracing::debug!(method = %req.method, "RPC refused: {e}");
         }
         rpc::answer(result, tag)
+    }
+
+    /// `torrent-get`'s arguments, written torrent by torrent: each one's
+    /// JSON object is built and written before the next, so a reply for
+    /// 10,000 torrents is one buffer, not a tree of every field of every
+    /// torrent (a web interface polls every few seconds, and the tree's
+    /// small allocations left the heap larger after each poll).
+    async fn get(
+        &self,
+        select: Select,
+        fields: &[String],
+        table: bool,
+        detail: riffle_manager::Detail,
+    ) -> Result<Vec<u8>, String> {
+        let recently = select == Select::RecentlyActive;
+        let (list, removed) = self.manager.torrents(select, detail).await.map_err(err)?;
+        let now = Now::new();
+        let mut out = Vec::with_capacity(64 + list.len() * 256);
+        out.extend_from_slice(b"{\"torrents\":[");
+        if table {
+            write_json(&mut out, &fields);
+        }
+        for (i, t) in list.iter().enumerate() {
+            if table || i > 0 {
+                out.push(b',');
+            }
+            if table {
+                write_json(&mut out, &torrent_fields::row(t, fields, now));
+            } else {
+                write_json(&mut out, &torrent_fields::object(t, fields, now));
+            }
+        }
+        out.push(b']');
+        if recently {
+            out.extend_from_slice(b",\"removed\":");
+            write_json(&mut out, &removed);
+        }
+        out.push(b'}');
+        Ok(out)
     }
 
     async fn execute(&self, call: Call) -> R {
@@ -77,30 +133,8 @@ impl Service {
                 self.set(select, *change, location).await?;
                 Ok(Map::new())
             }
-            Call::Get {
-                select,
-                fields,
-                table,
-                detail,
-            } => {
-                let recently = select == Select::RecentlyActive;
-                let (list, removed) = m.torrents(select, detail).await.map_err(err)?;
-                let now = Now::new();
-                let torrents = if table {
-                    let mut rows = vec![json!(fields)];
-                    rows.extend(list.iter().map(|t| torrent_fields::row(t, &fields, now)));
-                    rows
-                } else {
-                    list.iter()
-                        .map(|t| Value::Object(torrent_fields::object(t, &fields, now)))
-                        .collect()
-                };
-                let mut out = one("torrents", Value::Array(torrents));
-                if recently {
-                    out.insert("removed".into(), json!(removed));
-                }
-                Ok(out)
-            }
+            // Answered by `handle` as it is written (see `get`).
+            Call::Get { .. } => Err("torrent-get took a wrong turn".into()),
             Call::Add(add) => self.add(*add).await,
             Call::Remove(select, delete) => {
                 m.remove(select, delete).await.map_err(err)?;

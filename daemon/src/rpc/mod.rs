@@ -82,10 +82,43 @@ pub fn answer(result: Result<Map<String, Value>, String>, tag: Option<Value>) ->
     serde_json::to_vec(&Value::Object(top)).unwrap_or_else(|_| b"{\"result\":\"error\"}".to_vec())
 }
 
+/// A success's bytes whose `arguments` object is already written
+/// (`torrent-get`'s, written torrent by torrent); the tag echoed. The
+/// same envelope as [`answer`]'s.
+pub fn answer_raw(arguments: &[u8], tag: Option<Value>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(arguments.len() + 48);
+    out.extend_from_slice(b"{\"arguments\":");
+    out.extend_from_slice(arguments);
+    out.extend_from_slice(b",\"result\":\"success\"");
+    if let Some(tag) = tag {
+        out.extend_from_slice(b",\"tag\":");
+        out.extend_from_slice(&serde_json::to_vec(&tag).unwrap_or_else(|_| b"null".to_vec()));
+    }
+    out.push(b'}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A raw answer is the same JSON as the tree's.
+    #[test]
+    fn raw_answers_match_tree_answers() {
+        let mut args = Map::new();
+        args.insert(
+            "torrents".into(),
+            serde_json::json!([{"id": 1, "name": "a\"b"}]),
+        );
+        for tag in [None, Some(Value::from(7)), Some(Value::from("x"))] {
+            let tree: Value =
+                serde_json::from_slice(&answer(Ok(args.clone()), tag.clone())).unwrap();
+            let raw_args = serde_json::to_vec(&args).unwrap();
+            let raw: Value = serde_json::from_slice(&answer_raw(&raw_args, tag)).unwrap();
+            assert_eq!(tree, raw);
+        }
+    }
 
     #[test]
     fn envelopes() {
