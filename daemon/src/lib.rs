@@ -20,6 +20,7 @@
 pub mod access;
 pub mod config;
 pub mod http;
+mod memory;
 pub mod rpc;
 pub mod service;
 pub mod watch;

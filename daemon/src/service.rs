@@ -112,6 +112,10 @@ impl Service {
             write_json(&mut out, &removed);
         }
         out.push(b'}');
+        if list.len() >= crate::memory::LARGE_REPLY {
+            drop(list);
+            crate::memory::trim_after_large_reply();
+        }
         Ok(out)
     }
 
