@@ -8,4 +8,6 @@
 
 pub mod dht;
 pub mod engine;
+pub mod sync;
 pub mod tracker;
+pub use sync::watch;

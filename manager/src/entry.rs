@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use riffle_client::engine::{TorrentHandle, TorrentOptions, TorrentState, TorrentStatus};
+use riffle_client::watch;
 use riffle_policies::queue::Wants;
 use riffle_protocol::magnet::Magnet;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::{Bitfield, PieceIndex};
-use tokio::sync::watch;
 
 use crate::info::{Activity, Detail, FileInfo, TorrentInfo};
 use crate::record::TorrentRecord;

@@ -91,7 +91,8 @@ class Rpc:
 
 def make_payload():
     data, torrents = os.path.join(ROOT, "data"), os.path.join(ROOT, "torrents")
-    if os.path.isdir(torrents) and len(os.listdir(torrents)) == N:
+    made = os.path.join(ROOT, "made-v1")  # older runs made hybrids
+    if os.path.exists(made) and len(os.listdir(torrents)) == N:
         return data, torrents
     shutil.rmtree(ROOT, ignore_errors=True)
     os.makedirs(data)
@@ -102,10 +103,12 @@ def make_payload():
         with open(os.path.join(data, name), "wb") as f:
             f.write(os.urandom(SIZE))
         # An unreachable tracker, as in a seedbox whose tracker is down.
+        # BitTorrent v1: transmission-daemon 3.00 cannot open hybrids.
         subprocess.run([RIFFLE, "create", os.path.join(data, name), "-o",
                         os.path.join(torrents, name + ".torrent"),
-                        "-t", "http://127.0.0.1:9/announce"],
+                        "-t", "http://127.0.0.1:9/announce", "--format", "v1"],
                        check=True, stdout=subprocess.DEVNULL)
+    open(made, "w").close()
     return data, torrents
 
 

@@ -2,10 +2,11 @@
 //! [`crate::tracker`]'s announcer task, so the torrent code does not depend
 //! on that module's details.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::watch;
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::watch;
 
 use crate::tracker::{self, AnnounceConfig, AnnouncerHandle, Board};
 
@@ -25,8 +26,8 @@ pub struct Setup {
     pub peer_id: PeerId,
     /// Our listening port.
     pub port: u16,
-    /// Intervals and timeouts.
-    pub config: AnnounceConfig,
+    /// Intervals and timeouts (one copy for the session).
+    pub config: Arc<AnnounceConfig>,
 }
 
 /// A running announcer.

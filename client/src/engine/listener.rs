@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sync::mpsc;
 use riffle_protocol::wire::{Handshake, HANDSHAKE_LEN};
 use riffle_protocol::InfoHash;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
 use super::slots::{ConnectionSlots, Slot};
 use super::torrent::{Incoming, Input};

@@ -13,6 +13,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::watch;
 use bytes::{Bytes, BytesMut};
 use riffle_protocol::magnet::Magnet;
 use riffle_protocol::metadata::MetadataAssembler;
@@ -24,7 +25,7 @@ use riffle_protocol::{InfoHash, PeerId};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::metadata::OUR_UT_METADATA;
@@ -105,7 +106,7 @@ pub async fn fetch_metadata(
                 info_hash,
                 peer_id: setup.peer_id,
                 port: setup.port,
-                config: setup.announce.clone(),
+                config: std::sync::Arc::new(setup.announce.clone()),
             },
             transfer_rx,
             peers_tx,

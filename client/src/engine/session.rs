@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::sync::mpsc;
+use crate::watch;
 use rand::RngCore;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::{InfoHash, PeerId};
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::listener::{self, Routes};
@@ -295,6 +297,7 @@ impl Session {
             dht: dht.as_ref().map(|(d, _)| d.clone()),
             exchange: exchange.clone(),
             announcers: announcers.clone(),
+            announce: Arc::new(config.announce.clone()),
             parked: Default::default(),
         });
         Ok(Session {

@@ -10,10 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::watch;
 use rand::seq::SliceRandom;
 use riffle_protocol::tracker::tiers::TrackerTiers;
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::service::{Announcers, Request};
@@ -33,8 +34,9 @@ pub struct AnnounceSetup {
     pub peer_id: PeerId,
     /// The port peers should dial (our listener's).
     pub port: u16,
-    /// Intervals, timeouts, time scale.
-    pub config: AnnounceConfig,
+    /// Intervals, timeouts, time scale (an `Arc`: a session's announcers
+    /// share one).
+    pub config: Arc<AnnounceConfig>,
 }
 
 /// The engine's grip on a running announcer. Dropping it ends its
@@ -134,7 +136,7 @@ pub fn announce(
         info_hash: setup.info_hash,
         peer_id: setup.peer_id,
         port: setup.port,
-        key: format!("{:08X}", rand::random::<u32>()).into_bytes(),
+        key: key_hex(rand::random::<u32>()),
         config: setup.config,
         transfer,
         peers,
@@ -150,5 +152,25 @@ pub fn announce(
         service,
         status: status_rx,
         live: true,
+    }
+}
+
+/// Our announce key, 8 upper-case hex digits (as trackers expect it).
+fn key_hex(key: u32) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    for (i, b) in out.iter_mut().enumerate() {
+        let nibble = (key >> (28 - 4 * i)) & 0xf;
+        *b = b"0123456789ABCDEF"[nibble as usize];
+    }
+    out
+}
+
+#[cfg(test)]
+mod key_tests {
+    #[test]
+    fn the_key_is_eight_upper_case_hex_digits() {
+        for k in [0u32, 1, 0x1a2b_3c4d, u32::MAX] {
+            assert_eq!(super::key_hex(k).to_vec(), format!("{k:08X}").into_bytes());
+        }
     }
 }

@@ -23,7 +23,8 @@
 //! # async fn demo(info_hash: riffle_protocol::InfoHash, peer_id: riffle_protocol::PeerId) {
 //! use std::time::Duration;
 //! use riffle_client::tracker::{spawn_announcer, AnnounceConfig, AnnounceSetup, Transfer};
-//! use tokio::sync::{mpsc, watch};
+//! use riffle_client::watch;
+//! use tokio::sync::mpsc;
 //!
 //! let (transfer, transfer_rx) = watch::channel(Transfer { left: 1 << 20, ..Transfer::default() });
 //! let (peers_tx, mut peers) = mpsc::channel(16);
@@ -32,7 +33,7 @@
 //!     info_hash,
 //!     peer_id,
 //!     port: 6881,
-//!     config: AnnounceConfig::default(),
+//!     config: AnnounceConfig::default().into(),
 //! };
 //! let announcer = spawn_announcer(setup, transfer_rx, peers_tx);
 //! let _first_peers = peers.recv().await;

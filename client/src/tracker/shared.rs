@@ -5,10 +5,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::watch;
 use riffle_protocol::tracker::http::AnnounceRequest;
 use riffle_protocol::tracker::Event;
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, Notify};
 
 use super::status::TrackerStatus;
 use super::AnnounceConfig;
@@ -40,9 +41,9 @@ pub(super) struct Shared {
     pub port: u16,
     /// Random per announcer, so a tracker can recognise us across address
     /// changes (HTTP `key`, BEP 15 key).
-    pub key: Vec<u8>,
+    pub key: [u8; 8],
     /// Knobs.
-    pub config: AnnounceConfig,
+    pub config: Arc<AnnounceConfig>,
     /// The torrent's latest counters.
     pub transfer: watch::Receiver<Transfer>,
     /// Where peers go.
@@ -64,7 +65,7 @@ impl Shared {
         } else {
             self.config.numwant
         });
-        req.key = Some(self.key.clone());
+        req.key = Some(self.key.to_vec());
         req.tracker_id = tracker_id;
         req
     }

@@ -2,11 +2,9 @@
 //! one answers, keep using that one (moved to the front of the tier), and
 //! start again from the front after backoff when all of them failed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use riffle_protocol::tracker::tiers::TrackerTiers;
 use riffle_protocol::tracker::Event;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -18,6 +16,8 @@ use super::{announce_once, AnnounceOutcome, AnnounceRequest, TrackerError};
 /// What the tier remembers about one of its trackers.
 #[derive(Debug, Default)]
 struct Tracker {
+    /// Its announce URL.
+    url: String,
     /// Its entry on the status board.
     status: usize,
     /// It accepted `started` (or one is in flight to it).
@@ -40,18 +40,20 @@ struct Tracker {
 pub(super) struct Tier {
     /// Tier number, for logs.
     index: usize,
-    /// The order to try the tier's trackers in.
-    order: TrackerTiers,
-    /// Per-URL memory.
-    trackers: HashMap<String, Tracker>,
+    /// Its trackers, in the order to try them (BEP 12: the one that
+    /// answered moves to the front). A plain list: a tier holds a few.
+    trackers: Vec<Tracker>,
+    /// The one to try now.
+    cursor: usize,
     /// The torrent.
     shared: Arc<Shared>,
     /// Whole-tier failures in a row, for the backoff.
     failures: u32,
-    /// The announce in flight, if any: which tracker, which event (kept
-    /// when the flight is abandoned at a stop: a `started` may have
+    /// The announce in flight, if any: which tracker (its place in
+    /// `trackers`, which moves only when a flight lands), which event
+    /// (kept when the flight is abandoned at a stop: a `started` may have
     /// reached the tracker).
-    in_flight: Option<(String, Event)>,
+    in_flight: Option<(usize, Event)>,
 }
 
 impl Tier {
@@ -64,22 +66,18 @@ impl Tier {
         shared: Arc<Shared>,
     ) -> Tier {
         let trackers = urls
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, u)| {
-                (
-                    u.clone(),
-                    Tracker {
-                        status: first_status + i,
-                        ..Tracker::default()
-                    },
-                )
+            .map(|(i, url)| Tracker {
+                url,
+                status: first_status + i,
+                ..Tracker::default()
             })
             .collect();
         Tier {
             index,
-            order: TrackerTiers::new([urls], |_| {}),
             trackers,
+            cursor: 0,
             shared,
             failures: 0,
             in_flight: None,
@@ -94,21 +92,33 @@ impl Tier {
     /// The announce [`begin`](Self::begin) started has come back: record
     /// it; returns when to announce next.
     pub(super) fn landed(&mut self, result: Result<AnnounceOutcome, TrackerError>) -> Instant {
-        let Some((url, event)) = self.in_flight.take() else {
+        let Some((at, event)) = self.in_flight.take() else {
             return Instant::now();
         };
         match result {
-            Ok(outcome) => self.on_success(&url, event, outcome),
-            Err(e) => self.on_failure(&url, event, e),
+            Ok(outcome) => self.on_success(at, event, outcome),
+            Err(e) => self.on_failure(at, event, e),
         }
+    }
+
+    /// The tracker to announce to now.
+    fn current(&self) -> Option<&Tracker> {
+        self.trackers.get(self.cursor)
+    }
+
+    /// Its URL.
+    #[cfg(test)]
+    fn current_url(&self) -> Option<&str> {
+        self.current().map(|t| t.url.as_str())
     }
 
     /// Start an announce to the current tracker: pick its event
     /// (`started` until it took one, then `completed` when owed, else a
     /// regular announce) and build the request with the latest counters.
     pub(super) fn begin(&mut self) -> Option<(String, Event, AnnounceRequest)> {
-        let url = self.order.current()?.to_owned();
-        let t = self.trackers.get_mut(&url)?;
+        let at = self.cursor;
+        let t = self.trackers.get_mut(at)?;
+        let url = t.url.clone();
         let event = if !t.started {
             Event::Started
         } else if t.completed_due {
@@ -129,7 +139,7 @@ impl Tier {
         });
         let req = self.shared.request(event, t.tracker_id.clone());
         tracing::debug!(tier = self.index, %url, ?event, left = req.left, "announcing");
-        self.in_flight = Some((url.clone(), event));
+        self.in_flight = Some((at, event));
         Some((url, event, req))
     }
 
@@ -137,15 +147,12 @@ impl Tier {
     /// not had it; true if the current tracker is owed it (then it should
     /// be told at once).
     pub(super) fn owe_completed(&mut self) -> bool {
-        for t in self.trackers.values_mut() {
+        for t in &mut self.trackers {
             if t.started && !t.completed_sent {
                 t.completed_due = true;
             }
         }
-        self.order
-            .current()
-            .and_then(|u| self.trackers.get(u))
-            .is_some_and(|t| t.completed_due)
+        self.current().is_some_and(|t| t.completed_due)
     }
 
     /// The soonest a `want_more_peers` may make the current tracker's
@@ -156,7 +163,7 @@ impl Tier {
         if self.failures > 0 {
             return now + self.shared.config.backoff(self.failures);
         }
-        let Some(t) = self.order.current().and_then(|u| self.trackers.get(u)) else {
+        let Some(t) = self.current() else {
             return now;
         };
         match t.last_announce {
@@ -167,23 +174,28 @@ impl Tier {
 
     /// Put `next_at` on the current tracker's status, clear it elsewhere.
     pub(super) fn show_next(&self, next_at: Instant) {
-        let current = self.order.current();
-        for (url, t) in &self.trackers {
-            let next = (Some(url.as_str()) == current).then(|| next_at.into_std());
+        for (i, t) in self.trackers.iter().enumerate() {
+            let next = (i == self.cursor).then(|| next_at.into_std());
             self.shared.update(t.status, |s| s.next_announce = next);
         }
     }
 
     /// Record a reply; returns when to announce next.
-    fn on_success(&mut self, url: &str, event: Event, outcome: AnnounceOutcome) -> Instant {
+    fn on_success(&mut self, at: usize, event: Event, outcome: AnnounceOutcome) -> Instant {
         let now = Instant::now();
         self.failures = 0;
-        self.order.on_success();
         let cfg = &self.shared.config;
         let interval = cfg.next_interval(outcome.interval, outcome.min_interval);
-        let Some(t) = self.trackers.get_mut(url) else {
+        if at >= self.trackers.len() {
             return now + interval;
-        };
+        }
+        // It answered: it moves to the front of the tier, and the next
+        // announce starts from it (BEP 12).
+        let answered = self.trackers.remove(at);
+        self.trackers.insert(0, answered);
+        self.cursor = 0;
+        let t = &mut self.trackers[0];
+        let url = t.url.as_str();
         if event == Event::Completed {
             t.completed_due = false;
             t.completed_sent = true;
@@ -227,9 +239,10 @@ impl Tier {
 
     /// Record a failure; returns when to announce next: at once to the
     /// tier's next tracker, or after backoff when the whole tier failed.
-    fn on_failure(&mut self, url: &str, event: Event, e: TrackerError) -> Instant {
+    fn on_failure(&mut self, at: usize, event: Event, e: TrackerError) -> Instant {
         let now = Instant::now();
-        if let Some(t) = self.trackers.get_mut(url) {
+        if let Some(t) = self.trackers.get_mut(at) {
+            let url = t.url.as_str();
             if t.failures == 0 {
                 tracing::info!(%url, error = %e, "tracker announce failed");
             } else {
@@ -251,9 +264,13 @@ impl Tier {
                 s.consecutive_failures = s.consecutive_failures.saturating_add(1);
             });
         }
-        if self.order.on_failure().is_some() {
+        // On to the tier's next tracker; after the last, a wait, then the
+        // first again.
+        if self.cursor + 1 < self.trackers.len() {
+            self.cursor += 1;
             return now;
         }
+        self.cursor = 0;
         self.failures = self.failures.saturating_add(1);
         let wait = self.shared.config.backoff(self.failures);
         tracing::debug!(
@@ -269,11 +286,11 @@ impl Tier {
     pub(super) async fn stop(mut self, deadline: Instant) {
         let in_flight = self.in_flight.take();
         let mut set = JoinSet::new();
-        for (url, t) in &self.trackers {
+        for (i, t) in self.trackers.iter().enumerate() {
             let maybe_started = t.started
                 || in_flight
                     .as_ref()
-                    .is_some_and(|(u, e)| u == url && *e == Event::Started);
+                    .is_some_and(|(at, e)| *at == i && *e == Event::Started);
             if !maybe_started {
                 continue;
             }
@@ -283,7 +300,7 @@ impl Tier {
             let completed = (t.completed_due && !t.completed_sent)
                 .then(|| self.shared.request(Event::Completed, t.tracker_id.clone()));
             let shared = self.shared.clone();
-            let url = url.clone();
+            let url = t.url.clone();
             let status = t.status;
             set.spawn(async move {
                 let cfg = shared.config.clone();
@@ -317,7 +334,7 @@ impl Tier {
         let _ =
             tokio::time::timeout_at(deadline, async { while set.join_next().await.is_some() {} })
                 .await;
-        for t in self.trackers.values_mut() {
+        for t in &mut self.trackers {
             t.started = false;
             self.shared.update(t.status, |s| {
                 s.state = TrackerState::Stopped;
@@ -332,8 +349,10 @@ mod tests {
     use super::*;
     use crate::tracker::status::TrackerStatus;
     use crate::tracker::{AnnounceConfig, Transfer};
+    use crate::watch;
     use proptest::prelude::*;
-    use tokio::sync::{mpsc, watch};
+    use std::collections::HashMap;
+    use tokio::sync::mpsc;
 
     fn tier(n: usize) -> (Tier, watch::Receiver<crate::tracker::Board>) {
         let urls: Vec<String> = (0..n).map(|i| format!("http://t{i}/announce")).collect();
@@ -348,8 +367,8 @@ mod tests {
             info_hash: riffle_protocol::InfoHash([1; 20]),
             peer_id: riffle_protocol::PeerId([2; 20]),
             port: 1,
-            key: b"00000001".to_vec(),
-            config: AnnounceConfig::default(),
+            key: *b"00000001",
+            config: AnnounceConfig::default().into(),
             transfer,
             peers: peers.into(),
             status,
@@ -388,7 +407,7 @@ mod tests {
                         prop_assert_eq!(req.event, event);
                         if ok {
                             tier.landed(Ok(AnnounceOutcome::default()));
-                            prop_assert_eq!(tier.order.current(), Some(url.as_str()));
+                            prop_assert_eq!(tier.current_url(), Some(url.as_str()));
                         } else {
                             tier.landed(Err(TrackerError::Timeout(Duration::ZERO)));
                         }

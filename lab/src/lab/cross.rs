@@ -20,7 +20,7 @@ use anyhow::{anyhow, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use riffle_client::engine::{Session, TorrentHandle, TorrentOptions};
-use tokio::sync::watch;
+use riffle_client::watch;
 use tokio::time::Instant;
 
 use super::replicate::{result, wait_ready, Clock};

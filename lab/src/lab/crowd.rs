@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Result};
 use riffle_client::engine::{TorrentState, TorrentStatus};
-use tokio::sync::watch;
+use riffle_client::watch;
 use tokio::time::Instant;
 
 use super::replicate::Clock;

@@ -26,8 +26,8 @@ use rand::{Rng, SeedableRng};
 use riffle_client::engine::locality::PeerClass;
 use riffle_client::engine::rate::Bucket;
 use riffle_client::engine::{Session, TorrentHandle, TorrentStatus};
+use riffle_client::watch;
 use riffle_policies::locality::Locality;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::replicate::{result, start_tracker, wait_ready, Clock};

@@ -15,8 +15,8 @@ use anyhow::{anyhow, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use riffle_client::engine::{Session, TorrentHandle, TorrentStatus};
+use riffle_client::watch;
 use riffle_protocol::BLOCK_SIZE;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::replicate::{drive, result, start_tracker, wait_ready, Clock};

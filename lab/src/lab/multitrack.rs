@@ -26,8 +26,8 @@ use anyhow::{anyhow, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use riffle_client::engine::{Session, TorrentHandle, TorrentStatus};
+use riffle_client::watch;
 use riffle_tracker::multitrack::{ForwardingUpdate, MultiTrackConfig, PeerTracker};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::multi::sum_samples;

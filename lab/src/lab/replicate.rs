@@ -19,9 +19,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use riffle_client::watch;
 use riffle_policies::tracker::TrackerPolicy;
 use riffle_protocol::BLOCK_SIZE;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::setup::Setup;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use riffle_client::engine::{Policies, SessionConfig, TorrentOptions};
+use riffle_client::watch;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::BLOCK_SIZE;
-use tokio::sync::watch;
 
 use crate::experiment::{RunSpec, Turns};
 

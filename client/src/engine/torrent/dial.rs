@@ -48,6 +48,11 @@ pub struct Candidates {
 }
 
 impl Candidates {
+    /// Knows no address and has banned none.
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty() && self.banned_addrs.is_empty() && self.banned_ids.is_empty()
+    }
+
     /// Addresses from the user.
     pub fn add_pinned(&mut self, addrs: &[SocketAddr]) {
         let now = Instant::now();

@@ -36,6 +36,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sync::mpsc;
+use crate::watch;
 use riffle_policies::catalog::{ChokerKind, PickerKind, SeedChokerKind};
 use riffle_policies::choker::Choker;
 use riffle_policies::picker::PiecePicker;
@@ -43,7 +45,7 @@ use riffle_policies::PeerKey;
 use riffle_protocol::metainfo::Metainfo;
 use riffle_protocol::{Bitfield, PeerId, PieceIndex};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 use tokio::time::Instant;
 
 use self::dial::Candidates;
@@ -274,6 +276,8 @@ pub(crate) struct Links {
     pub dht: Option<crate::dht::Dht>,
     pub exchange: Arc<super::exchange::Exchange>,
     pub announcers: crate::tracker::Announcers,
+    /// The announce knobs, shared by every announcer of the session.
+    pub announce: Arc<crate::tracker::AnnounceConfig>,
     /// Torrents parked now (see `park.rs`), for the session's load counts.
     pub parked: std::sync::atomic::AtomicUsize,
 }
@@ -783,7 +787,7 @@ fn start_trackers(
         also: meta.alt_info_hash().into_iter().collect(),
         peer_id: links.our_id,
         port: links.listen_port,
-        config: links.config.announce.clone(),
+        config: links.announce.clone(),
     };
     let announcer = Announcer::start(&links.announcers, setup, progress, inbox.clone());
     let inbox = announcer.is_some().then_some(inbox);

@@ -15,10 +15,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::watch;
 use rand::rngs::{SmallRng, StdRng};
 use rand::{RngCore, SeedableRng};
 use riffle_protocol::metainfo::V2Hashes;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::announce::{Announcer, Progress};
@@ -46,7 +46,9 @@ pub(crate) struct Parked {
     transfer_tx: watch::Sender<Progress>,
     tracker_peers: Option<crate::tracker::PeerInbox>,
     dht: Option<TorrentDht>,
-    candidates: Candidates,
+    /// Known addresses and their schedule; None when it knows none (the
+    /// usual idle seed: an empty one is ~170 bytes).
+    candidates: Option<Box<Candidates>>,
     paused: bool,
     completed: bool,
     club_time: Duration,
@@ -107,7 +109,8 @@ impl Torrent {
 
     /// Park: keep the record, drop the rest.
     pub(super) fn park(self: Box<Self>) -> Box<Parked> {
-        let t = *self;
+        let mut t = *self;
+        t.inputs.shrink();
         let c = &t.shared.counters;
         let counts = [
             Counters::get(&c.downloaded),
@@ -144,7 +147,7 @@ impl Torrent {
             transfer_tx: t.transfer_tx,
             tracker_peers: t.tracker_peers,
             dht: t.dht,
-            candidates: t.candidates,
+            candidates: (!t.candidates.is_empty()).then(|| Box::new(t.candidates)),
             paused: t.paused,
             completed: t.completed,
             club_time: t.service.time_in_club(now),
@@ -196,13 +199,18 @@ impl Parked {
             transfer_tx,
             tracker_peers,
             dht,
-            candidates: Candidates::default(),
+            candidates: None,
             paused: false,
             completed: true,
             club_time: Duration::ZERO,
             throttled_bytes: 0,
             rng: SmallRng::seed_from_u64(seed),
         })
+    }
+
+    /// When a known address is next due for a dial.
+    fn next_dial(&self) -> Option<Instant> {
+        self.candidates.as_ref().and_then(|c| c.next_due())
     }
 
     /// Wait, with no tick, until something needs the running torrent;
@@ -215,7 +223,7 @@ impl Parked {
                 break w;
             }
             let due = [
-                self.candidates.next_due(),
+                self.next_dial(),
                 self.dht
                     .as_ref()
                     .filter(|_| !self.paused)
@@ -243,7 +251,7 @@ impl Parked {
                     }
                 }
                 _ = sleep_until_opt(due) => {
-                    if self.candidates.next_due().is_some_and(|d| d <= Instant::now()) {
+                    if self.next_dial().is_some_and(|d| d <= Instant::now()) {
                         break Wake::Due;
                     }
                 }
@@ -340,7 +348,7 @@ impl Parked {
         t.transfer_tx = p.transfer_tx;
         t.tracker_peers = p.tracker_peers;
         t.dht = p.dht;
-        t.candidates = p.candidates;
+        t.candidates = p.candidates.map(|c| *c).unwrap_or_default();
         t.paused = p.paused;
         t.completed = p.completed;
         t.service.club_time = p.club_time;

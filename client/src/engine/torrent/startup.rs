@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use crate::watch;
 use anyhow::{bail, Context};
 use rand::rngs::StdRng;
 use rand::RngCore;
@@ -19,7 +20,6 @@ use riffle_protocol::peer::Offer;
 use riffle_protocol::wire::{ExtendedHandshake, UT_METADATA, UT_PEX};
 use riffle_protocol::{Bitfield, InfoHash, PieceGeometry};
 use riffle_storage::{check_pieces_with, FsStorage, Layout, ResumeRecord, Storage};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::super::lazy_channel::LazyChannel;

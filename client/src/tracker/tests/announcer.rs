@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::watch;
 use riffle_protocol::tracker::Event;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::servers::{
@@ -46,7 +47,7 @@ fn start(
         info_hash: info_hash(),
         peer_id: peer_id(),
         port: 6881,
-        config,
+        config: config.into(),
     };
     (spawn_announcer(setup, rx, peers_tx), transfer, peers)
 }
@@ -398,7 +399,7 @@ fn start_many(
                 info_hash: riffle_protocol::InfoHash([i; 20]),
                 peer_id: peer_id(),
                 port: 6881,
-                config: config.clone(),
+                config: std::sync::Arc::new(config.clone()),
             };
             let h = crate::tracker::announce(service, setup, rx, peers_tx);
             (h, transfer)
