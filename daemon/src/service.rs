@@ -113,8 +113,7 @@ impl Service {
         }
         out.push(b'}');
         if list.len() >= crate::memory::LARGE_REPLY {
-            drop(list);
-            crate::memory::trim_after_large_reply();
+            crate::memory::after_large_reply();
         }
         Ok(out)
     }
