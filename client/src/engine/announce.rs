@@ -110,11 +110,12 @@ impl Announcer {
         tokio::join!(self.handle.stop(within), others);
     }
 
-    /// Wait until a tracker's state changes (forever once the announcer
-    /// is gone).
-    pub async fn board_changed(&mut self) {
-        if self.status.changed().await.is_err() {
-            std::future::pending::<()>().await;
+    /// Ready once a tracker's state changed (pending for ever once the
+    /// announcer is gone); the torrent is the board's one poller.
+    pub fn poll_board_changed(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self.status.poll_changed(cx) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(()),
+            _ => std::task::Poll::Pending,
         }
     }
 

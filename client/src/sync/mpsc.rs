@@ -1,7 +1,8 @@
 //! A lean bounded multi-producer, single-consumer queue with tokio's
 //! `mpsc` interface (the parts riffle uses: `send`, `try_send`,
-//! `is_closed`, weak senders, `recv`): one lock around a `VecDeque` that
-//! allocates only once a message is queued, and one `Notify` per side.
+//! `is_closed`, weak senders, `recv`, `poll_recv`): one lock around a
+//! `VecDeque` that allocates only once a message is queued, a waker slot
+//! for the receiver and a `Notify` for senders waiting for room.
 //! A torrent's input channel (commands and routed connections, a few a
 //! minute) is one of these: ~150 bytes where tokio's costs ~800.
 //!
@@ -13,7 +14,9 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
+use atomic_waker::AtomicWaker;
 use tokio::sync::Notify;
 
 pub use super::error;
@@ -28,7 +31,7 @@ struct Chan<T> {
     /// The receiver is gone.
     closed: AtomicBool,
     /// Wakes the receiver: a message, or the last sender gone.
-    to_receiver: Notify,
+    to_receiver: AtomicWaker,
     /// Wakes senders waiting for room: a message taken, or the receiver
     /// gone.
     to_senders: Notify,
@@ -60,7 +63,7 @@ impl<T> Chan<T> {
             }
             q.push_back(value);
         }
-        self.to_receiver.notify_one();
+        self.to_receiver.wake();
         Ok(())
     }
 }
@@ -72,7 +75,7 @@ pub fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
         bound: bound.max(1),
         senders: AtomicUsize::new(1),
         closed: AtomicBool::new(false),
-        to_receiver: Notify::new(),
+        to_receiver: AtomicWaker::new(),
         to_senders: Notify::new(),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -131,7 +134,7 @@ impl<T> Clone for Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.chan.to_receiver.notify_one();
+            self.chan.to_receiver.wake();
         }
     }
 }
@@ -192,20 +195,24 @@ impl<T> Receiver<T> {
     /// The next message; `None` once every sender is gone and the queue
     /// is empty. Cancel-safe.
     pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            let woken = self.chan.to_receiver.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            if let Some(v) = self.chan.pop() {
-                return Some(v);
-            }
-            if self.chan.senders.load(Ordering::Acquire) == 0 {
-                // A last message may have landed before the last sender
-                // went.
-                return self.chan.pop();
-            }
-            woken.await;
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// `recv` as a poll: the next message, `None` as `recv` says, or
+    /// pending with `cx`'s waker kept to wake when that changes. Needs no
+    /// state of its own, so a parked torrent's wait stays small.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Registered before looking: a message landing between the look
+        // and the return wakes it.
+        self.chan.to_receiver.register(cx.waker());
+        if let Some(v) = self.chan.pop() {
+            return Poll::Ready(Some(v));
         }
+        if self.chan.senders.load(Ordering::Acquire) == 0 {
+            // A last message may have landed before the last sender went.
+            return Poll::Ready(self.chan.pop());
+        }
+        Poll::Pending
     }
 
     /// The next message if one is queued.

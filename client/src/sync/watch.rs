@@ -19,7 +19,9 @@
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::task::{Context, Poll};
 
+use atomic_waker::AtomicWaker;
 use tokio::sync::Notify;
 
 pub use super::error;
@@ -38,6 +40,8 @@ struct Shared<T> {
     /// Wakes receivers on a change or a close, and a sender waiting in
     /// `closed` when a receiver goes.
     notify: Notify,
+    /// The one receiver waiting in `poll_changed`, if any.
+    poller: AtomicWaker,
 }
 
 impl<T> Shared<T> {
@@ -62,6 +66,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
         senders: AtomicUsize::new(1),
         receivers: AtomicUsize::new(1),
         notify: Notify::new(),
+        poller: AtomicWaker::new(),
     });
     let rx = Receiver {
         shared: shared.clone(),
@@ -142,6 +147,7 @@ impl<T> Sender<T> {
         };
         if changed {
             self.shared.notify.notify_waiters();
+            self.shared.poller.wake();
         }
         changed
     }
@@ -201,6 +207,7 @@ impl<T> Drop for Sender<T> {
         if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.state.fetch_or(CLOSED, Ordering::AcqRel);
             self.shared.notify.notify_waiters();
+            self.shared.poller.wake();
         }
     }
 }
@@ -273,6 +280,23 @@ impl<T> Receiver<T> {
             }
             notified.await;
         }
+    }
+
+    /// `changed` as a poll, with no state of its own (a parked torrent's
+    /// wait stays small). One receiver of a channel at a time may wait
+    /// this way: the channel keeps one waker for it.
+    pub fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RecvError>> {
+        // Registered before looking: a change after the look wakes it.
+        self.shared.poller.register(cx.waker());
+        let state = self.shared.state.load(Ordering::Acquire);
+        if state & !CLOSED != self.seen {
+            self.seen = state & !CLOSED;
+            return Poll::Ready(Ok(()));
+        }
+        if state & CLOSED != 0 {
+            return Poll::Ready(Err(RecvError(())));
+        }
+        Poll::Pending
     }
 
     /// Wait until the value satisfies `ready` (looked at now first); the
@@ -438,6 +462,28 @@ mod tests {
         assert!(rx.wait_for(|v| *v == 9).await.is_err());
         // Closed, but the final value does: found.
         assert_eq!(*rx.wait_for(|v| *v == 5).await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_poller_wakes_for_a_change_and_for_the_close() {
+        let (tx, mut rx) = channel(0u8);
+        let waiting = tokio::spawn(async move {
+            std::future::poll_fn(|cx| rx.poll_changed(cx))
+                .await
+                .unwrap();
+            let v = *rx.borrow();
+            let closed = std::future::poll_fn(|cx| rx.poll_changed(cx)).await;
+            (v, closed)
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tx.send_replace(3);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(tx);
+        let (v, closed) = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the poller woke")
+            .unwrap();
+        assert_eq!((v, closed), (3, Err(RecvError(()))));
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::watch;
 use riffle_protocol::tracker::http::AnnounceRequest;
 use riffle_protocol::tracker::Event;
 use riffle_protocol::{InfoHash, PeerId};
-use tokio::sync::{mpsc, Notify};
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
+use tokio::sync::mpsc;
 
 use super::status::TrackerStatus;
 use super::AnnounceConfig;
@@ -134,7 +137,8 @@ pub struct PeerInbox(Arc<Inbox>);
 #[derive(Debug, Default)]
 struct Inbox {
     peers: Mutex<Vec<SocketAddr>>,
-    ready: Notify,
+    /// The owner, waiting.
+    ready: AtomicWaker,
 }
 
 impl PeerInbox {
@@ -150,20 +154,25 @@ impl PeerInbox {
             let room = INBOX_MAX.saturating_sub(q.len());
             q.extend(peers.into_iter().take(room));
         }
-        self.0.ready.notify_one();
+        self.0.ready.wake();
     }
 
     /// Every peer waiting, once there is at least one.
     pub async fn recv(&self) -> Vec<SocketAddr> {
-        loop {
-            let batch =
-                std::mem::take(&mut *self.0.peers.lock().unwrap_or_else(PoisonError::into_inner));
-            if !batch.is_empty() {
-                return batch;
-            }
-            // A `put` between the take and here left a permit: no wake-up
-            // is lost.
-            self.0.ready.notified().await;
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// `recv` as a poll, for the one owner: the peers waiting, or pending
+    /// with `cx`'s waker kept for the next `put`.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Vec<SocketAddr>> {
+        // Registered before looking: a `put` after the look wakes it.
+        self.0.ready.register(cx.waker());
+        let batch =
+            std::mem::take(&mut *self.0.peers.lock().unwrap_or_else(PoisonError::into_inner));
+        if batch.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(batch)
         }
     }
 }

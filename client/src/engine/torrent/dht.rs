@@ -137,6 +137,17 @@ pub(super) fn round_wait(hungry: bool) -> Duration {
 }
 
 /// Wait for what the running lookup finds (forever if none runs).
+/// `recv_found` as a poll.
+pub(super) fn poll_found(
+    dht: &mut Option<TorrentDht>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Option<Found>> {
+    match dht.as_mut().and_then(|d| d.found.as_mut()) {
+        Some(rx) => rx.poll_recv(cx),
+        None => std::task::Poll::Pending,
+    }
+}
+
 pub(super) async fn recv_found(dht: &mut Option<TorrentDht>) -> Option<Found> {
     match dht.as_mut().and_then(|d| d.found.as_mut()) {
         Some(rx) => rx.recv().await,

@@ -10,9 +10,12 @@
 //! A seedbox of 10,000 idle torrents keeps 10,000 parked records, not
 //! 10,000 running torrents.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::watch;
@@ -26,7 +29,7 @@ use super::dht::{self, TorrentDht};
 use super::dial::Candidates;
 use super::startup::{self, Pieces};
 use super::status::TorrentState;
-use super::{inbox_recv, sleep_until_opt, Command, Input, Spawn, Torrent};
+use super::{Command, Input, Spawn, Torrent};
 use crate::dht::Found;
 use crate::engine::shared::Counters;
 
@@ -66,6 +69,20 @@ pub(super) enum Wake {
     DhtPeers(Vec<SocketAddr>),
     /// A candidate's re-dial came due.
     Due,
+}
+
+/// What `Parked::poll_event` saw.
+enum Event {
+    /// A command or a connection (None: every sender is gone).
+    Input(Option<Box<Input>>),
+    /// Peers from its trackers.
+    TrackerPeers(Vec<SocketAddr>),
+    /// A tracker's state changed.
+    Board,
+    /// Word from its DHT lookup.
+    Dht(Option<Found>),
+    /// Its timer fired.
+    Timer,
 }
 
 /// How a parked torrent's wait ended.
@@ -216,7 +233,14 @@ impl Parked {
     /// Wait, with no tick, until something needs the running torrent;
     /// then rebuild it. A DHT round runs while parked (only peers it finds
     /// wake the torrent), and a shutdown is served from the record.
+    ///
+    /// Its sources are polled in place ([`Parked::poll_event`]) rather
+    /// than raced with `select!`: that future held each source's waiting
+    /// state at once (~600 bytes for each of a seedbox's idle torrents);
+    /// this one holds the record's pointer and one timer.
     pub(super) async fn wait(mut self: Box<Self>) -> Woken {
+        let timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(timer);
         let wake = loop {
             let now = Instant::now();
             if let Some(w) = self.dht_round(now) {
@@ -232,8 +256,15 @@ impl Parked {
             .into_iter()
             .flatten()
             .min();
-            tokio::select! {
-                input = self.spawn.inputs.recv() => match input.map(|i| *i) {
+            if let Some(at) = due {
+                timer.as_mut().reset(at);
+            }
+            let mut armed = due.map(|_| timer.as_mut());
+            let event =
+                std::future::poll_fn(|cx| self.poll_event(cx, armed.as_mut().map(|t| t.as_mut())))
+                    .await;
+            match event {
+                Event::Input(input) => match input.map(|i| *i) {
                     Some(Input::Command(Command::Shutdown(reply))) => {
                         // Boxed: the announces' state is not kept in
                         // every parked torrent's wait.
@@ -243,14 +274,14 @@ impl Parked {
                     }
                     other => break Wake::Input(other.map(Box::new)),
                 },
-                addrs = inbox_recv(&self.tracker_peers) => break Wake::TrackerPeers(addrs),
-                _ = board_changed(&mut self.announcer) => self.mirror_trackers(),
-                found = dht::recv_found(&mut self.dht) => {
+                Event::TrackerPeers(addrs) => break Wake::TrackerPeers(addrs),
+                Event::Board => self.mirror_trackers(),
+                Event::Dht(found) => {
                     if let Some(w) = self.on_dht_found(found) {
                         break w;
                     }
                 }
-                _ = sleep_until_opt(due) => {
+                Event::Timer => {
                     if self.next_dial().is_some_and(|d| d <= Instant::now()) {
                         break Wake::Due;
                     }
@@ -265,6 +296,36 @@ impl Parked {
                 status.send_modify(|st| st.state = TorrentState::Failed(format!("{e:#}")));
                 Woken::Ended
             }
+        }
+    }
+
+    /// The next thing that happened to the parked torrent; pending (each
+    /// source keeping `cx`'s waker) while nothing has. `timer` is polled
+    /// when the torrent has something due.
+    fn poll_event(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        timer: Option<Pin<&mut tokio::time::Sleep>>,
+    ) -> Poll<Event> {
+        if let Poll::Ready(input) = self.spawn.inputs.poll_recv(cx) {
+            return Poll::Ready(Event::Input(input));
+        }
+        if let Some(inbox) = &self.tracker_peers {
+            if let Poll::Ready(addrs) = inbox.poll_recv(cx) {
+                return Poll::Ready(Event::TrackerPeers(addrs));
+            }
+        }
+        if let Some(a) = &mut self.announcer {
+            if a.poll_board_changed(cx).is_ready() {
+                return Poll::Ready(Event::Board);
+            }
+        }
+        if let Poll::Ready(found) = dht::poll_found(&mut self.dht, cx) {
+            return Poll::Ready(Event::Dht(found));
+        }
+        match timer.map(|t| t.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Event::Timer),
+            _ => Poll::Pending,
         }
     }
 
@@ -355,13 +416,5 @@ impl Parked {
         t.service.throttled_bytes = p.throttled_bytes;
         tracing::debug!(name = %t.meta.info.name, "woke");
         Ok(t)
-    }
-}
-
-/// Wait until the announcer's trackers change state (forever without one).
-async fn board_changed(announcer: &mut Option<Announcer>) {
-    match announcer {
-        Some(a) => a.board_changed().await,
-        None => std::future::pending().await,
     }
 }
