@@ -136,8 +136,7 @@ pub(super) fn round_wait(hungry: bool) -> Duration {
     }
 }
 
-/// Wait for what the running lookup finds (forever if none runs).
-/// `recv_found` as a poll.
+/// Word from the running lookup, as a poll (pending without one).
 pub(super) fn poll_found(
     dht: &mut Option<TorrentDht>,
     cx: &mut std::task::Context<'_>,
@@ -148,11 +147,9 @@ pub(super) fn poll_found(
     }
 }
 
+/// Wait for what the running lookup finds (forever if none runs).
 pub(super) async fn recv_found(dht: &mut Option<TorrentDht>) -> Option<Found> {
-    match dht.as_mut().and_then(|d| d.found.as_mut()) {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
+    std::future::poll_fn(|cx| poll_found(dht, cx)).await
 }
 
 impl Torrent {
